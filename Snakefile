@@ -1,0 +1,29 @@
+# onsagerflow: simulate or ingest -> reduce -> learn -> evaluate -> figures -> report.
+# `snakemake --cores 2` runs the default config; see README.md and config/README.md.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+# A config given with --configfile replaces the default one instead of being merged
+# into it (a user's own systems must not inherit ours); the schema fills defaults.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,1 @@
+"""Evaluation of learned models on held-out trajectories."""

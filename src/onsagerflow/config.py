@@ -1,0 +1,103 @@
+"""Config checks the JSON schema cannot express, and the per-stage slices of the config.
+
+Each stage receives only the part of the config it depends on (its "spec"): Snakemake
+re-runs a job when its spec changes, and the spec's hash is the result's config_sha256.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any, Mapping
+
+import numpy as np
+
+DATA_KEYS = ("type", "parameters", "simulation", "splits", "seed")
+
+
+class ConfigError(ValueError):
+    """A config that passes the schema but cannot work; the message names the key."""
+
+
+def check_config(config: Mapping[str, Any]) -> None:
+    models = config["models"]
+    for key, spec in models.items():
+        peer = spec.get("match_params_of")
+        if peer is not None:
+            if peer not in models:
+                raise ConfigError(f"models.{key}.match_params_of: '{peer}' is not a key of 'models' "
+                                  f"(known: {sorted(models)})")
+            if models[peer].get("match_params_of"):
+                raise ConfigError(f"models.{key}.match_params_of: '{peer}' itself matches another "
+                                  "model; point at a model with its own width")
+        if spec["type"] == "mlp_ode" and not spec.get("width") and not peer:
+            raise ConfigError(f"models.{key}: an mlp_ode needs 'width' or 'match_params_of'")
+    for name, system in config["systems"].items():
+        where = f"systems.{name}"
+        for m in system.get("models", []):
+            if m not in models:
+                raise ConfigError(f"{where}.models: '{m}' is not a key of 'models' (known: {sorted(models)})")
+        fractions = system["splits"]
+        if not np.isclose(sum(fractions.values()), 1.0, atol=1e-6):
+            raise ConfigError(f"{where}.splits: fractions must sum to 1, got {fractions}")
+        if fractions["train"] <= 0 or fractions["val"] <= 0 or fractions["test"] <= 0:
+            raise ConfigError(f"{where}.splits: train, val and test all need trajectories, got {fractions}")
+        sim = system.get("simulation", {})
+        if "dt_sample" in sim:
+            tau, dt = system["pairs"]["tau"], sim["dt_sample"]
+            lag = round(tau / dt)
+            if lag < 1 or abs(lag * dt - tau) > 1e-9 * max(tau, 1.0):
+                raise ConfigError(f"{where}.pairs.tau: {tau} must be a whole multiple of "
+                                  f"simulation.dt_sample ({dt})")
+            span = lag * system["pairs"]["rollout_steps"]
+            if span * dt >= sim["t_end"]:
+                raise ConfigError(f"{where}.pairs: windows of {span} samples do not fit in "
+                                  f"trajectories of length t_end = {sim['t_end']}")
+        if "init_low" in sim and np.any(np.asarray(sim["init_low"]) >= np.asarray(sim["init_high"])):
+            raise ConfigError(f"{where}.simulation: init_low must lie below init_high in every component")
+
+
+def data_spec(config: Mapping[str, Any], system: str) -> dict:
+    s = config["systems"][system]
+    return {"name": system, **{k: copy.deepcopy(s[k]) for k in DATA_KEYS if k in s}}
+
+
+def model_spec(config: Mapping[str, Any], model: str) -> dict:
+    """A model's spec without its training block, plus the spec of a model it matches."""
+    spec = {k: v for k, v in config["models"][model].items() if k != "training"}
+    peer = spec.get("match_params_of")
+    peers = {peer: {k: v for k, v in config["models"][peer].items() if k != "training"}} if peer else {}
+    return {"key": model, "spec": spec, "peers": peers}
+
+
+def training_spec(config: Mapping[str, Any], model: str) -> dict:
+    """Global training settings with the model's own overrides laid over them."""
+    merged = copy.deepcopy(dict(config["training"]))
+    for k, v in config["models"][model].get("training", {}).items():
+        merged[k] = {**merged[k], **v} if isinstance(v, dict) else v
+    return merged
+
+
+def stage_spec(config: Mapping[str, Any], stage: str, system: str, model: str | None = None) -> dict:
+    if stage == "simulate":
+        return data_spec(config, system)
+    if stage == "train":
+        return {"system": system, "pairs": config["systems"][system]["pairs"],
+                "model": model_spec(config, model), "training": training_spec(config, model)}
+    if stage == "evaluate":
+        return {"system": data_spec(config, system), "model": model,
+                "evaluation": dict(config["evaluation"])}
+    if stage == "figures":
+        return {"system": data_spec(config, system), "models": list(config["systems"][system]["models"])}
+    if stage == "potential":
+        return {"system": data_spec(config, system), "model": model}
+    raise ValueError(f"unknown stage '{stage}'")
+
+
+def stage_spec_json(config: Mapping[str, Any], stage: str, system: str, model: str | None = None) -> str:
+    return json.dumps(stage_spec(config, stage, system, model), sort_keys=True, separators=(",", ":"))
+
+
+def potential_models(config: Mapping[str, Any], system: str) -> list[str]:
+    """Models of a system that have a potential V to draw."""
+    return [m for m in config["systems"][system]["models"] if config["models"][m]["type"] == "onsagernet"]

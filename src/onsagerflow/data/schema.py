@@ -1,0 +1,148 @@
+"""Build and validate the canonical trajectory Dataset (ARCHITECTURE.md, 'The canonical store').
+
+dims: trajectory, time, then the system's own; coords: int ``trajectory`` ids, float
+``time``, int8 ``split`` on trajectory; attrs: system, parameters and provenance.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import xarray as xr
+
+SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
+SPLIT_ATTRS = {"flag_values": [0, 1, 2], "flag_meanings": "train val test",
+               "long_name": "data split of each trajectory"}
+PROVENANCE_ATTRS = ("onsagerflow_version", "git_sha", "config_sha256", "created")
+REQUIRED_ATTRS = ("system",) + PROVENANCE_ATTRS
+
+
+class SchemaError(ValueError):
+    """A Dataset that breaks the canonical schema; the message names the culprit."""
+
+
+def build_dataset(
+    *,
+    system: str,
+    data_vars: Mapping[str, tuple[tuple[str, ...], Any, Mapping[str, str]]],
+    time: np.ndarray,
+    split: np.ndarray,
+    trajectory: np.ndarray | None = None,
+    trajectory_coords: Mapping[str, np.ndarray] | None = None,
+    coords: Mapping[str, tuple[tuple[str, ...], Any]] | None = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> xr.Dataset:
+    """Assemble a canonical Dataset; ``data_vars`` maps name -> (dims, array, attrs)."""
+    split = np.asarray(split)
+    n = split.shape[0]
+    ids = np.arange(n, dtype=np.int64) if trajectory is None else np.asarray(trajectory, np.int64)
+    c: dict[str, Any] = {
+        "trajectory": ("trajectory", ids),
+        "time": ("time", np.asarray(time, dtype=np.float64), {"units": "1", "long_name": "time"}),
+        "split": ("trajectory", split.astype(np.int8), dict(SPLIT_ATTRS)),
+    }
+    for name, values in (trajectory_coords or {}).items():
+        c[name] = ("trajectory", np.asarray(values))
+    for name, (dims, values) in (coords or {}).items():
+        c[name] = (dims, np.asarray(values))
+    ds = xr.Dataset({k: (d, v, dict(a)) for k, (d, v, a) in data_vars.items()}, coords=c)
+    ds.attrs.update({"system": system, **(attrs or {})})
+    return ds
+
+
+def split_mask(ds: xr.Dataset, split: str) -> np.ndarray:
+    return np.asarray(ds["split"].values == SPLIT_CODES[split])
+
+
+def _ids(ds: xr.Dataset, mask) -> list[int]:
+    return [int(i) for i in np.asarray(ds["trajectory"].values)[np.asarray(mask)]]
+
+
+def validate_dataset(ds: xr.Dataset, *, dims: Iterable[str] = (), where: str = "dataset",
+                     check_leak: bool = True, allow_nan: bool = False) -> xr.Dataset:
+    """Raise SchemaError naming the culprit, or return ``ds`` unchanged.
+
+    ``dims`` are the system's own dimensions that must be present (e.g. ``state``).
+    Works on lazy (dask) Datasets chunk by chunk: the NaN scan reduces every
+    trajectory to one flag. ``allow_nan`` admits NaN in data (model rollouts that
+    diverged are NaN from the moment they escaped) but never inf.
+    """
+    for d in ("trajectory", "time", *dims):
+        if d not in ds.dims:
+            raise SchemaError(f"{where}: missing dimension '{d}' (has {sorted(map(str, ds.dims))})")
+    if not ds.data_vars:
+        raise SchemaError(f"{where}: no data variables")
+    for name, var in ds.variables.items():
+        if var.dtype.kind in "OSU":
+            raise SchemaError(f"{where}: variable '{name}' holds strings ({var.dtype}); "
+                              "the store keeps numbers only")
+    for name, var in ds.data_vars.items():
+        if var.dims[:2] != ("trajectory", "time"):
+            raise SchemaError(f"{where}: data variable '{name}' has dims {var.dims}; "
+                              "they must start with ('trajectory', 'time')")
+        for key in ("units", "long_name"):
+            if key not in var.attrs:
+                raise SchemaError(f"{where}: data variable '{name}' lacks the '{key}' attribute")
+
+    ids = np.asarray(ds["trajectory"].values)
+    if ids.dtype.kind not in "iu":
+        raise SchemaError(f"{where}: coordinate 'trajectory' must hold integer ids, got {ids.dtype}")
+    uniq, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        raise SchemaError(f"{where}: split leak: trajectory id(s) {uniq[counts > 1][:10].tolist()} "
+                          "appear more than once")
+
+    t = np.asarray(ds["time"].values)
+    if t.dtype.kind != "f":
+        raise SchemaError(f"{where}: coordinate 'time' must be float (units '1'), got {t.dtype}")
+    if not np.all(np.isfinite(t)):
+        raise SchemaError(f"{where}: coordinate 'time' holds NaN or inf")
+    if t.size > 1 and not np.all(np.diff(t) > 0):
+        k = int(np.argmin(np.diff(t) > 0))
+        raise SchemaError(f"{where}: coordinate 'time' is not strictly increasing "
+                          f"(at index {k}: {t[k]} then {t[k + 1]})")
+
+    if "split" not in ds.coords or ds["split"].dims != ("trajectory",):
+        raise SchemaError(f"{where}: missing coordinate 'split' on dimension 'trajectory'")
+    split = np.asarray(ds["split"].values)
+    if split.dtype != np.int8:
+        raise SchemaError(f"{where}: coordinate 'split' must be int8, got {split.dtype}")
+    bad = ~np.isin(split, list(SPLIT_CODES.values()))
+    if bad.any():
+        raise SchemaError(f"{where}: coordinate 'split' has codes outside 0/1/2 for trajectories "
+                          f"{_ids(ds, bad)[:10]}")
+
+    missing = [a for a in REQUIRED_ATTRS if a not in ds.attrs]
+    if missing:
+        raise SchemaError(f"{where}: missing attribute(s) {missing}")
+
+    for name, var in ds.data_vars.items():
+        other = [d for d in var.dims if d != "trajectory"]
+        ok = (np.isfinite(var) | np.isnan(var)) if allow_nan else np.isfinite(var)
+        finite = np.asarray(ok.all(dim=other).values)
+        if not finite.all():
+            raise SchemaError(f"{where}: data variable '{name}' has NaN or inf in trajectories "
+                              f"{_ids(ds, ~finite)[:10]}")
+
+    if check_leak:
+        _check_leak(ds, split, where)
+    return ds
+
+
+def _check_leak(ds: xr.Dataset, split: np.ndarray, where: str) -> None:
+    """The same trajectory (identical first frame) must not sit in two splits."""
+    n = ds.sizes["trajectory"]
+    rows = np.hstack([np.asarray(v.isel(time=0).transpose("trajectory", ...).values).reshape(n, -1)
+                      for v in ds.data_vars.values()])
+    seen: dict[bytes, int] = {}
+    for i, row in enumerate(rows):
+        key = row.tobytes()
+        if key in seen and split[seen[key]] != split[i]:
+            a, b = seen[key], i
+            names = {v: k for k, v in SPLIT_CODES.items()}
+            raise SchemaError(
+                f"{where}: split leak: trajectories {int(ds['trajectory'][a])} "
+                f"({names[int(split[a])]}) and {int(ds['trajectory'][b])} "
+                f"({names[int(split[b])]}) start from the same state")
+        seen.setdefault(key, i)

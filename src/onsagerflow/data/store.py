@@ -1,0 +1,112 @@
+"""Atomic zarr v3 read/write of canonical stores.
+
+A store is written into a hidden sibling folder and renamed into place, so a reader
+sees the old store or the new one, never half of either, and a failed write leaves
+what was there before untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import xarray as xr
+
+from .schema import SchemaError, validate_dataset
+
+
+class StoreError(OSError):
+    """A store that is missing or cannot be read; the message names the file."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling path; on success it replaces ``path`` (file or folder)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = target.with_name(f".{target.name}.tmp-{tag}")
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise FileNotFoundError(f"nothing was written to {tmp} for {target}")
+        old = None
+        if target.exists() or target.is_symlink():
+            old = target.with_name(f".{target.name}.old-{tag}")
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            _remove(old)
+    finally:
+        if tmp.exists():
+            _remove(tmp)
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
+
+
+def trajectory_chunk(ds: xr.Dataset, target_mb: float = 16.0) -> int:
+    """Trajectories per chunk so that the largest variable's chunks hold about ``target_mb``."""
+    per_traj = max(v.dtype.itemsize * int(np.prod([ds.sizes[d] for d in v.dims if d != "trajectory"]))
+                   for v in ds.data_vars.values())
+    return int(max(1, min(ds.sizes["trajectory"], (target_mb * 2**20) // max(per_traj, 1))))
+
+
+def _prepare(ds: xr.Dataset, chunk: int) -> xr.Dataset:
+    ds = ds.copy()
+    for v in ds.variables.values():
+        v.encoding = {}
+    return ds.chunk({"trajectory": chunk})
+
+
+def write_store(data: xr.Dataset | Iterable[xr.Dataset], path: str | os.PathLike, *,
+                dims: Iterable[str] = (), chunk_mb: float = 16.0, allow_nan: bool = False) -> Path:
+    """Validate and write a canonical store atomically.
+
+    ``data`` is one Dataset or an iterable of Datasets that are consecutive batches
+    along ``trajectory`` (a simulator can stream a store larger than memory this way).
+    The whole store is validated again, lazily, before it is moved into place.
+    """
+    dims = tuple(dims)
+    target = Path(path)
+    batches = [data] if isinstance(data, xr.Dataset) else data
+    with atomic_path(target) as tmp:
+        chunk = None
+        for i, batch in enumerate(batches):
+            validate_dataset(batch, dims=dims, where=f"{target} (batch {i})", check_leak=False,
+                             allow_nan=allow_nan)
+            if chunk is None:
+                chunk = trajectory_chunk(batch, chunk_mb)
+                _prepare(batch, chunk).to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
+            else:
+                _prepare(batch, chunk).to_zarr(tmp, append_dim="trajectory", zarr_format=3,
+                                               consolidated=False)
+        if chunk is None:
+            raise SchemaError(f"{target}: no data to write")
+        with xr.open_zarr(tmp, consolidated=False) as written:
+            validate_dataset(written, dims=dims, where=str(target), allow_nan=allow_nan)
+    return target
+
+
+def open_store(path: str | os.PathLike, *, dims: Iterable[str] = (), validate: bool = True,
+               allow_nan: bool = False) -> xr.Dataset:
+    """Open a store lazily (dask) and check it against the schema."""
+    p = Path(path)
+    if not p.exists():
+        raise StoreError(f"store not found: {p}")
+    try:
+        ds = xr.open_zarr(p, consolidated=False)
+    except Exception as exc:  # zarr raises many kinds for a malformed store
+        raise StoreError(f"cannot read store {p}: {type(exc).__name__}: {exc}") from exc
+    if validate:
+        validate_dataset(ds, dims=dims, where=str(p), allow_nan=allow_nan)
+    return ds

@@ -1,0 +1,47 @@
+"""Latent dynamics models, built from a model spec of the config (``models.<key>``)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import jax.numpy as jnp
+from flax import nnx
+
+from .baselines import MLPODE, matched_width
+from .layers import param_count
+from .onsagernet import OnsagerNet
+
+DTYPES = {"float32": jnp.float32, "float64": jnp.float64}
+
+
+def build_model(spec: Mapping[str, Any], n: int, *, seed: int,
+                all_specs: Mapping[str, Mapping[str, Any]] | None = None) -> nnx.Module:
+    """Instantiate the model named by ``spec['type']`` for states of dimension n.
+
+    An MLP-ODE with ``match_params_of: <key>`` takes the hidden width that brings its
+    parameter count closest to that model's (looked up in ``all_specs``).
+    """
+    rngs = nnx.Rngs(seed)
+    dtype = DTYPES[spec.get("dtype", "float32")]
+    kind = spec["type"]
+    if kind == "onsagernet":
+        return OnsagerNet(n, width=spec["width"], depth=spec["depth"],
+                          potential_dim=spec.get("potential_dim"), alpha=spec["alpha"],
+                          beta=spec["beta"], activation=spec["activation"],
+                          forcing=spec["forcing"], rngs=rngs, param_dtype=dtype)
+    if kind == "mlp_ode":
+        width = spec.get("width")
+        peer = spec.get("match_params_of")
+        if peer:
+            if not all_specs or peer not in all_specs:
+                raise ValueError(f"model spec: match_params_of '{peer}' names no model in 'models'")
+            target = param_count(build_model(all_specs[peer], n, seed=seed, all_specs=all_specs))
+            width = matched_width(n, spec["depth"], target)
+        if not width:
+            raise ValueError("model spec: mlp_ode needs 'width' or 'match_params_of'")
+        return MLPODE(n, width=width, depth=spec["depth"], activation=spec["activation"],
+                      rngs=rngs, param_dtype=dtype)
+    raise ValueError(f"unknown model type '{kind}'; known: onsagernet, mlp_ode")
+
+
+__all__ = ["MLPODE", "OnsagerNet", "build_model", "param_count"]

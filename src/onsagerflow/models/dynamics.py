@@ -1,0 +1,43 @@
+"""Learned models as vector fields in physical units (what evaluation and figures use)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from .normalizer import Normalizer
+
+
+def as_float64(model: nnx.Module) -> nnx.Module:
+    """A float64 copy of ``model``: root finding and long rollouts want the precision."""
+    graphdef, state = nnx.split(model)
+    return nnx.merge(graphdef, jax.tree.map(
+        lambda a: a.astype(jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a, state))
+
+
+def physical_field(model: nnx.Module, norm: Normalizer):
+    """(field, args): dx/dt = field(x, args) = scale ⊙ g((x − mean)/scale) / time_scale
+    for a model g in normalised units.
+
+    Parameters travel in ``args`` rather than as constants baked into a compiled
+    program, so one compilation serves every model of the same architecture.
+    """
+    graphdef, state = nnx.split(model)
+    args = (state, jnp.asarray(norm.mean), jnp.asarray(norm.scale), jnp.asarray(norm.time_scale))
+
+    def field(x, args):
+        st, mean, scale, ts = args
+        return scale * nnx.merge(graphdef, st)((x - mean) / scale) / ts
+
+    return field, args
+
+
+def physical_potential(model: nnx.Module, norm: Normalizer):
+    """V(z(x)): the learned potential at physical states (models with a potential only)."""
+    mean, scale = jnp.asarray(norm.mean), jnp.asarray(norm.scale)
+
+    def potential(x):
+        return model.potential((x - mean) / scale)
+
+    return potential

@@ -1,0 +1,48 @@
+"""Affine state normalisation and a time rescaling, fitted on training trajectories only.
+
+z = (x − mean) / scale and t' = t / time_scale. A positive diagonal rescaling keeps
+the OnsagerNet structure: in x-coordinates M and W become D⁻¹MD⁻¹ and D⁻¹WD⁻¹, still
+symmetric positive definite and antisymmetric.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    mean: np.ndarray
+    scale: np.ndarray
+    time_scale: float
+
+    @classmethod
+    def fit(cls, u: np.ndarray, dt: float) -> "Normalizer":
+        """``u`` (trajectory, time, n) from the train split; ``dt`` its sampling step.
+
+        time_scale makes the RMS of dz/dt' one, so networks start at the right size.
+        """
+        u = np.asarray(u, dtype=np.float64)
+        flat = u.reshape(-1, u.shape[-1])
+        mean = flat.mean(axis=0)
+        scale = flat.std(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        dz = np.diff(u, axis=1) / dt / scale
+        rms = float(np.sqrt(np.mean(dz**2))) if dz.size else 1.0
+        return cls(mean=mean, scale=scale, time_scale=1.0 / rms if rms > 0 else 1.0)
+
+    def encode(self, x):
+        return (x - self.mean) / self.scale
+
+    def decode(self, z):
+        return z * self.scale + self.mean
+
+    def to_dict(self) -> dict:
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Normalizer":
+        return cls(mean=np.asarray(d["mean"], float), scale=np.asarray(d["scale"], float),
+                   time_scale=float(d["time_scale"]))

@@ -1,0 +1,55 @@
+"""Process-wide JAX set-up, done once before JAX is imported by a stage."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+
+def configure(threads: int | None = None) -> None:
+    """Enable float64 and keep a GPU shareable between concurrent jobs.
+
+    XLA's CPU backend otherwise starts one thread per core in every process; when
+    Snakemake runs several jobs side by side, ``threads`` keeps each job to its share.
+    """
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    if threads is not None and threads >= 1:
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "intra_op_parallelism_threads" not in flags:
+            extra = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} " \
+                    f"intra_op_parallelism_threads={threads}"
+            os.environ["XLA_FLAGS"] = (flags + " " + extra).strip()
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    cache = os.environ.get("ONSAGERFLOW_JAX_CACHE",
+                           os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
+                                        "onsagerflow", "jax"))
+    if cache.lower() not in ("", "0", "off", "none"):
+        # Compiled programs depend on shapes only, so jobs of sibling systems and re-runs
+        # reuse them instead of compiling again.
+        jax.config.update("jax_compilation_cache_dir", cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+def setup_logging(level: int = logging.INFO) -> logging.Logger:
+    import warnings
+
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("jax").setLevel(logging.WARNING)  # no 'no TPU found' chatter in every log
+    # Snakemake drops a timestamp file into directory outputs such as zarr stores.
+    warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
+    return logging.getLogger("onsagerflow")
+
+
+def progress(iterable=None, **kwargs):
+    """A tqdm bar that stays readable in a Snakemake log file (few redraws off a tty)."""
+    from tqdm import tqdm
+
+    tty = sys.stderr.isatty()
+    kwargs.setdefault("mininterval", 0.5 if tty else 10.0)
+    kwargs.setdefault("file", sys.stderr)
+    kwargs.setdefault("dynamic_ncols", tty)
+    return tqdm(iterable, **kwargs)

@@ -1,0 +1,52 @@
+"""Helpers the stages share: reading a system's observed variable, writing JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..data import atomic_path, split_mask
+
+
+def observed(ds: xr.Dataset, where: str = "store") -> str:
+    """Name of the data variable models learn from: the store's ``observed`` attribute,
+    or its only data variable."""
+    name = ds.attrs.get("observed")
+    if name is None:
+        if len(ds.data_vars) != 1:
+            raise KeyError(f"{where}: set the 'observed' attribute; it has several data variables "
+                           f"{sorted(ds.data_vars)}")
+        name = next(iter(ds.data_vars))
+    if name not in ds.data_vars:
+        raise KeyError(f"{where}: observed variable '{name}' is not among {sorted(ds.data_vars)}")
+    return str(name)
+
+
+def split_array(ds: xr.Dataset, variable: str, split: str) -> np.ndarray:
+    """(traj, time, n) array of one split, loaded into memory."""
+    return np.asarray(ds[variable].isel(trajectory=np.flatnonzero(split_mask(ds, split))).values)
+
+
+def sampling_step(ds: xr.Dataset) -> float:
+    t = np.asarray(ds["time"].values)
+    dt = np.diff(t)
+    if t.size < 2 or not np.allclose(dt, dt[0], rtol=1e-8, atol=1e-12):
+        raise ValueError("the store's time axis is not uniformly sampled; training pairs need a uniform step")
+    return float(dt[0])
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=_jsonable))
+
+
+def _jsonable(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)

@@ -1,0 +1,128 @@
+"""``onsagerflow evaluate``: judge a trained model on held-out test trajectories.
+
+Writes predictions.zarr (rollouts of every test trajectory from its first state, in
+the canonical schema), long_rollouts.zarr (long runs from random starts, with the
+true system's where a simulator exists) and metrics.json.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ..analysis.fixed_points import find_fixed_points, match_exact
+from ..analysis.metrics import (error_at, error_curve, long_time_statistics, relative_error,
+                                time_to_threshold)
+from ..analysis.rollout import integrate
+from ..data import atomic_path, build_dataset, open_store, write_store
+from ..models.dynamics import as_float64, physical_field
+from ..provenance import stamp
+from ..systems import get_system
+from ..training import load_checkpoint
+from .common import observed, split_array, write_json
+
+log = logging.getLogger("onsagerflow.evaluate")
+
+PREDICTIONS = "predictions.zarr"
+LONG = "long_rollouts.zarr"
+METRICS = "metrics.json"
+
+
+def run(spec: dict, data: str, model_dir: str, out_dir: str) -> None:
+    t_start = time.perf_counter()
+    out = Path(out_dir)
+    sys_spec, cfg = spec["system"], spec["evaluation"]
+    system = get_system(sys_spec["type"])
+    ds = open_store(data)
+    variable = observed(ds, data)
+    model, norm, meta = load_checkpoint(model_dir)
+    field, args = physical_field(as_float64(model), norm)
+    provenance = stamp(spec)
+
+    # --- rollouts of the held-out test trajectories
+    test_ids = np.flatnonzero(ds["split"].values == 2)
+    truth = split_array(ds, variable, "test")
+    t = np.asarray(ds["time"].values)
+    train = split_array(ds, variable, "train")
+    center = norm.mean
+    radius = float(np.max(np.linalg.norm(train - center, axis=-1)))
+    bound = cfg["bound_factor"] * radius
+    pred, ok = integrate(field, truth[:, 0], t, args=args, rtol=cfg["rtol"], atol=cfg["atol"],
+                         bound=bound, center=center)
+    log.info("test rollouts: %d trajectories, %d stayed within the bound", len(ok), int(ok.sum()))
+    err = relative_error(pred, truth)
+    every = max(1, len(t) // 500)
+
+    var = ds[variable]
+    pred_ds = build_dataset(
+        system=ds.attrs["system"],
+        data_vars={variable: (var.dims, pred, {**var.attrs, "long_name": f"{meta['model_key']} rollout of "
+                                                + var.attrs.get("long_name", variable)})},
+        time=t, split=np.full(len(test_ids), 2, np.int8),
+        trajectory=ds["trajectory"].values[test_ids],
+        trajectory_coords={"rollout_ok": ok.astype(np.int8)},
+        coords={d: ((d,), ds[d].values) for d in var.dims[2:] if d in ds.coords},
+        attrs={"observed": variable, "model": meta["model_key"], "source_store": str(data), **provenance})
+    write_store(pred_ds, out / PREDICTIONS, dims=var.dims[2:], allow_nan=True)
+
+    # --- fixed points of the learned field
+    rng = np.random.default_rng(cfg["seed"])
+    frames = train.reshape(-1, train.shape[-1])
+    k = cfg["fixed_point_starts"]
+    lo, hi = frames.min(axis=0), frames.max(axis=0)
+    starts = np.concatenate([frames[rng.choice(len(frames), k - k // 2)],
+                             rng.uniform(lo, hi, size=(k // 2, frames.shape[-1]))])
+    length_scale = float(np.linalg.norm(norm.scale))
+    field_scale = length_scale / norm.time_scale
+    fps = find_fixed_points(field, starts, args=args, length_scale=length_scale,
+                            field_scale=field_scale)
+    log.info("fixed points: %s", [(np.round(p["x"], 3).tolist(), p["kind"]) for p in fps])
+    exact = system.exact_fixed_points(sys_spec) if hasattr(system, "exact_fixed_points") else None
+    exact_match = (match_exact(fps, exact, system.field(sys_spec), length_scale=length_scale)
+                   if exact is not None else None)
+
+    # --- long rollouts from random starts: do they stay bounded?
+    n_long = cfg["long_rollouts"]
+    starts_long = (system.sample_initial_states(sys_spec, n_long, cfg["seed"])
+                   if hasattr(system, "sample_initial_states") else frames[rng.choice(len(frames), n_long)])
+    t_long = np.arange(0.0, cfg["long_t_end"] + 0.5 * cfg["long_dt_save"], cfg["long_dt_save"])
+    long_pred, long_ok = integrate(field, starts_long, t_long, args=args, rtol=cfg["long_rtol"],
+                                   atol=cfg["long_atol"], bound=bound, center=center)
+    log.info("long rollouts: %d of %d bounded up to t = %g", int(long_ok.sum()), n_long, t_long[-1])
+    long_vars = {"model": (("start", "time", "state"), long_pred)}
+    long_truth = None
+    if hasattr(system, "solve"):
+        long_truth = system.solve(sys_spec, starts_long, t_long)
+        long_vars["truth"] = (("start", "time", "state"), long_truth)
+    long_ds = xr.Dataset(long_vars, coords={"time": t_long, "bounded": ("start", long_ok.astype(np.int8))},
+                         attrs={"model": meta["model_key"], "bound": bound, **provenance})
+    with atomic_path(out / LONG) as tmp:
+        long_ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
+
+    metrics = {
+        "system": sys_spec["name"], "model": meta["model_key"], "model_type": meta["model_spec"]["type"],
+        "param_count": meta["param_count"], "n_test_trajectories": int(len(test_ids)),
+        "test_rollouts_bounded": int(ok.sum()),
+        "relative_error": error_curve(err, t, every),
+        "relative_error_at": error_at(err, t, cfg["error_times"]),
+        "time_to_threshold": time_to_threshold(err, t, cfg["error_threshold"]),
+        "fixed_points": fps,
+        "exact_fixed_points": exact_match,
+        "long_rollouts": {"n": n_long, "t_end": float(t_long[-1]), "n_bounded": int(long_ok.sum()),
+                          "bound": bound, "center": center.tolist()},
+        "long_time_statistics": {
+            "discard": cfg["long_discard"],
+            "model": long_time_statistics(long_pred, t_long, cfg["long_discard"]),
+            "truth": (long_time_statistics(long_truth, t_long, cfg["long_discard"])
+                      if long_truth is not None else None)},
+        "training": {k: meta[k] for k in ("best_epoch", "best_val_loss", "epochs_run", "train_seconds",
+                                           "device")},
+        "evaluate_seconds": time.perf_counter() - t_start,
+        "provenance": provenance,
+    }
+    write_json(out / METRICS, metrics)
+    log.info("wrote %s in %.1f s", out, metrics["evaluate_seconds"])

@@ -1,0 +1,56 @@
+"""``onsagerflow table``: one row per system and model, CSV and Markdown."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..data import atomic_path
+
+log = logging.getLogger("onsagerflow.table")
+
+
+def row(m: dict) -> dict:
+    r = {"system": m["system"], "model": m["model"], "params": m["param_count"]}
+    for t, v in m["relative_error_at"].items():
+        r[f"median rel. error t={t}"] = v["median"]
+    thr = m["time_to_threshold"]
+    r[f"median time to {thr['threshold']:.0%} error"] = thr["median"]
+    r["fixed points (stable)"] = (f"{len(m['fixed_points'])} "
+                                  f"({sum(p['kind'].startswith('stable') for p in m['fixed_points'])})")
+    exact = m.get("exact_fixed_points")
+    if exact:
+        nontrivial = [e for e in exact if np.linalg.norm(e["x"]) > 0]
+        dists = [e["relative_distance"] for e in nontrivial if e["relative_distance"] is not None]
+        r["max rel. distance to exact non-trivial fixed points"] = max(dists) if dists else None
+        r["fixed-point kinds match"] = f"{sum(e['kind_matches'] for e in exact)}/{len(exact)}"
+    lr = m["long_rollouts"]
+    r[f"bounded long rollouts (T={lr['t_end']:g})"] = f"{lr['n_bounded']}/{lr['n']}"
+    r["best val loss"] = m["training"]["best_val_loss"]
+    r["train seconds"] = m["training"]["train_seconds"]
+    return r
+
+
+def run(metrics_files: list[str], out_csv: str, out_md: str) -> None:
+    rows = [row(json.loads(Path(f).read_text())) for f in metrics_files]
+    df = pd.DataFrame(rows)
+    with atomic_path(out_csv) as tmp:
+        df.to_csv(tmp, index=False)
+    with atomic_path(out_md) as tmp:
+        tmp.write_text(to_markdown(df))
+    log.info("wrote %s and %s (%d rows)", out_csv, out_md, len(df))
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    def fmt(v):
+        if isinstance(v, float):
+            return "–" if not np.isfinite(v) else f"{v:.3g}"
+        return "–" if v is None else str(v)
+
+    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in df.itertuples(index=False)]
+    return "\n".join(lines) + "\n"

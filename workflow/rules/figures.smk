@@ -1,0 +1,89 @@
+rule figures:
+    input:
+        metrics=lambda w: [f"{d}/metrics.json" for d in eval_dirs(w).values()],
+        long=lambda w: [f"{d}/long_rollouts.zarr" for d in eval_dirs(w).values()],
+        models=lambda w: list(model_dirs(w).values()),
+    output:
+        attractor=figure_output("attractor", "attractor"),
+        errors=figure_output("error_vs_time", "error_vs_time"),
+        training=figure_output("training_curves", "training_curves"),
+    log:
+        f"{RESULTS}/logs/figures/{{system}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{system}}.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        spec=spec("figures"),
+        models=lambda w: named_paths("--model", model_dirs(w)),
+        evals=lambda w: named_paths("--eval", eval_dirs(w)),
+        out_dir=lambda w: f"{RESULTS}/figures/{w.system}",
+    shell:
+        "onsagerflow figures --threads {threads} --spec {params.spec:q} {params.models}"
+        " {params.evals} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule potential:
+    input:
+        metrics=f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json",
+        long=f"{RESULTS}/eval/{{system}}/{{model}}/long_rollouts.zarr",
+        model=f"{RESULTS}/models/{{system}}/{{model}}",
+    output:
+        report(
+            multiext(
+                f"{RESULTS}/figures/{{system}}/potential_{{model}}", ".png", ".pdf"
+            ),
+            caption="../report/potential.rst",
+            category="Figures",
+            subcategory="{system}",
+            labels={"system": "{system}", "figure": "potential {model}"},
+        ),
+    log:
+        f"{RESULTS}/logs/figures/{{system}}/potential_{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{system}}/potential_{{model}}.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        spec=spec("potential"),
+        eval_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
+        stem=lambda w: f"{RESULTS}/figures/{w.system}/potential_{w.model}",
+    shell:
+        "onsagerflow potential --threads {threads} --spec {params.spec:q} --model {input.model:q}"
+        " --eval-dir {params.eval_dir:q} --out {params.stem:q} > {log:q} 2>&1"
+
+
+rule table:
+    input:
+        [
+            f"{RESULTS}/eval/{s}/{m}/metrics.json"
+            for s in SYSTEMS
+            for m in config["systems"][s]["models"]
+        ],
+    output:
+        csv=report(
+            f"{RESULTS}/tables/results.csv",
+            caption="../report/table.rst",
+            category="Tables",
+        ),
+        md=f"{RESULTS}/tables/results.md",
+    log:
+        f"{RESULTS}/logs/table.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/table.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "onsagerflow table {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"

@@ -1,0 +1,17 @@
+rule simulate:
+    output:
+        directory(f"{RESULTS}/data/{{system}}/trajectories.zarr"),
+    log:
+        f"{RESULTS}/logs/simulate/{{system}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/simulate/{{system}}.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        spec=spec("simulate"),
+    shell:
+        "onsagerflow simulate --threads {threads} --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"
