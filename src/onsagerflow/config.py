@@ -19,6 +19,19 @@ class ConfigError(ValueError):
     """A config that passes the schema but cannot work; the message names the key."""
 
 
+def prepare_config(config: dict) -> dict:
+    """Unshare defaults, then check; run once on the validated config, in place.
+
+    snakemake.utils.validate inserts one object as the default of every place it
+    fills, so an edit to one system's defaults would show up in all of them.
+    """
+    fresh = json.loads(json.dumps(config))
+    config.clear()
+    config.update(fresh)
+    check_config(config)
+    return config
+
+
 def check_config(config: Mapping[str, Any]) -> None:
     models = config["models"]
     for key, spec in models.items():

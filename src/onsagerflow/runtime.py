@@ -34,13 +34,9 @@ def configure(threads: int | None = None) -> None:
 
 
 def setup_logging(level: int = logging.INFO) -> logging.Logger:
-    import warnings
-
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("jax").setLevel(logging.WARNING)  # no 'no TPU found' chatter in every log
-    # Snakemake drops a timestamp file into directory outputs such as zarr stores.
-    warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
     return logging.getLogger("onsagerflow")
 
 

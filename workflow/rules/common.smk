@@ -2,9 +2,9 @@
 
 import shlex
 
-from onsagerflow.config import check_config, potential_models, stage_spec_json
+from onsagerflow.config import potential_models, prepare_config, stage_spec_json
 
-check_config(config)
+prepare_config(config)
 
 RESULTS = config["results"]
 SYSTEMS = list(config["systems"])

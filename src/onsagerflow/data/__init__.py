@@ -2,9 +2,9 @@
 
 from .schema import SPLIT_CODES, SchemaError, build_dataset, split_mask, validate_dataset
 from .split import assign_splits
-from .store import StoreError, atomic_path, open_store, write_store
+from .store import StoreError, atomic_path, open_store, read_zarr, write_store
 
 __all__ = [
     "SPLIT_CODES", "SchemaError", "StoreError", "assign_splits", "atomic_path", "build_dataset",
-    "open_store", "split_mask", "validate_dataset", "write_store",
+    "open_store", "read_zarr", "split_mask", "validate_dataset", "write_store",
 ]

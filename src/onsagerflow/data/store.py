@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import uuid
+import warnings
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -97,16 +98,25 @@ def write_store(data: xr.Dataset | Iterable[xr.Dataset], path: str | os.PathLike
     return target
 
 
-def open_store(path: str | os.PathLike, *, dims: Iterable[str] = (), validate: bool = True,
-               allow_nan: bool = False) -> xr.Dataset:
-    """Open a store lazily (dask) and check it against the schema."""
+def read_zarr(path: str | os.PathLike) -> xr.Dataset:
+    """Open any zarr store lazily; a missing or unreadable one raises StoreError naming it."""
     p = Path(path)
     if not p.exists():
         raise StoreError(f"store not found: {p}")
     try:
-        ds = xr.open_zarr(p, consolidated=False)
+        with warnings.catch_warnings():
+            # Snakemake drops a timestamp file into directory outputs such as this store.
+            warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
+            return xr.open_zarr(p, consolidated=False)
     except Exception as exc:  # zarr raises many kinds for a malformed store
         raise StoreError(f"cannot read store {p}: {type(exc).__name__}: {exc}") from exc
+
+
+def open_store(path: str | os.PathLike, *, dims: Iterable[str] = (), validate: bool = True,
+               allow_nan: bool = False) -> xr.Dataset:
+    """Open a canonical store lazily (dask) and check it against the schema."""
+    p = Path(path)
+    ds = read_zarr(p)
     if validate:
         validate_dataset(ds, dims=dims, where=str(p), allow_nan=allow_nan)
     return ds

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
+from ..data import read_zarr
 from ..figures.attractor import attractor_figure
 from ..figures.common import save_figure
 from ..figures.errors import error_figure
@@ -28,7 +28,7 @@ def run(spec: dict, models: dict[str, str], evals: dict[str, str], out_dir: str)
     name = sys_spec["name"]
     provenance = stamp(spec)
     metrics = {m: json.loads((Path(evals[m]) / "metrics.json").read_text()) for m in spec["models"]}
-    longs = {m: xr.open_zarr(Path(evals[m]) / "long_rollouts.zarr", consolidated=False).load()
+    longs = {m: read_zarr(Path(evals[m]) / "long_rollouts.zarr").load()
              for m in spec["models"]}
     exact = None
     first = metrics[spec["models"][0]]
@@ -66,7 +66,7 @@ def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> N
     metrics = json.loads((Path(eval_dir) / "metrics.json").read_text())
     exact = (np.array([p["x"] for p in metrics["exact_fixed_points"]])
              if metrics.get("exact_fixed_points") else None)
-    long = xr.open_zarr(Path(eval_dir) / "long_rollouts.zarr", consolidated=False)
+    long = read_zarr(Path(eval_dir) / "long_rollouts.zarr")
     truth = long["truth"].isel(start=0).values if "truth" in long else None
     model, norm, _ = load_checkpoint(model_dir)
     potential = jax.jit(physical_potential(as_float64(model), norm))

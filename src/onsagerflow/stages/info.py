@@ -30,7 +30,7 @@ def provenance_of(path: str | Path) -> dict:
     if p.suffix == ".pdf":
         import re
 
-        m = re.search(rb"/Subject \((.*?)\)\s*/", p.read_bytes(), re.S)
+        m = re.search(rb"/Subject \(([^)]*)\)", p.read_bytes())  # save_figure puts JSON there
         if m:
             return {"kind": "figure", **json.loads(m.group(1).decode("latin-1").replace("\\", ""))}
     raise ValueError(f"{p}: no provenance found (expected a store, checkpoint, metrics.json, PNG or PDF)")

@@ -1,0 +1,32 @@
+import os
+import sys
+
+import pytest
+
+# JAX must be configured (float64) before any test imports it.
+from onsagerflow.runtime import configure
+
+configure()
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
+
+@pytest.fixture(scope="session")
+def repo_root():
+    return ROOT
+
+
+def lorenz_spec(r=28.0, n=12, t_end=0.5, dt=0.005, seed=0, splits=None):
+    """A small Lorenz data spec in the shape the config gives the simulate stage."""
+    return {"name": f"lorenz_r{r:g}", "type": "lorenz",
+            "parameters": {"sigma": 10.0, "r": r, "b": 8.0 / 3.0},
+            "simulation": {"n_trajectories": n, "t_end": t_end, "dt_sample": dt,
+                           "init_low": [-25, -25, -5], "init_high": [25, 25, 30],
+                           "rtol": 1e-12, "atol": 1e-12},
+            "splits": splits or {"train": 0.5, "val": 0.25, "test": 0.25}, "seed": seed}
+
+
+@pytest.fixture
+def small_lorenz_spec():
+    return lorenz_spec()

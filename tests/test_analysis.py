@@ -1,0 +1,63 @@
+"""Fixed points, rollouts and error statistics against known answers."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import lorenz_spec
+
+from onsagerflow.analysis.fixed_points import classify, find_fixed_points, match_exact
+from onsagerflow.analysis.metrics import error_at, relative_error, time_to_threshold
+from onsagerflow.analysis.rollout import integrate
+from onsagerflow.systems.lorenz import exact_fixed_points, field
+
+
+@pytest.mark.parametrize("r,kinds", [(28.0, ["saddle-1", "saddle-2-focus", "saddle-2-focus"]),
+                                     (16.0, ["saddle-1", "stable-focus", "stable-focus"])])
+def test_finds_and_classifies_the_exact_lorenz_fixed_points(r, kinds):
+    """r = 28: origin has one unstable direction, C± a pair of unstable complex
+    eigenvalues; r = 16 (< 24.74, the subcritical Hopf point): C± are stable foci."""
+    spec = lorenz_spec(r=r)
+    f = field(spec)
+    starts = np.random.default_rng(0).uniform([-20, -20, -5], [20, 20, 40], size=(64, 3))
+    found = find_fixed_points(lambda x, a: f(x), starts, length_scale=10.0, field_scale=100.0)
+    assert len(found) == 3
+    exact = exact_fixed_points(spec)
+    matched = match_exact(found, exact, f, length_scale=10.0)
+    assert [m["kind"] for m in matched] == kinds
+    assert all(m["kind_matches"] and m["distance"] < 1e-8 for m in matched)
+    assert sum(p["basin_fraction"] for p in found) <= 1.0
+
+
+def test_classify():
+    assert classify(np.array([-1.0, -2.0])) == "stable"
+    assert classify(np.array([-1.0 + 2j, -1.0 - 2j])) == "stable-focus"
+    assert classify(np.array([1.0, -2.0, -3.0])) == "saddle-1"
+    assert classify(np.array([1.0, 2.0])) == "unstable"
+    assert classify(np.array([0.0, -1.0])) == "non-hyperbolic"
+
+
+def test_rollout_matches_exact_solution_and_flags_blow_up():
+    # x' = −x: exact e^{−t}x₀;  x' = x²: blows up at t = 1/x₀
+    t = np.linspace(0, 2, 21)
+    xs, ok = integrate(lambda x, a: -x, np.array([[1.0], [2.0]]), t, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(xs[:, :, 0], np.exp(-t)[None] * np.array([[1.0], [2.0]]), rtol=1e-8)
+    assert ok.all()
+    xs, ok = integrate(lambda x, a: x**2, np.array([[1.0], [0.1]]), t, bound=100.0)
+    assert ok.tolist() == [False, True]
+    assert np.isnan(xs[0, -1, 0]) and np.isfinite(xs[0, 5, 0])  # stopped after t ≈ 0.99
+    np.testing.assert_allclose(xs[1, :, 0], 0.1 / (1 - 0.1 * t), rtol=1e-5)
+
+
+def test_relative_error_statistics():
+    truth = np.ones((4, 5, 2))
+    pred = truth.copy()
+    pred[:, :, 0] += np.array([0.0, 0.05, 0.1, 0.2, 0.3]) * np.sqrt(2)  # rel. err = 0, .05, .1, .2, .3
+    pred[3, 2:] = np.nan
+    t = np.arange(5.0)
+    err = relative_error(pred, truth)
+    np.testing.assert_allclose(err[0], [0, 0.05, 0.1, 0.2, 0.3])
+    assert np.isinf(err[3, 2])
+    thr = time_to_threshold(err, t, 0.1)
+    assert thr["per_trajectory"] == [3.0, 3.0, 3.0, 2.0] and thr["censored"] == 0
+    at = error_at(err, t, [1.0, 9.0])
+    assert list(at) == ["1"] and at["1"]["median"] == pytest.approx(0.05)

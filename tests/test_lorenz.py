@@ -1,0 +1,75 @@
+"""The Lorenz-63 simulator against exact and reference results (SCIENCE.md §3)."""
+
+import numpy as np
+import pytest
+from conftest import lorenz_spec
+from scipy.integrate import solve_ivp
+
+from onsagerflow.data import validate_dataset
+from onsagerflow.systems import get_system
+from onsagerflow.systems.lorenz import exact_fixed_points, field, simulate, solve_batch
+
+ARGS = (10.0, 28.0, 8.0 / 3.0)
+
+
+def rhs(t, u, sigma=10.0, r=28.0, b=8.0 / 3.0):
+    x, y, z = u
+    return [sigma * (y - x), x * (r - z) - y, x * y - b * z]
+
+
+def test_matches_scipy_reference_to_1e8():
+    spec = lorenz_spec(n=5, t_end=3.0, dt=0.01)
+    ds = simulate(spec)
+    t = ds["time"].values
+    for k in range(5):
+        u0 = ds["u"].values[k, 0]
+        ref = solve_ivp(rhs, (0, t[-1]), u0, method="DOP853", rtol=1e-13, atol=1e-13, t_eval=t)
+        err = np.abs(ds["u"].values[k] - ref.y.T).max()
+        assert err < 1e-8, f"trajectory {k}: max |u − u_ref| = {err:.2e}"
+
+
+def test_fixed_step_convergence_order_is_eight():
+    """Dormand–Prince 8(7): the global error at a fixed time falls like h⁸."""
+    u0 = np.array([[1.0, 2.0, 20.0], [-5.0, 3.0, 10.0]])
+    t = np.array([0.0, 1.0])
+    ref = np.asarray(solve_batch(u0, t, ARGS, rtol=1e-13, atol=1e-13))[:, -1]
+    errs = [np.abs(np.asarray(solve_batch(u0, t, ARGS, dt_step=h))[:, -1] - ref).max()
+            for h in (0.04, 0.02)]
+    order = np.log2(errs[0] / errs[1])
+    assert 7.0 < order < 9.0, f"observed order {order:.2f} from errors {errs}"
+
+
+@pytest.mark.parametrize("r", [16.0, 28.0])
+def test_exact_fixed_points_are_roots(r):
+    spec = lorenz_spec(r=r)
+    pts = exact_fixed_points(spec)
+    assert len(pts) == 3
+    f = field(spec)
+    for p in pts:
+        assert np.abs(np.asarray(f(p))).max() < 1e-12
+    a = np.sqrt(8.0 / 3.0 * (r - 1))
+    np.testing.assert_allclose(pts[1], [a, a, r - 1])
+    if r == 28.0:
+        np.testing.assert_allclose(pts[1], [8.4853, 8.4853, 27.0], atol=1e-4)
+
+
+def test_dataset_follows_the_schema_and_config():
+    spec = lorenz_spec(n=20, t_end=0.4, dt=0.002, splits={"train": 0.6, "val": 0.2, "test": 0.2})
+    ds = simulate(spec)
+    validate_dataset(ds, dims=get_system("lorenz").DIMS)
+    assert ds["u"].shape == (20, 201, 3)
+    np.testing.assert_allclose(np.diff(ds["time"].values), 0.002)
+    assert np.bincount(ds["split"].values, minlength=3).tolist() == [12, 4, 4]
+    u0 = ds["u"].values[:, 0]
+    assert np.all(u0 >= [-25, -25, -5]) and np.all(u0 <= [25, 25, 30])
+    assert ds.attrs["r"] == 28.0 and ds.attrs["observed"] == "u"
+    for key in ("onsagerflow_version", "git_sha", "config_sha256", "created"):
+        assert ds.attrs[key]
+
+
+def test_same_seed_same_data_other_seed_other_data():
+    a = simulate(lorenz_spec(seed=1))["u"].values
+    b = simulate(lorenz_spec(seed=1))["u"].values
+    c = simulate(lorenz_spec(seed=2))["u"].values
+    assert np.array_equal(a, b)
+    assert not np.allclose(a[:, 0], c[:, 0])

@@ -1,0 +1,132 @@
+"""Loss, windows, the trainer's determinism and checkpoints."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from onsagerflow.models import build_model
+from onsagerflow.models.normalizer import Normalizer
+from onsagerflow.training import fit, heun_step, load_checkpoint, make_windows, save_checkpoint, window_loss
+
+SPECS = {"on": {"type": "onsagernet", "width": 8, "depth": 1, "potential_dim": 3, "alpha": 0.1,
+                "beta": 0.1, "activation": "requr", "forcing": "linear"},
+         "mlp": {"type": "mlp_ode", "depth": 1, "activation": "tanh", "match_params_of": "on"}}
+CFG = {"epochs": 6, "batch_size": 32, "learning_rate": 3e-3, "weight_decay": 0.0, "grad_clip": 10.0,
+       "rollout_weight": 0.0, "plateau": {"factor": 0.5, "patience": 2, "min_scale": 1e-3},
+       "early_stopping": {"patience": 50, "min_delta": 0.0}}
+
+
+def linear_data(n_traj=8, T=60, dt=0.01, seed=0):
+    """Trajectories of the damped rotation z' = A z, exact solution e^{tA} z₀."""
+    A = np.array([[-0.2, 1.0, 0.0], [-1.0, -0.2, 0.0], [0.0, 0.0, -0.5]])
+    w, V = np.linalg.eig(A)
+    z0 = np.random.default_rng(seed).normal(size=(n_traj, 3))
+    t = np.arange(T) * dt
+    expm = np.real(np.einsum("ij,tj,jk->tik", V, np.exp(np.outer(t, w)), np.linalg.inv(V)))
+    return np.einsum("tik,nk->nti", expm, z0), A, dt
+
+
+def test_make_windows_picks_states_lag_apart():
+    u = np.arange(2 * 10 * 1, dtype=float).reshape(2, 10, 1)
+    w = make_windows(u, lag=2, steps=3, per_trajectory=None)
+    assert w.shape == (2 * 4, 4, 1)
+    np.testing.assert_array_equal(w[0, :, 0], [0, 2, 4, 6])
+    np.testing.assert_array_equal(w[-1, :, 0], [13, 15, 17, 19])
+    sub = make_windows(u, lag=1, steps=1, per_trajectory=3, seed=0)
+    assert sub.shape == (6, 2, 1)
+    assert np.all(sub[:, 1, 0] - sub[:, 0, 0] == 1)
+    with pytest.raises(ValueError, match="too short"):
+        make_windows(u, lag=5, steps=2)
+
+
+def test_heun_step_is_second_order():
+    """Local error of Heun on z' = Az is (h³/6)A³z + O(h⁴): halving h divides it by 8."""
+    _, A, _ = linear_data()
+    A = jnp.asarray(A)
+    z = jnp.array([1.0, -0.5, 0.3])
+    errs = []
+    for h in (0.1, 0.05):
+        exact = jax.scipy.linalg.expm(h * A) @ z
+        errs.append(float(jnp.linalg.norm(heun_step(lambda y: A @ y, z, h) - exact)))
+    assert 7.0 < errs[0] / errs[1] < 9.0
+
+
+def test_pair_loss_is_zero_for_the_exact_heun_map_and_rollout_term_adds():
+    _, A, dt = linear_data()
+    A = jnp.asarray(A)
+    z0 = jnp.ones((4, 3))
+    f = lambda y: y @ A.T  # noqa: E731
+    z1 = heun_step(f, z0, dt)
+    z2 = heun_step(f, z1, dt)
+    w = jnp.stack([z0, z1, z2], axis=1)
+    assert float(window_loss(f, w, dt)) < 1e-20
+    w_bad = w.at[:, 2].add(0.1)
+    assert float(window_loss(f, w_bad, dt, rollout_weight=0.0)) < 1e-20
+    expected = np.mean((0.1 / (2 * dt)) ** 2)
+    np.testing.assert_allclose(float(window_loss(f, w_bad, dt, rollout_weight=1.0)), expected, rtol=1e-10)
+
+
+def _train(seed, kind="on", epochs=6):
+    u, _, dt = linear_data()
+    norm = Normalizer.fit(u[:6], dt)
+    train = make_windows(norm.encode(u[:6]), lag=1, seed=0)
+    val = make_windows(norm.encode(u[6:]), lag=1, seed=1)
+    model = build_model(SPECS[kind], 3, seed=seed, all_specs=SPECS)
+    return fit(model, train, val, tau=dt / norm.time_scale, cfg={**CFG, "epochs": epochs}, seed=seed), norm
+
+
+def test_training_lowers_the_validation_loss():
+    res, _ = _train(0, epochs=40)
+    h = res.history
+    assert h["val_loss"].iloc[-1] < 0.2 * h["val_loss"].iloc[0]
+    assert res.best_val_loss == pytest.approx(h["val_loss"].min())
+    assert list(h.columns) == ["epoch", "train_loss", "val_loss", "lr", "seconds"]
+
+
+def test_same_seed_gives_bit_identical_parameters():
+    a, _ = _train(5)
+    b, _ = _train(5)
+    c, _ = _train(6)
+    la = jax.tree.leaves(nnx.state(a.model))
+    lb = jax.tree.leaves(nnx.state(b.model))
+    lc = jax.tree.leaves(nnx.state(c.model))
+    assert all(np.array_equal(x, y) for x, y in zip(la, lb))
+    assert not all(np.array_equal(x, y) for x, y in zip(la, lc))
+    assert a.history["val_loss"].tolist() == b.history["val_loss"].tolist()
+
+
+def test_plateau_lowers_the_learning_rate_and_early_stopping_stops():
+    u, _, dt = linear_data()
+    norm = Normalizer.fit(u[:6], dt)
+    train = make_windows(norm.encode(u[:6]), lag=1)
+    model = build_model(SPECS["on"], 3, seed=0)
+    cfg = {**CFG, "epochs": 200, "learning_rate": 1e-9,  # too small to improve anything
+           "early_stopping": {"patience": 8, "min_delta": 0.01}}
+    res = fit(model, train, train, tau=dt / norm.time_scale, cfg=cfg, seed=0)
+    assert res.stopped_early and len(res.history) == 9
+    assert res.history["lr"].iloc[-1] < res.history["lr"].iloc[0]
+
+
+@pytest.mark.parametrize("kind", ["on", "mlp"])
+def test_checkpoint_reloads_the_same_model(tmp_path, kind):
+    res, norm = _train(1, kind=kind, epochs=2)
+    meta = {"model_spec": SPECS[kind], "all_specs": SPECS, "n": 3, "seed": 1, "note": "x"}
+    save_checkpoint(tmp_path / "ck", res.model, meta=meta, normalizer=norm, history=res.history)
+    model, norm2, meta2 = load_checkpoint(tmp_path / "ck")
+    z = jnp.asarray(np.random.default_rng(0).normal(size=(5, 3)), jnp.float32)
+    np.testing.assert_array_equal(np.asarray(model(z)), np.asarray(res.model(z)))
+    np.testing.assert_array_equal(norm2.mean, norm.mean)
+    assert meta2["note"] == "x" and meta2["versions"]["jax"] == jax.__version__
+    assert (tmp_path / "ck" / "history.csv").exists()
+
+
+def test_checkpoint_with_wrong_shapes_is_refused(tmp_path):
+    res, norm = _train(1, epochs=1)
+    spec = dict(SPECS["on"], width=9)
+    save_checkpoint(tmp_path / "ck", res.model, meta={"model_spec": spec, "n": 3, "seed": 1}, normalizer=norm)
+    with pytest.raises(ValueError, match="has shape"):
+        load_checkpoint(tmp_path / "ck")
+    with pytest.raises(FileNotFoundError, match="not a checkpoint"):
+        load_checkpoint(tmp_path)
