@@ -25,7 +25,7 @@ def test_finds_and_classifies_the_exact_lorenz_fixed_points(r, kinds):
     matched = match_exact(found, exact, f, length_scale=10.0)
     assert [m["kind"] for m in matched] == kinds
     assert all(m["kind_matches"] and m["distance"] < 1e-8 for m in matched)
-    assert sum(p["basin_fraction"] for p in found) <= 1.0
+    assert sum(p["newton_start_fraction"] for p in found) <= 1.0
 
 
 def test_classify():
@@ -59,5 +59,8 @@ def test_relative_error_statistics():
     assert np.isinf(err[3, 2])
     thr = time_to_threshold(err, t, 0.1)
     assert thr["per_trajectory"] == [3.0, 3.0, 3.0, 2.0] and thr["censored"] == 0
+    # a trajectory that never crosses is censored at the last time and counted
+    assert time_to_threshold(err[:1], t, 0.5) == {"threshold": 0.5, "median": 4.0, "mean": 4.0,
+                                                  "censored": 1, "per_trajectory": [4.0]}
     at = error_at(err, t, [1.0, 9.0])
     assert list(at) == ["1"] and at["1"]["median"] == pytest.approx(0.05)

@@ -110,9 +110,7 @@ def test_mlp_ode_matches_parameter_count():
              "mlp": {"type": "mlp_ode", "depth": 2, "activation": "tanh", "match_params_of": "on"}}
     a = param_count(build_model(specs["on"], 3, seed=0, all_specs=specs))
     b = param_count(build_model(specs["mlp"], 3, seed=0, all_specs=specs))
-    # widths are whole numbers: the counts agree within one hidden unit's worth
-    assert abs(a - b) <= 2 * 32 + 3 + 1
-    assert abs(a - b) / a < 0.02
+    assert abs(a - b) / a < 0.02  # widths are whole numbers, so not exactly equal
 
 
 def test_unknown_model_type_is_named():

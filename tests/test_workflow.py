@@ -16,8 +16,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "configs", "tiny.yaml")
 
 
-def snakemake(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", TINY, *args],
+VARIANTS = os.path.join(ROOT, "tests", "configs", "variants.yaml")
+
+
+def snakemake(*args, config=TINY, timeout=300):
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", config, *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
@@ -95,3 +98,36 @@ def test_cli_names_a_missing_store(tmp_path):
     assert out.returncode == 1
     assert "store not found" in out.stderr and "missing.zarr" in out.stderr
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.slow
+def test_training_is_bit_identical_across_processes(tiny_run, tmp_path):
+    """Same seed, same data, two separate processes: the same parameters, bit for bit."""
+    results, _ = tiny_run
+    meta = json.loads((results / "models" / "lorenz_tiny" / "onsagernet" / "model.json").read_text())
+    spec = json.dumps({"system": "lorenz_tiny", "pairs": {"tau": meta["tau"], "per_trajectory": 50,
+                                                          "rollout_steps": 1},
+                       "model": {"key": "onsagernet", "spec": meta["model_spec"], "peers": {}},
+                       "training": meta["training"]})
+    data = results / "data" / "lorenz_tiny" / "trajectories.zarr"
+    for run in ("a", "b"):
+        out = subprocess.run(["onsagerflow", "train", "--threads", "1", "--spec", spec, "--data", str(data),
+                              "--out", str(tmp_path / run)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr[-2000:]
+    with np.load(tmp_path / "a" / "params.npz") as a, np.load(tmp_path / "b" / "params.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        assert all(np.array_equal(a[k], b[k]) for k in a.files)
+
+
+@pytest.mark.slow
+def test_variants_rollout_loss_all_windows_and_a_model_without_potential(tmp_path):
+    results = tmp_path / "results"
+    out = snakemake("--config", f"results={results}", config=VARIANTS)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    meta = json.loads((results / "models" / "lorenz_rollout" / "onsagernet_rollout" / "model.json").read_text())
+    assert meta["training"]["rollout_weight"] == 0.5 and meta["training"]["epochs"] == 3
+    assert meta["epochs_run"] == 3
+    figs = sorted(p.name for p in (results / "figures" / "lorenz_mlp_only").iterdir())
+    assert not any(f.startswith("potential") for f in figs) and "attractor.png" in figs
+    assert (results / "figures" / "lorenz_rollout" / "potential_onsagernet_rollout.png").exists()
+    assert len(pd.read_csv(results / "tables" / "results.csv")) == 2

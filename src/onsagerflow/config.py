@@ -19,6 +19,12 @@ class ConfigError(ValueError):
     """A config that passes the schema but cannot work; the message names the key."""
 
 
+def pair_lag(tau: float, dt: float) -> int | None:
+    """Samples between the two states of a pair, or None if tau is no whole multiple of dt."""
+    lag = round(tau / dt)
+    return lag if lag >= 1 and abs(lag * dt - tau) <= 1e-9 * max(tau, 1.0) else None
+
+
 def prepare_config(config: dict) -> dict:
     """Unshare defaults, then check; run once on the validated config, in place.
 
@@ -55,11 +61,19 @@ def check_config(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"{where}.splits: fractions must sum to 1, got {fractions}")
         if fractions["train"] <= 0 or fractions["val"] <= 0 or fractions["test"] <= 0:
             raise ConfigError(f"{where}.splits: train, val and test all need trajectories, got {fractions}")
+        steps = system["pairs"]["rollout_steps"]
+        for m in system.get("models", []):
+            weight = training_spec(config, m)["rollout_weight"]
+            if (steps > 1) != (weight > 0):
+                raise ConfigError(
+                    f"{where}.pairs.rollout_steps is {steps} but the rollout_weight of model '{m}' is "
+                    f"{weight}: a multi-step rollout loss needs both rollout_steps > 1 and "
+                    "rollout_weight > 0 (set neither for the PRF21 pair loss alone)")
         sim = system.get("simulation", {})
         if "dt_sample" in sim:
             tau, dt = system["pairs"]["tau"], sim["dt_sample"]
-            lag = round(tau / dt)
-            if lag < 1 or abs(lag * dt - tau) > 1e-9 * max(tau, 1.0):
+            lag = pair_lag(tau, dt)
+            if lag is None:
                 raise ConfigError(f"{where}.pairs.tau: {tau} must be a whole multiple of "
                                   f"simulation.dt_sample ({dt})")
             span = lag * system["pairs"]["rollout_steps"]

@@ -10,16 +10,16 @@ import sys
 def configure(threads: int | None = None) -> None:
     """Enable float64 and keep a GPU shareable between concurrent jobs.
 
-    XLA's CPU backend otherwise starts one thread per core in every process; when
-    Snakemake runs several jobs side by side, ``threads`` keeps each job to its share.
+    XLA's CPU backend otherwise runs its Eigen kernels on a thread per core in every
+    process; a job Snakemake gives one thread gets single-threaded kernels, so jobs
+    side by side do not fight over cores. (XLA has no flag for "N threads": more
+    than one means its default.)
     """
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-    if threads is not None and threads >= 1:
+    if threads == 1:
         flags = os.environ.get("XLA_FLAGS", "")
-        if "intra_op_parallelism_threads" not in flags:
-            extra = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} " \
-                    f"intra_op_parallelism_threads={threads}"
-            os.environ["XLA_FLAGS"] = (flags + " " + extra).strip()
+        if "xla_cpu_multi_thread_eigen" not in flags:
+            os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false").strip()
     import jax
 
     jax.config.update("jax_enable_x64", True)

@@ -40,7 +40,7 @@ def find_fixed_points(field, starts: np.ndarray, *, args=None, length_scale: flo
 
     A root counts when |field(x)| < residual_tol·field_scale; roots closer than
     merge_tol·length_scale are one. Each entry holds x, eigenvalues, kind, residual
-    and the fraction of starts that reached it.
+    and the fraction of Newton starts that converged to it (not a dynamical basin).
     """
     solver = optx.Newton(rtol=1e-10, atol=1e-10 * length_scale)
 
@@ -67,7 +67,7 @@ def find_fixed_points(field, starts: np.ndarray, *, args=None, length_scale: flo
     for p, ev in zip(points, eigs):
         out.append({"x": p["x"].tolist(), "kind": classify(ev), "eigenvalues_real": ev.real.tolist(),
                     "eigenvalues_imag": ev.imag.tolist(), "residual": p["residual"],
-                    "basin_fraction": p["count"] / len(starts)})
+                    "newton_start_fraction": p["count"] / len(starts)})
     return out
 
 

@@ -1,7 +1,7 @@
 """Atomic zarr v3 read/write of canonical stores.
 
-A store is written into a hidden sibling folder and renamed into place, so a reader
-sees the old store or the new one, never half of either, and a failed write leaves
+A store is written into a hidden sibling folder and renamed into place only once it
+is complete and valid, so it never appears half written, and a failed write leaves
 what was there before untouched.
 """
 
@@ -27,7 +27,12 @@ class StoreError(OSError):
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary sibling path; on success it replaces ``path`` (file or folder)."""
+    """Yield a temporary sibling path; on success it replaces ``path`` (file or folder).
+
+    A file is swapped in by one atomic rename. A folder cannot replace a folder
+    atomically: the old one is moved aside, the new one renamed in, and the old one
+    put back if that fails, so a failed write never loses what was there.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -36,12 +41,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         if not tmp.exists():
             raise FileNotFoundError(f"nothing was written to {tmp} for {target}")
-        old = None
-        if target.exists() or target.is_symlink():
+        if not tmp.is_dir() or not target.exists():
+            os.replace(tmp, target)
+        else:
             old = target.with_name(f".{target.name}.old-{tag}")
             os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
+            try:
+                os.replace(tmp, target)
+            except BaseException:
+                os.replace(old, target)
+                raise
             _remove(old)
     finally:
         if tmp.exists():

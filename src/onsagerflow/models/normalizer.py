@@ -1,8 +1,9 @@
 """Affine state normalisation and a time rescaling, fitted on training trajectories only.
 
 z = (x − mean) / scale and t' = t / time_scale. A positive diagonal rescaling keeps
-the OnsagerNet structure: in x-coordinates M and W become D⁻¹MD⁻¹ and D⁻¹WD⁻¹, still
-symmetric positive definite and antisymmetric.
+the OnsagerNet structure: with x = D z + mean, t = T t' and Ṽ(x) = V(z(x)), ∇_z V = D ∇_x Ṽ, so
+dx/dt = −(D M D + D W D) ∇_x Ṽ / T + D f / T, and D M D / T is still symmetric positive
+definite, D W D / T still antisymmetric.
 """
 
 from __future__ import annotations

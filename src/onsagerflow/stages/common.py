@@ -40,13 +40,22 @@ def sampling_step(ds: xr.Dataset) -> float:
 
 
 def write_json(path: str | Path, obj: Any) -> None:
+    """Strict JSON (inf and NaN become null, which every JSON reader accepts), atomically."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=_jsonable))
+        tmp.write_text(json.dumps(_finite(obj), indent=2, allow_nan=False))
 
 
-def _jsonable(o):
-    if isinstance(o, np.generic):
-        return o.item()
+def _finite(o):
+    if isinstance(o, dict):
+        return {str(k): _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
     if isinstance(o, np.ndarray):
-        return o.tolist()
+        return _finite(o.tolist())
+    if isinstance(o, np.generic):
+        o = o.item()
+    if isinstance(o, float) and not np.isfinite(o):
+        return None
+    if o is None or isinstance(o, (str, int, float, bool)):
+        return o
     return str(o)

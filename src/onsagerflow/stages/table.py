@@ -20,6 +20,8 @@ def row(m: dict) -> dict:
         r[f"median rel. error t={t}"] = v["median"]
     thr = m["time_to_threshold"]
     r[f"median time to {thr['threshold']:.0%} error"] = thr["median"]
+    # a trajectory that never crosses the threshold counts at its last time: say how many
+    r[f"test trajectories never above {thr['threshold']:.0%}"] = f"{thr['censored']}/{m['n_test_trajectories']}"
     r["fixed points (stable)"] = (f"{len(m['fixed_points'])} "
                                   f"({sum(p['kind'].startswith('stable') for p in m['fixed_points'])})")
     exact = m.get("exact_fixed_points")

@@ -6,7 +6,7 @@ import logging
 
 import jax
 
-from ..config import ConfigError
+from ..config import ConfigError, pair_lag
 from ..data import open_store
 from ..models import build_model, param_count
 from ..models.normalizer import Normalizer
@@ -22,8 +22,8 @@ def run(spec: dict, data: str, out: str) -> None:
     variable = observed(ds, data)
     dt = sampling_step(ds)
     pairs, training = spec["pairs"], spec["training"]
-    lag = round(pairs["tau"] / dt)
-    if lag < 1 or abs(lag * dt - pairs["tau"]) > 1e-9 * max(pairs["tau"], 1.0):
+    lag = pair_lag(pairs["tau"], dt)
+    if lag is None:
         raise ConfigError(f"systems.{spec['system']}.pairs.tau: {pairs['tau']} is not a whole multiple "
                           f"of the store's sampling step {dt} ({data})")
     u_train = split_array(ds, variable, "train")

@@ -26,9 +26,15 @@ META = "model.json"
 HISTORY = "history.csv"
 
 
+def _key(path) -> str:
+    """'phi/inp/kernel/value': a parameter's place in the model, independent of how
+    the pytree library prints keys."""
+    return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
+
+
 def _flat(state) -> dict[str, np.ndarray]:
     leaves, _ = jax.tree_util.tree_flatten_with_path(state)
-    return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves}
+    return {_key(path): np.asarray(leaf) for path, leaf in leaves}
 
 
 def save_checkpoint(path: str | Path, model: nnx.Module, *, meta: Mapping[str, Any],
@@ -59,14 +65,14 @@ def load_checkpoint(path: str | Path) -> tuple[nnx.Module, Normalizer, dict]:
     graphdef, state = nnx.split(abstract)
     leaves, treedef = jax.tree_util.tree_flatten_with_path(state)
     with np.load(p / PARAMS) as saved:
-        missing = [jax.tree_util.keystr(k) for k, _ in leaves if jax.tree_util.keystr(k) not in saved]
+        missing = [_key(k) for k, _ in leaves if _key(k) not in saved]
         if missing:
             raise ValueError(f"checkpoint {p}: parameters {missing[:5]} are missing from {PARAMS}")
         new = []
         for k, leaf in leaves:
-            arr = saved[jax.tree_util.keystr(k)]
+            arr = saved[_key(k)]
             if arr.shape != leaf.shape:
-                raise ValueError(f"checkpoint {p}: parameter {jax.tree_util.keystr(k)} has shape "
+                raise ValueError(f"checkpoint {p}: parameter {_key(k)} has shape "
                                  f"{arr.shape}, the model expects {leaf.shape}")
             new.append(jnp.asarray(arr, dtype=leaf.dtype))
     model = nnx.merge(graphdef, jax.tree_util.tree_unflatten(treedef, new))

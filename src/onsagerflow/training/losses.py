@@ -21,7 +21,7 @@ def window_loss(field, windows, tau, rollout_weight=0.0):
     k = 2..K of |(Φ_τ^k(z₀) − z_k)/(kτ)|², which penalises drift that one step hides.
     """
     z0 = windows[:, 0]
-    K = windows.shape[1] - 1
+    K = windows.shape[1] - 1 if rollout_weight else 1  # no weight: the later steps cost for nothing
 
     def step(z, _):
         z = heun_step(field, z, tau)
@@ -30,8 +30,8 @@ def window_loss(field, windows, tau, rollout_weight=0.0):
     _, preds = jax.lax.scan(step, z0, None, length=K)  # (K, batch, n)
     preds = jnp.swapaxes(preds, 0, 1)
     k = jnp.arange(1, K + 1, dtype=windows.dtype)[None, :, None]
-    err = jnp.mean(((preds - windows[:, 1:]) / (k * tau)) ** 2, axis=(0, 2))  # per k
+    err = jnp.mean(((preds - windows[:, 1:K + 1]) / (k * tau)) ** 2, axis=(0, 2))  # per k
     pair = err[0]
-    if K == 1 or rollout_weight == 0.0:
+    if K == 1:
         return pair
     return pair + rollout_weight * jnp.mean(err[1:])
