@@ -1,0 +1,302 @@
+"""2D Rayleigh–Bénard convection, free-slip isothermal walls (SCIENCE.md §4, PRF21 Sec. V).
+
+Units: depth d, thermal diffusion time d²/κ, temperature difference ΔT; θ is the
+deviation from the conduction profile. Streamfunction–vorticity form, u = ∂ψ/∂z,
+w = −∂ψ/∂x, ζ = ∂u/∂z − ∂w/∂x = ∇²ψ:
+
+    ∂ζ/∂t + u·∇ζ = Pr ∇²ζ − Ra Pr ∂θ/∂x
+    ∂θ/∂t + u·∇θ = w + ∇²θ
+
+Free-slip isothermal walls (w = ∂u/∂z = θ = 0 at z = 0, 1) make ψ, ζ, θ sine series
+in z and u a cosine series. We realise that basis exactly by the odd extension of
+ψ, ζ, θ to z ∈ [0, 2): plain FFTs in both directions then carry the sine/cosine
+transforms, the equations preserve the parity, and each step projects the round-off
+back out. x is periodic with length 2√2 (critical wavenumber k_c = π/√2).
+
+Time stepping: diffusion exactly (integrating factor), everything else (advection and
+the buoyancy coupling) explicitly with Kutta's 3-stage, third-order Runge–Kutta in
+Lawson form — only decaying exponentials e^{−νq²h/2}, e^{−νq²h} appear. Products are
+dealiased by the 2/3 rule. A CFL guard freezes a trajectory whose Courant number passes
+``cfl_max`` and the run then fails with a message naming it, instead of writing NaN.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from ..data import assign_splits, build_dataset
+from ..provenance import stamp
+
+DIMS = ("z", "x")
+VARIABLE = ("u", "w", "theta")
+FIELDS = ("u", "w", "theta")
+RA_C = 27.0 * math.pi**4 / 4.0  # critical Rayleigh number, free-slip walls
+LENGTH = 2.0 * math.sqrt(2.0)  # periodic length: k_c = π/√2 fits once
+
+log = logging.getLogger("onsagerflow.systems.rbc")
+
+
+class CFLError(FloatingPointError):
+    """The Courant number passed its limit: the time step is too large for the flow."""
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Doubled-z spectral grid: 2·nz points on z ∈ [0, 2), nx points on x ∈ [0, L)."""
+
+    nx: int
+    nz: int
+    length: float = LENGTH
+
+    @property
+    def kx(self):
+        return 2 * np.pi / self.length * np.fft.rfftfreq(self.nx, 1.0 / self.nx)
+
+    @property
+    def kz(self):
+        # the doubled domain has period 2: wavenumbers m·π
+        return np.pi * np.fft.fftfreq(2 * self.nz, 1.0 / (2 * self.nz))
+
+    def wavenumbers(self):
+        KZ, KX = np.meshgrid(self.kz, self.kx, indexing="ij")
+        return KZ, KX, KX**2 + KZ**2
+
+    def dealias(self):
+        """2/3 rule: keep |m| < 2/3·nz in z and |n| < 2/3·nx/2 in x."""
+        m = np.abs(np.fft.fftfreq(2 * self.nz, 1.0 / (2 * self.nz)))
+        n = np.fft.rfftfreq(self.nx, 1.0 / self.nx)
+        return np.outer(m < 2.0 * self.nz / 3.0, n < self.nx / 3.0)
+
+    @property
+    def z(self):
+        return np.arange(self.nz + 1) / self.nz  # physical points, walls included
+
+    @property
+    def x(self):
+        return np.arange(self.nx) * self.length / self.nx
+
+
+def _reflect_z(f):
+    """f̂(m) → f̂(−m): the coefficients of f(−z, x)."""
+    return jnp.roll(jnp.flip(f, axis=-2), 1, axis=-2)
+
+
+class Solver:
+    """One jitted step and a scanned run for a batch of trajectories (spectral states)."""
+
+    def __init__(self, grid: Grid, ra: float, pr: float, dt: float, *, reflection: bool = True,
+                 cfl_max: float = 0.8, dtype=jnp.float64):
+        self.grid, self.ra, self.pr, self.dt = grid, float(ra), float(pr), float(dt)
+        self.reflection, self.cfl_max = reflection, float(cfl_max)
+        self.rdtype = dtype
+        self.cdtype = jnp.complex128 if dtype == jnp.float64 else jnp.complex64
+        KZ, KX, Q2 = grid.wavenumbers()
+        self.ikx = jnp.asarray(1j * KX, self.cdtype)
+        self.ikz = jnp.asarray(1j * KZ, self.cdtype)
+        self.inv_q2 = jnp.asarray(np.where(Q2 > 0, 1.0 / np.where(Q2 > 0, Q2, 1.0), 0.0), dtype)
+        self.mask = jnp.asarray(grid.dealias(), dtype)
+        h = self.dt
+        # integrating factors for ζ (viscosity Pr) and θ (diffusivity 1), steps h/2 and h
+        self.E_half = jnp.asarray(np.stack([np.exp(-pr * Q2 * h / 2), np.exp(-Q2 * h / 2)]), dtype)
+        self.E_full = jnp.asarray(np.stack([np.exp(-pr * Q2 * h), np.exp(-Q2 * h)]), dtype)
+        dz, dx = 1.0 / grid.nz, grid.length / grid.nx
+        self.inv_spacing = (1.0 / dx, 1.0 / dz)
+
+    # --- transforms: the state is (2, 2nz, nx//2+1) complex: ζ̂ and θ̂
+    def to_physical(self, f):
+        return jnp.fft.irfft2(f, s=(2 * self.grid.nz, self.grid.nx), axes=(-2, -1))
+
+    def to_spectral(self, f):
+        return jnp.fft.rfft2(f, axes=(-2, -1))
+
+    def project(self, s):
+        """Keep the sine parity in z (odd extension) and, optionally, the x-reflection
+        symmetric subspace (θ even, ζ odd in x), and the dealiased modes."""
+        s = 0.5 * (s - _reflect_z(s))
+        if self.reflection:
+            # f(z, −x) ↔ conj(f̂(−m, n)); combined with oddness in z: conj(−f̂(m, n))
+            mirror = -jnp.conj(s)
+            s = 0.5 * (s + jnp.stack([-mirror[0], mirror[1]]))
+        return s * self.mask
+
+    def velocity(self, s):
+        psi = -s[0] * self.inv_q2
+        return self.ikz * psi, -self.ikx * psi  # û, ŵ
+
+    def rhs(self, s):
+        """Explicit part: −u·∇ζ − Ra Pr ∂θ/∂x and −u·∇θ + w."""
+        zeta, theta = s[0], s[1]
+        uh, wh = self.velocity(s)
+        u, w = self.to_physical(uh), self.to_physical(wh)
+        adv = jnp.stack([
+            u * self.to_physical(self.ikx * zeta) + w * self.to_physical(self.ikz * zeta),
+            u * self.to_physical(self.ikx * theta) + w * self.to_physical(self.ikz * theta)])
+        adv = self.to_spectral(adv) * self.mask
+        return jnp.stack([-adv[0] - self.ra * self.pr * self.ikx * theta, -adv[1] + wh])
+
+    def step(self, s):
+        h, E1, E2 = self.dt, self.E_half, self.E_full
+        k1 = self.rhs(s)
+        k2 = self.rhs(E1 * (s + 0.5 * h * k1))
+        k3 = self.rhs(E2 * (s - h * k1) + 2 * h * E1 * k2)
+        return self.project(E2 * s + h / 6.0 * (E2 * k1 + 4.0 * E1 * k2 + k3))
+
+    def courant(self, s):
+        uh, wh = self.velocity(s)
+        u, w = self.to_physical(uh), self.to_physical(wh)
+        return self.dt * jnp.max(jnp.abs(u) * self.inv_spacing[0] + jnp.abs(w) * self.inv_spacing[1])
+
+    def run(self, s0, n_save: int, every: int):
+        """Advance a batch (B, 2, 2nz, nx//2+1) and keep every ``every``-th state.
+
+        Returns (saved states (B, n_save, ...), largest Courant number per trajectory,
+        index of the save at which a trajectory was frozen by the CFL guard or −1).
+        """
+
+        def one(s0):
+            def inner(carry, _):
+                s, frozen = carry
+                s_new = self.step(s)
+                bad = (self.courant(s_new) > self.cfl_max) | ~jnp.all(jnp.isfinite(s_new.real))
+                frozen = frozen | bad
+                return (jnp.where(frozen, s, s_new), frozen), None
+
+            def outer(carry, i):
+                s, frozen, cmax, when = carry
+                (s, frozen2), _ = jax.lax.scan(inner, (s, frozen), None, length=every)
+                when = jnp.where(frozen2 & ~frozen, i, when)
+                cmax = jnp.maximum(cmax, self.courant(s))
+                return (s, frozen2, cmax, when), s
+
+            init = (s0, jnp.array(False), self.courant(s0), jnp.array(-1))
+            (_, _, cmax, when), saved = jax.lax.scan(outer, init, jnp.arange(1, n_save))
+            return jnp.concatenate([s0[None], saved]), cmax, when
+
+        return jax.jit(jax.vmap(one))(s0)
+
+    # --- diagnostics on physical fields
+    def fields(self, s):
+        """(u, w, θ) on the physical grid, walls included: (..., 3, nz+1, nx)."""
+        uh, wh = self.velocity(s)
+        nz = self.grid.nz
+        return jnp.stack([self.to_physical(uh), self.to_physical(wh), self.to_physical(s[..., 1, :, :])],
+                         axis=-3)[..., : nz + 1, :]
+
+    def averages(self, s):
+        """Volume averages ⟨wθ⟩, ⟨|∇θ|²⟩, ⟨|∇u|²⟩ (the doubled domain averages the
+        physical one exactly: every integrand is even in z)."""
+        uh, wh = self.velocity(s)
+        th = s[..., 1, :, :]
+        P = self.to_physical
+        mean = lambda f: jnp.mean(f, axis=(-2, -1))  # noqa: E731
+        wt = mean(P(wh) * P(th))
+        grad_t = mean(P(self.ikx * th) ** 2 + P(self.ikz * th) ** 2)
+        grad_u = mean(P(self.ikx * uh) ** 2 + P(self.ikz * uh) ** 2 + P(self.ikx * wh) ** 2
+                      + P(self.ikz * wh) ** 2)
+        return wt, grad_t, grad_u
+
+    def nusselt(self, s):
+        """Nu = 1 + ⟨wθ⟩."""
+        return 1.0 + self.averages(s)[0]
+
+
+def random_perturbations(solver: Solver, key, n: int, amplitude: float, modes: int = 4):
+    """Small random θ perturbations of the conduction state in the lowest modes
+    (|m|, |n| ≤ modes), each trajectory with its own draw."""
+    g = solver.grid
+    m = np.abs(np.fft.fftfreq(2 * g.nz, 1.0 / (2 * g.nz)))
+    k = np.fft.rfftfreq(g.nx, 1.0 / g.nx)
+    low = jnp.asarray(np.outer((m >= 1) & (m <= modes), k <= modes), solver.rdtype)
+    kr, ki = jax.random.split(key)
+    shape = (n, 2 * g.nz, g.nx // 2 + 1)
+    noise = (jax.random.normal(kr, shape, solver.rdtype) + 1j * jax.random.normal(ki, shape, solver.rdtype))
+    theta = noise * low
+    s = jnp.stack([jnp.zeros_like(theta), theta], axis=1)
+    s = jax.vmap(solver.project)(s)
+    # scale so that the RMS of θ in physical space equals the amplitude
+    rms = jnp.sqrt(jnp.mean(solver.to_physical(s[:, 1]) ** 2, axis=(-2, -1)))
+    return s * (amplitude / jnp.maximum(rms, 1e-300))[:, None, None, None]
+
+
+def growth_rate(ra: float, pr: float, k: float, n: int = 1) -> float:
+    """Largest root s of q²(s + Pr q²)(s + q²) = Ra Pr k², q² = k² + n²π²."""
+    q2 = k**2 + (n * np.pi) ** 2
+    # s² + (Pr+1) q² s + Pr q⁴ − Ra Pr k²/q² = 0
+    b, c = (pr + 1) * q2, pr * q2**2 - ra * pr * k**2 / q2
+    return float((-b + np.sqrt(b**2 - 4 * c)) / 2)
+
+
+# --------------------------------------------------------------------------- stage API
+
+
+def make_solver(spec: Mapping[str, Any]) -> Solver:
+    p, sim = spec["parameters"], spec["simulation"]
+    grid = Grid(nx=sim["nx"], nz=sim["nz"])
+    dtype = jnp.float64 if sim.get("float64", True) else jnp.float32
+    return Solver(grid, p["r"] * RA_C, p["Pr"], sim["dt"], reflection=sim["reflection_symmetric"],
+                  cfl_max=sim["cfl_max"], dtype=dtype)
+
+
+def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
+    """Batches of trajectories from random small perturbations of the conduction state,
+    as canonical Datasets: u, w, θ on (trajectory, time, z, x) and the Nusselt number."""
+    sim = spec["simulation"]
+    solver = make_solver(spec)
+    n = int(sim["n_trajectories"])
+    every = int(round(sim["dt_save"] / sim["dt"]))
+    if every < 1 or abs(every * sim["dt"] - sim["dt_save"]) > 1e-9 * sim["dt_save"]:
+        raise ValueError(f"systems.{spec['name']}.simulation.dt_save ({sim['dt_save']}) must be a whole "
+                         f"multiple of simulation.dt ({sim['dt']})")
+    n_save = int(round(sim["t_end"] / sim["dt_save"])) + 1
+    t = np.arange(n_save) * sim["dt_save"]
+    split = assign_splits(n, spec["splits"], spec["seed"])
+    key = jax.random.key(spec["seed"])
+    batch = int(sim["batch_size"])
+    fields_fn = jax.jit(jax.vmap(jax.vmap(solver.fields)))
+    nu_fn = jax.jit(jax.vmap(jax.vmap(solver.nusselt)))
+    attrs = {"system_type": "rbc", "Ra": solver.ra, "Ra_c": RA_C, "r": float(spec["parameters"]["r"]),
+             "Pr": solver.pr, "length": solver.grid.length, "nx": solver.grid.nx, "nz": solver.grid.nz,
+             "dt": solver.dt, "dt_save": float(sim["dt_save"]), "t_end": float(sim["t_end"]),
+             "time_stepping": "Kutta RK3, Lawson integrating factor (exact diffusion); 2/3 dealiasing",
+             "reflection_symmetric": int(solver.reflection), "perturbation": float(sim["perturbation"]),
+             "seed": int(spec["seed"]), "observed": "u w theta", **stamp(spec)}
+    for start in range(0, n, batch):
+        ids = np.arange(start, min(n, start + batch))
+        s0 = random_perturbations(solver, jax.random.fold_in(key, start), len(ids), sim["perturbation"])
+        states, cmax, frozen = solver.run(s0, n_save, every)
+        frozen = np.asarray(frozen)
+        if (frozen >= 0).any():
+            k = int(np.argmax(frozen >= 0))
+            raise CFLError(
+                f"systems.{spec['name']}: trajectory {ids[k]} passed the Courant limit "
+                f"{solver.cfl_max} (or went non-finite) by t = {t[frozen[k]]:g}; lower simulation.dt "
+                f"(now {solver.dt:g}) or raise the resolution")
+        f = np.asarray(fields_fn(states))  # (B, T, 3, nz+1, nx)
+        nu = np.asarray(nu_fn(states))
+        log.info("trajectories %d–%d: max Courant %.2f, final Nu %s", ids[0], ids[-1],
+                 float(np.max(cmax)), np.round(nu[:, -1], 3).tolist())
+        store_dtype = np.float64 if sim["store_float64"] else np.float32
+        yield build_dataset(
+            system=spec["name"],
+            data_vars={
+                "u": (("trajectory", "time", "z", "x"), f[:, :, 0].astype(store_dtype),
+                      {"units": "d/(d²/κ)", "long_name": "horizontal velocity"}),
+                "w": (("trajectory", "time", "z", "x"), f[:, :, 1].astype(store_dtype),
+                      {"units": "d/(d²/κ)", "long_name": "vertical velocity"}),
+                "theta": (("trajectory", "time", "z", "x"), f[:, :, 2].astype(store_dtype),
+                          {"units": "ΔT", "long_name": "temperature deviation from conduction"}),
+                "nusselt": (("trajectory", "time"), nu,
+                            {"units": "1", "long_name": "Nusselt number 1 + <w theta>"}),
+            },
+            time=t, split=split[ids], trajectory=ids,
+            trajectory_coords={"Ra": np.full(len(ids), solver.ra), "Pr": np.full(len(ids), solver.pr)},
+            coords={"z": (("z",), solver.grid.z), "x": (("x",), solver.grid.x)},
+            attrs=attrs)

@@ -1,0 +1,121 @@
+"""The Rayleigh–Bénard solver against exact results (SCIENCE.md §4)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from onsagerflow.data import validate_dataset
+from onsagerflow.systems.rbc import RA_C, CFLError, Grid, Solver, growth_rate, simulate
+
+K_C = np.pi / np.sqrt(2)
+
+
+def single_mode(solver, amplitude):
+    """θ = a cos(k_c x) sin(πz), ζ = 0 (odd extension to the doubled domain)."""
+    g = solver.grid
+    Z, X = np.meshgrid(np.arange(2 * g.nz) / g.nz, g.x, indexing="ij")
+    theta = amplitude * np.cos(K_C * X) * np.sin(np.pi * Z)
+    s = jnp.stack([jnp.zeros((2 * g.nz, g.nx // 2 + 1), jnp.complex128),
+                   solver.to_spectral(jnp.asarray(theta))])
+    return solver.project(s)
+
+
+def run_to(solver, s, t_end, dt_save):
+    every = int(round(dt_save / solver.dt))
+    states, cmax, frozen = solver.run(s[None], int(round(t_end / dt_save)) + 1, every)
+    assert int(frozen[0]) == -1
+    return states[0]
+
+
+@pytest.mark.parametrize("r", [0.9, 1.1])
+def test_growth_rate_of_the_critical_mode_matches_the_dispersion_relation(r):
+    """A mode e^{ikx} sin(πz) grows at the root s of q²(s + Pr q²)(s + q²) = Ra Pr k²."""
+    pr = 10.0
+    solver = Solver(Grid(nx=16, nz=8), r * RA_C, pr, dt=1e-4)
+    states = run_to(solver, single_mode(solver, 1e-6), 0.2, 0.01)
+    amp = np.sqrt(np.mean(np.asarray(solver.to_physical(states[:, 1])) ** 2, axis=(-2, -1)))
+    t = np.arange(len(amp)) * 0.01
+    late = t >= 0.05  # the faster-decaying root is gone by then
+    rate = np.polyfit(t[late], np.log(amp[late]), 1)[0]
+    exact = growth_rate(r * RA_C, pr, K_C)
+    assert np.sign(exact) == (1 if r > 1 else -1)
+    assert abs(rate - exact) < 0.01 * abs(exact), f"measured {rate:.5f}, exact {exact:.5f}"
+
+
+@pytest.fixture(scope="module")
+def steady_r5():
+    """A steady convective roll at r = 5 (Ra ≈ 3288), Pr = 10."""
+    solver = Solver(Grid(nx=32, nz=16), 5 * RA_C, 10.0, dt=5e-4)
+    states = run_to(solver, single_mode(solver, 0.1), 2.0, 0.05)
+    return solver, states
+
+
+def test_velocity_is_divergence_free_and_walls_are_free_slip_isothermal(steady_r5):
+    solver, states = steady_r5
+    s = states[-1]
+    uh, wh = solver.velocity(s)
+    u, w = solver.to_physical(uh), solver.to_physical(wh)
+    # ∇·u from the physical fields, transformed again
+    div = solver.to_physical(solver.ikx * solver.to_spectral(u) + solver.ikz * solver.to_spectral(w))
+    scale = float(jnp.max(jnp.abs(solver.to_physical(solver.ikx * uh))))
+    assert float(jnp.max(jnp.abs(div))) < 1e-12 * scale
+    f = np.asarray(solver.fields(s))  # (3, nz+1, nx), walls included
+    for wall in (0, -1):
+        assert np.abs(f[1, wall]).max() < 1e-12 * np.abs(f[1]).max()  # w = 0
+        assert np.abs(f[2, wall]).max() < 1e-12 * np.abs(f[2]).max()  # θ = 0
+    # ∂u/∂z = 0 at the walls: u is a cosine series in z
+    dudz = np.asarray(solver.to_physical(solver.ikz * solver.ikz * -s[0] * solver.inv_q2))
+    assert np.abs(dudz[0]).max() < 1e-10 * np.abs(dudz).max()
+
+
+def test_steady_state_energy_balances(steady_r5):
+    """Nu = 1 + ⟨wθ⟩ = 1 + ⟨|∇θ|²⟩ and ⟨|∇u|²⟩ = Ra ⟨wθ⟩ at a steady state."""
+    solver, states = steady_r5
+    nu = np.asarray(jax.vmap(solver.nusselt)(states))
+    assert nu[-1] > 2.0  # convecting
+    assert abs(nu[-1] - nu[-5]) < 1e-6 * nu[-1]  # and steady
+    wt, grad_t, grad_u = (float(a) for a in solver.averages(states[-1]))
+    assert abs((1 + grad_t) - (1 + wt)) < 0.01 * (1 + wt)
+    assert abs(grad_u - solver.ra * wt) < 0.01 * solver.ra * wt
+
+
+def test_nusselt_number_converges_with_resolution():
+    nus = []
+    for nx, nz in [(16, 8), (24, 12), (32, 16), (48, 24)]:
+        solver = Solver(Grid(nx=nx, nz=nz), 5 * RA_C, 10.0, dt=5e-4)
+        nus.append(float(solver.nusselt(run_to(solver, single_mode(solver, 0.1), 2.0, 0.5)[-1])))
+    diffs = np.abs(np.array(nus[:-1]) - nus[-1])
+    assert np.all(np.diff(diffs) < 0), f"Nu {nus}"
+    assert diffs[-1] < 1e-3 * nus[-1]
+
+
+def rbc_spec(**sim):
+    base = {"nx": 16, "nz": 8, "dt": 2e-4, "dt_save": 0.01, "t_end": 0.1, "n_trajectories": 6,
+            "batch_size": 4, "perturbation": 0.01, "cfl_max": 0.8, "reflection_symmetric": True,
+            "float64": True, "store_float64": False}
+    base.update(sim)
+    return {"name": "rbc_test", "type": "rbc", "parameters": {"r": 28.0, "Pr": 10.0},
+            "simulation": base, "splits": {"train": 0.5, "val": 0.25, "test": 0.25}, "seed": 1}
+
+
+def test_simulate_writes_canonical_batches_with_nusselt():
+    batches = list(simulate(rbc_spec()))
+    assert [b.sizes["trajectory"] for b in batches] == [4, 2]
+    for b in batches:
+        validate_dataset(b, dims=("z", "x"))
+        assert b["theta"].dims == ("trajectory", "time", "z", "x")
+        assert b["u"].shape[2:] == (9, 16) and b["u"].dtype == np.float32
+        assert np.all(np.abs(b["w"].isel(z=[0, -1]).values) < 1e-6)
+        # the x-reflection symmetric subspace: θ(x) = θ(−x)
+        th = b["theta"].values[:, -1]
+        np.testing.assert_allclose(th, np.roll(th[..., ::-1], 1, axis=-1), atol=1e-6)
+    ids = np.concatenate([b["trajectory"].values for b in batches])
+    assert ids.tolist() == list(range(6))
+    nu = batches[0]["nusselt"].values
+    assert np.all(nu[:, 0] < 1.01) and np.all(nu[:, -1] > 2.0)  # conduction, then convection
+
+
+def test_too_large_a_time_step_fails_loudly_naming_the_trajectory():
+    with pytest.raises(CFLError, match=r"trajectory 0 passed the Courant limit .* lower simulation.dt"):
+        list(simulate(rbc_spec(dt=0.01, dt_save=0.02, t_end=0.2)))
