@@ -91,7 +91,7 @@ def test_nusselt_number_converges_with_resolution():
 
 
 def rbc_spec(**sim):
-    base = {"nx": 16, "nz": 8, "dt": 2e-4, "dt_save": 0.01, "t_end": 0.1, "n_trajectories": 6,
+    base = {"nx": 16, "nz": 8, "dt": 2e-4, "dt_sample": 0.01, "t_end": 0.1, "n_trajectories": 6,
             "batch_size": 4, "perturbation": 0.01, "cfl_max": 0.8, "reflection_symmetric": True,
             "float64": True, "store_float64": False}
     base.update(sim)
@@ -118,4 +118,4 @@ def test_simulate_writes_canonical_batches_with_nusselt():
 
 def test_too_large_a_time_step_fails_loudly_naming_the_trajectory():
     with pytest.raises(CFLError, match=r"trajectory 0 passed the Courant limit .* lower simulation.dt"):
-        list(simulate(rbc_spec(dt=0.01, dt_save=0.02, t_end=0.2)))
+        list(simulate(rbc_spec(dt=0.01, dt_sample=0.02, t_end=0.2)))

@@ -10,6 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import yaml
+from snakemake.utils import validate
+
+from onsagerflow.config import prepare_config, stage_spec_json
 from onsagerflow.data import open_store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -17,6 +21,13 @@ TINY = os.path.join(ROOT, "tests", "configs", "tiny.yaml")
 
 
 VARIANTS = os.path.join(ROOT, "tests", "configs", "variants.yaml")
+RBC = os.path.join(ROOT, "tests", "configs", "rbc_tiny.yaml")
+
+
+def tiny_config():
+    cfg = yaml.safe_load(open(TINY))
+    validate(cfg, os.path.join(ROOT, "config", "schema.yaml"))
+    return prepare_config(cfg)
 
 
 def snakemake(*args, config=TINY, timeout=300):
@@ -89,10 +100,7 @@ def test_info_prints_provenance_of_every_kind_of_result(tiny_run):
 
 
 def test_cli_names_a_missing_store(tmp_path):
-    spec = json.dumps({"system": "x", "pairs": {"tau": 0.01, "per_trajectory": 5, "rollout_steps": 1},
-                       "model": {"key": "m", "spec": {"type": "mlp_ode", "width": 4, "depth": 1,
-                                                      "activation": "tanh"}, "peers": {}},
-                       "training": {}})
+    spec = stage_spec_json(tiny_config(), "train", "lorenz_tiny", "mlp_ode")
     out = subprocess.run(["onsagerflow", "train", "--spec", spec, "--data", str(tmp_path / "missing.zarr"),
                           "--out", str(tmp_path / "m")], capture_output=True, text=True)
     assert out.returncode == 1
@@ -104,11 +112,7 @@ def test_cli_names_a_missing_store(tmp_path):
 def test_training_is_bit_identical_across_processes(tiny_run, tmp_path):
     """Same seed, same data, two separate processes: the same parameters, bit for bit."""
     results, _ = tiny_run
-    meta = json.loads((results / "models" / "lorenz_tiny" / "onsagernet" / "model.json").read_text())
-    spec = json.dumps({"system": "lorenz_tiny", "pairs": {"tau": meta["tau"], "per_trajectory": 50,
-                                                          "rollout_steps": 1},
-                       "model": {"key": "onsagernet", "spec": meta["model_spec"], "peers": {}},
-                       "training": meta["training"]})
+    spec = stage_spec_json(tiny_config(), "train", "lorenz_tiny", "onsagernet")
     data = results / "data" / "lorenz_tiny" / "trajectories.zarr"
     for run in ("a", "b"):
         out = subprocess.run(["onsagerflow", "train", "--threads", "1", "--spec", spec, "--data", str(data),
@@ -131,3 +135,28 @@ def test_variants_rollout_loss_all_windows_and_a_model_without_potential(tmp_pat
     assert not any(f.startswith("potential") for f in figs) and "attractor.png" in figs
     assert (results / "figures" / "lorenz_rollout" / "potential_onsagernet_rollout.png").exists()
     assert len(pd.read_csv(results / "tables" / "results.csv")) == 2
+
+
+@pytest.mark.slow
+def test_rbc_branch_end_to_end(tmp_path):
+    """Simulation, PCA, OnsagerNet / MLP-ODE on PCA coordinates, the PCA-ResNet joint model
+    pre-trained from the OnsagerNet, latent evaluation, figures and the latent table."""
+    results = tmp_path / "results"
+    out = snakemake("--config", f"results={results}", config=RBC)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    latent = open_store(results / "reduce" / "rbc_tiny" / "latent.zarr", dims=["state"])
+    data = open_store(results / "data" / "rbc_tiny" / "trajectories.zarr", dims=["z", "x"])
+    assert latent.sizes["state"] == 6
+    np.testing.assert_array_equal(latent["split"].values, data["split"].values)
+    meta = json.loads((results / "models" / "rbc_tiny" / "onsagernet_resnet-n3" / "model.json").read_text())
+    assert meta["pretrained_run"] == "onsagernet-n3" and meta["input_dim"] == 6
+    for run in ("onsagernet-n3", "mlp_ode-n3", "onsagernet_resnet-n3"):
+        m = json.loads((results / "eval" / "rbc_tiny" / run / "metrics.json").read_text())
+        lm = m["latent_metrics"]
+        assert set(lm["horizon_error"]) == {"0.05", "0.2"}
+        assert 0 < lm["field_error"]["reconstruction"] < 1
+        assert lm["steady_states"] and m["n_test_trajectories"] == 2
+    table = pd.read_csv(results / "tables" / "latent_models.csv")
+    assert sorted(table["chart"]) == ["PCA", "PCA", "PCA-ResNet"]
+    for stem in ("variance_spectrum", "training_curves", "latent_trajectories", "temperature_fields"):
+        assert (results / "figures" / "rbc_tiny" / f"{stem}.png").stat().st_size > 1000

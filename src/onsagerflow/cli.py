@@ -46,13 +46,19 @@ def parser() -> argparse.ArgumentParser:
 
     s = stage("simulate", "simulate a built-in system into a canonical store")
     s.add_argument("--out", required=True)
+    s = stage("reduce", "fit a PCA on a field store's train split and write the latent store")
+    s.add_argument("--data", required=True)
+    s.add_argument("--out-dir", required=True)
     s = stage("train", "train a model on a store's train split")
     s.add_argument("--data", required=True)
     s.add_argument("--out", required=True)
+    s.add_argument("--pretrained", help="checkpoint an autoencoder run starts its dynamics from")
     s = stage("evaluate", "evaluate a checkpoint on the store's test split")
     s.add_argument("--data", required=True)
     s.add_argument("--model", required=True)
     s.add_argument("--out-dir", required=True)
+    s.add_argument("--reducer", help="pca.zarr of a reduced system (decoded-field errors)")
+    s.add_argument("--fields", help="the field store a reduced system's latents came from")
     s = stage("figures", "draw one system's figures")
     s.add_argument("--model", action="append", default=[], metavar="NAME=DIR")
     s.add_argument("--eval", action="append", default=[], metavar="NAME=DIR")
@@ -61,10 +67,18 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--model", required=True)
     s.add_argument("--eval-dir", required=True)
     s.add_argument("--out", required=True, help="file stem; .png and .pdf are written")
+    s = stage("figures-fields", "draw a reduced field system's figures")
+    s.add_argument("--model", action="append", default=[], metavar="RUN=DIR")
+    s.add_argument("--eval", action="append", default=[], metavar="RUN=DIR")
+    s.add_argument("--reducer", required=True)
+    s.add_argument("--data", required=True)
+    s.add_argument("--latent", required=True)
+    s.add_argument("--out-dir", required=True)
     t = sub.add_parser("table", help="results table from metrics.json files")
     t.add_argument("metrics", nargs="+")
     t.add_argument("--csv", required=True)
     t.add_argument("--md", required=True)
+    t.add_argument("--latent", action="store_true", help="the latent-model table (PRF21 Table I)")
     i = sub.add_parser("info", help="print the provenance of a result")
     i.add_argument("result")
     return p
@@ -91,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage == "table":
         from .stages import table
 
-        table.run(args.metrics, args.csv, args.md)
+        (table.run_latent if args.latent else table.run)(args.metrics, args.csv, args.md)
         return 0
     configure(args.threads)
     from .config import ConfigError
@@ -103,19 +117,28 @@ def main(argv: list[str] | None = None) -> int:
             from .stages import simulate
 
             simulate.run(args.spec, args.out)
+        elif args.stage == "reduce":
+            from .stages import reduce
+
+            reduce.run(args.spec, args.data, args.out_dir)
         elif args.stage == "train":
             from .stages import train
 
-            train.run(args.spec, args.data, args.out)
+            train.run(args.spec, args.data, args.out, args.pretrained)
         elif args.stage == "evaluate":
             from .stages import evaluate
 
-            evaluate.run(args.spec, args.data, args.model, args.out_dir)
+            evaluate.run(args.spec, args.data, args.model, args.out_dir, args.reducer, args.fields)
         elif args.stage == "figures":
             from .stages import figures
 
             figures.run(args.spec, _pairs(args.model, "--model"), _pairs(args.eval, "--eval"),
                         args.out_dir)
+        elif args.stage == "figures-fields":
+            from .stages import figures
+
+            figures.run_fields(args.spec, _pairs(args.model, "--model"), _pairs(args.eval, "--eval"),
+                               args.reducer, args.data, args.latent, args.out_dir)
         elif args.stage == "potential":
             from .stages import figures
 

@@ -13,6 +13,35 @@ from typing import Any, Mapping
 import numpy as np
 
 DATA_KEYS = ("type", "parameters", "simulation", "splits", "seed")
+RUN_SEPARATOR = "-n"  # a run of model m on latent size n is "m-n<n>"; config keys have no '-'
+
+
+def reduction(config: Mapping[str, Any], system: str) -> dict | None:
+    """The system's reduction block, or None where models learn the stored state itself."""
+    return config["systems"][system].get("reduction")
+
+
+def run_name(model: str, n: int | None) -> str:
+    return model if n is None else f"{model}{RUN_SEPARATOR}{n}"
+
+
+def parse_run(run: str) -> tuple[str, int | None]:
+    model, sep, n = run.partition(RUN_SEPARATOR)
+    return (model, int(n)) if sep else (model, None)
+
+
+def runs_of(config: Mapping[str, Any], system: str) -> list[str]:
+    """Every (model, latent size) a system learns, as run names (the {model} wildcard)."""
+    red = reduction(config, system)
+    models = config["systems"][system]["models"]
+    if red is None:
+        return list(models)
+    return [run_name(m, n) for n in red["latent_dims"] for m in models]
+
+
+def evaluation_spec(config: Mapping[str, Any], system: str) -> dict:
+    """Global evaluation settings with the system's own overrides laid over them."""
+    return {**config["evaluation"], **config["systems"][system].get("evaluation", {})}
 
 
 class ConfigError(ValueError):
@@ -56,6 +85,24 @@ def check_config(config: Mapping[str, Any]) -> None:
         for m in system.get("models", []):
             if m not in models:
                 raise ConfigError(f"{where}.models: '{m}' is not a key of 'models' (known: {sorted(models)})")
+            ae = models[m].get("autoencoder")
+            if ae is None:
+                continue
+            if system.get("reduction") is None:
+                raise ConfigError(f"models.{m}.autoencoder: system '{name}' has no reduction block, so "
+                                  "there is no PCA space for an autoencoder to work in")
+            peer = ae["pretrained"]
+            if peer not in system["models"]:
+                raise ConfigError(f"models.{m}.autoencoder.pretrained: '{peer}' is not among "
+                                  f"{where}.models {system['models']}")
+            strip = lambda spec: {k: v for k, v in spec.items() if k not in ("training", "autoencoder")}  # noqa: E731
+            if models[peer].get("autoencoder") or strip(models[peer]) != strip(models[m]):
+                raise ConfigError(f"models.{m}.autoencoder.pretrained: '{peer}' must be an OnsagerNet without "
+                                  f"an autoencoder and with the same architecture as '{m}'")
+        red = system.get("reduction")
+        if red is not None and max(red["latent_dims"]) > red["components"]:
+            raise ConfigError(f"{where}.reduction.latent_dims: {red['latent_dims']} asks for more than the "
+                              f"{red['components']} components kept")
         fractions = system["splits"]
         if not np.isclose(sum(fractions.values()), 1.0, atol=1e-6):
             raise ConfigError(f"{where}.splits: fractions must sum to 1, got {fractions}")
@@ -108,14 +155,22 @@ def training_spec(config: Mapping[str, Any], model: str) -> dict:
 def stage_spec(config: Mapping[str, Any], stage: str, system: str, model: str | None = None) -> dict:
     if stage == "simulate":
         return data_spec(config, system)
+    if stage == "reduce":
+        return {"name": system, "reduction": reduction(config, system)}
+    key, n = parse_run(model) if model else (None, None)
     if stage == "train":
-        return {"system": system, "pairs": config["systems"][system]["pairs"],
-                "model": model_spec(config, model), "training": training_spec(config, model)}
+        spec = {"system": system, "run": model, "latent": n, "pairs": config["systems"][system]["pairs"],
+                "model": model_spec(config, key), "training": training_spec(config, key)}
+        ae = config["models"][key].get("autoencoder")
+        if ae:
+            spec["pretrained_run"] = run_name(ae["pretrained"], n)
+        return spec
     if stage == "evaluate":
-        return {"system": data_spec(config, system), "model": model,
-                "evaluation": dict(config["evaluation"])}
+        return {"system": data_spec(config, system), "model": model, "latent": n,
+                "evaluation": evaluation_spec(config, system)}
     if stage == "figures":
-        return {"system": data_spec(config, system), "models": list(config["systems"][system]["models"])}
+        return {"system": data_spec(config, system), "models": runs_of(config, system),
+                "evaluation": evaluation_spec(config, system)}
     if stage == "potential":
         return {"system": data_spec(config, system), "model": model}
     raise ValueError(f"unknown stage '{stage}'")
@@ -126,5 +181,5 @@ def stage_spec_json(config: Mapping[str, Any], stage: str, system: str, model: s
 
 
 def potential_models(config: Mapping[str, Any], system: str) -> list[str]:
-    """Models of a system that have a potential V to draw."""
-    return [m for m in config["systems"][system]["models"] if config["models"][m]["type"] == "onsagernet"]
+    """Runs of a system whose model has a potential V to draw."""
+    return [r for r in runs_of(config, system) if config["models"][parse_run(r)[0]]["type"] == "onsagernet"]

@@ -1,19 +1,41 @@
 # Paths and per-stage specs; the science lives in the onsagerflow package.
 
+import re
 import shlex
 
-from onsagerflow.config import potential_models, prepare_config, stage_spec_json
+from onsagerflow.config import (
+    parse_run,
+    potential_models,
+    prepare_config,
+    reduction,
+    run_name,
+    runs_of,
+    stage_spec_json,
+)
 
 prepare_config(config)
 
 RESULTS = config["results"]
 SYSTEMS = list(config["systems"])
+REDUCED = [s for s in SYSTEMS if reduction(config, s)]
+STATE_SYSTEMS = [s for s in SYSTEMS if s not in REDUCED]
 FIGURES = ["attractor", "error_vs_time", "training_curves"]
+FIELD_FIGURES = [
+    "variance_spectrum",
+    "training_curves",
+    "latent_trajectories",
+    "temperature_fields",
+]
+
+
+def one_of(names):
+    """A wildcard regex matching exactly these names (nothing when there are none)."""
+    return "|".join(map(re.escape, names)) or "(?!x)x"
 
 
 wildcard_constraints:
-    system="|".join(SYSTEMS),
-    model="|".join(config["models"]),
+    system=one_of(SYSTEMS),
+    model=f"({one_of(config['models'])})(-n[0-9]+)?",
 
 
 def spec(stage):
@@ -21,21 +43,38 @@ def spec(stage):
     return lambda w: stage_spec_json(config, stage, w.system, getattr(w, "model", None))
 
 
-def models_of(system):
-    return config["systems"][system]["models"]
+def data_for(system):
+    """The store models learn from: the latent PCA store of a reduced system."""
+    if system in REDUCED:
+        return f"{RESULTS}/reduce/{system}/latent.zarr"
+    return f"{RESULTS}/data/{system}/trajectories.zarr"
+
+
+def pretrained_run(system, run):
+    """Checkpoint an autoencoder run starts from: its pre-trained peer on the same n."""
+    key, n = parse_run(run)
+    ae = config["models"][key].get("autoencoder")
+    return f"{RESULTS}/models/{system}/{run_name(ae['pretrained'], n)}" if ae else None
 
 
 def figure_files(system):
-    stems = FIGURES + [f"potential_{m}" for m in potential_models(config, system)]
+    if system in REDUCED:
+        stems = FIELD_FIGURES
+    else:
+        stems = [
+            *FIGURES,
+            *(f"potential_{m}" for m in potential_models(config, system)),
+        ]
     return [
         f"{RESULTS}/figures/{system}/{s}.{e}" for s in stems for e in ("png", "pdf")
     ]
 
 
 def all_targets():
-    targets = [f"{RESULTS}/tables/results.csv", f"{RESULTS}/tables/results.md"]
+    tables = ["results", "latent_models"] if REDUCED else ["results"]
+    targets = [f"{RESULTS}/tables/{t}.{e}" for t in tables for e in ("csv", "md")]
     for s in SYSTEMS:
-        targets += figure_files(s)
+        targets.extend(figure_files(s))
     return targets
 
 
@@ -45,11 +84,19 @@ def named_paths(flag, paths):
 
 
 def eval_dirs(w):
-    return {m: f"{RESULTS}/eval/{w.system}/{m}" for m in models_of(w.system)}
+    return {r: f"{RESULTS}/eval/{w.system}/{r}" for r in runs_of(config, w.system)}
 
 
 def model_dirs(w):
-    return {m: f"{RESULTS}/models/{w.system}/{m}" for m in models_of(w.system)}
+    return {r: f"{RESULTS}/models/{w.system}/{r}" for r in runs_of(config, w.system)}
+
+
+def all_metrics(systems):
+    return [
+        f"{RESULTS}/eval/{s}/{r}/metrics.json"
+        for s in systems
+        for r in runs_of(config, s)
+    ]
 
 
 def figure_output(stem, caption):
@@ -60,3 +107,22 @@ def figure_output(stem, caption):
         subcategory="{system}",
         labels={"system": "{system}", "figure": stem},
     )
+
+
+def train_inputs(w):
+    inputs = {"data": data_for(w.system)}
+    pre = pretrained_run(w.system, w.model)
+    if pre:
+        inputs["pretrained"] = pre
+    return inputs
+
+
+def evaluate_inputs(w):
+    inputs = {
+        "data": data_for(w.system),
+        "model": f"{RESULTS}/models/{w.system}/{w.model}",
+    }
+    if w.system in REDUCED:
+        inputs["reducer"] = f"{RESULTS}/reduce/{w.system}/pca.zarr"
+        inputs["fields"] = f"{RESULTS}/data/{w.system}/trajectories.zarr"
+    return inputs

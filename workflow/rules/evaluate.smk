@@ -1,7 +1,6 @@
 rule evaluate:
     input:
-        data=f"{RESULTS}/data/{{system}}/trajectories.zarr",
-        model=f"{RESULTS}/models/{{system}}/{{model}}",
+        unpack(evaluate_inputs),
     output:
         metrics=f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json",
         predictions=directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr"),
@@ -19,6 +18,11 @@ rule evaluate:
     params:
         spec=spec("evaluate"),
         out_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
+        fields=lambda w, input: (
+            f"--reducer {shlex.quote(input.reducer)} --fields {shlex.quote(input.fields)}"
+            if "reducer" in input.keys()
+            else ""
+        ),
     shell:
         "onsagerflow evaluate --threads {threads} --spec {params.spec:q} --data {input.data:q}"
-        " --model {input.model:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        " --model {input.model:q} --out-dir {params.out_dir:q} {params.fields} > {log:q} 2>&1"

@@ -11,6 +11,8 @@ rule figures:
         f"{RESULTS}/logs/figures/{{system}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/figures/{{system}}.tsv"
+    wildcard_constraints:
+        system=one_of(STATE_SYSTEMS),
     conda:
         "../../envs/cpu.yaml"
     threads: 1
@@ -46,6 +48,8 @@ rule potential:
         f"{RESULTS}/logs/figures/{{system}}/potential_{{model}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/figures/{{system}}/potential_{{model}}.tsv"
+    wildcard_constraints:
+        system=one_of(STATE_SYSTEMS),
     conda:
         "../../envs/cpu.yaml"
     threads: 1
@@ -61,13 +65,44 @@ rule potential:
         " --eval-dir {params.eval_dir:q} --out {params.stem:q} > {log:q} 2>&1"
 
 
+rule figures_fields:
+    input:
+        metrics=lambda w: [f"{d}/metrics.json" for d in eval_dirs(w).values()],
+        models=lambda w: list(model_dirs(w).values()),
+        reducer=f"{RESULTS}/reduce/{{system}}/pca.zarr",
+        latent=f"{RESULTS}/reduce/{{system}}/latent.zarr",
+        data=f"{RESULTS}/data/{{system}}/trajectories.zarr",
+    output:
+        variance=figure_output("variance_spectrum", "variance_spectrum"),
+        training=figure_output("training_curves", "training_curves_latent"),
+        latent=figure_output("latent_trajectories", "latent_trajectories"),
+        fields=figure_output("temperature_fields", "temperature_fields"),
+    log:
+        f"{RESULTS}/logs/figures/{{system}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{system}}.tsv"
+    wildcard_constraints:
+        system=one_of(REDUCED),
+    conda:
+        "../../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        spec=spec("figures"),
+        models=lambda w: named_paths("--model", model_dirs(w)),
+        evals=lambda w: named_paths("--eval", eval_dirs(w)),
+        out_dir=lambda w: f"{RESULTS}/figures/{w.system}",
+    shell:
+        "onsagerflow figures-fields --threads {threads} --spec {params.spec:q} {params.models}"
+        " {params.evals} --reducer {input.reducer:q} --data {input.data:q} --latent {input.latent:q}"
+        " --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
 rule table:
     input:
-        [
-            f"{RESULTS}/eval/{s}/{m}/metrics.json"
-            for s in SYSTEMS
-            for m in config["systems"][s]["models"]
-        ],
+        all_metrics(SYSTEMS),
     output:
         csv=report(
             f"{RESULTS}/tables/results.csv",
@@ -87,3 +122,27 @@ rule table:
         runtime=5,
     shell:
         "onsagerflow table {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
+
+
+rule latent_table:
+    input:
+        all_metrics(REDUCED),
+    output:
+        csv=report(
+            f"{RESULTS}/tables/latent_models.csv",
+            caption="../report/latent_table.rst",
+            category="Tables",
+        ),
+        md=f"{RESULTS}/tables/latent_models.md",
+    log:
+        f"{RESULTS}/logs/latent_table.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/latent_table.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "onsagerflow table --latent {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"

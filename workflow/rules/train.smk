@@ -1,6 +1,6 @@
 rule train:
     input:
-        data=f"{RESULTS}/data/{{system}}/trajectories.zarr",
+        unpack(train_inputs),
     output:
         directory(f"{RESULTS}/models/{{system}}/{{model}}"),
     log:
@@ -15,6 +15,11 @@ rule train:
         runtime=120,
     params:
         spec=spec("train"),
+        pretrained=lambda w, input: (
+            f"--pretrained {shlex.quote(input.pretrained)}"
+            if "pretrained" in input.keys()
+            else ""
+        ),
     shell:
         "onsagerflow train --threads {threads} --spec {params.spec:q} --data {input.data:q}"
-        " --out {output:q} > {log:q} 2>&1"
+        " --out {output:q} {params.pretrained} > {log:q} 2>&1"

@@ -52,3 +52,54 @@ def long_time_statistics(xs: np.ndarray, t: np.ndarray, t_discard: float) -> dic
         return {"mean": None, "std": None, "n": 0}
     x = xs[good][:, keep].reshape(-1, xs.shape[-1])
     return {"mean": x.mean(axis=0).tolist(), "std": x.std(axis=0).tolist(), "n": int(good.sum())}
+
+
+def horizon_starts(n_time: int, lag: int, stride: int) -> np.ndarray:
+    """Start indices i with i + lag inside a trajectory of n_time samples."""
+    return np.arange(0, n_time - lag, max(1, stride))
+
+
+def horizon_error(pred_end: np.ndarray, truth_end: np.ndarray) -> dict:
+    """E(T) of PRF21: per trajectory, the RMS over starts of |ĥ(t₀+T) − h(t₀+T)| divided by
+    the RMS of |h(t₀+T)|, then the mean over trajectories. Inputs are (traj, starts, n);
+    a rollout that diverged counts as an infinite error."""
+    d = np.sum((pred_end - truth_end) ** 2, axis=-1)
+    d = np.where(np.isfinite(d), d, np.inf)
+    per_traj = np.sqrt(np.mean(d, axis=1) / np.maximum(np.mean(np.sum(truth_end**2, axis=-1), axis=1), 1e-300))
+    return {"mean": float(np.mean(per_traj)), "median": float(np.median(per_traj)),
+            "per_trajectory": per_traj.tolist()}
+
+
+def steady_states(h: np.ndarray, window: int, *, merge_tol: float, steady_tol: float) -> list[dict]:
+    """The states test trajectories (traj, time, n) settle on: the mean of each one's last
+    ``window`` samples, merged when closer than merge_tol·|mean|. A trajectory counts as
+    steady when its samples in the window stay within steady_tol·|mean| of their mean."""
+    ends = h[:, -window:]
+    means = ends.mean(axis=1)
+    spread = np.max(np.linalg.norm(ends - means[:, None], axis=-1), axis=1)
+    out: list[dict] = []
+    for i, m in enumerate(means):
+        norm = max(float(np.linalg.norm(m)), 1e-300)
+        steady = bool(spread[i] <= steady_tol * norm)
+        for s in out:
+            if np.linalg.norm(np.asarray(s["h"]) - m) < merge_tol * norm:
+                s["trajectories"].append(i)
+                s["all_steady"] = s["all_steady"] and steady
+                break
+        else:
+            out.append({"h": m.tolist(), "trajectories": [i], "all_steady": steady})
+    return out
+
+
+def match_steady_states(states: list[dict], fixed_points: list[dict]) -> list[dict]:
+    """Nearest learned fixed point of each steady state: relative distance |Δ|/|h*| and kind."""
+    for s in states:
+        h = np.asarray(s["h"])
+        if fixed_points:
+            d = [np.linalg.norm(np.asarray(p["x"]) - h) for p in fixed_points]
+            j = int(np.argmin(d))
+            s.update(nearest_fixed_point=j, relative_distance=float(d[j] / max(np.linalg.norm(h), 1e-300)),
+                     fixed_point_kind=fixed_points[j]["kind"])
+        else:
+            s.update(nearest_fixed_point=None, relative_distance=None, fixed_point_kind=None)
+    return states

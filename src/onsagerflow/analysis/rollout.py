@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import diffrax
 import jax
 import jax.numpy as jnp
@@ -20,13 +22,22 @@ def integrate(field, x0, t, *, args=None, rtol: float = 1e-7, atol: float = 1e-9
     x0 = jnp.asarray(x0, dtype=jnp.float64)
     c = jnp.zeros(x0.shape[-1]) if center is None else jnp.asarray(center, dtype=jnp.float64)
     r = jnp.asarray(jnp.inf if bound is None else bound, dtype=jnp.float64)
+    xs, ok = _solver(field, float(rtol), float(atol), int(max_steps))(x0, t, (args, c, r))
+    xs = np.asarray(xs)
+    return xs, np.asarray(ok) & np.isfinite(xs).all(axis=(1, 2))
+
+
+@functools.lru_cache(maxsize=32)
+def _solver(field, rtol, atol, max_steps):
+    """One jitted batched solve per vector field and tolerances: everything that varies
+    between calls (starts, times, parameters, bound) is an argument, so calls with the
+    same shapes reuse the compiled program."""
     term = diffrax.ODETerm(lambda s, x, a: field(x, a[0]))
 
     def escaped(s, x, a, **kwargs):
         _, c, r = a
         return jnp.logical_or(jnp.linalg.norm(x - c) > r, ~jnp.all(jnp.isfinite(x)))
 
-    # Everything that varies between calls is an argument, so a compiled solve is reused.
     def one(y0, t, a):
         sol = diffrax.diffeqsolve(term, diffrax.Tsit5(), t[0], t[-1], None, y0, args=a,
                                   saveat=diffrax.SaveAt(ts=t),
@@ -35,6 +46,4 @@ def integrate(field, x0, t, *, args=None, rtol: float = 1e-7, atol: float = 1e-9
         ok = sol.result == diffrax.RESULTS.successful
         return jnp.where(jnp.isfinite(sol.ys), sol.ys, jnp.nan), ok
 
-    xs, ok = jax.jit(jax.vmap(one, in_axes=(0, None, None)))(x0, t, (args, c, r))
-    xs = np.asarray(xs)
-    return xs, np.asarray(ok) & np.isfinite(xs).all(axis=(1, 2))
+    return jax.jit(jax.vmap(one, in_axes=(0, None, None)))

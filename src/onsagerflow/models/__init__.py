@@ -7,6 +7,7 @@ from typing import Any, Mapping
 import jax.numpy as jnp
 from flax import nnx
 
+from .autoencoder import JointModel, PCAResNet
 from .baselines import MLPODE, matched_width
 from .layers import param_count
 from .onsagernet import OnsagerNet
@@ -15,27 +16,38 @@ DTYPES = {"float32": jnp.float32, "float64": jnp.float64}
 
 
 def build_model(spec: Mapping[str, Any], n: int, *, seed: int,
-                all_specs: Mapping[str, Mapping[str, Any]] | None = None) -> nnx.Module:
+                all_specs: Mapping[str, Mapping[str, Any]] | None = None,
+                input_dim: int | None = None) -> nnx.Module:
     """Instantiate the model named by ``spec['type']`` for states of dimension n.
 
     An MLP-ODE with ``match_params_of: <key>`` takes the hidden width that brings its
-    parameter count closest to that model's (looked up in ``all_specs``).
+    parameter count closest to that model's (looked up in ``all_specs``). An OnsagerNet
+    with an ``autoencoder`` block becomes a JointModel whose PCA-ResNet maps the
+    ``input_dim`` leading PCA coordinates to n.
     """
     rngs = nnx.Rngs(seed)
     dtype = DTYPES[spec.get("dtype", "float32")]
     kind = spec["type"]
     if kind == "onsagernet":
-        return OnsagerNet(n, width=spec["width"], depth=spec["depth"],
-                          potential_dim=spec.get("potential_dim"), alpha=spec["alpha"],
-                          beta=spec["beta"], activation=spec["activation"],
-                          forcing=spec["forcing"], rngs=rngs, param_dtype=dtype)
+        net = OnsagerNet(n, width=spec["width"], depth=spec["depth"],
+                         potential_dim=spec.get("potential_dim"), alpha=spec["alpha"],
+                         beta=spec["beta"], activation=spec["activation"],
+                         forcing=spec["forcing"], rngs=rngs, param_dtype=dtype)
+        ae = spec.get("autoencoder")
+        if not ae:
+            return net
+        if input_dim is None:
+            raise ValueError("an OnsagerNet with an autoencoder needs input_dim (the PCA coordinates kept)")
+        return JointModel(net, PCAResNet(input_dim, n, width=ae["width"], depth=ae["depth"],
+                                         activation=ae["activation"], rngs=rngs, param_dtype=dtype))
     if kind == "mlp_ode":
         width = spec.get("width")
         peer = spec.get("match_params_of")
         if peer:
             if not all_specs or peer not in all_specs:
                 raise ValueError(f"model spec: match_params_of '{peer}' names no model in 'models'")
-            target = param_count(build_model(all_specs[peer], n, seed=seed, all_specs=all_specs))
+            target = param_count(build_model({k: v for k, v in all_specs[peer].items() if k != "autoencoder"},
+                                             n, seed=seed, all_specs=all_specs))
             width = matched_width(n, spec["depth"], target)
         if not width:
             raise ValueError("model spec: mlp_ode needs 'width' or 'match_params_of'")
@@ -44,4 +56,4 @@ def build_model(spec: Mapping[str, Any], n: int, *, seed: int,
     raise ValueError(f"unknown model type '{kind}'; known: onsagernet, mlp_ode")
 
 
-__all__ = ["MLPODE", "OnsagerNet", "build_model", "param_count"]
+__all__ = ["JointModel", "MLPODE", "OnsagerNet", "PCAResNet", "build_model", "param_count"]

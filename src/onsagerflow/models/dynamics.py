@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from .normalizer import Normalizer
@@ -41,3 +42,21 @@ def physical_potential(model: nnx.Module, norm: Normalizer):
         return model.potential((x - mean) / scale)
 
     return potential
+
+
+class LatentChart:
+    """encode/decode between the stored PCA coordinates y and a run's latent h: the n
+    leading coordinates for a plain run, the PCA-ResNet for a joint model."""
+
+    def __init__(self, model: nnx.Module, meta: dict):
+        self.n = meta["n"]
+        self.learned = hasattr(model, "encode")
+        if self.learned:
+            self._enc = jax.jit(model.encode)
+            self._dec = jax.jit(model.decode)
+
+    def encode(self, y):
+        return np.asarray(self._enc(jnp.asarray(y))) if self.learned else np.asarray(y)[..., : self.n]
+
+    def decode(self, h):
+        return np.asarray(self._dec(jnp.asarray(h))) if self.learned else np.asarray(h)

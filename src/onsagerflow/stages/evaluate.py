@@ -15,11 +15,13 @@ import numpy as np
 import xarray as xr
 
 from ..analysis.fixed_points import find_fixed_points, match_exact
-from ..analysis.metrics import (error_at, error_curve, long_time_statistics, relative_error,
-                                time_to_threshold)
+from ..analysis.metrics import (error_at, error_curve, horizon_error, horizon_starts,
+                                long_time_statistics, match_steady_states, relative_error,
+                                steady_states, time_to_threshold)
 from ..analysis.rollout import integrate
 from ..data import atomic_path, build_dataset, open_store, split_mask, write_store
-from ..models.dynamics import as_float64, physical_field
+from ..models.dynamics import LatentChart, as_float64, physical_field
+from ..models.reducers import PCA
 from ..provenance import stamp
 from ..systems import get_system
 from ..training import load_checkpoint
@@ -32,7 +34,10 @@ LONG = "long_rollouts.zarr"
 METRICS = "metrics.json"
 
 
-def run(spec: dict, data: str, model_dir: str, out_dir: str) -> None:
+def run(spec: dict, data: str, model_dir: str, out_dir: str, reducer: str | None = None,
+        fields: str | None = None) -> None:
+    """``reducer`` (pca.zarr) and ``fields`` (the field store) give latent runs the
+    reconstruction error of decoded fields."""
     t_start = time.perf_counter()
     out = Path(out_dir)
     sys_spec, cfg = spec["system"], spec["evaluation"]
@@ -40,14 +45,19 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str) -> None:
     ds = open_store(data)
     variable = observed(ds, data)
     model, norm, meta = load_checkpoint(model_dir)
-    field, args = physical_field(as_float64(model), norm)
+    model64 = as_float64(model)
+    field, args = physical_field(model64, norm)
     provenance = stamp(spec)
+    chart = LatentChart(model64, meta) if spec.get("latent") else None
 
     # --- rollouts of the held-out test trajectories
     test_ids = np.flatnonzero(split_mask(ds, "test"))
     truth = split_array(ds, variable, "test")
     t = np.asarray(ds["time"].values)
     train = split_array(ds, variable, "train")
+    if chart is not None:
+        y_test = truth
+        truth, train = chart.encode(truth), chart.encode(train)
     center = norm.mean
     radius = float(np.max(np.linalg.norm(train - center, axis=-1)))
     bound = cfg["bound_factor"] * radius
@@ -58,16 +68,20 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str) -> None:
     every = max(1, len(t) // 500)
 
     var = ds[variable]
+    state_dims = var.dims[2:]
+    coords = {d: ((d,), ds[d].values) for d in state_dims if d in ds.coords}
+    if chart is not None:  # predictions live in the run's own latent coordinates
+        coords = {state_dims[0]: ((state_dims[0],), np.arange(pred.shape[-1]))}
     pred_ds = build_dataset(
         system=ds.attrs["system"],
-        data_vars={variable: (var.dims, pred, {**var.attrs, "long_name": f"{meta['model_key']} rollout of "
+        data_vars={variable: (var.dims, pred, {**var.attrs, "long_name": f"{meta['run']} rollout of "
                                                 + var.attrs.get("long_name", variable)})},
         time=t, split=np.full(len(test_ids), 2, np.int8),
         trajectory=ds["trajectory"].values[test_ids],
         trajectory_coords={"rollout_ok": ok.astype(np.int8)},
-        coords={d: ((d,), ds[d].values) for d in var.dims[2:] if d in ds.coords},
-        attrs={"observed": variable, "model": meta["model_key"], "source_store": str(data), **provenance})
-    write_store(pred_ds, out / PREDICTIONS, dims=var.dims[2:], allow_nan=True)
+        coords=coords,
+        attrs={"observed": variable, "model": meta["run"], "source_store": str(data), **provenance})
+    write_store(pred_ds, out / PREDICTIONS, dims=state_dims, allow_nan=True)
 
     # --- fixed points of the learned field
     # Streams of their own: equal evaluation and system seeds must not replay the data's starts.
@@ -83,22 +97,24 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str) -> None:
     fps = find_fixed_points(field, starts, args=args, length_scale=length_scale,
                             field_scale=field_scale)
     log.info("fixed points: %s", [(np.round(p["x"], 3).tolist(), p["kind"]) for p in fps])
-    exact = system.exact_fixed_points(sys_spec) if hasattr(system, "exact_fixed_points") else None
+    exact = (system.exact_fixed_points(sys_spec)
+             if chart is None and hasattr(system, "exact_fixed_points") else None)
     exact_match = (match_exact(fps, exact, system.field(sys_spec), length_scale=length_scale)
                    if exact is not None else None)
 
     # --- long rollouts from random starts: do they stay bounded?
     n_long = cfg["long_rollouts"]
     starts_long = (system.sample_initial_states(sys_spec, n_long, int(long_seed))
-                   if hasattr(system, "sample_initial_states") else frames[rng.choice(len(frames), n_long)])
+                   if chart is None and hasattr(system, "sample_initial_states")
+                   else frames[np.random.default_rng(long_seed).choice(len(frames), n_long)])
     t_long = np.arange(0.0, cfg["long_t_end"] + 0.5 * cfg["long_dt_save"], cfg["long_dt_save"])
     long_pred, long_ok = integrate(field, starts_long, t_long, args=args, rtol=cfg["long_rtol"],
                                    atol=cfg["long_atol"], bound=bound, center=center)
     log.info("long rollouts: %d of %d bounded up to t = %g", int(long_ok.sum()), n_long, t_long[-1])
-    long_dims = ("start", "time", *var.dims[2:])
+    long_dims = ("start", "time", *state_dims)
     long_vars = {"model": (long_dims, long_pred)}
     long_truth = None
-    if hasattr(system, "solve"):
+    if chart is None and hasattr(system, "solve"):
         long_truth = system.solve(sys_spec, starts_long, t_long)
         long_vars["truth"] = (long_dims, long_truth)
     long_ds = xr.Dataset(long_vars, coords={"time": t_long, "bounded": ("start", long_ok.astype(np.int8))},
@@ -107,7 +123,9 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str) -> None:
         long_ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
 
     metrics = {
-        "system": sys_spec["name"], "model": meta["model_key"], "model_type": meta["model_spec"]["type"],
+        "system": sys_spec["name"], "model": meta["run"], "model_key": meta["model_key"],
+        "latent": spec.get("latent"), "model_type": meta["model_spec"]["type"],
+        "autoencoder": bool(meta["model_spec"].get("autoencoder")),
         "param_count": meta["param_count"], "n_test_trajectories": int(len(test_ids)),
         "test_rollouts_bounded": int(ok.sum()),
         "relative_error": error_curve(err, t, every),
@@ -125,6 +143,8 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str) -> None:
                       if long_truth is not None else None)},
         "training": {k: meta[k] for k in ("best_epoch", "best_val_loss", "epochs_run", "train_seconds",
                                            "device")},
+        "latent_metrics": (_latent_metrics(field, args, truth, y_test, pred, t, cfg, fps, chart, reducer,
+                                           fields, test_ids) if chart is not None else None),
         "evaluate_seconds": time.perf_counter() - t_start,
         "provenance": provenance,
     }
@@ -141,3 +161,54 @@ def _guarantee(model) -> dict | None:
     growth = float(np.linalg.norm(np.asarray(model.F[...]), 2))
     limit = 2 * model.alpha * model.beta
     return {"forcing_growth": growth, "two_alpha_beta": limit, "guaranteed": growth < limit}
+
+
+def _latent_metrics(field, args, truth, y_test, pred, t, cfg, fps, chart, reducer, fields, test_ids) -> dict:
+    """PRF21 Sec. V: E(T) after every start, N_fail, decoded-field errors, steady states."""
+    dt = float(t[1] - t[0])
+    lags = sorted({int(round(T / dt)) for T in cfg["horizons"]} & set(range(1, len(t))))
+    horizons = {}
+    if lags:
+        # every start runs once to the longest horizon, saving at each; a start counts for
+        # a horizon only while its end stays inside the trajectory
+        stride = max(1, len(t) // 50)
+        starts = horizon_starts(len(t), lags[0], stride)
+        x0 = truth[:, starts].reshape(-1, truth.shape[-1])
+        ends, _ = integrate(field, x0, np.array([0.0] + [lag * dt for lag in lags]), args=args,
+                            rtol=cfg["rtol"], atol=cfg["atol"])
+        ends = ends.reshape(truth.shape[0], len(starts), len(lags) + 1, -1)
+        for j, lag in enumerate(lags):
+            keep = starts + lag < len(t)
+            horizons[f"{lag * dt:g}"] = horizon_error(ends[:, keep, j + 1], truth[:, starts[keep] + lag])
+    end_err = relative_error(pred[:, -1:], truth[:, -1:])[:, 0]
+    window = max(2, len(t) // 10)
+    scale = float(np.sqrt(np.mean(np.sum(truth**2, axis=-1))))
+    states = match_steady_states(steady_states(truth, window, merge_tol=0.05, steady_tol=0.02), fps)
+    out = {"horizon_error": horizons,
+           "n_fail": int(np.sum(end_err > cfg["fail_threshold"])), "fail_threshold": cfg["fail_threshold"],
+           "end_error": end_err.tolist(), "steady_states": states, "latent_rms": scale}
+    if reducer and fields:
+        out["field_error"] = _field_errors(chart, PCA.load(reducer), fields, test_ids, y_test, pred)
+    return out
+
+
+def _field_errors(chart, pca, fields, test_ids, y_test, pred) -> dict:
+    """Relative L2 errors of decoded fields, in the PCA's centred and scaled units:
+    of the chart alone (decode(encode(y))) and of the predicted rollouts, over the test set."""
+    ds = open_store(fields)
+    num_rec = num_pred = den = 0.0
+    for k, i in enumerate(test_ids):  # one trajectory at a time: bounded memory
+        X = np.asarray(pca.rows(ds.isel(trajectory=[i])).compute())
+        Xs = (X - pca.mean) / pca.scale_vector
+        m = pca.components.shape[0]
+        rec = _pad(chart.decode(chart.encode(y_test[k])), m) @ pca.components
+        num_rec += float(np.sum((rec - Xs) ** 2))
+        p = _pad(chart.decode(pred[k]), m) @ pca.components
+        num_pred += float(np.nansum((p - Xs) ** 2)) if np.isfinite(p).all() else np.inf
+        den += float(np.sum(Xs**2))
+    return {"reconstruction": float(np.sqrt(num_rec / den)), "prediction": float(np.sqrt(num_pred / den)),
+            "units": "fields centred by the train mean and scaled by each field's train RMS"}
+
+
+def _pad(y: np.ndarray, m: int) -> np.ndarray:
+    return np.concatenate([y, np.zeros((*y.shape[:-1], m - y.shape[-1]))], axis=-1) if y.shape[-1] < m else y

@@ -91,3 +91,93 @@ def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> N
                            title=f"{name}: learned potential V of {key} on the plane through the fixed points")
     save_figure(fig, out_stem, provenance, f"{name} potential {key}")
     log.info("wrote %s", out_stem)
+
+
+def run_fields(spec: dict, models: dict[str, str], evals: dict[str, str], reducer: str, data: str,
+               latent: str, out_dir: str) -> None:
+    """variance_spectrum, training_curves, latent_trajectories and temperature_fields of a
+    reduced field system."""
+    from ..data import open_store, split_mask
+    from ..figures.fields import latent_figure, temperature_figure, variance_figure
+    from ..models.dynamics import LatentChart, as_float64
+    from ..models.reducers import PCA
+    from ..training import load_checkpoint
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = spec["system"]["name"]
+    provenance = stamp(spec)
+    pca = PCA.load(reducer)
+    save_figure(variance_figure(pca.explained_variance_ratio,
+                                title=f"{name}: PCA of {', '.join(pca.fields)} (train split)"),
+                out / "variance_spectrum", provenance, f"{name} variance spectrum")
+
+    metrics = {r: json.loads((Path(evals[r]) / "metrics.json").read_text()) for r in spec["models"]}
+    by_n: dict[int, list[str]] = {}
+    for r in spec["models"]:
+        by_n.setdefault(metrics[r]["latent"], []).append(r)
+    histories = {r: pd.read_csv(Path(models[r]) / HISTORY) for r in spec["models"]}
+    fig = _training_grid(by_n, histories, {r: metrics[r]["training"]["best_epoch"] for r in spec["models"]},
+                         name)
+    save_figure(fig, out / "training_curves", provenance, f"{name} training curves")
+
+    n0 = min((n for n in by_n if n >= 3), default=min(by_n))
+    runs = by_n[n0]
+    preds, truths, steady = {}, {}, {}
+    for r in runs:
+        p = read_zarr(Path(evals[r]) / "predictions.zarr")
+        preds[r] = p[p.attrs["observed"]].values
+        lat = open_store(latent)
+        y = lat["h"].isel(trajectory=np.flatnonzero(split_mask(lat, "test"))).values
+        model, _, meta = load_checkpoint(models[r])
+        chart = LatentChart(as_float64(model), meta)
+        truths[r] = chart.encode(y)
+        steady[r] = [np.asarray(s["h"]) for s in metrics[r]["latent_metrics"]["steady_states"]]
+    save_figure(latent_figure(truths, preds, {r: metrics[r]["fixed_points"] for r in runs}, steady,
+                              title=f"{name}: n = {n0} test trajectories"),
+                out / "latent_trajectories", provenance, f"{name} latent trajectories")
+
+    ds = open_store(data)
+    test = np.flatnonzero(split_mask(ds, "test"))[0]
+    t = ds["time"].values
+    idx = np.unique(np.linspace(0, len(t) - 1, 4).round().astype(int))
+    k = pca.fields.index("theta") if "theta" in pca.fields else 0
+    size = int(np.prod(pca.shape))
+    true_theta = ds[pca.fields[k]].isel(trajectory=test, time=idx).values
+    decoded = {}
+    for r in runs:
+        model, _, meta = load_checkpoint(models[r])
+        chart = LatentChart(as_float64(model), meta)
+        y = chart.decode(preds[r][0, idx])
+        y = np.concatenate([y, np.zeros((len(idx), pca.components.shape[0] - y.shape[-1]))], axis=-1)
+        rows = pca.inverse_rows(y)
+        decoded[r] = rows[:, k * size:(k + 1) * size].reshape(len(idx), *pca.shape)
+    x, z = ds["x"].values, ds["z"].values
+    save_figure(temperature_figure(true_theta, decoded, t[idx], (x[0], x[-1], z[0], z[-1]),
+                                   title=f"{name}: θ of test trajectory {int(ds['trajectory'][test])}, "
+                                         f"true and decoded from n = {n0} rollouts"),
+                out / "temperature_fields", provenance, f"{name} temperature fields")
+    log.info("wrote figures of %s to %s", name, out)
+
+
+def _training_grid(by_n, histories, best, name):
+    import matplotlib.pyplot as plt
+
+    from ..figures.common import MODEL_COLORS
+
+    ns = sorted(by_n)
+    fig, axes = plt.subplots(1, len(ns), figsize=(4.6 * len(ns), 3.6), squeeze=False)
+    for ax, n in zip(axes[0], ns):
+        for i, r in enumerate(by_n[n]):
+            h, col = histories[r], MODEL_COLORS[i % len(MODEL_COLORS)]
+            ax.plot(h["epoch"], h["train_loss"], color=col, lw=0.8, alpha=0.6)
+            ax.plot(h["epoch"], h["val_loss"], color=col, lw=1.6, label=r)
+            ax.axvline(best[r], color=col, ls=":", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_title(f"n = {n}", fontsize=9)
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("loss (thin: train, thick: val)")
+    fig.suptitle(f"{name}: training curves (PRF21 Fig. 10); dotted: kept epoch", fontsize=9)
+    fig.tight_layout()
+    return fig

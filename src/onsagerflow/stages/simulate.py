@@ -15,8 +15,5 @@ def run(spec: dict, out: str) -> None:
     system = get_system(spec["type"])
     t0 = time.perf_counter()
     log.info("simulating %s (%s): %s", spec["name"], spec["type"], spec.get("simulation"))
-    ds = system.simulate(spec)
-    log.info("simulated %d trajectories x %d samples in %.1f s", ds.sizes["trajectory"],
-             ds.sizes["time"], time.perf_counter() - t0)
-    write_store(ds, out, dims=system.DIMS)
-    log.info("wrote %s", out)
+    write_store(system.simulate(spec), out, dims=system.DIMS)  # a Dataset or a stream of batches
+    log.info("simulated and wrote %s in %.1f s", out, time.perf_counter() - t0)

@@ -56,3 +56,33 @@ def to_markdown(df: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in df.itertuples(index=False)]
     return "\n".join(lines) + "\n"
+
+
+def latent_row(m: dict) -> dict:
+    """One run of a reduced system: PRF21 Table I (E(T), N_fail) plus decoded-field errors
+    and how the learned fixed points sit at the states the test trajectories settle on."""
+    lm = m["latent_metrics"]
+    r = {"system": m["system"], "n": m["latent"], "model": m["model_key"],
+         "chart": "PCA-ResNet" if m["autoencoder"] else "PCA", "params": m["param_count"]}
+    for T, e in lm["horizon_error"].items():
+        r[f"E({T})"] = e["mean"]
+    r["N_fail"] = f"{lm['n_fail']}/{m['n_test_trajectories']}"
+    fe = lm.get("field_error") or {}
+    r["field reconstruction error"] = fe.get("reconstruction")
+    r["field prediction error"] = fe.get("prediction")
+    states = lm["steady_states"]
+    near = [s for s in states if s["relative_distance"] is not None and s["relative_distance"] < 0.1
+            and s["fixed_point_kind"].startswith("stable")]
+    r["settled states"] = len(states)
+    r["with a stable fixed point within 10%"] = len(near)
+    return r
+
+
+def run_latent(metrics_files: list[str], out_csv: str, out_md: str) -> None:
+    df = pd.DataFrame([latent_row(json.loads(Path(f).read_text())) for f in metrics_files])
+    df = df.sort_values(["system", "n", "chart", "model"], kind="stable")
+    with atomic_path(out_csv) as tmp:
+        df.to_csv(tmp, index=False)
+    with atomic_path(out_md) as tmp:
+        tmp.write_text(to_markdown(df))
+    log.info("wrote %s and %s (%d rows)", out_csv, out_md, len(df))

@@ -1,23 +1,33 @@
-"""``onsagerflow train``: fit a model on the train split, early-stop on val, checkpoint."""
+"""``onsagerflow train``: fit a model on the train split, early-stop on val, checkpoint.
+
+On a reduced system the store holds PCA coordinates y; a run on latent size n learns
+the n leading ones, or — for an OnsagerNet with an autoencoder — starts from the
+OnsagerNet pre-trained on them and learns a PCA-ResNet chart jointly with it.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
 
 from ..config import ConfigError, pair_lag
 from ..data import open_store
 from ..models import build_model, param_count
 from ..models.normalizer import Normalizer
 from ..provenance import stamp
-from ..training import fit, make_windows, save_checkpoint
+from ..training import fit, load_checkpoint, make_windows, save_checkpoint
+from ..training.losses import joint_loss
 from .common import observed, sampling_step, split_array
 
 log = logging.getLogger("onsagerflow.train")
 
 
-def run(spec: dict, data: str, out: str) -> None:
+def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
     ds = open_store(data)
     variable = observed(ds, data)
     dt = sampling_step(ds)
@@ -28,25 +38,67 @@ def run(spec: dict, data: str, out: str) -> None:
                           f"of the store's sampling step {dt} ({data})")
     u_train = split_array(ds, variable, "train")
     u_val = split_array(ds, variable, "val")
-    norm = Normalizer.fit(u_train, dt)
-    cut = dict(lag=lag, steps=pairs["rollout_steps"], per_trajectory=pairs["per_trajectory"])
-    train = make_windows(norm.encode(u_train), seed=training["seed"], **cut)
-    val = make_windows(norm.encode(u_val), seed=training["seed"] + 1, **cut)
-    n = u_train.shape[-1]
+    n = spec.get("latent") or u_train.shape[-1]
+    if n > u_train.shape[-1]:
+        raise ConfigError(f"run {spec['run']}: latent size {n} exceeds the {u_train.shape[-1]} "
+                          f"coordinates of {data}")
     m = spec["model"]
-    all_specs = {m["key"]: m["spec"], **m["peers"]}
-    model = build_model(m["spec"], n, seed=training["seed"], all_specs=all_specs)
+    cut = dict(lag=lag, steps=pairs["rollout_steps"], per_trajectory=pairs["per_trajectory"])
+    meta = {"model_key": m["key"], "run": spec["run"], "latent": spec.get("latent"),
+            "model_spec": m["spec"], "all_specs": {m["key"]: m["spec"], **m["peers"]}, "n": n,
+            "seed": training["seed"], "system": spec["system"], "variable": variable,
+            "tau": pairs["tau"], "lag": lag, "training": training}
+
+    if m["spec"].get("autoencoder"):
+        if pretrained is None:
+            raise ConfigError(f"run {spec['run']}: an autoencoder run needs --pretrained (the checkpoint "
+                              f"of {spec.get('pretrained_run')})")
+        model, norm, windows, loss = _joint(spec, u_train, u_val, n, cut, pretrained, meta)
+        train, val = windows
+    else:
+        u_train, u_val = u_train[..., :n], u_val[..., :n]
+        norm = Normalizer.fit(u_train, dt)
+        train = make_windows(norm.encode(u_train), seed=training["seed"], **cut)
+        val = make_windows(norm.encode(u_val), seed=training["seed"] + 1, **cut)
+        model = build_model(m["spec"], n, seed=training["seed"], all_specs=meta["all_specs"])
+        loss = None
     log.info("%s on %s: %d parameters, %d train / %d val windows, tau = %g (%d samples), device %s",
-             m["key"], spec["system"], param_count(model), len(train), len(val), pairs["tau"], lag,
+             spec["run"], spec["system"], param_count(model), len(train), len(val), pairs["tau"], lag,
              jax.devices()[0])
     result = fit(model, train, val, tau=pairs["tau"] / norm.time_scale, cfg=training,
-                 seed=training["seed"])
-    meta = {"model_key": m["key"], "model_spec": m["spec"], "all_specs": all_specs, "n": n,
-            "seed": training["seed"], "system": spec["system"], "variable": variable,
-            "tau": pairs["tau"], "lag": lag, "param_count": param_count(model),
-            "training": training, "best_epoch": result.best_epoch,
-            "best_val_loss": result.best_val_loss, "epochs_run": len(result.history),
-            "stopped_early": result.stopped_early, "train_seconds": result.seconds,
-            "device": str(jax.devices()[0]), "provenance": stamp(spec)}
+                 seed=training["seed"], loss=loss)
+    meta.update({"param_count": param_count(model), "best_epoch": result.best_epoch,
+                 "best_val_loss": result.best_val_loss, "epochs_run": len(result.history),
+                 "stopped_early": result.stopped_early, "train_seconds": result.seconds,
+                 "device": str(jax.devices()[0]), "provenance": stamp(spec)})
     save_checkpoint(out, result.model, meta=meta, normalizer=norm, history=result.history)
     log.info("wrote checkpoint %s", out)
+
+
+def _joint(spec, y_train, y_val, n, cut, pretrained, meta):
+    """A JointModel whose dynamics start from the pre-trained OnsagerNet on the n leading
+    PCA coordinates, and whose PCA-ResNet starts as that PCA chart."""
+    pre_model, pre_norm, pre_meta = load_checkpoint(pretrained)
+    if pre_meta.get("latent") != n or pre_meta["model_spec"].get("autoencoder"):
+        raise ConfigError(f"run {spec['run']}: {pretrained} is not a plain OnsagerNet on {n} PCA coordinates")
+    m_dim = y_train.shape[-1]
+    training = spec["training"]
+    model = build_model(spec["model"]["spec"], n, seed=training["seed"], all_specs=meta["all_specs"],
+                        input_dim=m_dim)
+    nnx.update(model.dynamics, nnx.state(pre_model))
+    ae = model.autoencoder
+    dtype = ae.h_mean[...].dtype
+    ae.h_mean[...] = jnp.asarray(pre_norm.mean, dtype)
+    ae.h_scale[...] = jnp.asarray(pre_norm.scale, dtype)
+    ae.y_scale[...] = jnp.asarray(np.maximum(y_train.reshape(-1, m_dim).std(axis=0), 1e-12), dtype)
+    # h is the model's own (already normalised) coordinate; time keeps the pre-trained scale
+    norm = Normalizer(mean=np.zeros(n), scale=np.ones(n), time_scale=pre_norm.time_scale)
+    windows = (make_windows(y_train, seed=training["seed"], **cut),
+               make_windows(y_val, seed=training["seed"] + 1, **cut))
+    a = spec["model"]["spec"]["autoencoder"]
+    loss = functools.partial(joint_loss, rollout_weight=float(training["rollout_weight"]),
+                             reconstruction_weight=a["reconstruction_weight"],
+                             isometry_weight=a["isometry_weight"])
+    meta.update({"input_dim": m_dim, "pretrained_run": spec.get("pretrained_run"),
+                 "pretrained_provenance": pre_meta["provenance"]})
+    return model, norm, windows, loss

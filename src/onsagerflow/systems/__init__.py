@@ -1,9 +1,10 @@
 """Built-in simulators, looked up by the ``type`` key of a system's config.
 
-Each module exposes ``DIMS`` (its own store dimensions), ``VARIABLE`` (the observed
-state variable), ``simulate(spec) -> xarray.Dataset``, ``solve(spec, y0, t)`` for
-reference trajectories from given starts, ``sample_initial_states(spec, n, seed)``
-and ``exact_fixed_points(spec)`` (None where none are known).
+Each module exposes ``DIMS`` (its own store dimensions) and ``simulate(spec)``, which
+returns a canonical Dataset or yields consecutive batches of them (a store larger than
+memory streams to disk). ODE systems also expose ``field(spec)``, ``solve(spec, y0, t)``
+for reference trajectories from given starts, ``sample_initial_states(spec, n, seed)``
+and ``exact_fixed_points(spec)``; evaluation uses whichever a system has.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_MODULES = {"lorenz": "onsagerflow.systems.lorenz"}
+_MODULES = {"lorenz": "onsagerflow.systems.lorenz", "rbc": "onsagerflow.systems.rbc"}
 
 
 def get_system(kind: str) -> ModuleType:

@@ -36,8 +36,7 @@ from ..data import assign_splits, build_dataset
 from ..provenance import stamp
 
 DIMS = ("z", "x")
-VARIABLE = ("u", "w", "theta")
-FIELDS = ("u", "w", "theta")
+FIELDS = ("u", "w", "theta")  # what the store holds; a reducer turns them into latents
 RA_C = 27.0 * math.pi**4 / 4.0  # critical Rayleigh number, free-slip walls
 LENGTH = 2.0 * math.sqrt(2.0)  # periodic length: k_c = π/√2 fits once
 
@@ -251,12 +250,12 @@ def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
     sim = spec["simulation"]
     solver = make_solver(spec)
     n = int(sim["n_trajectories"])
-    every = int(round(sim["dt_save"] / sim["dt"]))
-    if every < 1 or abs(every * sim["dt"] - sim["dt_save"]) > 1e-9 * sim["dt_save"]:
-        raise ValueError(f"systems.{spec['name']}.simulation.dt_save ({sim['dt_save']}) must be a whole "
+    every = int(round(sim["dt_sample"] / sim["dt"]))
+    if every < 1 or abs(every * sim["dt"] - sim["dt_sample"]) > 1e-9 * sim["dt_sample"]:
+        raise ValueError(f"systems.{spec['name']}.simulation.dt_sample ({sim['dt_sample']}) must be a whole "
                          f"multiple of simulation.dt ({sim['dt']})")
-    n_save = int(round(sim["t_end"] / sim["dt_save"])) + 1
-    t = np.arange(n_save) * sim["dt_save"]
+    n_save = int(round(sim["t_end"] / sim["dt_sample"])) + 1
+    t = np.arange(n_save) * sim["dt_sample"]
     split = assign_splits(n, spec["splits"], spec["seed"])
     key = jax.random.key(spec["seed"])
     batch = int(sim["batch_size"])
@@ -264,10 +263,10 @@ def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
     nu_fn = jax.jit(jax.vmap(jax.vmap(solver.nusselt)))
     attrs = {"system_type": "rbc", "Ra": solver.ra, "Ra_c": RA_C, "r": float(spec["parameters"]["r"]),
              "Pr": solver.pr, "length": solver.grid.length, "nx": solver.grid.nx, "nz": solver.grid.nz,
-             "dt": solver.dt, "dt_save": float(sim["dt_save"]), "t_end": float(sim["t_end"]),
+             "dt": solver.dt, "dt_sample": float(sim["dt_sample"]), "t_end": float(sim["t_end"]),
              "time_stepping": "Kutta RK3, Lawson integrating factor (exact diffusion); 2/3 dealiasing",
              "reflection_symmetric": int(solver.reflection), "perturbation": float(sim["perturbation"]),
-             "seed": int(spec["seed"]), "observed": "u w theta", **stamp(spec)}
+             "seed": int(spec["seed"]), **stamp(spec)}
     for start in range(0, n, batch):
         ids = np.arange(start, min(n, start + batch))
         s0 = random_perturbations(solver, jax.random.fold_in(key, start), len(ids), sim["perturbation"])

@@ -61,7 +61,8 @@ def load_checkpoint(path: str | Path) -> tuple[nnx.Module, Normalizer, dict]:
     meta = json.loads((p / META).read_text())
     # Shapes only: the saved parameters replace the initial ones, so none are drawn.
     abstract = nnx.eval_shape(lambda: build_model(meta["model_spec"], meta["n"], seed=meta["seed"],
-                                                  all_specs=meta.get("all_specs")))
+                                                  all_specs=meta.get("all_specs"),
+                                                  input_dim=meta.get("input_dim")))
     graphdef, state = nnx.split(abstract)
     leaves, treedef = jax.tree_util.tree_flatten_with_path(state)
     with np.load(p / PARAMS) as saved:

@@ -35,3 +35,25 @@ def window_loss(field, windows, tau, rollout_weight=0.0):
     if K == 1:
         return pair
     return pair + rollout_weight * jnp.mean(err[1:])
+
+
+def joint_loss(model, windows, tau, rollout_weight=0.0, reconstruction_weight=1.0, isometry_weight=0.1):
+    """PCA-ResNet + OnsagerNet on windows of PCA coordinates y (batch, K+1, m).
+
+    Dynamics: the pair (and rollout) loss of the encoded windows. Reconstruction: the
+    relative error |D(E(y)) − y|² / |y|² in units of the per-coordinate scale of y.
+    Isometry: distances between encoded snapshots stay those of the plain PCA chart,
+    mean (‖h_i − h_j‖ − ‖ĥ_i − ĥ_j‖)² / mean ‖ĥ_i − ĥ_j‖², ĥ the linear encoding, pairs
+    (i, i+1) of the shuffled batch — the residual nets may bend the chart, not crush it.
+    """
+    ae = model.autoencoder
+    h = ae.encode(windows)
+    dyn = window_loss(model.dynamics, h, tau, rollout_weight)
+    y0 = windows[:, 0]
+    scale = ae.y_scale[...]
+    rec = jnp.sum(((ae.decode(h[:, 0]) - y0) / scale) ** 2) / jnp.sum((y0 / scale) ** 2)
+    h0, lin = h[:, 0], ae.linear_encode(y0)
+    d_h = jnp.linalg.norm(h0 - jnp.roll(h0, 1, axis=0), axis=-1)
+    d_ref = jnp.linalg.norm(lin - jnp.roll(lin, 1, axis=0), axis=-1)
+    iso = jnp.mean((d_h - d_ref) ** 2) / jnp.maximum(jnp.mean(d_ref**2), 1e-12)
+    return dyn + reconstruction_weight * rec + isometry_weight * iso

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -61,8 +61,11 @@ class FitResult:
 
 
 def fit(model: nnx.Module, train: np.ndarray, val: np.ndarray, *, tau: float,
-        cfg: Mapping[str, Any], seed: int) -> FitResult:
+        cfg: Mapping[str, Any], seed: int, loss: Callable | None = None) -> FitResult:
     """Train ``model`` on windows ``train`` (N, K+1, n), early-stopping on ``val``.
+
+    ``loss(model, windows, tau)`` defaults to the pair (+ rollout) loss of the model's
+    vector field; only parameters (nnx.Param) are trained.
 
     cfg keys: epochs, batch_size, learning_rate, weight_decay, grad_clip,
     rollout_weight, plateau {factor, patience, min_scale}, early_stopping {patience,
@@ -74,11 +77,14 @@ def fit(model: nnx.Module, train: np.ndarray, val: np.ndarray, *, tau: float,
     tau = jnp.asarray(tau, dtype=dtype)  # an argument of the compiled epoch, like the data
     batch = int(min(cfg["batch_size"], train.shape[0]))
     rollout_weight = float(cfg.get("rollout_weight", 0.0))
+    if loss is None:
+        def loss(m, w, tau):
+            return window_loss(m, w, tau, rollout_weight)
 
-    graphdef, params = nnx.split(model, nnx.Param)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 
     def loss_fn(p, w, tau):
-        return window_loss(nnx.merge(graphdef, p), w, tau, rollout_weight)
+        return loss(nnx.merge(graphdef, p, rest), w, tau)
 
     tx = optax.chain(optax.clip_by_global_norm(cfg["grad_clip"]),
                      optax.adamw(cfg["learning_rate"], weight_decay=cfg["weight_decay"]))

@@ -1,0 +1,80 @@
+"""Figures of a reduced field system (PRF21 Sec. V): PCA spectrum, latent trajectories
+with learned fixed points, decoded vs true temperature fields."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .common import MODEL_COLORS, fixed_point_style
+
+
+def variance_figure(ratio: np.ndarray, marks=(3, 5, 7), title: str = ""):
+    """Explained variance per PC and cumulative (PRF21 Fig. 9a)."""
+    k = np.arange(1, len(ratio) + 1)
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.semilogy(k, ratio, "o-", ms=3, label="per component")
+    ax2 = ax.twinx()
+    cum = np.cumsum(ratio)
+    ax2.plot(k, cum, "s--", ms=3, color="tab:orange", label="cumulative")
+    for m in marks:
+        if m <= len(cum):
+            ax2.annotate(f"{cum[m - 1]:.1%}", (m, cum[m - 1]), textcoords="offset points", xytext=(4, -12),
+                         fontsize=8, color="tab:orange")
+    ax.set_xlabel("principal component")
+    ax.set_ylabel("explained variance ratio")
+    ax2.set_ylabel("cumulative", color="tab:orange")
+    ax2.set_ylim(0, 1.02)
+    ax.set_title(title, fontsize=9)
+    return fig
+
+
+def latent_figure(truth: np.ndarray, preds: dict[str, np.ndarray], fixed_points: dict[str, list[dict]],
+                  steady: list[np.ndarray], n_show: int = 4, title: str = ""):
+    """Test trajectories in the (h1, h2) and (h1, −h3) planes (PRF21 Fig. 12): truth in
+    grey, each model's rollout from the same start in colour, learned fixed points marked,
+    the states the test trajectories settle on as red crosses. Every run has its own
+    latent coordinates, so each row is one run."""
+    rows = len(preds)
+    fig, axes = plt.subplots(rows, 2, figsize=(8.4, 3.6 * rows), squeeze=False)
+    for r, (name, pred) in enumerate(preds.items()):
+        tr, col = truth[name], MODEL_COLORS[r % len(MODEL_COLORS)]
+        for c, (i, j, sign) in enumerate([(0, 1, 1), (0, 2, -1)]):
+            ax = axes[r, c]
+            for k in range(min(n_show, tr.shape[0])):
+                ax.plot(tr[k, :, i], sign * tr[k, :, j], color="0.6", lw=1.0)
+                p = pred[k][np.isfinite(pred[k]).all(axis=-1)]
+                ax.plot(p[:, i], sign * p[:, j], color=col, lw=0.9, ls="--")
+            for h in steady.get(name, []):
+                ax.scatter(h[i], sign * h[j], marker="+", s=90, c="r", zorder=5)
+            for fp in fixed_points.get(name, []):
+                x = np.asarray(fp["x"])
+                ax.scatter(x[i], sign * x[j], s=45, zorder=6, **fixed_point_style(fp["kind"]))
+            ax.set_xlabel("h1")
+            ax.set_ylabel("h2" if c == 0 else "−h3")
+            ax.set_title(f"{name}: grey truth, dashed model", fontsize=8)
+    fig.suptitle(title + "  (red +: settled states; ● stable, ○ unstable, ✕ saddle fixed points)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def temperature_figure(true_theta: np.ndarray, decoded: dict[str, np.ndarray], times: np.ndarray,
+                       extent, title: str = ""):
+    """θ(z, x) at a few times: the truth and each decoded prediction (rows)."""
+    rows = [("truth", true_theta)] + list(decoded.items())
+    vmax = float(np.nanmax(np.abs(true_theta)))
+    fig, axes = plt.subplots(len(rows), len(times), figsize=(2.6 * len(times), 1.6 * len(rows)),
+                             squeeze=False)
+    for r, (name, th) in enumerate(rows):
+        for c, t in enumerate(times):
+            ax = axes[r, c]
+            im = ax.imshow(th[c], origin="lower", extent=extent, cmap="RdBu_r", vmin=-vmax, vmax=vmax,
+                           aspect="auto")
+            ax.set_xticks([]); ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"t = {t:g}", fontsize=8)
+            if c == 0:
+                ax.set_ylabel(name, fontsize=8)
+    fig.colorbar(im, ax=axes, shrink=0.8, label="θ")
+    fig.suptitle(title, fontsize=9)
+    return fig

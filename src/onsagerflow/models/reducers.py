@@ -1,0 +1,116 @@
+"""Dimension reduction of field data: PCA fitted on the train split only, out of core.
+
+Each field is centred by its train mean (per grid point) and divided by its train RMS
+(one number per field), so that velocities and temperature weigh alike; the stacked
+fields of every snapshot are one row of X. The leading right singular vectors of the
+train rows come from dask's randomized SVD, chunk by chunk, so a store larger than
+memory works. Projections h = X Vᵀ of every trajectory form a latent store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from ..data import atomic_path, read_zarr, split_mask
+
+
+@dataclass
+class PCA:
+    fields: tuple[str, ...]
+    shape: tuple[int, ...]  # grid shape of one field, e.g. (nz+1, nx)
+    mean: np.ndarray  # (D,)
+    field_scale: np.ndarray  # (F,)
+    components: np.ndarray  # (k, D), orthonormal rows
+    singular_values: np.ndarray  # (k,)
+    total_variance: float  # sum of squares of the centred, scaled train rows
+
+    @property
+    def explained_variance_ratio(self) -> np.ndarray:
+        return self.singular_values**2 / self.total_variance
+
+    @property
+    def scale_vector(self) -> np.ndarray:
+        size = int(np.prod(self.shape))
+        return np.repeat(self.field_scale, size)
+
+    def rows(self, ds: xr.Dataset) -> da.Array:
+        """X (trajectory·time, D) as a dask array, one block per trajectory chunk."""
+        return rows(ds, self.fields)
+
+    def transform_rows(self, X):
+        return ((X - self.mean) / self.scale_vector) @ self.components.T
+
+    def inverse_rows(self, H):
+        """Fields (…, D) from latents (…, k) — the PCA reconstruction."""
+        return (H @ self.components) * self.scale_vector + self.mean
+
+    def transform(self, ds: xr.Dataset) -> da.Array:
+        """Latents (trajectory, time, k), lazily."""
+        n_traj, n_time = ds.sizes["trajectory"], ds.sizes["time"]
+        comps, mean, scale = self.components, self.mean, self.scale_vector
+        X = self.rows(ds)
+        H = X.map_blocks(lambda b: ((b - mean) / scale) @ comps.T,
+                         chunks=(X.chunks[0], (comps.shape[0],)), dtype=np.float64)
+        return H.reshape(n_traj, n_time, comps.shape[0])
+
+    def to_dataset(self, attrs: dict) -> xr.Dataset:
+        return xr.Dataset(
+            {"mean": ("feature", self.mean), "field_scale": ("field", self.field_scale),
+             "components": (("component", "feature"), self.components),
+             "singular_values": ("component", self.singular_values),
+             "explained_variance_ratio": ("component", self.explained_variance_ratio)},
+            attrs={"fields": list(self.fields), "shape": list(self.shape),
+                   "total_variance": self.total_variance, **attrs})
+
+    def save(self, path: str | Path, attrs: dict) -> None:
+        with atomic_path(path) as tmp:
+            self.to_dataset(attrs).to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "PCA":
+        ds = read_zarr(path).load()
+        return cls(fields=tuple(ds.attrs["fields"]), shape=tuple(ds.attrs["shape"]),
+                   mean=ds["mean"].values, field_scale=ds["field_scale"].values,
+                   components=ds["components"].values, singular_values=ds["singular_values"].values,
+                   total_variance=float(ds.attrs["total_variance"]))
+
+
+def rows(ds: xr.Dataset, fields: Sequence[str]) -> da.Array:
+    missing = [f for f in fields if f not in ds]
+    if missing:
+        raise KeyError(f"store lacks field(s) {missing}; it has {sorted(ds.data_vars)}")
+    dims = ds[fields[0]].dims
+    for f in fields:
+        if ds[f].dims != dims:
+            raise ValueError(f"field '{f}' has dims {ds[f].dims}, '{fields[0]}' has {dims}")
+    stacked = da.stack([ds[f].data for f in fields], axis=2)  # (traj, time, F, ...)
+    stacked = stacked.rechunk({1: -1, 2: -1, **{i: -1 for i in range(3, stacked.ndim)}})
+    n_traj, n_time = stacked.shape[:2]
+    return stacked.reshape(n_traj * n_time, -1).astype(np.float64)
+
+
+def fit_pca(ds: xr.Dataset, fields: Sequence[str], n_components: int, *, seed: int = 0,
+            power_iterations: int = 4) -> PCA:
+    """PCA of the train split's snapshots (randomized SVD, out of core)."""
+    train = ds.isel(trajectory=np.flatnonzero(split_mask(ds, "train")))
+    X = rows(train, fields)
+    F = len(fields)
+    size = X.shape[1] // F
+    mean = X.mean(axis=0)
+    dev = (X - mean) ** 2
+    field_ms = da.stack([dev[:, i * size:(i + 1) * size].mean() for i in range(F)])
+    mean, field_ms = da.compute(mean, field_ms)
+    scale = np.sqrt(np.where(field_ms > 0, field_ms, 1.0))
+    Xs = (X - mean) / np.repeat(scale, size)
+    k = min(n_components, *X.shape)
+    _, s, v = da.linalg.svd_compressed(Xs, k=k, n_power_iter=power_iterations, seed=seed)
+    s, v, total = da.compute(s, v, (Xs**2).sum())
+    shape = tuple(ds[fields[0]].shape[2:])
+    return PCA(fields=tuple(fields), shape=shape, mean=np.asarray(mean), field_scale=scale,
+               components=np.asarray(v), singular_values=np.asarray(s), total_variance=float(total))

@@ -1,0 +1,46 @@
+"""``onsagerflow reduce``: PCA of a field store (train split only) and the latent store
+of every trajectory's projections."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..data import build_dataset, open_store, write_store
+from ..models.reducers import fit_pca
+from ..provenance import stamp
+
+log = logging.getLogger("onsagerflow.reduce")
+
+PCA_STORE = "pca.zarr"
+LATENT_STORE = "latent.zarr"
+
+
+def run(spec: dict, data: str, out_dir: str) -> None:
+    t0 = time.perf_counter()
+    red = spec["reduction"]
+    ds = open_store(data)
+    pca = fit_pca(ds, red["fields"], red["components"], seed=red["seed"],
+                  power_iterations=red["power_iterations"])
+    cum = np.cumsum(pca.explained_variance_ratio)
+    log.info("PCA of %s on %d train trajectories: %s", red["fields"], int((ds["split"].values == 0).sum()),
+             ", ".join(f"{k} PCs {cum[k - 1]:.2%}" for k in (1, 3, 5, 7) if k <= len(cum)))
+    provenance = stamp(spec)
+    out = Path(out_dir)
+    pca.save(out / PCA_STORE, {"source_store": str(data), **provenance})
+    k = pca.components.shape[0]
+    latent = build_dataset(
+        system=ds.attrs["system"],
+        data_vars={"h": (("trajectory", "time", "state"), pca.transform(ds),
+                         {"units": "1", "long_name": "PCA coordinates of the scaled fields"})},
+        time=ds["time"].values, split=ds["split"].values, trajectory=ds["trajectory"].values,
+        coords={"state": (("state",), np.arange(k))},
+        attrs={"observed": "h", "reduction": "pca", "fields": " ".join(red["fields"]),
+               "source_store": str(data), **{key: ds.attrs[key] for key in ds.attrs
+                                              if key in ("system_type", "r", "Ra", "Pr", "dt_sample")},
+               **provenance})
+    write_store(latent, out / LATENT_STORE, dims=("state",))
+    log.info("wrote %s in %.1f s", out, time.perf_counter() - t0)

@@ -1,0 +1,22 @@
+rule reduce:
+    input:
+        data=f"{RESULTS}/data/{{system}}/trajectories.zarr",
+    output:
+        pca=directory(f"{RESULTS}/reduce/{{system}}/pca.zarr"),
+        latent=directory(f"{RESULTS}/reduce/{{system}}/latent.zarr"),
+    log:
+        f"{RESULTS}/logs/reduce/{{system}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/reduce/{{system}}.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        spec=spec("reduce"),
+        out_dir=lambda w: f"{RESULTS}/reduce/{w.system}",
+    shell:
+        "onsagerflow reduce --threads {threads} --spec {params.spec:q} --data {input.data:q}"
+        " --out-dir {params.out_dir:q} > {log:q} 2>&1"
