@@ -92,7 +92,7 @@ def test_nusselt_number_converges_with_resolution():
 
 def rbc_spec(**sim):
     base = {"nx": 16, "nz": 8, "dt": 2e-4, "dt_sample": 0.01, "t_end": 0.1, "n_trajectories": 6,
-            "batch_size": 4, "perturbation": 0.01, "cfl_max": 0.8, "reflection_symmetric": True,
+            "batch_size": 4, "perturbation": 0.01, "t_burn": 0.0, "cfl_max": 0.8, "reflection_symmetric": True,
             "float64": True, "store_float64": False}
     base.update(sim)
     return {"name": "rbc_test", "type": "rbc", "parameters": {"r": 28.0, "Pr": 10.0},
@@ -114,6 +114,13 @@ def test_simulate_writes_canonical_batches_with_nusselt():
     assert ids.tolist() == list(range(6))
     nu = batches[0]["nusselt"].values
     assert np.all(nu[:, 0] < 1.01) and np.all(nu[:, -1] > 2.0)  # conduction, then convection
+
+
+def test_burn_in_is_simulated_but_not_stored():
+    a = list(simulate(rbc_spec(n_trajectories=4, t_end=0.1)))[0]
+    b = list(simulate(rbc_spec(n_trajectories=4, t_end=0.06, t_burn=0.04)))[0]
+    np.testing.assert_allclose(b["time"].values, a["time"].values[4:], atol=1e-12)
+    np.testing.assert_allclose(b["theta"].values, a["theta"].values[:, 4:], rtol=1e-4, atol=1e-6)
 
 
 def test_too_large_a_time_step_fails_loudly_naming_the_trajectory():

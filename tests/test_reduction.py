@@ -79,8 +79,8 @@ SPECS = {"on": {"type": "onsagernet", "width": 8, "depth": 1, "potential_dim": 3
 def test_pca_resnet_starts_as_the_pca_chart():
     model = build_model(SPECS["on"], 3, seed=0, input_dim=6)
     ae = model.autoencoder
-    ae.h_mean[...] = jnp.array([1.0, -2.0, 0.5])
-    ae.h_scale[...] = jnp.array([2.0, 3.0, 4.0])
+    ae.h_mean[...] = jnp.array([1.0, -2.0, 0.5], jnp.float32)
+    ae.h_scale[...] = jnp.array([2.0, 3.0, 4.0], jnp.float32)
     y = jnp.asarray(np.random.default_rng(0).normal(size=(10, 6)), jnp.float32)
     h = ae.encode(y)
     np.testing.assert_allclose(h, (y[:, :3] - ae.h_mean[...]) / ae.h_scale[...], rtol=1e-6)

@@ -160,6 +160,7 @@ def stage_spec(config: Mapping[str, Any], stage: str, system: str, model: str | 
     key, n = parse_run(model) if model else (None, None)
     if stage == "train":
         spec = {"system": system, "run": model, "latent": n, "pairs": config["systems"][system]["pairs"],
+                "normalization": config["systems"][system]["normalization"],
                 "model": model_spec(config, key), "training": training_spec(config, key)}
         ae = config["models"][key].get("autoencoder")
         if ae:

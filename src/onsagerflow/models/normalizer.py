@@ -20,15 +20,20 @@ class Normalizer:
     time_scale: float
 
     @classmethod
-    def fit(cls, u: np.ndarray, dt: float) -> "Normalizer":
+    def fit(cls, u: np.ndarray, dt: float, isotropic: bool = False) -> "Normalizer":
         """``u`` (trajectory, time, n) from the train split; ``dt`` its sampling step.
 
+        Per component, every coordinate gets unit variance; ``isotropic`` divides all by
+        one RMS instead, keeping their relative sizes — for PCA coordinates, whose small
+        variances mark the directions that matter least (whitening them amplifies noise).
         time_scale makes the RMS of dz/dt' one, so networks start at the right size.
         """
         u = np.asarray(u, dtype=np.float64)
         flat = u.reshape(-1, u.shape[-1])
         mean = flat.mean(axis=0)
         scale = flat.std(axis=0)
+        if isotropic:
+            scale = np.full_like(scale, np.sqrt(np.mean(scale**2)))
         scale = np.where(scale > 0, scale, 1.0)
         dz = np.diff(u, axis=1) / dt / scale
         rms = float(np.sqrt(np.mean(dz**2))) if dz.size else 1.0

@@ -138,7 +138,10 @@ def run_fields(spec: dict, models: dict[str, str], evals: dict[str, str], reduce
                 out / "latent_trajectories", provenance, f"{name} latent trajectories")
 
     ds = open_store(data)
-    test = np.flatnonzero(split_mask(ds, "test"))[0]
+    # the test trajectory that moves most in the latent space shows the most
+    ref = truths[runs[0]]
+    pick = int(np.argmax(np.sum(np.linalg.norm(np.diff(ref, axis=1), axis=-1), axis=1)))
+    test = np.flatnonzero(split_mask(ds, "test"))[pick]
     t = ds["time"].values
     idx = np.unique(np.linspace(0, len(t) - 1, 4).round().astype(int))
     k = pca.fields.index("theta") if "theta" in pca.fields else 0
@@ -148,7 +151,7 @@ def run_fields(spec: dict, models: dict[str, str], evals: dict[str, str], reduce
     for r in runs:
         model, _, meta = load_checkpoint(models[r])
         chart = LatentChart(as_float64(model), meta)
-        y = chart.decode(preds[r][0, idx])
+        y = chart.decode(preds[r][pick, idx])
         y = np.concatenate([y, np.zeros((len(idx), pca.components.shape[0] - y.shape[-1]))], axis=-1)
         rows = pca.inverse_rows(y)
         decoded[r] = rows[:, k * size:(k + 1) * size].reshape(len(idx), *pca.shape)

@@ -57,7 +57,7 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
         train, val = windows
     else:
         u_train, u_val = u_train[..., :n], u_val[..., :n]
-        norm = Normalizer.fit(u_train, dt)
+        norm = Normalizer.fit(u_train, dt, isotropic=spec["normalization"] == "isotropic")
         train = make_windows(norm.encode(u_train), seed=training["seed"], **cut)
         val = make_windows(norm.encode(u_val), seed=training["seed"] + 1, **cut)
         model = build_model(m["spec"], n, seed=training["seed"], all_specs=meta["all_specs"])
