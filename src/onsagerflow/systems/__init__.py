@@ -1,9 +1,11 @@
 """Built-in simulators, looked up by the ``type`` key of a system's config.
 
 Each module exposes ``DIMS`` (its own store dimensions), ``VARIABLE`` (the observed
-state variable), ``simulate(spec) -> xarray.Dataset``, ``solve(spec, y0, t)`` for
-reference trajectories from given starts, ``sample_initial_states(spec, n, seed)``
-and ``exact_fixed_points(spec)`` (None where none are known).
+state variable) and ``simulate(spec)``, which returns a canonical ``xarray.Dataset`` or
+yields consecutive batches of one along ``trajectory`` (``onsagerflow.data.write_store``
+takes either). Where they make sense it also has ``solve(spec, y0, t)`` for reference
+trajectories from given starts, ``sample_initial_states(spec, n, seed)`` and
+``exact_fixed_points(spec)`` (None where none are known).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_MODULES = {"lorenz": "onsagerflow.systems.lorenz"}
+_MODULES = {"lorenz": "onsagerflow.systems.lorenz", "polymer": "onsagerflow.systems.polymer"}
 
 
 def get_system(kind: str) -> ModuleType:
