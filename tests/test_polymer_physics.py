@@ -59,7 +59,7 @@ DUMBBELL = P.Chain(n_beads=2, spring="hookean", H=1.0)    # kT = ζ = 1: λ_H = 
 LAMBDA_H = 0.25
 # Wi -> dt: each as large as keeps the Euler bias below SE/4 (asserted below).
 DUMBBELL_DT = {0.1: 0.001, 0.3: 0.0025, 0.45: 0.005, 0.6: 0.005}
-DUMBBELL_M, DUMBBELL_STEPS, DUMBBELL_EVERY = 384, 15_000, 100
+DUMBBELL_M, DUMBBELL_STEPS, DUMBBELL_EVERY = 384, 12_000, 100
 
 
 def qx2(r):
@@ -125,7 +125,7 @@ def test_hookean_chain_end_to_end_at_rest(integrator, dt):
     rod = np.zeros((m, n, 3))
     rod[:, :, 0] = np.arange(n) * math.sqrt(3.0)
     every = int(round(0.5 / dt))
-    n_saves = int(round((10 * lam + 100.0) / (every * dt)))
+    n_saves = int(round((10 * lam + 60.0) / (every * dt)))
     R2 = np.asarray(P.run(chain, rod, keys(m, 2), dt=dt, n_saves=n_saves, save_every=every,
                           integrator=integrator, observe=lambda_r2))
     t = np.arange(n_saves + 1) * every * dt
