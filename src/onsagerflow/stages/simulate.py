@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from ..data import write_store
+from ..data import open_store, write_store
 from ..systems import get_system
 
 log = logging.getLogger("onsagerflow.simulate")
@@ -15,5 +15,10 @@ def run(spec: dict, out: str) -> None:
     system = get_system(spec["type"])
     t0 = time.perf_counter()
     log.info("simulating %s (%s): %s", spec["name"], spec["type"], spec.get("simulation"))
-    write_store(system.simulate(spec), out, dims=system.DIMS)  # a Dataset or a stream of batches
-    log.info("simulated and wrote %s in %.1f s", out, time.perf_counter() - t0)
+    # A simulator returns one Dataset or yields consecutive batches of one (a store larger
+    # than memory); write_store takes either.
+    data = system.simulate(spec)
+    write_store(data, out, dims=system.DIMS)
+    sizes = open_store(out, dims=system.DIMS, validate=False).sizes
+    log.info("simulated and wrote %d trajectories x %d samples in %.1f s: %s", sizes["trajectory"],
+             sizes["time"], time.perf_counter() - t0, out)

@@ -1,0 +1,131 @@
+"""Throughput of the polymer simulator (bead-steps per second for a batch of chains).
+
+    PYTHONPATH=src python benchmarks/bench_polymer.py              # N = 16, under 2 minutes
+    PYTHONPATH=src python benchmarks/bench_polymer.py --size paper # N = 300 (NCS24)
+
+Compares onsagerflow.systems.polymer.run with a straightforward NumPy implementation of the
+same Euler–Maruyama step, written below, on the same batch in the same process (first checked
+to give the same positions when the noise is switched off), then reports the production
+scheme (FENE, semi-implicit) with both noise kinds. JAX runs on its default device (CPU
+unless a GPU is visible); times exclude compilation (one warm-up call of the same shapes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import time
+
+import numpy as np
+
+SIZES = {"default": {"n_beads": 16, "batch": 256, "steps": 2000},
+         "paper": {"n_beads": 300, "batch": 64, "steps": 400}}
+
+
+def numpy_euler(r, steps, *, spring, H, Q0, kT, zeta, strain_rate, dt, rng):
+    """Euler–Maruyama for bead positions r (B, N, 3), centre of mass removed every step."""
+    kappa = np.array([strain_rate, -strain_rate, 0.0])
+    amp = math.sqrt(2.0 * kT * dt / zeta)
+    r = r - r.mean(axis=1, keepdims=True)
+    for _ in range(steps):
+        Q = r[:, 1:] - r[:, :-1]
+        if spring == "hookean":
+            f = H * Q
+        else:  # Marko–Siggia with A = 3kT/(2 H Q0): f = H φ(x) Q
+            x = np.sqrt((Q * Q).sum(axis=-1, keepdims=True)) / Q0
+            f = H * (2.0 / 3.0) * ((2.0 - x) / (4.0 * (1.0 - x) ** 2) + 1.0) * Q
+        F = np.zeros_like(r)
+        F[:, :-1] += f
+        F[:, 1:] -= f
+        r = r + (kappa * r + F / zeta) * dt + amp * rng.standard_normal(r.shape)
+        r -= r.mean(axis=1, keepdims=True)
+    return r
+
+
+def timed(fn, repeat=1):
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", choices=sorted(SIZES), default="default")
+    ap.add_argument("--batch", type=int, help="chains per batch (default: per size)")
+    ap.add_argument("--steps", type=int, help="steps per timed run (default: per size)")
+    args = ap.parse_args()
+    size = dict(SIZES[args.size])
+    if args.batch:
+        size["batch"] = args.batch
+    if args.steps:
+        size["steps"] = args.steps
+
+    from onsagerflow.runtime import configure
+
+    configure()
+    import jax
+
+    from onsagerflow.systems import polymer as P
+
+    n, b, steps = size["n_beads"], size["batch"], size["steps"]
+    H, Q0, dt = 50.0, 1.0, 2e-4
+    lam = P.rouse_relaxation_time(n, H)
+    eps = 2.0 / lam                                          # Wi = 2
+    keys = jax.random.split(jax.random.PRNGKey(0), 2 * b)
+    print(f"polymer throughput, size '{args.size}': N = {n}, batch = {b} chains, {steps} steps, "
+          f"dt = {dt}, Wi = 2 (H = {H}, Q0 = {Q0})")
+    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind} ({jax.default_backend()}); "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; numpy {np.__version__}; "
+          f"{platform.processor() or platform.machine()}")
+
+    rows = []
+    for spring in ("hookean", "wlc"):
+        chain = P.Chain(n_beads=n, spring=spring, H=H, Q0=Q0)
+        r0 = np.asarray(P.random_walks(chain, keys[:b]))
+        # Same step: without noise (kT → 0) both implementations give the same positions.
+        quiet = P.Chain(n_beads=n, spring=spring, H=H, Q0=Q0, kT=1e-300)
+        a = np.asarray(P.run(quiet, r0, keys[b:], dt=dt, n_saves=1, save_every=50, strain_rate=eps,
+                             integrator="euler"))[:, -1]
+        c = numpy_euler(r0, 50, spring=spring, H=H, Q0=Q0, kT=1e-300, zeta=1.0, strain_rate=eps,
+                        dt=dt, rng=np.random.default_rng(0))
+        err = float(np.abs(a - c).max())
+        assert err < 1e-9, f"JAX and NumPy Euler steps differ by {err}"
+
+        def jax_run(noise="gaussian", chain=chain, r0=r0):
+            P.run(chain, r0, keys[b:], dt=dt, n_saves=1, save_every=steps, strain_rate=eps,
+                  integrator="euler", noise=noise).block_until_ready()
+
+        jax_run()                                            # compile
+        t_jax = timed(jax_run, 2)
+        rng = np.random.default_rng(1)
+        t_np = timed(lambda: numpy_euler(r0, steps, spring=spring, H=H, Q0=Q0, kT=1.0, zeta=1.0,
+                                         strain_rate=eps, dt=dt, rng=rng))
+        jax_run("uniform")
+        t_uni = timed(lambda: jax_run("uniform"), 2)
+        work = b * n * steps
+        rows.append((f"numpy  {spring:8s} euler          gaussian", work / t_np, None))
+        rows.append((f"jax    {spring:8s} euler          gaussian", work / t_jax, t_np / t_jax))
+        rows.append((f"jax    {spring:8s} euler          uniform", work / t_uni, t_np / t_uni))
+
+    chain = P.Chain(n_beads=n, spring="fene", H=H, Q0=Q0)
+    r0 = np.asarray(P.random_walks(chain, keys[:b]))
+    for noise in ("gaussian", "uniform"):
+        def fene_run(noise=noise):
+            P.run(chain, r0, keys[b:], dt=dt, n_saves=1, save_every=steps, strain_rate=eps,
+                  noise=noise).block_until_ready()
+        fene_run()
+        t = timed(fene_run, 2)
+        rows.append((f"jax    fene     semi_implicit  {noise}", b * n * steps / t, None))
+
+    print(f"\n{'implementation':44s} {'bead-steps/s':>14s} {'× numpy':>8s}")
+    for name, rate, ratio in rows:
+        print(f"{name:44s} {rate:14.3e} {'' if ratio is None else f'{ratio:8.2f}'}")
+
+
+if __name__ == "__main__":
+    main()

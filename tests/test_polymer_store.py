@@ -1,0 +1,230 @@
+"""The polymer simulator's data side: derived variables, unfolding labels, the batch
+generator and the canonical store, seeds, spec errors and the schema fragment."""
+
+import copy
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from onsagerflow.data import open_store, write_store
+from onsagerflow.stages import simulate as simulate_stage
+from onsagerflow.systems import get_system
+from onsagerflow.systems import polymer as P
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_spec(**simulation):
+    """A Hookean chain (λ from the Rouse formula, nothing measured) past coil–stretch."""
+    sim = {"n_train": 5, "n_val": 3, "n_ensembles": 2, "n_realisations": 4, "t_end": 2.0,
+           "dt_sample": 0.1, "dt": 0.01, "t_equilibrate": 0.5, "batch_size": 4}
+    sim.update(simulation)
+    return {"name": "polymer_tiny", "type": "polymer", "seed": 11,
+            "parameters": {"n_beads": 6, "spring": "hookean", "H": 1.0, "Wi": 1.0},
+            "simulation": sim}
+
+
+def collect(spec):
+    return list(P.simulate(spec))
+
+
+# ----------------------------------------------------------------------------- derived variables
+
+
+def test_derived_variables_on_a_hand_made_conformation():
+    """extension = max − min x; |x_N − x_1|; |x_N + x_1| after removing the centre of mass."""
+    x = np.array([0.0, 1.0, 3.0, 2.0]) + 10.0            # centre of mass at x = 11.5
+    r = np.zeros((4, 3))
+    r[:, 0] = x
+    r[:, 1] = [5.0, -1.0, 2.0, 0.0]                       # y and z play no part
+    obs = P.observables(r)
+    assert obs["extension"] == pytest.approx(3.0)
+    assert obs["end_to_end_diff"] == pytest.approx(2.0)
+    assert obs["end_to_end_sum"] == pytest.approx(1.0)   # |(2 − 1.5) + (0 − 1.5)|
+    batch = np.broadcast_to(r, (2, 3, 4, 3))
+    assert P.observables(batch)["end_to_end_sum"].shape == (2, 3)
+    np.testing.assert_allclose(P.observables(batch)["end_to_end_sum"], 1.0)
+
+
+def test_unfolding_time_and_fast_slow_labels():
+    t = np.arange(5) * 0.5
+    ext = np.array([[0, 1, 2, 3, 4], [0, 0, 0, 3, 3], [0, 0, 0, 0, 0]], float)
+    np.testing.assert_array_equal(P.unfolding_time(ext, t, 2.5), [1.5, 1.5, np.inf])
+    np.testing.assert_array_equal(P.unfolding_time(ext, t, 2.0), [1.0, 1.5, np.inf])
+    times = np.array([1.0, 1.2, 1.1, 3.0, 2.9, np.inf, 2.0, 2.0, 2.0])
+    ens = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    # pooled median 2.0: ensemble 0 fast, 1 slow (inf counts as slow), 2 ties -> unlabelled
+    np.testing.assert_array_equal(P.label_ensembles(times, ens, 3), [0, 1, 2])
+    assert P.label_ensembles(times, ens, 3).dtype == np.int8
+
+
+# ----------------------------------------------------------------------------- generator and store
+
+
+def test_generator_yields_consistent_batches_the_store_accepts(tmp_path):
+    spec = tiny_spec()
+    batches = collect(spec)
+    assert [b.sizes["trajectory"] for b in batches] == [4, 4, 4, 4]
+    ids = np.concatenate([b["trajectory"].values for b in batches])
+    np.testing.assert_array_equal(ids, np.arange(16))
+    split = np.concatenate([b["split"].values for b in batches])
+    np.testing.assert_array_equal(split, [0] * 5 + [1] * 3 + [2] * 8)
+    ens = np.concatenate([b["ensemble"].values for b in batches])
+    np.testing.assert_array_equal(ens, [-1] * 8 + [0] * 4 + [1] * 4)
+    lab = np.concatenate([b["unfolding"].values for b in batches])
+    assert lab.dtype == np.int8 and np.all(lab[:8] == 2)
+    assert len(set(lab[8:12])) == 1 and len(set(lab[12:])) == 1
+    assert sorted({int(lab[8]), int(lab[12])}) == [0, 1]  # one fast, one slow ensemble
+    first = batches[0].attrs
+    for b in batches:
+        assert b.attrs["ensemble_labels"] == first["ensemble_labels"]
+        assert b["r"].dtype == np.float32 and b["r"].dims == ("trajectory", "time", "bead", "xyz")
+        obs = P.observables(b["r"].values.astype(np.float64))
+        for k in P.DERIVED:
+            np.testing.assert_allclose(b[k].values, obs[k], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(b["r"].values.mean(axis=2), 0.0, atol=1e-5)  # centre of mass
+
+    r0 = np.concatenate([b["r"].values[:, 0] for b in batches])
+    assert all(np.array_equal(r0[8], r0[i]) for i in range(9, 12))      # one ensemble, one start
+    assert not np.array_equal(r0[8], r0[12])
+    assert len({r0[i].tobytes() for i in range(8)}) == 8                 # own coils for train/val
+    ext = np.concatenate([b["extension"].values for b in batches])
+    assert not np.array_equal(ext[8], ext[9])                            # different noise
+
+    lam = P.rouse_relaxation_time(6, 1.0)
+    assert first["relaxation_time"] == pytest.approx(lam) and first["relaxation_time_method"] == "rouse"
+    assert first["strain_rate"] == pytest.approx(1.0 / lam) and first["Wi"] == 1.0
+    assert first["observed"] == "r" and first["system"] == "polymer_tiny"
+    assert first["dt"] <= 0.01 and first["save_every"] * first["dt"] == pytest.approx(0.1 * lam)
+    for key in ("onsagerflow_version", "git_sha", "config_sha256", "created"):
+        assert first[key]
+
+    path = write_store(P.simulate(spec), tmp_path / "poly.zarr", dims=P.DIMS)
+    ds = open_store(path, dims=P.DIMS)
+    assert ds.sizes == {"trajectory": 16, "time": 21, "bead": 6, "xyz": 3}
+    np.testing.assert_array_equal(ds["r"].values, np.concatenate([b["r"].values for b in batches]))
+    assert ds["unfolding"].attrs["flag_meanings"] == "fast slow unlabelled"
+    assert ds["unfolding"].dtype == np.int8 and ds["ensemble"].dtype == np.int32
+    np.testing.assert_array_equal(ds["unfolding"].values, lab)
+    times = ds["unfolding_time"].values
+    np.testing.assert_array_equal(times, P.unfolding_time(ds["extension"].values.astype(np.float64),
+                                                          ds["time"].values, first["unfolding_threshold"]))
+    assert np.isfinite(times).sum() > 8  # past coil–stretch, most chains unfold within 2 λ
+
+
+def test_simulate_stage_streams_the_polymer_store(tmp_path):
+    simulate_stage.run(tiny_spec(), str(tmp_path / "s.zarr"))
+    ds = open_store(tmp_path / "s.zarr", dims=get_system("polymer").DIMS)
+    assert ds.sizes["trajectory"] == 16 and ds.attrs["system_type"] == "polymer"
+
+
+def test_seed_reproduces_bit_identically_and_batching_does_not_matter():
+    a = np.concatenate([b["r"].values for b in collect(tiny_spec())])
+    b = np.concatenate([b["r"].values for b in collect(tiny_spec())])
+    assert np.array_equal(a, b)
+    other = tiny_spec()
+    other["seed"] = 12
+    c = np.concatenate([b["r"].values for b in collect(other)])
+    assert not np.allclose(a[:, 0], c[:, 0])
+    # Keys are per trajectory and per step: cutting the run into other batches changes nothing.
+    d = np.concatenate([b["r"].values for b in collect(tiny_spec(batch_size=3))])
+    np.testing.assert_allclose(d, a, rtol=0, atol=1e-6)
+
+
+def test_float64_storage_and_absolute_time():
+    spec = tiny_spec(dtype="float64", time_unit="absolute", t_end=1.0, dt_sample=0.25, dt=0.02)
+    ds = collect(spec)[0]
+    assert ds["r"].dtype == np.float64 and ds["extension"].dtype == np.float64
+    np.testing.assert_allclose(ds["time"].values, [0, 0.25, 0.5, 0.75, 1.0])
+    assert ds.attrs["save_every"] == 13 and ds.attrs["dt"] == pytest.approx(0.25 / 13)
+
+
+def test_measured_relaxation_time_path_for_fene():
+    spec = {"name": "fene_tiny", "type": "polymer",
+            "parameters": {"n_beads": 4, "spring": "fene", "Wi": 3.0},
+            "simulation": {"n_train": 2, "n_val": 1, "n_ensembles": 1, "n_realisations": 2,
+                           "t_end": 1.0, "dt_sample": 0.25, "t_equilibrate": 0.0,
+                           "relaxation_measurement": {"n_chains": 16, "duration": 20.0}}}
+    cfg, pl = P.plan(spec)
+    assert pl.relaxation_method.startswith("measured") and pl.relaxation_stderr > 0
+    assert 0.5 < pl.relaxation_time / P.rouse_relaxation_time(4, 50.0) < 1.2
+    ds = collect(spec)[0]
+    assert ds.attrs["strain_rate"] == pytest.approx(3.0 / ds.attrs["relaxation_time"])
+
+
+def test_store_batches_start_on_chunk_boundaries():
+    """write_store chunks like its first batch; a batch starting inside a chunk is refused by
+    zarr, so the batch size is a multiple of that chunk (3.6 MB a paper trajectory → 4)."""
+    assert P._store_batch_size(30, 1000, 1001, 300, 4) == 28
+    assert P._store_batch_size(64, 1000, 1001, 300, 4) == 64
+    assert P._store_batch_size(2, 1000, 1001, 300, 4) == 2
+    assert P._store_batch_size(32, 10, 201, 16, 4) == 10
+
+
+# ----------------------------------------------------------------------------- spec
+
+
+def _with(path, value):
+    spec = tiny_spec()
+    node = spec
+    *parents, leaf = path.split(".")
+    for k in parents:
+        node = node.setdefault(k, {})
+    node[leaf] = value
+    return spec
+
+
+@pytest.mark.parametrize("path,value,message", [
+    ("parameters.springs", "fene", r"parameters\.springs: unknown key"),
+    ("parameters.spring", "rouse", r"parameters\.spring: must be one of"),
+    ("parameters.n_beads", 1, r"parameters\.n_beads: need an integer ≥ 2"),
+    ("parameters.H", -1.0, r"parameters\.H: must be a number > 0"),
+    ("parameters.excluded_volume", {"strength": -1.0}, r"parameters\.excluded_volume\.strength"),
+    ("parameters.relaxation_time", 0.0, r"parameters\.relaxation_time"),
+    ("simulation.t_end", 2.05, r"simulation\.t_end: must be a whole multiple of simulation\.dt_sample"),
+    ("simulation.noise", "pink", r"simulation\.noise: must be one of"),
+    ("simulation.dtype", "float16", r"simulation\.dtype"),
+    ("simulation.n_train", 0, r"simulation\.n_train: need an integer ≥ 1"),
+    ("simulation.unfolding", {"fraction": 1.5}, r"simulation\.unfolding\.fraction"),
+    ("simulation.relaxation_measurement", {"window": [0.1, 0.5]}, r"relaxation_measurement\.window"),
+    ("simulation.dt", 0.6, r"simulation\.dt: explicit Euler is unstable"),
+])
+def test_bad_spec_names_the_key(path, value, message):
+    with pytest.raises(ValueError, match=message):
+        P.simulate(_with(path, value))  # checked at the call, before any batch is made
+
+
+def test_euler_is_refused_for_fene():
+    spec = _with("simulation.integrator", "euler")
+    spec["parameters"]["spring"] = "fene"
+    with pytest.raises(ValueError, match=r"simulation\.integrator: 'euler' cannot keep FENE bonds"):
+        P.resolve_spec(spec)
+
+
+def _defaults(schema):
+    out = {}
+    for key, prop in schema.get("properties", {}).items():
+        if prop.get("type") == "object" or "properties" in prop:
+            out[key] = _defaults(prop)
+        elif "default" in prop:
+            out[key] = prop["default"]
+    return out
+
+
+def test_schema_fragment_matches_the_module_defaults_and_accepts_them():
+    import jsonschema
+
+    frag = yaml.safe_load((ROOT / "config" / "polymer_schema_fragment.yaml").read_text())["polymer"]
+    defaults = _defaults(frag)
+    expected = {k: v for k, v in copy.deepcopy(P.DEFAULTS).items() if k != "name"}
+    assert defaults == expected
+    full = P.resolve_spec({"type": "polymer"})
+    full.pop("name")
+    jsonschema.validate(full, frag)
+    bad = copy.deepcopy(full)
+    bad["simulation"]["integrator"] = "rk4"
+    with pytest.raises(jsonschema.ValidationError, match=re.escape("'rk4' is not one of")):
+        jsonschema.validate(bad, frag)
