@@ -27,7 +27,8 @@ def validated(cfg):
     return prepare_config(cfg)
 
 
-@pytest.mark.parametrize("name", ["config/config.yaml", "tests/configs/tiny.yaml"])
+@pytest.mark.parametrize("name", ["config/config.yaml", "config/paper.yaml", "tests/configs/tiny.yaml",
+                                  "tests/configs/rbc_tiny.yaml", "tests/configs/variants.yaml"])
 def test_shipped_configs_validate_and_get_defaults(name):
     cfg = validated(load(name))
     for system in cfg["systems"].values():

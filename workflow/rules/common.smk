@@ -71,7 +71,9 @@ def figure_files(system):
 
 
 def all_targets():
-    tables = ["results", "latent_models"] if REDUCED else ["results"]
+    tables = (["results"] if STATE_SYSTEMS else []) + (
+        ["latent_models"] if REDUCED else []
+    )
     targets = [f"{RESULTS}/tables/{t}.{e}" for t in tables for e in ("csv", "md")]
     for s in SYSTEMS:
         targets.extend(figure_files(s))

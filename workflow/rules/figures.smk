@@ -102,7 +102,7 @@ rule figures_fields:
 
 rule table:
     input:
-        all_metrics(SYSTEMS),
+        all_metrics(STATE_SYSTEMS),
     output:
         csv=report(
             f"{RESULTS}/tables/results.csv",
