@@ -93,6 +93,11 @@ def test_stage_specs_are_the_slices_stages_depend_on():
     cfg["models"]["mlp_ode"]["training"] = {"epochs": 7, "plateau": {"factor": 0.3}}
     t = stage_spec(cfg, "train", "lorenz_r28", "mlp_ode")["training"]
     assert t["epochs"] == 7 and t["plateau"] == {**cfg["training"]["plateau"], "factor": 0.3}
+    # a system's override sits between the global block and the model's
+    cfg["systems"]["lorenz_r28"]["training"] = {"epochs": 9, "learning_rate": 0.01}
+    t = stage_spec(cfg, "train", "lorenz_r28", "mlp_ode")["training"]
+    assert t["epochs"] == 7 and t["learning_rate"] == 0.01
+    assert stage_spec(cfg, "train", "lorenz_r16", "mlp_ode")["training"]["learning_rate"] == 0.003
     # changing one model does not change another system's or model's hash
     before = config_sha256(stage_spec(cfg, "train", "lorenz_r16", "onsagernet"))
     cfg["systems"]["lorenz_r28"]["parameters"]["r"] = 30.0
@@ -122,5 +127,7 @@ def test_default_rbc_case_follows_prf21_where_it_can():
     cfg = validated(load("config/config.yaml"))
     rbc = [s for s in cfg["systems"].values() if s["type"] == "rbc"]
     assert [s["parameters"]["r"] for s in rbc] == [28.0]
-    assert rbc[0]["reduction"]["latent_dims"] == [3, 5, 7]
+    assert rbc[0]["reduction"]["latent_dims"] == [3, 7]
+    paper = validated(load("config/paper.yaml"))
+    assert all(s["reduction"]["latent_dims"] == [3, 5, 7] for s in paper["systems"].values() if s["type"] == "rbc")
     assert rbc[0]["reduction"]["fields"] == ["u", "w", "theta"]

@@ -110,7 +110,7 @@ def check_config(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"{where}.splits: train, val and test all need trajectories, got {fractions}")
         steps = system["pairs"]["rollout_steps"]
         for m in system.get("models", []):
-            weight = training_spec(config, m)["rollout_weight"]
+            weight = training_spec(config, m, name)["rollout_weight"]
             if (steps > 1) != (weight > 0):
                 raise ConfigError(
                     f"{where}.pairs.rollout_steps is {steps} but the rollout_weight of model '{m}' is "
@@ -144,11 +144,14 @@ def model_spec(config: Mapping[str, Any], model: str) -> dict:
     return {"key": model, "spec": spec, "peers": peers}
 
 
-def training_spec(config: Mapping[str, Any], model: str) -> dict:
-    """Global training settings with the model's own overrides laid over them."""
+def training_spec(config: Mapping[str, Any], model: str, system: str | None = None) -> dict:
+    """Global training settings, then the system's overrides, then the model's."""
     merged = copy.deepcopy(dict(config["training"]))
-    for k, v in config["models"][model].get("training", {}).items():
-        merged[k] = {**merged[k], **v} if isinstance(v, dict) else v
+    layers = ([config["systems"][system].get("training", {})] if system else []) + \
+        [config["models"][model].get("training", {})]
+    for layer in layers:
+        for k, v in layer.items():
+            merged[k] = {**merged[k], **v} if isinstance(v, dict) else v
     return merged
 
 
@@ -161,7 +164,7 @@ def stage_spec(config: Mapping[str, Any], stage: str, system: str, model: str | 
     if stage == "train":
         spec = {"system": system, "run": model, "latent": n, "pairs": config["systems"][system]["pairs"],
                 "normalization": config["systems"][system]["normalization"],
-                "model": model_spec(config, key), "training": training_spec(config, key)}
+                "model": model_spec(config, key), "training": training_spec(config, key, system)}
         ae = config["models"][key].get("autoencoder")
         if ae:
             spec["pretrained_run"] = run_name(ae["pretrained"], n)
