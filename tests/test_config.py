@@ -28,11 +28,12 @@ def validated(cfg):
 
 
 @pytest.mark.parametrize("name", ["config/config.yaml", "config/paper.yaml", "tests/configs/tiny.yaml",
-                                  "tests/configs/rbc_tiny.yaml", "tests/configs/variants.yaml"])
+                                  "tests/configs/rbc_tiny.yaml", "tests/configs/variants.yaml",
+                                  "tests/configs/polymer_tiny.yaml"])
 def test_shipped_configs_validate_and_get_defaults(name):
     cfg = validated(load(name))
     for system in cfg["systems"].values():
-        assert system["splits"] and system["pairs"]["tau"] > 0 and system["simulation"]["t_end"] > 0
+        assert system.get("splits", True) and system["pairs"]["tau"] > 0 and system["simulation"]["t_end"] > 0
     assert cfg["training"]["plateau"]["factor"] == 0.5
     assert cfg["evaluation"]["long_rollouts"] >= 1
 

@@ -214,17 +214,20 @@ def _defaults(schema):
     return out
 
 
-def test_schema_fragment_matches_the_module_defaults_and_accepts_them():
+def test_config_schema_matches_the_module_defaults_and_accepts_them():
     import jsonschema
 
-    frag = yaml.safe_load((ROOT / "config" / "polymer_schema_fragment.yaml").read_text())["polymer"]
-    defaults = _defaults(frag)
-    expected = {k: v for k, v in copy.deepcopy(P.DEFAULTS).items() if k != "name"}
+    schema = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
+    frag = schema["$defs"]["polymer"]
+    physics = ("seed", "parameters", "simulation")
+    defaults = _defaults({"properties": {k: frag["properties"][k] for k in physics}})
+    expected = {k: v for k, v in copy.deepcopy(P.DEFAULTS).items() if k in physics}
     assert defaults == expected
     full = P.resolve_spec({"type": "polymer"})
     full.pop("name")
-    jsonschema.validate(full, frag)
-    bad = copy.deepcopy(full)
-    bad["simulation"]["integrator"] = "rk4"
+    config = {"systems": {"chain": full}, "models": {"m": {"type": "mlp_ode", "width": 4}}}
+    jsonschema.validate(config, schema)
+    bad = copy.deepcopy(config)
+    bad["systems"]["chain"]["simulation"]["integrator"] = "rk4"
     with pytest.raises(jsonschema.ValidationError, match=re.escape("'rk4' is not one of")):
-        jsonschema.validate(bad, frag)
+        jsonschema.validate(bad, schema)

@@ -74,11 +74,19 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--data", required=True)
     s.add_argument("--latent", required=True)
     s.add_argument("--out-dir", required=True)
+    s = stage("figures-polymer", "draw a polymer closure run's figures")
+    s.add_argument("--run", required=True)
+    s.add_argument("--model", required=True)
+    s.add_argument("--eval-dir", required=True)
+    s.add_argument("--reducer", required=True)
+    s.add_argument("--latent", required=True)
+    s.add_argument("--out-dir", required=True)
     t = sub.add_parser("table", help="results table from metrics.json files")
     t.add_argument("metrics", nargs="+")
     t.add_argument("--csv", required=True)
     t.add_argument("--md", required=True)
     t.add_argument("--latent", action="store_true", help="the latent-model table (PRF21 Table I)")
+    t.add_argument("--polymer", action="store_true", help="the stochastic closure-model table (NCS24)")
     i = sub.add_parser("info", help="print the provenance of a result")
     i.add_argument("result")
     return p
@@ -105,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage == "table":
         from .stages import table
 
-        (table.run_latent if args.latent else table.run)(args.metrics, args.csv, args.md)
+        make = table.run_polymer if args.polymer else table.run_latent if args.latent else table.run
+        make(args.metrics, args.csv, args.md)
         return 0
     configure(args.threads)
     from .config import ConfigError
@@ -139,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
 
             figures.run_fields(args.spec, _pairs(args.model, "--model"), _pairs(args.eval, "--eval"),
                                args.reducer, args.data, args.latent, args.out_dir)
+        elif args.stage == "figures-polymer":
+            from .stages import figures
+
+            figures.run_polymer(args.spec, args.run, args.model, args.eval_dir, args.reducer, args.latent,
+                                args.out_dir)
         elif args.stage == "potential":
             from .stages import figures
 

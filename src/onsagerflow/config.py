@@ -103,10 +103,10 @@ def check_config(config: Mapping[str, Any]) -> None:
         if red is not None and max(red["latent_dims"]) > red["components"]:
             raise ConfigError(f"{where}.reduction.latent_dims: {red['latent_dims']} asks for more than the "
                               f"{red['components']} components kept")
-        fractions = system["splits"]
-        if not np.isclose(sum(fractions.values()), 1.0, atol=1e-6):
+        fractions = system.get("splits")  # a polymer system counts its splits in `simulation`
+        if fractions is not None and not np.isclose(sum(fractions.values()), 1.0, atol=1e-6):
             raise ConfigError(f"{where}.splits: fractions must sum to 1, got {fractions}")
-        if fractions["train"] <= 0 or fractions["val"] <= 0 or fractions["test"] <= 0:
+        if fractions is not None and min(fractions["train"], fractions["val"], fractions["test"]) <= 0:
             raise ConfigError(f"{where}.splits: train, val and test all need trajectories, got {fractions}")
         steps = system["pairs"]["rollout_steps"]
         for m in system.get("models", []):

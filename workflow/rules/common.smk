@@ -19,6 +19,9 @@ RESULTS = config["results"]
 SYSTEMS = list(config["systems"])
 REDUCED = [s for s in SYSTEMS if reduction(config, s)]
 STATE_SYSTEMS = [s for s in SYSTEMS if s not in REDUCED]
+POLYMER_SYSTEMS = [s for s in SYSTEMS if config["systems"][s]["type"] == "polymer"]
+FIELD_SYSTEMS = [s for s in REDUCED if s not in POLYMER_SYSTEMS]
+POLYMER_FIGURES = ["landscape", "extension", "unfolding_times", "conformations"]
 FIGURES = ["attractor", "error_vs_time", "training_curves"]
 FIELD_FIGURES = [
     "variance_spectrum",
@@ -58,7 +61,9 @@ def pretrained_run(system, run):
 
 
 def figure_files(system):
-    if system in REDUCED:
+    if system in POLYMER_SYSTEMS:
+        stems = [f"{f}_{r}" for r in runs_of(config, system) for f in POLYMER_FIGURES]
+    elif system in REDUCED:
         stems = FIELD_FIGURES
     else:
         stems = [

@@ -126,7 +126,7 @@ rule table:
 
 rule latent_table:
     input:
-        all_metrics(REDUCED),
+        all_metrics(FIELD_SYSTEMS),
     output:
         csv=report(
             f"{RESULTS}/tables/latent_models.csv",
@@ -146,3 +146,60 @@ rule latent_table:
         runtime=5,
     shell:
         "onsagerflow table --latent {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
+
+
+rule figures_polymer:
+    input:
+        metrics=f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json",
+        model=f"{RESULTS}/models/{{system}}/{{model}}",
+        reducer=f"{RESULTS}/reduce/{{system}}/pca.zarr",
+        latent=f"{RESULTS}/reduce/{{system}}/latent.zarr",
+    output:
+        landscape=figure_output("landscape_{model}", "landscape"),
+        extension=figure_output("extension_{model}", "extension"),
+        unfolding=figure_output("unfolding_times_{model}", "unfolding_times"),
+        conformations=figure_output("conformations_{model}", "conformations"),
+    log:
+        f"{RESULTS}/logs/figures/{{system}}/polymer_{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/{{system}}/polymer_{{model}}.tsv"
+    wildcard_constraints:
+        system=one_of(POLYMER_SYSTEMS),
+    conda:
+        "../../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        spec=spec("figures"),
+        eval_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
+        out_dir=lambda w: f"{RESULTS}/figures/{w.system}",
+    shell:
+        "onsagerflow figures-polymer --threads {threads} --spec {params.spec:q} --run {wildcards.model}"
+        " --model {input.model:q} --eval-dir {params.eval_dir:q} --reducer {input.reducer:q}"
+        " --latent {input.latent:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
+rule polymer_table:
+    input:
+        all_metrics(POLYMER_SYSTEMS),
+    output:
+        csv=report(
+            f"{RESULTS}/tables/polymer_models.csv",
+            caption="../report/polymer_table.rst",
+            category="Tables",
+        ),
+        md=f"{RESULTS}/tables/polymer_models.md",
+    log:
+        f"{RESULTS}/logs/polymer_table.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/polymer_table.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "onsagerflow table --polymer {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"

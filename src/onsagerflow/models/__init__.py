@@ -17,7 +17,7 @@ DTYPES = {"float32": jnp.float32, "float64": jnp.float64}
 
 def build_model(spec: Mapping[str, Any], n: int, *, seed: int,
                 all_specs: Mapping[str, Mapping[str, Any]] | None = None,
-                input_dim: int | None = None) -> nnx.Module:
+                input_dim: int | None = None, fixed: int = 0) -> nnx.Module:
     """Instantiate the model named by ``spec['type']`` for states of dimension n.
 
     An MLP-ODE with ``match_params_of: <key>`` takes the hidden width that brings its
@@ -39,7 +39,8 @@ def build_model(spec: Mapping[str, Any], n: int, *, seed: int,
         if input_dim is None:
             raise ValueError("an OnsagerNet with an autoencoder needs input_dim (the PCA coordinates kept)")
         return JointModel(net, PCAResNet(input_dim, n, width=ae["width"], depth=ae["depth"],
-                                         activation=ae["activation"], rngs=rngs, param_dtype=dtype))
+                                         activation=ae["activation"], rngs=rngs, param_dtype=dtype,
+                                         fixed=fixed))
     if kind == "mlp_ode":
         width = spec.get("width")
         peer = spec.get("match_params_of")

@@ -184,3 +184,65 @@ def _training_grid(by_n, histories, best, name):
     fig.suptitle(f"{name}: training curves (PRF21 Fig. 10); dotted: kept epoch", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: str, latent: str,
+                out_dir: str) -> None:
+    """landscape, extension, unfolding_times and conformations of a polymer closure run."""
+    import jax
+
+    from ..data import open_store, split_mask
+    from ..figures.polymer import conformations_figure, extension_figure, landscape_figure, unfolding_figure
+    from ..models.dynamics import LatentChart, as_float64
+    from ..models.reducers import PCA
+    from ..training import load_checkpoint
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = spec["system"]["name"]
+    provenance = stamp(spec)
+    m = json.loads((Path(eval_dir) / "metrics.json").read_text())
+    model, norm, meta = load_checkpoint(model_dir)
+    model64 = as_float64(model)
+    chart = LatentChart(model64, meta)
+    dyn = model64.dynamics if hasattr(model64, "dynamics") else model64
+    lat = open_store(latent)
+    test = np.flatnonzero(split_mask(lat, "test"))
+    z = chart.encode(lat["h"].isel(trajectory=test).values)
+    t = lat["time"].values
+    labels = np.asarray(lat["unfolding"].values)[test]
+    critical = m["critical_points"]
+
+    if z.shape[-1] >= 3:
+        v = jax.jit(lambda x: dyn.potential((x - norm.mean) / norm.scale))
+        lo, hi = np.percentile(z.reshape(-1, z.shape[-1]), [0.5, 99.5], axis=0)
+        pad = 0.1 * (hi - lo)
+        trajs = {LABELS_ORDER[c]: z[np.flatnonzero(labels == c)[0], :, :3] for c in (0, 1) if (labels == c).any()}
+        fig = landscape_figure(lambda x: v(np.pad(x, ((0, 0), (0, z.shape[-1] - 3)))), lo[:3] - pad[:3],
+                               hi[:3] + pad[:3], critical, trajs,
+                               title=f"{name}: learned potential V of {run}")
+        save_figure(fig, out / "landscape", provenance, f"{name} landscape")
+
+    groups = {f"ensemble {e['ensemble']} ({e['label']})": e["extension"] for e in m["ensembles"]}
+    save_figure(extension_figure(t, groups, title=f"{name}: extension of held-out ensembles vs {run}"),
+                out / "extension", provenance, f"{name} extension")
+    groups = {f"ensemble {e['ensemble']} ({e['label']})": e["unfolding_time"] for e in m["ensembles"]}
+    save_figure(unfolding_figure(groups, float(t[-1]), title=f"{name}: unfolding times"),
+                out / "unfolding_times", provenance, f"{name} unfolding times")
+
+    pca = PCA.load(reducer)
+    obs = int(lat.attrs.get("n_observables", 0))
+    chains = []
+    for c in critical:
+        y = chart.decode(np.asarray(c["x"])[None])[0]
+        coords = np.zeros(pca.components.shape[0])
+        k = min(len(coords), len(y) - obs)
+        coords[:k] = y[obs:obs + k]
+        chains.append(pca.inverse_rows(coords[None])[0].reshape(pca.shape))
+    save_figure(conformations_figure(chains, critical, title=f"{name}: decoded chains at the critical "
+                                                              f"points of {run}"),
+                out / "conformations", provenance, f"{name} conformations")
+    log.info("wrote figures of %s to %s", name, out)
+
+
+LABELS_ORDER = {0: "fast", 1: "slow"}

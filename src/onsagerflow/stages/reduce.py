@@ -7,6 +7,7 @@ import logging
 import time
 from pathlib import Path
 
+import dask.array as da
 import numpy as np
 
 from ..data import build_dataset, open_store, write_store
@@ -31,16 +32,28 @@ def run(spec: dict, data: str, out_dir: str) -> None:
     provenance = stamp(spec)
     out = Path(out_dir)
     pca.save(out / PCA_STORE, {"source_store": str(data), **provenance})
-    k = pca.components.shape[0]
+    # Macroscopic observables (NCS24's Z*: the polymer's extension) lead the latent state,
+    # the PCA coordinates follow; a chart passes the observables through unlearned.
+    observables = list(red.get("observables", []))
+    H = pca.transform(ds)
+    if observables:
+        H = da.concatenate([da.stack([ds[o].data for o in observables], axis=-1).astype(np.float64), H],
+                           axis=-1)
+    k = H.shape[-1]
+    kept = {c: ds[c].values for c in ds.coords
+            if ds[c].dims == ("trajectory",) and c not in ("trajectory", "split")}
     latent = build_dataset(
         system=ds.attrs["system"],
-        data_vars={"h": (("trajectory", "time", "state"), pca.transform(ds),
-                         {"units": "1", "long_name": "PCA coordinates of the scaled fields"})},
+        data_vars={"h": (("trajectory", "time", "state"), H,
+                         {"units": "1", "long_name": "observables, then PCA coordinates of the scaled fields"})},
         time=ds["time"].values, split=ds["split"].values, trajectory=ds["trajectory"].values,
+        trajectory_coords=kept,
         coords={"state": (("state",), np.arange(k))},
         attrs={"observed": "h", "reduction": "pca", "fields": " ".join(red["fields"]),
+               "observables": " ".join(observables), "n_observables": len(observables),
                "source_store": str(data), **{key: ds.attrs[key] for key in ds.attrs
-                                              if key in ("system_type", "r", "Ra", "Pr", "dt_sample")},
+                                              if key in ("system_type", "r", "Ra", "Pr", "dt_sample", "Wi", "relaxation_time",
+                                                         "unfolding_threshold", "strain_rate", "time_unit")},
                **provenance})
     write_store(latent, out / LATENT_STORE, dims=("state",))
     log.info("wrote %s in %.1f s", out, time.perf_counter() - t0)

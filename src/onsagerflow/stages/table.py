@@ -86,3 +86,31 @@ def run_latent(metrics_files: list[str], out_csv: str, out_md: str) -> None:
     with atomic_path(out_md) as tmp:
         tmp.write_text(to_markdown(df))
     log.info("wrote %s and %s (%d rows)", out_csv, out_md, len(df))
+
+
+def polymer_row(m: dict) -> dict:
+    """One stochastic run: critical points, ensemble statistics (NCS24), closure correlations."""
+    r = {"system": m["system"], "n": m["latent"], "model": m["model_key"],
+         "closure": "PCA-ResNet" if m["autoencoder"] else "PCA", "diffusion": m["diffusion"],
+         "params": m["param_count"],
+         "critical points": ", ".join(sorted(c["type"] for c in m["critical_points"])) or "none"}
+    for e in m["ensembles"]:
+        tag = f"{e['label']} #{e['ensemble']}"
+        r[f"{tag}: max mean error"] = e["extension"]["max_mean_error"]
+        r[f"{tag}: max std error"] = e["extension"]["max_std_error"]
+        r[f"{tag}: unfolding W1/mean"] = e["unfolding_time"]["wasserstein1_relative"]
+        r[f"{tag}: unfolding KS"] = e["unfolding_time"]["ks"]
+        r[f"{tag}: covariance error"] = e["covariance_error"]
+    c = m.get("correlations") or {}
+    r["corr(|Z2|, |xN−x1|)"] = c.get("Z2_vs_end_to_end_diff")
+    r["corr(|Z3|, |xN+x1|)"] = c.get("Z3_vs_end_to_end_sum")
+    return r
+
+
+def run_polymer(metrics_files: list[str], out_csv: str, out_md: str) -> None:
+    df = pd.DataFrame([polymer_row(json.loads(Path(f).read_text())) for f in metrics_files])
+    with atomic_path(out_csv) as tmp:
+        df.to_csv(tmp, index=False)
+    with atomic_path(out_md) as tmp:
+        tmp.write_text(to_markdown(df))
+    log.info("wrote %s and %s (%d rows)", out_csv, out_md, len(df))

@@ -13,6 +13,7 @@ import logging
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 from flax import nnx
 
 from ..config import ConfigError, pair_lag
@@ -21,7 +22,7 @@ from ..models import build_model, param_count
 from ..models.normalizer import Normalizer
 from ..provenance import stamp
 from ..training import fit, load_checkpoint, make_windows, save_checkpoint
-from ..training.losses import joint_loss
+from ..training.losses import em_nll, joint_loss
 from .common import observed, sampling_step, split_array
 
 log = logging.getLogger("onsagerflow.train")
@@ -43,6 +44,7 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
         raise ConfigError(f"run {spec['run']}: latent size {n} exceeds the {u_train.shape[-1]} "
                           f"coordinates of {data}")
     m = spec["model"]
+    stochastic = m["spec"]["type"] == "s_onsagernet"
     cut = dict(lag=lag, steps=pairs["rollout_steps"], per_trajectory=pairs["per_trajectory"])
     meta = {"model_key": m["key"], "run": spec["run"], "latent": spec.get("latent"),
             "model_spec": m["spec"], "all_specs": {m["key"]: m["spec"], **m["peers"]}, "n": n,
@@ -53,7 +55,8 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
         if pretrained is None:
             raise ConfigError(f"run {spec['run']}: an autoencoder run needs --pretrained (the checkpoint "
                               f"of {spec.get('pretrained_run')})")
-        model, norm, windows, loss = _joint(spec, u_train, u_val, n, cut, pretrained, meta)
+        model, norm, windows, loss = _joint(spec, u_train, u_val, n, cut, pretrained, meta,
+                                            int(ds.attrs.get("n_observables", 0)), stochastic)
         train, val = windows
     else:
         u_train, u_val = u_train[..., :n], u_val[..., :n]
@@ -61,12 +64,16 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
         train = make_windows(norm.encode(u_train), seed=training["seed"], **cut)
         val = make_windows(norm.encode(u_val), seed=training["seed"] + 1, **cut)
         model = build_model(m["spec"], n, seed=training["seed"], all_specs=meta["all_specs"])
-        loss = None
+        loss = em_nll if stochastic else None
     log.info("%s on %s: %d parameters, %d train / %d val windows, tau = %g (%d samples), device %s",
              spec["run"], spec["system"], param_count(model), len(train), len(val), pairs["tau"], lag,
              jax.devices()[0])
     result = fit(model, train, val, tau=pairs["tau"] / norm.time_scale, cfg=training,
                  seed=training["seed"], loss=loss)
+    frozen = (m["spec"].get("autoencoder") or {}).get("frozen_epochs", 0)
+    if frozen:
+        result = _frozen_stage(model, train, val, pairs["tau"] / norm.time_scale, training, frozen,
+                               result, stochastic)
     meta.update({"param_count": param_count(model), "best_epoch": result.best_epoch,
                  "best_val_loss": result.best_val_loss, "epochs_run": len(result.history),
                  "stopped_early": result.stopped_early, "train_seconds": result.seconds,
@@ -75,16 +82,35 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
     log.info("wrote checkpoint %s", out)
 
 
-def _joint(spec, y_train, y_val, n, cut, pretrained, meta):
-    """A JointModel whose dynamics start from the pre-trained OnsagerNet on the n leading
-    PCA coordinates, and whose PCA-ResNet starts as that PCA chart."""
+def _frozen_stage(model, train, val, tau, training, epochs, first, stochastic):
+    """NCS24's second stage: the chart frozen, the dynamics alone trained on the encoded
+    windows. The history continues the first stage's epochs, marked stage 2."""
+    enc = jax.jit(model.autoencoder.encode)
+    dtype = jax.tree.leaves(nnx.state(model, nnx.Param))[0].dtype
+    h_train = np.asarray(enc(jnp.asarray(train, dtype)))
+    h_val = np.asarray(enc(jnp.asarray(val, dtype)))
+    log.info("second stage: the chart frozen, %d epochs of the dynamics alone", epochs)
+    second = fit(model.dynamics, h_train, h_val, tau=tau, cfg={**training, "epochs": epochs},
+                 seed=training["seed"] + 2, loss=em_nll if stochastic else None)
+    h1 = first.history.assign(stage=1)
+    h2 = second.history.assign(stage=2, epoch=second.history["epoch"] + len(h1))
+    best = second.best_epoch + len(h1)
+    return type(first)(model=model, history=pd.concat([h1, h2], ignore_index=True), best_epoch=best,
+                       best_val_loss=second.best_val_loss, seconds=first.seconds + second.seconds,
+                       stopped_early=second.stopped_early)
+
+
+def _joint(spec, y_train, y_val, n, cut, pretrained, meta, fixed=0, stochastic=False):
+    """A JointModel whose dynamics start from the pre-trained model on the n leading
+    coordinates, and whose PCA-ResNet starts as that PCA chart (``fixed`` leading
+    observables pass through it uncorrected)."""
     pre_model, pre_norm, pre_meta = load_checkpoint(pretrained)
     if pre_meta.get("latent") != n or pre_meta["model_spec"].get("autoencoder"):
         raise ConfigError(f"run {spec['run']}: {pretrained} is not a plain OnsagerNet on {n} PCA coordinates")
     m_dim = y_train.shape[-1]
     training = spec["training"]
     model = build_model(spec["model"]["spec"], n, seed=training["seed"], all_specs=meta["all_specs"],
-                        input_dim=m_dim)
+                        input_dim=m_dim, fixed=fixed)
     nnx.update(model.dynamics, nnx.state(pre_model))
     ae = model.autoencoder
     dtype = ae.h_mean[...].dtype
@@ -98,7 +124,9 @@ def _joint(spec, y_train, y_val, n, cut, pretrained, meta):
     a = spec["model"]["spec"]["autoencoder"]
     loss = functools.partial(joint_loss, rollout_weight=float(training["rollout_weight"]),
                              reconstruction_weight=a["reconstruction_weight"],
-                             isometry_weight=a["isometry_weight"])
-    meta.update({"input_dim": m_dim, "pretrained_run": spec.get("pretrained_run"),
+                             isometry_weight=a["isometry_weight"],
+                             pca_penalty_weight=a["pca_penalty_weight"],
+                             dynamics_loss=em_nll if stochastic else None)
+    meta.update({"input_dim": m_dim, "fixed": fixed, "pretrained_run": spec.get("pretrained_run"),
                  "pretrained_provenance": pre_meta["provenance"]})
     return model, norm, windows, loss

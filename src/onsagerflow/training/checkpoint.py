@@ -62,7 +62,8 @@ def load_checkpoint(path: str | Path) -> tuple[nnx.Module, Normalizer, dict]:
     # Shapes only: the saved parameters replace the initial ones, so none are drawn.
     abstract = nnx.eval_shape(lambda: build_model(meta["model_spec"], meta["n"], seed=meta["seed"],
                                                   all_specs=meta.get("all_specs"),
-                                                  input_dim=meta.get("input_dim")))
+                                                  input_dim=meta.get("input_dim"),
+                                                  fixed=meta.get("fixed", 0)))
     graphdef, state = nnx.split(abstract)
     leaves, treedef = jax.tree_util.tree_flatten_with_path(state)
     with np.load(p / PARAMS) as saved:

@@ -1,0 +1,65 @@
+"""Statistics of stochastic ensembles: moments vs time, distances between distributions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def censor(times: np.ndarray, t_end: float) -> np.ndarray:
+    """Never-unfolded (inf) becomes t_end, so distributions of first-passage times compare."""
+    t = np.asarray(times, dtype=np.float64)
+    return np.where(np.isfinite(t), t, t_end)
+
+
+def _ecdfs(a: np.ndarray, b: np.ndarray):
+    a, b = np.sort(np.asarray(a, float)), np.sort(np.asarray(b, float))
+    grid = np.union1d(a, b)
+    Fa = np.searchsorted(a, grid, side="right") / a.size
+    Fb = np.searchsorted(b, grid, side="right") / b.size
+    return grid, Fa, Fb
+
+
+def wasserstein1(a: np.ndarray, b: np.ndarray) -> float:
+    """W₁ = ∫ |F_a − F_b| dx between two samples' empirical distributions."""
+    grid, Fa, Fb = _ecdfs(a, b)
+    return float(np.sum(np.abs(Fa - Fb)[:-1] * np.diff(grid)))
+
+
+def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sample Kolmogorov–Smirnov statistic sup |F_a − F_b|."""
+    _, Fa, Fb = _ecdfs(a, b)
+    return float(np.max(np.abs(Fa - Fb)))
+
+
+def moment_errors(pred: np.ndarray, truth: np.ndarray) -> dict:
+    """pred and truth are (realisations, time): the largest error over time of the mean and
+    of the standard deviation across realisations, in units of the truth's pooled std."""
+    unit = float(np.std(truth))
+    unit = unit if unit > 0 else 1.0
+    dmean = np.abs(np.nanmean(pred, axis=0) - truth.mean(axis=0))
+    dstd = np.abs(np.nanstd(pred, axis=0) - truth.std(axis=0))
+    return {"max_mean_error": float(np.max(dmean) / unit), "max_std_error": float(np.max(dstd) / unit),
+            "unit": unit, "pred_mean": np.nanmean(pred, axis=0).tolist(),
+            "pred_std": np.nanstd(pred, axis=0).tolist(), "true_mean": truth.mean(axis=0).tolist(),
+            "true_std": truth.std(axis=0).tolist()}
+
+
+def covariance_error(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Mean over time of ‖C_pred(t) − C_true(t)‖_F / ‖C_true(t)‖_F, C the covariance across
+    realisations of the latent state; inputs (realisations, time, n)."""
+    def cov(x):
+        d = x - x.mean(axis=0, keepdims=True)
+        return np.einsum("rti,rtj->tij", d, d) / max(x.shape[0] - 1, 1)
+
+    cp, ct = cov(pred), cov(truth)
+    den = np.linalg.norm(ct, axis=(1, 2))
+    keep = den > 0
+    return float(np.mean(np.linalg.norm((cp - ct)[keep], axis=(1, 2)) / den[keep]))
+
+
+def abs_correlation(z: np.ndarray, target: np.ndarray) -> float:
+    """Pearson correlation of |z| with a (non-negative) observable, over all samples."""
+    a, b = np.abs(np.ravel(z)), np.ravel(target)
+    if a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])

@@ -1,0 +1,91 @@
+"""Figures of the polymer closure model (NCS24 Figs. 3–5 in spirit)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .common import fixed_point_style
+
+PLANES = [(0, 1), (0, 2), (1, 2)]
+
+
+def landscape_figure(potential, lo: np.ndarray, hi: np.ndarray, critical: list[dict],
+                     trajectories: dict[str, np.ndarray], n_grid: int = 60, n_third: int = 40, title: str = ""):
+    """V on the (Z1, Z2), (Z1, Z3), (Z2, Z3) planes, minimised over the third coordinate,
+    with the critical points and a fast and a slow trajectory. ``potential`` takes (…, 3)."""
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.2))
+    for ax, (i, j) in zip(axes, PLANES):
+        k = 3 - i - j
+        a = np.linspace(lo[i], hi[i], n_grid)
+        b = np.linspace(lo[j], hi[j], n_grid)
+        c = np.linspace(lo[k], hi[k], n_third)
+        A, B, C = np.meshgrid(a, b, c, indexing="ij")
+        pts = np.zeros((*A.shape, 3))
+        pts[..., i], pts[..., j], pts[..., k] = A, B, C
+        v = np.asarray(potential(pts.reshape(-1, 3))).reshape(A.shape).min(axis=-1)
+        cs = ax.contourf(a, b, (v - v.min()).T, levels=30, cmap="viridis")
+        fig.colorbar(cs, ax=ax, shrink=0.85, label="V − min V" if i == 1 else None)
+        for (name, z), col in zip(trajectories.items(), ("w", "tab:orange")):
+            ax.plot(z[:, i], z[:, j], color=col, lw=1.0, label=f"{name} trajectory")
+            ax.scatter(z[0, i], z[0, j], color=col, s=15)
+        for p in critical:
+            x = np.asarray(p["x"])
+            ax.scatter(x[i], x[j], s=55, zorder=5, **fixed_point_style(p["kind"]))
+        ax.set_xlabel(f"Z{i + 1}"); ax.set_ylabel(f"Z{j + 1}")
+        ax.set_xlim(lo[i], hi[i]); ax.set_ylim(lo[j], hi[j])
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(title + "  (● minimum, ✕ saddle, ○ maximum; V minimised over the third coordinate)",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def extension_figure(t: np.ndarray, groups: dict[str, dict], title: str = ""):
+    """Mean ± std of the extension vs time, predicted against held out, per ensemble."""
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.0 * len(groups), 3.8), squeeze=False)
+    for ax, (name, g) in zip(axes[0], groups.items()):
+        for key, col, lab in (("true", "k", "held out"), ("pred", "tab:red", "S-OnsagerNet")):
+            m, s = np.asarray(g[f"{key}_mean"]), np.asarray(g[f"{key}_std"])
+            ax.plot(t, m, color=col, label=lab)
+            ax.fill_between(t, m - s, m + s, color=col, alpha=0.2)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("time")
+        ax.legend(fontsize=8)
+    axes[0, 0].set_ylabel("extension (mean ± std)")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def unfolding_figure(groups: dict[str, dict], t_end: float, title: str = ""):
+    """Histograms of unfolding times, predicted against held out (t_end: never unfolded)."""
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.0 * len(groups), 3.6), squeeze=False)
+    for ax, (name, g) in zip(axes[0], groups.items()):
+        bins = np.linspace(0, t_end, 21)
+        ax.hist(g["true"], bins=bins, alpha=0.5, color="k", label="held out")
+        ax.hist(g["pred"], bins=bins, alpha=0.5, color="tab:red", label="S-OnsagerNet")
+        ax.set_title(f"{name}: W1/mean = {g['wasserstein1_relative']:.2f}, KS = {g['ks']:.2f}", fontsize=9)
+        ax.set_xlabel("unfolding time (last bin: never)")
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def conformations_figure(chains: list[np.ndarray], critical: list[dict], title: str = ""):
+    """Decoded chains (N, 3) at the critical points, drawn in the (x, y) plane."""
+    n = max(1, len(chains))
+    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.2), squeeze=False)
+    for ax, r, p in zip(axes[0], chains, critical):
+        ax.plot(r[:, 0], r[:, 1], "-o", ms=3, lw=1)
+        ax.scatter(r[0, 0], r[0, 1], c="tab:green", s=30, zorder=5, label="bead 1")
+        ax.scatter(r[-1, 0], r[-1, 1], c="tab:red", s=30, zorder=5, label="bead N")
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_title(f"{p['type']} at Z = {np.round(p['x'], 1).tolist()}", fontsize=7)
+        ax.set_xlabel("x (stretching)")
+    axes[0, 0].set_ylabel("y")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,138 @@
+"""Evaluation of a stochastic model (S-OnsagerNet) on held-out test ensembles (NCS24).
+
+Each test ensemble is many noise realisations from one initial conformation. The model
+runs as many SDE paths from the encoded initial state, and the ensembles are compared:
+mean and standard deviation of the extension vs time, the distribution of unfolding
+times, the covariance of the latent state; plus the critical points of the learned drift
+and how the closure coordinates track |x_N − x_1| and |x_N + x_1|.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..analysis.ensembles import (abs_correlation, censor, covariance_error, ks_statistic, moment_errors,
+                                  wasserstein1)
+from ..analysis.fixed_points import find_fixed_points
+from ..analysis.sde import simulate_sde
+from ..data import build_dataset, open_store, split_mask, write_store
+from ..models.dynamics import LatentChart, as_float64, physical_field
+from ..provenance import stamp
+from ..systems.polymer import unfolding_time
+from ..training import load_checkpoint
+from .common import observed, split_array, write_json
+
+log = logging.getLogger("onsagerflow.evaluate")
+
+LABELS = {0: "fast", 1: "slow", 2: "unlabelled"}
+
+
+def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None = None) -> None:
+    t_start = time.perf_counter()
+    out = Path(out_dir)
+    cfg = spec["evaluation"]
+    ds = open_store(data)
+    variable = observed(ds, data)
+    model, norm, meta = load_checkpoint(model_dir)
+    model64 = as_float64(model)
+    chart = LatentChart(model64, meta)
+    dyn = model64.dynamics if hasattr(model64, "dynamics") else model64
+    provenance = stamp(spec)
+
+    test = np.flatnonzero(split_mask(ds, "test"))
+    y_test = split_array(ds, variable, "test")
+    z_true = chart.encode(y_test)  # the run's latent coordinates (physical units of h)
+    ext_true = y_test[..., 0]  # the leading observable: the extension
+    t = np.asarray(ds["time"].values)
+    ensembles = np.asarray(ds["ensemble"].values)[test]
+    labels = np.asarray(ds["unfolding"].values)[test]
+    threshold = float(ds.attrs["unfolding_threshold"])
+
+    # --- as many SDE paths as each ensemble has realisations, from its encoded start
+    key = jax.random.key(cfg["seed"])
+    z0 = norm.encode(z_true[:, 0])
+    dt_model = (t[1] - t[0]) / norm.time_scale / cfg["sde_substeps"]
+    paths = simulate_sde(dyn.drift, dyn.sigma, jnp.asarray(z0), jnp.asarray((t - t[0]) / norm.time_scale),
+                         dt_model, key)
+    z_pred = norm.decode(np.asarray(paths))
+    ext_pred = chart.decode(z_pred)[..., 0]
+    log.info("simulated %d SDE paths over %d samples (%d substeps each)", len(z0), len(t),
+             cfg["sde_substeps"])
+
+    per_ensemble = []
+    for e in np.unique(ensembles):
+        idx = np.flatnonzero(ensembles == e)
+        ut_true = censor(unfolding_time(ext_true[idx], t, threshold), t[-1])
+        ut_pred = censor(unfolding_time(ext_pred[idx], t, threshold), t[-1])
+        mean_ut = float(np.mean(ut_true))
+        w1 = wasserstein1(ut_pred, ut_true)
+        per_ensemble.append({
+            "ensemble": int(e), "label": LABELS[int(labels[idx[0]])], "realisations": int(len(idx)),
+            "extension": moment_errors(ext_pred[idx], ext_true[idx]),
+            "unfolding_time": {"true": ut_true.tolist(), "pred": ut_pred.tolist(), "mean_true": mean_ut,
+                               "wasserstein1": w1,
+                               "wasserstein1_relative": w1 / mean_ut if mean_ut > 0 else None,
+                               "ks": ks_statistic(ut_pred, ut_true)},
+            "covariance_error": covariance_error(z_pred[idx], z_true[idx])})
+        log.info("ensemble %d (%s): max mean error %.3f, max std error %.3f, W1/mean %.3f",
+                 e, per_ensemble[-1]["label"], per_ensemble[-1]["extension"]["max_mean_error"],
+                 per_ensemble[-1]["extension"]["max_std_error"],
+                 per_ensemble[-1]["unfolding_time"]["wasserstein1_relative"] or np.nan)
+
+    # --- critical points of the learned drift, in the run's latent units
+    field, args = physical_field(dyn, norm)
+    train = chart.encode(split_array(ds, variable, "train"))
+    frames = train.reshape(-1, train.shape[-1])
+    rng = np.random.default_rng(cfg["seed"])
+    k = cfg["fixed_point_starts"]
+    starts = np.concatenate([frames[rng.choice(len(frames), k - k // 2)],
+                             rng.uniform(frames.min(0), frames.max(0), size=(k // 2, frames.shape[-1]))])
+    length_scale = float(np.linalg.norm(norm.scale))
+    critical = find_fixed_points(field, starts, args=args, length_scale=length_scale,
+                                 field_scale=length_scale / norm.time_scale)
+    for c in critical:
+        c["type"] = "minimum" if c["kind"].startswith("stable") else (
+            "saddle" if c["kind"].startswith("saddle") else c["kind"])
+    log.info("critical points: %s", [(np.round(c["x"], 2).tolist(), c["type"]) for c in critical])
+
+    # --- do the closure coordinates track the folds? (NCS24: |Z2| ~ |x_N − x_1|, |Z3| ~ |x_N + x_1|)
+    correlations = None
+    if fields and z_true.shape[-1] >= 3:
+        raw = open_store(fields)
+        diff = raw["end_to_end_diff"].isel(trajectory=test).values
+        summ = raw["end_to_end_sum"].isel(trajectory=test).values
+        correlations = {"Z2_vs_end_to_end_diff": abs_correlation(z_true[..., 1], diff),
+                        "Z3_vs_end_to_end_sum": abs_correlation(z_true[..., 2], summ),
+                        "Z2_vs_end_to_end_sum": abs_correlation(z_true[..., 1], summ),
+                        "Z3_vs_end_to_end_diff": abs_correlation(z_true[..., 2], diff)}
+
+    var = ds[variable]
+    pred_ds = build_dataset(
+        system=ds.attrs["system"],
+        data_vars={variable: (var.dims, z_pred, {"units": "1", "long_name": f"{meta['run']} SDE path from the "
+                                                  "trajectory's encoded start (its own noise)"}),
+                   "extension": (("trajectory", "time"), ext_pred, {"units": "1", "long_name": "extension"})},
+        time=t, split=np.full(len(test), 2, np.int8), trajectory=ds["trajectory"].values[test],
+        trajectory_coords={"ensemble": ensembles, "unfolding": labels},
+        coords={"state": (("state",), np.arange(z_pred.shape[-1]))},
+        attrs={"observed": variable, "model": meta["run"], "source_store": str(data), **provenance})
+    write_store(pred_ds, out / "predictions.zarr", dims=("state",), allow_nan=True)
+    metrics = {
+        "system": spec["system"]["name"], "model": meta["run"], "model_key": meta["model_key"],
+        "latent": spec.get("latent"), "model_type": meta["model_spec"]["type"],
+        "autoencoder": bool(meta["model_spec"].get("autoencoder")), "param_count": meta["param_count"],
+        "n_test_trajectories": int(len(test)), "unfolding_threshold": threshold,
+        "ensembles": per_ensemble, "critical_points": critical, "fixed_points": critical,
+        "correlations": correlations,
+        "diffusion": meta["model_spec"].get("diffusion"),
+        "training": {k: meta[k] for k in ("best_epoch", "best_val_loss", "epochs_run", "train_seconds",
+                                           "device")},
+        "evaluate_seconds": time.perf_counter() - t_start, "provenance": provenance}
+    write_json(out / "metrics.json", metrics)
+    log.info("wrote %s in %.1f s", out, metrics["evaluate_seconds"])
