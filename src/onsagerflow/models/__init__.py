@@ -10,7 +10,7 @@ from flax import nnx
 from .autoencoder import JointModel, PCAResNet
 from .baselines import MLPODE, matched_width
 from .layers import param_count
-from .onsagernet import OnsagerNet
+from .onsagernet import OnsagerNet, SOnsagerNet
 
 DTYPES = {"float32": jnp.float32, "float64": jnp.float64}
 
@@ -23,21 +23,28 @@ def build_model(spec: Mapping[str, Any], n: int, *, seed: int,
     An MLP-ODE with ``match_params_of: <key>`` takes the hidden width that brings its
     parameter count closest to that model's (looked up in ``all_specs``). An OnsagerNet
     with an ``autoencoder`` block becomes a JointModel whose PCA-ResNet maps the
-    ``input_dim`` leading PCA coordinates to n.
+    ``input_dim`` leading PCA coordinates to n. An ``s_onsagernet`` (stochastic,
+    SCIENCE.md §2) takes the OnsagerNet keys plus ``diffusion`` and optional
+    ``sigma_init`` (initial noise amplitude in normalised units, default 1) and
+    ``sigma_floor``.
     """
     rngs = nnx.Rngs(seed)
     dtype = DTYPES[spec.get("dtype", "float32")]
     kind = spec["type"]
-    if kind == "onsagernet":
-        net = OnsagerNet(n, width=spec["width"], depth=spec["depth"],
-                         potential_dim=spec.get("potential_dim"), alpha=spec["alpha"],
-                         beta=spec["beta"], activation=spec["activation"],
-                         forcing=spec["forcing"], rngs=rngs, param_dtype=dtype)
+    if kind in ("onsagernet", "s_onsagernet"):
+        common = dict(width=spec["width"], depth=spec["depth"], potential_dim=spec.get("potential_dim"),
+                      alpha=spec["alpha"], beta=spec["beta"], activation=spec["activation"],
+                      forcing=spec["forcing"], rngs=rngs, param_dtype=dtype)
+        if kind == "onsagernet":
+            net = OnsagerNet(n, **common)
+        else:
+            net = SOnsagerNet(n, diffusion=spec["diffusion"], sigma_init=spec.get("sigma_init", 1.0),
+                              sigma_floor=spec.get("sigma_floor", 1e-3), **common)
         ae = spec.get("autoencoder")
         if not ae:
             return net
         if input_dim is None:
-            raise ValueError("an OnsagerNet with an autoencoder needs input_dim (the PCA coordinates kept)")
+            raise ValueError("a model with an autoencoder needs input_dim (the PCA coordinates kept)")
         return JointModel(net, PCAResNet(input_dim, n, width=ae["width"], depth=ae["depth"],
                                          activation=ae["activation"], rngs=rngs, param_dtype=dtype,
                                          fixed=fixed))
@@ -54,7 +61,7 @@ def build_model(spec: Mapping[str, Any], n: int, *, seed: int,
             raise ValueError("model spec: mlp_ode needs 'width' or 'match_params_of'")
         return MLPODE(n, width=width, depth=spec["depth"], activation=spec["activation"],
                       rngs=rngs, param_dtype=dtype)
-    raise ValueError(f"unknown model type '{kind}'; known: onsagernet, mlp_ode")
+    raise ValueError(f"unknown model type '{kind}'; known: onsagernet, s_onsagernet, mlp_ode")
 
 
-__all__ = ["JointModel", "MLPODE", "OnsagerNet", "PCAResNet", "build_model", "param_count"]
+__all__ = ["JointModel", "MLPODE", "OnsagerNet", "PCAResNet", "SOnsagerNet", "build_model", "param_count"]

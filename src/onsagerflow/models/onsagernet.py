@@ -8,8 +8,11 @@ linear term; f(z) = F z + f₀ (or none). Every method takes states of shape (..
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from .layers import MLP
@@ -60,3 +63,119 @@ class OnsagerNet(nnx.Module):
         g = self.grad_potential(z)
         M, W = self.matrices(z)
         return -jnp.einsum("...ij,...j->...i", M + W, g) + self.forcing(z)
+
+
+DIFFUSIONS = ("constant_diagonal", "diagonal", "full", "fluctuation_dissipation")
+
+
+def _inverse_softplus(y: float) -> float:
+    return math.log(math.expm1(y))  # plain floats: the constructor also runs under eval_shape
+
+
+class SOnsagerNet(OnsagerNet):
+    """S-OnsagerNet (SCIENCE.md §2, NCS24): the Itô SDE
+
+        dZ = [−(M(Z) + W(Z)) ∇V(Z) + f(Z) (+ ε ∇·M(Z))] dt + σ(Z) dW,
+
+    M, W, V, f those of OnsagerNet, σ of shape (n, n) by ``diffusion``:
+
+    - "constant_diagonal": σ = diag(exp(s)), s a parameter vector;
+    - "diagonal": σ(Z) = diag(softplus(g(Z)) + floor), g an MLP;
+    - "full": σ(Z) lower triangular, its n(n+1)/2 entries from an MLP, diagonal
+      softplus(·) + floor (so σ is the Cholesky factor of σσᵀ);
+    - "fluctuation_dissipation": σσᵀ = 2εM(Z), σ = √(2ε) chol(M(Z)), ε = exp(log_eps) > 0
+      learned, and the drift gains ε ∇·M with (∇·M)_i = Σ_j ∂M_ij/∂Z_j.
+
+    Why ε ∇·M (f = W = 0): the Fokker–Planck equation of dZ = b dt + σ dW (Itô) is
+    ∂p/∂t = −∂_i J_i, J_i = b_i p − ∂_j(D_ij p), D = σσᵀ/2 = εM. For p ∝ exp(−V/ε),
+    ∂_j(D_ij p) = p [ε ∂_j M_ij − M_ij ∂_j V], so J_i = p [b_i − ε(∇·M)_i + (M∇V)_i], which
+    vanishes (detailed balance, p stationary) exactly when b = −M∇V + ε∇·M. Without the
+    correction a state-dependent M would shift the stationary density away from
+    exp(−V/ε). Caveat (our derivation): with a state-dependent W, exp(−V/ε) stays
+    stationary only if the drift also gains ε∇·W; with the ε∇·M term alone it holds for
+    W = 0 or constant W (then J = −p W∇V is divergence free). f ≠ 0 breaks it in general.
+
+    ``drift``, ``sigma`` (..., n, n), ``diffusion_matrix`` = σσᵀ take states (..., n);
+    ``__call__`` is the drift, so deterministic tools (fixed points, rollouts) see it.
+    ``sigma_init`` sets the initial noise amplitude per component (state independent at
+    initialisation: the last layer of the noise MLP starts at zero; for the
+    fluctuation–dissipation form ε is chosen so that 2ε tr M(0)/n = sigma_init²).
+    """
+
+    def __init__(self, n: int, *, diffusion: str = "constant_diagonal", sigma_init: float = 1.0,
+                 sigma_floor: float = 1e-3, width: int = 32, depth: int = 2,
+                 rngs: nnx.Rngs, param_dtype=jnp.float32, **kwargs):
+        super().__init__(n, width=width, depth=depth, rngs=rngs, param_dtype=param_dtype, **kwargs)
+        if diffusion not in DIFFUSIONS:
+            raise ValueError(f"diffusion must be one of {DIFFUSIONS}, got '{diffusion}'")
+        if sigma_init <= sigma_floor or sigma_floor < 0:
+            raise ValueError(f"need sigma_init > sigma_floor >= 0 (got {sigma_init}, {sigma_floor})")
+        self.diffusion_kind, self.sigma_floor = diffusion, float(sigma_floor)
+        act = kwargs.get("activation", "requr")
+        if diffusion == "constant_diagonal":
+            self.log_sigma = nnx.Param(jnp.full((n,), jnp.log(sigma_init), param_dtype))
+        elif diffusion == "fluctuation_dissipation":
+            # ε from M at the origin, so that σσᵀ = 2εM starts near sigma_init² there too
+            # (at initialisation M ≈ αI, far below one for the usual small α).
+            M0 = self.matrices(jnp.zeros((n,), param_dtype))[0]
+            eps0 = sigma_init**2 / (2.0 * jnp.trace(M0) / n)
+            self.log_eps = nnx.Param(jnp.asarray(jnp.log(eps0), param_dtype))
+        else:
+            n_out = n if diffusion == "diagonal" else n * (n + 1) // 2
+            self.noise = MLP(n, n_out, width=width, depth=depth, act=act, rngs=rngs,
+                             param_dtype=param_dtype)
+            bias = jnp.zeros((n_out,), param_dtype)
+            diag = np.arange(n) if diffusion == "diagonal" else self._tril_diagonal_slots()
+            bias = bias.at[diag].set(_inverse_softplus(sigma_init - sigma_floor))
+            self.noise.out.kernel[...] = jnp.zeros_like(self.noise.out.kernel[...])
+            self.noise.out.bias[...] = bias
+
+    def _tril_diagonal_slots(self):
+        """Positions of the diagonal among the row-major lower-triangle entries."""
+        rows, cols = np.tril_indices(self.n)
+        return np.nonzero(rows == cols)[0]
+
+    @property
+    def eps(self):
+        """The temperature ε of the fluctuation–dissipation form."""
+        return jnp.exp(self.log_eps[...])
+
+    def divergence_M(self, z):
+        """(∇·M)_i = Σ_j ∂M_ij/∂z_j by forward-mode autodiff: one JVP per direction e_j
+        (M at each state depends on that state alone, so a broadcast tangent is exact)."""
+        def dM(e):
+            tangent = jnp.broadcast_to(e, z.shape)
+            return jax.jvp(lambda y: self.matrices(y)[0], (z,), (tangent,))[1]
+
+        dMs = jax.vmap(dM)(jnp.eye(self.n, dtype=z.dtype))  # (j, ..., n, n): ∂M/∂z_j
+        return jnp.einsum("j...ij->...i", dMs)
+
+    def drift(self, z):
+        b = super().__call__(z)
+        if self.diffusion_kind == "fluctuation_dissipation":
+            b = b + self.eps * self.divergence_M(z)
+        return b
+
+    def __call__(self, z):
+        return self.drift(z)
+
+    def sigma(self, z):
+        """σ(z), shape (..., n, n); lower triangular with a positive diagonal for every kind."""
+        kind, n = self.diffusion_kind, self.n
+        if kind == "constant_diagonal":
+            return jnp.broadcast_to(jnp.diag(jnp.exp(self.log_sigma[...])), (*z.shape[:-1], n, n))
+        if kind == "fluctuation_dissipation":
+            M, _ = self.matrices(z)
+            return jnp.sqrt(2.0 * self.eps) * jnp.linalg.cholesky(M)
+        out = self.noise(z)
+        if kind == "diagonal":
+            d = jax.nn.softplus(out) + self.sigma_floor
+            return d[..., :, None] * jnp.eye(n, dtype=d.dtype)
+        rows, cols = np.tril_indices(n)
+        entries = jnp.where(rows == cols, jax.nn.softplus(out) + self.sigma_floor, out)
+        return jnp.zeros((*z.shape[:-1], n, n), out.dtype).at[..., rows, cols].set(entries)
+
+    def diffusion_matrix(self, z):
+        """σσᵀ(z), shape (..., n, n): the covariance of dZ per unit time."""
+        s = self.sigma(z)
+        return s @ jnp.swapaxes(s, -1, -2)

@@ -1,4 +1,5 @@
-"""The PRF21 Heun-step pair loss, with an optional multi-step rollout term."""
+"""The PRF21 Heun-step pair loss, with an optional multi-step rollout term, and the
+Euler–Maruyama likelihood of the stochastic S-OnsagerNet."""
 
 from __future__ import annotations
 
@@ -71,3 +72,26 @@ def joint_loss(model, windows, tau, rollout_weight=0.0, reconstruction_weight=1.
         d_ref = jnp.linalg.norm(lin - jnp.roll(lin, 1, axis=0), axis=-1)
         loss = loss + isometry_weight * jnp.mean((d_h - d_ref) ** 2) / jnp.maximum(jnp.mean(d_ref**2), 1e-12)
     return loss
+
+
+def em_nll(model, windows, tau):
+    """Euler–Maruyama negative log-likelihood per increment and component (SCIENCE.md §2).
+
+    windows (batch, K+1, n): every consecutive pair (Z, Z') gives an increment
+    ΔZ = Z' − Z ~ N(μ, Σ) with μ = b(Z) τ, Σ = σσᵀ(Z) τ (b = ``model.drift``,
+    σσᵀ = ``model.diffusion_matrix``). With Σ = C Cᵀ (Cholesky) and r = ΔZ − μ,
+
+        NLL = ½ [ |C⁻¹ r|² + log det Σ + n log 2π ],   log det Σ = 2 Σ_i log C_ii,
+
+    averaged over batch and the K increments and divided by n, so the value does not
+    grow with the dimension. C⁻¹ r is a triangular solve: no inverse is formed.
+    """
+    z = windows[:, :-1]
+    dz = windows[:, 1:] - z
+    n = z.shape[-1]
+    r = dz - tau * model.drift(z)
+    chol = jnp.linalg.cholesky(tau * model.diffusion_matrix(z))
+    y = jax.scipy.linalg.solve_triangular(chol, r[..., None], lower=True)[..., 0]
+    logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+    nll = 0.5 * (jnp.sum(y**2, axis=-1) + logdet + n * jnp.log(2.0 * jnp.pi))
+    return jnp.mean(nll) / n
