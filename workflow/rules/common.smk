@@ -76,9 +76,15 @@ def figure_files(system):
 
 
 def all_targets():
-    tables = (["results"] if STATE_SYSTEMS else []) + (
-        ["latent_models"] if REDUCED else []
-    )
+    tables = [
+        name
+        for name, systems in (
+            ("results", STATE_SYSTEMS),
+            ("latent_models", FIELD_SYSTEMS),
+            ("polymer_models", POLYMER_SYSTEMS),
+        )
+        if systems
+    ]
     targets = [f"{RESULTS}/tables/{t}.{e}" for t in tables for e in ("csv", "md")]
     for s in SYSTEMS:
         targets.extend(figure_files(s))

@@ -9,6 +9,8 @@ rule evaluate:
         f"{RESULTS}/logs/evaluate/{{system}}/{{model}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/evaluate/{{system}}/{{model}}.tsv"
+    wildcard_constraints:
+        system=one_of(STATE_SYSTEMS + FIELD_SYSTEMS),
     conda:
         "../../envs/cpu.yaml"
     threads: 1
@@ -26,3 +28,30 @@ rule evaluate:
     shell:
         "onsagerflow evaluate --threads {threads} --spec {params.spec:q} --data {input.data:q}"
         " --model {input.model:q} --out-dir {params.out_dir:q} {params.fields} > {log:q} 2>&1"
+
+
+rule evaluate_ensembles:
+    input:
+        unpack(evaluate_inputs),
+    output:
+        metrics=f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json",
+        predictions=directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr"),
+    log:
+        f"{RESULTS}/logs/evaluate/{{system}}/{{model}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/{{system}}/{{model}}.tsv"
+    wildcard_constraints:
+        system=one_of(POLYMER_SYSTEMS),
+    conda:
+        "../../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        spec=spec("evaluate"),
+        out_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
+    shell:
+        "onsagerflow evaluate --threads {threads} --spec {params.spec:q} --data {input.data:q}"
+        " --model {input.model:q} --out-dir {params.out_dir:q} --fields {input.fields:q}"
+        " > {log:q} 2>&1"

@@ -75,7 +75,8 @@ def _prepare(ds: xr.Dataset, chunk: int) -> xr.Dataset:
     ds = ds.copy()
     for v in ds.variables.values():
         v.encoding = {}
-    return ds.chunk({"trajectory": chunk})
+    # chunks along trajectory only: every other dimension whole
+    return ds.chunk({"trajectory": chunk, **{d: -1 for d in ds.dims if d != "trajectory"}})
 
 
 def write_store(data: xr.Dataset | Iterable[xr.Dataset], path: str | os.PathLike, *,

@@ -39,7 +39,7 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, reducer: str | None
     """``reducer`` (pca.zarr) and ``fields`` (the field store) give latent runs the
     reconstruction error of decoded fields."""
     t_start = time.perf_counter()
-    if spec["system"]["type"] == "polymer":  # stochastic models on held-out ensembles
+    if spec["system"]["type"] == "polymer":  # stochastic models on held-out test ensembles
         from . import evaluate_sde
 
         return evaluate_sde.run(spec, data, model_dir, out_dir, fields)

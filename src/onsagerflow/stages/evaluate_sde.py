@@ -14,13 +14,12 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ..analysis.ensembles import (abs_correlation, censor, covariance_error, ks_statistic, moment_errors,
                                   wasserstein1)
 from ..analysis.fixed_points import find_fixed_points
-from ..analysis.sde import simulate_sde
+from ..analysis.sde import physical_sde, simulate_sde
 from ..data import build_dataset, open_store, split_mask, write_store
 from ..models.dynamics import LatentChart, as_float64, physical_field
 from ..provenance import stamp
@@ -55,14 +54,11 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
     threshold = float(ds.attrs["unfolding_threshold"])
 
     # --- as many SDE paths as each ensemble has realisations, from its encoded start
-    key = jax.random.key(cfg["seed"])
-    z0 = norm.encode(z_true[:, 0])
-    dt_model = (t[1] - t[0]) / norm.time_scale / cfg["sde_substeps"]
-    paths = simulate_sde(dyn.drift, dyn.sigma, jnp.asarray(z0), jnp.asarray((t - t[0]) / norm.time_scale),
-                         dt_model, key)
-    z_pred = norm.decode(np.asarray(paths))
+    drift, sigma, sde_args = physical_sde(dyn, norm)
+    z_pred = simulate_sde(drift, sigma, z_true[:, 0], t - t[0], (t[1] - t[0]) / cfg["sde_substeps"],
+                          jax.random.key(cfg["seed"]), args=sde_args)
     ext_pred = chart.decode(z_pred)[..., 0]
-    log.info("simulated %d SDE paths over %d samples (%d substeps each)", len(z0), len(t),
+    log.info("simulated %d SDE paths over %d samples (%d substeps each)", len(z_pred), len(t),
              cfg["sde_substeps"])
 
     per_ensemble = []

@@ -221,14 +221,14 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
         fig = landscape_figure(lambda x: v(np.pad(x, ((0, 0), (0, z.shape[-1] - 3)))), lo[:3] - pad[:3],
                                hi[:3] + pad[:3], critical, trajs,
                                title=f"{name}: learned potential V of {run}")
-        save_figure(fig, out / "landscape", provenance, f"{name} landscape")
+        save_figure(fig, out / f"landscape_{run}", provenance, f"{name} landscape")
 
     groups = {f"ensemble {e['ensemble']} ({e['label']})": e["extension"] for e in m["ensembles"]}
     save_figure(extension_figure(t, groups, title=f"{name}: extension of held-out ensembles vs {run}"),
-                out / "extension", provenance, f"{name} extension")
+                out / f"extension_{run}", provenance, f"{name} extension")
     groups = {f"ensemble {e['ensemble']} ({e['label']})": e["unfolding_time"] for e in m["ensembles"]}
     save_figure(unfolding_figure(groups, float(t[-1]), title=f"{name}: unfolding times"),
-                out / "unfolding_times", provenance, f"{name} unfolding times")
+                out / f"unfolding_times_{run}", provenance, f"{name} unfolding times")
 
     pca = PCA.load(reducer)
     obs = int(lat.attrs.get("n_observables", 0))
@@ -241,7 +241,7 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
         chains.append(pca.inverse_rows(coords[None])[0].reshape(pca.shape))
     save_figure(conformations_figure(chains, critical, title=f"{name}: decoded chains at the critical "
                                                               f"points of {run}"),
-                out / "conformations", provenance, f"{name} conformations")
+                out / f"conformations_{run}", provenance, f"{name} conformations")
     log.info("wrote figures of %s to %s", name, out)
 
 

@@ -63,7 +63,11 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
         norm = Normalizer.fit(u_train, dt, isotropic=spec["normalization"] == "isotropic")
         train = make_windows(norm.encode(u_train), seed=training["seed"], **cut)
         val = make_windows(norm.encode(u_val), seed=training["seed"] + 1, **cut)
-        model = build_model(m["spec"], n, seed=training["seed"], all_specs=meta["all_specs"])
+        spec_m = m["spec"]
+        if stochastic:  # in normalised units increments are O(τ'), so the noise starts at √τ'
+            spec_m = {**spec_m, "sigma_init": float(np.sqrt(pairs["tau"] / norm.time_scale))}
+            meta["model_spec"] = spec_m
+        model = build_model(spec_m, n, seed=training["seed"], all_specs=meta["all_specs"])
         loss = em_nll if stochastic else None
     log.info("%s on %s: %d parameters, %d train / %d val windows, tau = %g (%d samples), device %s",
              spec["run"], spec["system"], param_count(model), len(train), len(val), pairs["tau"], lag,
