@@ -56,9 +56,14 @@ def test_unfolding_time_and_fast_slow_labels():
     np.testing.assert_array_equal(P.unfolding_time(ext, t, 2.0), [1.0, 1.5, np.inf])
     times = np.array([1.0, 1.2, 1.1, 3.0, 2.9, np.inf, 2.0, 2.0, 2.0])
     ens = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2])
-    # pooled median 2.0: ensemble 0 fast, 1 slow (inf counts as slow), 2 ties -> unlabelled
+    # ranked by median: 0 (1.1) fast, 2 (2.0) the middle one of three, 1 (3.0; inf counts as slowest) slow
     np.testing.assert_array_equal(P.label_ensembles(times, ens, 3), [0, 1, 2])
     assert P.label_ensembles(times, ens, 3).dtype == np.int8
+    # two ensembles whose medians tie on the time grid: the mean decides, both get a label
+    two = np.array([2.0, 2.0, 1.0, 2.0, 2.0, 3.0])
+    np.testing.assert_array_equal(P.label_ensembles(two, np.array([0, 0, 0, 1, 1, 1]), 2), [0, 1])
+    np.testing.assert_array_equal(P.label_ensembles(np.array([5.0, 5.0, 1.0, 1.0]),
+                                                    np.array([0, 0, 1, 1]), 2), [1, 0])
 
 
 # ----------------------------------------------------------------------------- generator and store

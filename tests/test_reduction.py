@@ -59,6 +59,16 @@ def test_pca_fit_ignores_val_and_test_trajectories():
     np.testing.assert_allclose(a.mean, b.mean)
 
 
+def test_select_keeps_some_indices_of_a_dimension():
+    ds = field_store()
+    pca = fit_pca(ds, ["u"], 3, select={"x": [0, 2]})
+    assert pca.shape == (4, 2) and pca.components.shape == (3, 8)
+    X = rows(ds, ["u"], {"x": [0, 2]}).compute()
+    np.testing.assert_allclose(X, ds["u"].values[..., [0, 2]].reshape(-1, 8))
+    with pytest.raises(KeyError, match="names dimension"):
+        fit_pca(ds, ["u"], 3, select={"bead": [0]})
+
+
 def test_transform_and_inverse_round_trip_on_the_span():
     ds = field_store()
     pca = fit_pca(ds, ["u", "theta"], 6)

@@ -22,6 +22,7 @@ TINY = os.path.join(ROOT, "tests", "configs", "tiny.yaml")
 
 VARIANTS = os.path.join(ROOT, "tests", "configs", "variants.yaml")
 RBC = os.path.join(ROOT, "tests", "configs", "rbc_tiny.yaml")
+POLYMER = os.path.join(ROOT, "tests", "configs", "polymer_tiny.yaml")
 
 
 def tiny_config():
@@ -160,3 +161,30 @@ def test_rbc_branch_end_to_end(tmp_path):
     assert sorted(table["chart"]) == ["PCA", "PCA", "PCA-ResNet"]
     for stem in ("variance_spectrum", "training_curves", "latent_trajectories", "temperature_fields"):
         assert (results / "figures" / "rbc_tiny" / f"{stem}.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_polymer_branch_end_to_end(tmp_path):
+    """Chains, closure PCA with the extension first, S-OnsagerNet, the PCA-ResNet closure with
+    its frozen second stage, ensemble evaluation, figures and the table."""
+    results = tmp_path / "results"
+    out = snakemake("--config", f"results={results}", config=POLYMER)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    latent = open_store(results / "reduce" / "polymer_tiny" / "latent.zarr", dims=["state"])
+    data = open_store(results / "data" / "polymer_tiny" / "trajectories.zarr", dims=["bead", "xyz"])
+    np.testing.assert_allclose(latent["h"].isel(state=0).values, data["extension"].values, rtol=1e-6)
+    np.testing.assert_array_equal(latent["ensemble"].values, data["ensemble"].values)
+    hist = pd.read_csv(results / "models" / "polymer_tiny" / "s_onsagernet_closure-n3" / "history.csv")
+    assert sorted(set(hist["stage"])) == [1, 2] and len(hist) == 4 + 3
+    for run in ("s_onsagernet-n3", "s_onsagernet_closure-n3"):
+        m = json.loads((results / "eval" / "polymer_tiny" / run / "metrics.json").read_text())
+        assert {e["label"] for e in m["ensembles"]} == {"fast", "slow"}
+        for e in m["ensembles"]:
+            assert len(e["unfolding_time"]["pred"]) == e["realisations"] == 4
+            assert 0 <= e["unfolding_time"]["ks"] <= 1
+        assert set(m["correlations"]) >= {"Z2_vs_end_to_end_diff", "Z3_vs_end_to_end_sum"}
+        pred = open_store(results / "eval" / "polymer_tiny" / run / "predictions.zarr", allow_nan=True)
+        assert pred["h"].shape == (8, 41, 3)
+    assert len(pd.read_csv(results / "tables" / "polymer_models.csv")) == 2
+    for stem in ("landscape", "extension", "unfolding_times", "conformations"):
+        assert (results / "figures" / "polymer_tiny" / f"{stem}_s_onsagernet-n3.png").stat().st_size > 1000

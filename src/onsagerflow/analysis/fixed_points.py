@@ -35,12 +35,14 @@ def jacobian_eigenvalues(field, xs, args=None) -> np.ndarray:
 
 def find_fixed_points(field, starts: np.ndarray, *, args=None, length_scale: float,
                       field_scale: float, residual_tol: float = 1e-6, merge_tol: float = 1e-3,
-                      max_steps: int = 100) -> list[dict]:
+                      max_steps: int = 100, domain: tuple[np.ndarray, np.ndarray] | None = None) -> list[dict]:
     """Roots of ``field(x, args)`` reached by Newton's method from each start.
 
     A root counts when |field(x)| < residual_tol·field_scale; roots closer than
     merge_tol·length_scale are one. Each entry holds x, eigenvalues, kind, residual
-    and the fraction of Newton starts that converged to it (not a dynamical basin).
+    and the fraction of Newton starts that converged to it (not a dynamical basin), and,
+    given ``domain`` = (low, high) of the training data, whether it lies within the data's
+    box widened by 10% (a root far outside is an extrapolation artefact, not physics).
     """
     solver = optx.Newton(rtol=1e-10, atol=1e-10 * length_scale)
 
@@ -65,9 +67,14 @@ def find_fixed_points(field, starts: np.ndarray, *, args=None, length_scale: flo
     out = []
     eigs = jacobian_eigenvalues(field, np.array([p["x"] for p in points]), args) if points else []
     for p, ev in zip(points, eigs):
-        out.append({"x": p["x"].tolist(), "kind": classify(ev), "eigenvalues_real": ev.real.tolist(),
-                    "eigenvalues_imag": ev.imag.tolist(), "residual": p["residual"],
-                    "newton_start_fraction": p["count"] / len(starts)})
+        entry = {"x": p["x"].tolist(), "kind": classify(ev), "eigenvalues_real": ev.real.tolist(),
+                 "eigenvalues_imag": ev.imag.tolist(), "residual": p["residual"],
+                 "newton_start_fraction": p["count"] / len(starts)}
+        if domain is not None:
+            lo, hi = np.asarray(domain[0], float), np.asarray(domain[1], float)
+            pad = 0.1 * (hi - lo)
+            entry["in_data_range"] = bool(np.all((p["x"] >= lo - pad) & (p["x"] <= hi + pad)))
+        out.append(entry)
     return out
 
 

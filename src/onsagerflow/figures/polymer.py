@@ -74,17 +74,20 @@ def unfolding_figure(groups: dict[str, dict], t_end: float, title: str = ""):
 
 
 def conformations_figure(chains: list[np.ndarray], critical: list[dict], title: str = ""):
-    """Decoded chains (N, 3) at the critical points, drawn in the (x, y) plane."""
+    """Decoded chains at the critical points: (N, 3) in the (x, y) plane, or (N, 1) — the
+    x-coordinates alone — against the bead index (a fold shows as a V)."""
     n = max(1, len(chains))
     fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.2), squeeze=False)
     for ax, r, p in zip(axes[0], chains, critical):
-        ax.plot(r[:, 0], r[:, 1], "-o", ms=3, lw=1)
-        ax.scatter(r[0, 0], r[0, 1], c="tab:green", s=30, zorder=5, label="bead 1")
-        ax.scatter(r[-1, 0], r[-1, 1], c="tab:red", s=30, zorder=5, label="bead N")
-        ax.set_aspect("equal", adjustable="datalim")
+        xy = r[:, :2] if r.shape[1] >= 2 else np.column_stack([r[:, 0], np.arange(len(r))])
+        ax.plot(xy[:, 0], xy[:, 1], "-o", ms=3, lw=1)
+        ax.scatter(*xy[0], c="tab:green", s=30, zorder=5, label="bead 1")
+        ax.scatter(*xy[-1], c="tab:red", s=30, zorder=5, label="bead N")
+        if r.shape[1] >= 2:
+            ax.set_aspect("equal", adjustable="datalim")
         ax.set_title(f"{p['type']} at Z = {np.round(p['x'], 1).tolist()}", fontsize=7)
         ax.set_xlabel("x (stretching)")
-    axes[0, 0].set_ylabel("y")
+    axes[0, 0].set_ylabel("y" if chains and chains[0].shape[1] >= 2 else "bead index")
     axes[0, 0].legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()

@@ -9,6 +9,7 @@ memory works. Projections h = X Vᵀ of every trajectory form a latent store.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -29,6 +30,7 @@ class PCA:
     components: np.ndarray  # (k, D), orthonormal rows
     singular_values: np.ndarray  # (k,)
     total_variance: float  # sum of squares of the centred, scaled train rows
+    select: dict | None = None  # indices kept along named dims, e.g. {"xyz": [0]}
 
     @property
     def explained_variance_ratio(self) -> np.ndarray:
@@ -41,7 +43,7 @@ class PCA:
 
     def rows(self, ds: xr.Dataset) -> da.Array:
         """X (trajectory·time, D) as a dask array, one block per trajectory chunk."""
-        return rows(ds, self.fields)
+        return rows(ds, self.fields, self.select)
 
     def transform_rows(self, X):
         return ((X - self.mean) / self.scale_vector) @ self.components.T
@@ -66,7 +68,7 @@ class PCA:
              "singular_values": ("component", self.singular_values),
              "explained_variance_ratio": ("component", self.explained_variance_ratio)},
             attrs={"fields": list(self.fields), "shape": list(self.shape),
-                   "total_variance": self.total_variance, **attrs})
+                   "total_variance": self.total_variance, "select": json.dumps(self.select or {}), **attrs})
 
     def save(self, path: str | Path, attrs: dict) -> None:
         with atomic_path(path) as tmp:
@@ -78,13 +80,19 @@ class PCA:
         return cls(fields=tuple(ds.attrs["fields"]), shape=tuple(ds.attrs["shape"]),
                    mean=ds["mean"].values, field_scale=ds["field_scale"].values,
                    components=ds["components"].values, singular_values=ds["singular_values"].values,
-                   total_variance=float(ds.attrs["total_variance"]))
+                   total_variance=float(ds.attrs["total_variance"]),
+                   select=json.loads(ds.attrs.get("select", "{}")) or None)
 
 
-def rows(ds: xr.Dataset, fields: Sequence[str]) -> da.Array:
+def rows(ds: xr.Dataset, fields: Sequence[str], select: dict | None = None) -> da.Array:
     missing = [f for f in fields if f not in ds]
     if missing:
         raise KeyError(f"store lacks field(s) {missing}; it has {sorted(ds.data_vars)}")
+    if select:
+        bad = [d for d in select if d not in ds.dims]
+        if bad:
+            raise KeyError(f"reduction.select names dimension(s) {bad} the store lacks ({sorted(ds.dims)})")
+        ds = ds.isel({d: list(v) for d, v in select.items()})
     dims = ds[fields[0]].dims
     for f in fields:
         if ds[f].dims != dims:
@@ -96,10 +104,11 @@ def rows(ds: xr.Dataset, fields: Sequence[str]) -> da.Array:
 
 
 def fit_pca(ds: xr.Dataset, fields: Sequence[str], n_components: int, *, seed: int = 0,
-            power_iterations: int = 4) -> PCA:
-    """PCA of the train split's snapshots (randomized SVD, out of core)."""
+            power_iterations: int = 4, select: dict | None = None) -> PCA:
+    """PCA of the train split's snapshots (randomized SVD, out of core); ``select`` keeps
+    some indices of named dimensions (a polymer's x-coordinates: {"xyz": [0]})."""
     train = ds.isel(trajectory=np.flatnonzero(split_mask(ds, "train")))
-    X = rows(train, fields)
+    X = rows(train, fields, select)
     F = len(fields)
     size = X.shape[1] // F
     mean = X.mean(axis=0)
@@ -111,6 +120,7 @@ def fit_pca(ds: xr.Dataset, fields: Sequence[str], n_components: int, *, seed: i
     k = min(n_components, *X.shape)
     _, s, v = da.linalg.svd_compressed(Xs, k=k, n_power_iter=power_iterations, seed=seed)
     s, v, total = da.compute(s, v, (Xs**2).sum())
-    shape = tuple(ds[fields[0]].shape[2:])
-    return PCA(fields=tuple(fields), shape=shape, mean=np.asarray(mean), field_scale=scale,
-               components=np.asarray(v), singular_values=np.asarray(s), total_variance=float(total))
+    sel = ds[fields[0]].isel({d: list(v) for d, v in (select or {}).items()})
+    return PCA(fields=tuple(fields), shape=tuple(sel.shape[2:]), mean=np.asarray(mean), field_scale=scale,
+               components=np.asarray(v), singular_values=np.asarray(s), total_variance=float(total),
+               select=select or None)

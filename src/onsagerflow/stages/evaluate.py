@@ -99,7 +99,7 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, reducer: str | None
     length_scale = float(np.linalg.norm(norm.scale))
     field_scale = length_scale / norm.time_scale
     fps = find_fixed_points(field, starts, args=args, length_scale=length_scale,
-                            field_scale=field_scale)
+                            field_scale=field_scale, domain=(lo, hi))
     log.info("fixed points: %s", [(np.round(p["x"], 3).tolist(), p["kind"]) for p in fps])
     exact = (system.exact_fixed_points(sys_spec)
              if chart is None and hasattr(system, "exact_fixed_points") else None)

@@ -91,7 +91,8 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
                              rng.uniform(frames.min(0), frames.max(0), size=(k // 2, frames.shape[-1]))])
     length_scale = float(np.linalg.norm(norm.scale))
     critical = find_fixed_points(field, starts, args=args, length_scale=length_scale,
-                                 field_scale=length_scale / norm.time_scale)
+                                 field_scale=length_scale / norm.time_scale,
+                                 domain=(frames.min(0), frames.max(0)))
     for c in critical:
         c["type"] = "minimum" if c["kind"].startswith("stable") else (
             "saddle" if c["kind"].startswith("saddle") else c["kind"])

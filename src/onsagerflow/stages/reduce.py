@@ -25,7 +25,7 @@ def run(spec: dict, data: str, out_dir: str) -> None:
     red = spec["reduction"]
     ds = open_store(data)
     pca = fit_pca(ds, red["fields"], red["components"], seed=red["seed"],
-                  power_iterations=red["power_iterations"])
+                  power_iterations=red["power_iterations"], select=red.get("select"))
     cum = np.cumsum(pca.explained_variance_ratio)
     log.info("PCA of %s on %d train trajectories: %s", red["fields"], int((ds["split"].values == 0).sum()),
              ", ".join(f"{k} PCs {cum[k - 1]:.2%}" for k in (1, 3, 5, 7) if k <= len(cum)))

@@ -22,8 +22,10 @@ def row(m: dict) -> dict:
     r[f"median time to {thr['threshold']:.0%} error"] = thr["median"]
     # a trajectory that never crosses the threshold counts at its last time: say how many
     r[f"test trajectories never above {thr['threshold']:.0%}"] = f"{thr['censored']}/{m['n_test_trajectories']}"
-    r["fixed points (stable)"] = (f"{len(m['fixed_points'])} "
-                                  f"({sum(p['kind'].startswith('stable') for p in m['fixed_points'])})")
+    inside = [p for p in m["fixed_points"] if p.get("in_data_range", True)]
+    r["fixed points in data range (stable)"] = (f"{len(inside)} "
+                                                f"({sum(p['kind'].startswith('stable') for p in inside)})")
+    r["fixed points outside"] = len(m["fixed_points"]) - len(inside)
     exact = m.get("exact_fixed_points")
     if exact:
         nontrivial = [e for e in exact if np.linalg.norm(e["x"]) > 0]
@@ -93,7 +95,9 @@ def polymer_row(m: dict) -> dict:
     r = {"system": m["system"], "n": m["latent"], "model": m["model_key"],
          "closure": "PCA-ResNet" if m["autoencoder"] else "PCA", "diffusion": m["diffusion"],
          "params": m["param_count"],
-         "critical points": ", ".join(sorted(c["type"] for c in m["critical_points"])) or "none"}
+         "critical points in data range": ", ".join(sorted(c["type"] for c in m["critical_points"]
+                                                           if c.get("in_data_range", True))) or "none",
+         "outside": sum(not c.get("in_data_range", True) for c in m["critical_points"])}
     for e in m["ensembles"]:
         tag = f"{e['label']} #{e['ensemble']}"
         r[f"{tag}: max mean error"] = e["extension"]["max_mean_error"]

@@ -73,10 +73,10 @@ Variables: ``r`` (trajectory, time, bead, xyz); ``extension`` = max − min of b
 ``end_to_end_diff`` = |x_N − x_1| and ``end_to_end_sum`` = |x_N + x_1| (trajectory, time), all
 relative to the centre of mass and computed in float64 before ``r`` is cast to ``dtype``.
 Coords on trajectory: ``split`` (0 train, 1 val, 2 test), ``ensemble`` (−1 train/val, else
-0..E−1), ``unfolding`` int8 (0 fast, 1 slow, 2 unlabelled: train/val, or an ensemble whose median
-equals the pooled one), ``unfolding_time`` (first time the extension reaches the threshold, inf
-if it never does), ``Wi``. An ensemble is fast if its median unfolding time lies
-below the median over all test trajectories, slow if above. The labels need every test
+0..E−1), ``unfolding`` int8 (0 fast, 1 slow, 2 unlabelled: train/val, or the middle ensemble of an
+odd number), ``unfolding_time`` (first time the extension reaches the threshold, inf
+if it never does), ``Wi``. Ensembles are ranked by median unfolding time: the faster half is
+fast, the slower half slow. The labels need every test
 trajectory, so the batches holding test trajectories are run twice: first to label (same
 keys, same program, hence the same numbers), then to yield. Memory stays one batch.
 
@@ -667,16 +667,22 @@ def unfolding_threshold(spec: Mapping[str, Any]) -> float:
 
 
 def label_ensembles(times: np.ndarray, ensemble: np.ndarray, n_ensembles: int) -> np.ndarray:
-    """int8 label per ensemble: 0 fast / 1 slow if its median unfolding time lies below / above
-    the median over all test trajectories, 2 if equal (including both never unfolding)."""
+    """int8 label per ensemble from the ranking of the ensembles by median unfolding time
+    (ties broken by the mean, never-unfolded counting as longest): the faster half 0 (fast),
+    the slower half 1 (slow), the middle one of an odd number 2 (unlabelled). Ranking,
+    unlike comparing with the pooled median, cannot leave both of two ensembles unlabelled
+    when their medians tie with it on a coarse time grid."""
     times = np.asarray(times, np.float64)
-    pooled = np.median(times)
+    finite = np.where(np.isfinite(times), times, np.nanmax(np.where(np.isfinite(times), times, -np.inf),
+                                                            initial=0.0) * 2 + 1)
+    keys = [(np.median(finite[ensemble == e]), np.mean(finite[ensemble == e])) for e in range(n_ensembles)]
+    order = sorted(range(n_ensembles), key=lambda e: keys[e])
     labels = np.full(n_ensembles, UNFOLDING_CODES["unlabelled"], np.int8)
-    for e in range(n_ensembles):
-        m = np.median(times[ensemble == e])
-        if m < pooled:
+    half = n_ensembles // 2
+    for rank, e in enumerate(order):
+        if rank < half:
             labels[e] = UNFOLDING_CODES["fast"]
-        elif m > pooled:
+        elif rank >= n_ensembles - half:
             labels[e] = UNFOLDING_CODES["slow"]
     return labels
 
