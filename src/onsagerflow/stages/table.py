@@ -39,9 +39,9 @@ def row(m: dict) -> dict:
     return r
 
 
-def run(metrics_files: list[str], out_csv: str, out_md: str) -> None:
-    rows = [row(json.loads(Path(f).read_text())) for f in metrics_files]
-    df = pd.DataFrame(rows)
+def run(metrics_files: list[str], out_csv: str, out_md: str, make_row=None) -> None:
+    """One row per metrics file (``row`` by default), written as CSV and Markdown."""
+    df = pd.DataFrame([(make_row or row)(json.loads(Path(f).read_text())) for f in metrics_files])
     with atomic_path(out_csv) as tmp:
         df.to_csv(tmp, index=False)
     with atomic_path(out_md) as tmp:
@@ -81,13 +81,9 @@ def latent_row(m: dict) -> dict:
 
 
 def run_latent(metrics_files: list[str], out_csv: str, out_md: str) -> None:
-    df = pd.DataFrame([latent_row(json.loads(Path(f).read_text())) for f in metrics_files])
-    df = df.sort_values(["system", "n", "chart", "model"], kind="stable")
-    with atomic_path(out_csv) as tmp:
-        df.to_csv(tmp, index=False)
-    with atomic_path(out_md) as tmp:
-        tmp.write_text(to_markdown(df))
-    log.info("wrote %s and %s (%d rows)", out_csv, out_md, len(df))
+    order = sorted(metrics_files, key=lambda f: (lambda m: (m["system"], m["latent"], m["autoencoder"],
+                                                            m["model_key"]))(json.loads(Path(f).read_text())))
+    run(order, out_csv, out_md, latent_row)
 
 
 def polymer_row(m: dict) -> dict:
@@ -112,9 +108,4 @@ def polymer_row(m: dict) -> dict:
 
 
 def run_polymer(metrics_files: list[str], out_csv: str, out_md: str) -> None:
-    df = pd.DataFrame([polymer_row(json.loads(Path(f).read_text())) for f in metrics_files])
-    with atomic_path(out_csv) as tmp:
-        df.to_csv(tmp, index=False)
-    with atomic_path(out_md) as tmp:
-        tmp.write_text(to_markdown(df))
-    log.info("wrote %s and %s (%d rows)", out_csv, out_md, len(df))
+    run(metrics_files, out_csv, out_md, polymer_row)
