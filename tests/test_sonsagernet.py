@@ -301,5 +301,9 @@ def test_initial_noise_is_sigma_init_and_bad_specs_are_named():
             np.testing.assert_allclose(D, 0.09 * np.eye(3), rtol=1e-10, atol=1e-14)
     with pytest.raises(ValueError, match="diffusion must be one of"):
         build_model(spec("isotropic"), 3, seed=0)
-    with pytest.raises(ValueError, match="no 'autoencoder'"):
-        build_model(spec("full", autoencoder={"width": 4, "depth": 1, "activation": "tanh"}), 3, seed=0)
+    # a closure chart wraps it in a JointModel, which needs the PCA coordinates' count
+    chart = {"width": 4, "depth": 1, "activation": "tanh"}
+    with pytest.raises(ValueError, match="needs input_dim"):
+        build_model(spec("full", autoencoder=chart), 3, seed=0)
+    joint = build_model(spec("full", autoencoder=chart), 3, seed=0, input_dim=5, fixed=1)
+    assert isinstance(joint.dynamics, SOnsagerNet) and joint.autoencoder.fixed == 1
