@@ -1,6 +1,5 @@
 """Fixed points, rollouts and error statistics against known answers."""
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import lorenz_spec
