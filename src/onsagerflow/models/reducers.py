@@ -48,6 +48,12 @@ class PCA:
     def transform_rows(self, X):
         return ((X - self.mean) / self.scale_vector) @ self.components.T
 
+    def pad(self, h: np.ndarray) -> np.ndarray:
+        """Leading PCA coordinates (…, j ≤ k) as all k, the rest zero (a truncated chart)."""
+        h = np.asarray(h)
+        k = self.components.shape[0]
+        return np.concatenate([h, np.zeros((*h.shape[:-1], k - h.shape[-1]))], axis=-1)
+
     def inverse_rows(self, H):
         """Fields (…, D) from latents (…, k) — the PCA reconstruction."""
         return (H @ self.components) * self.scale_vector + self.mean

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,28 @@ def sampling_step(ds: xr.Dataset) -> float:
     if t.size < 2 or not np.allclose(dt, dt[0], rtol=1e-8, atol=1e-12):
         raise ValueError("the store's time axis is not uniformly sampled; training pairs need a uniform step")
     return float(dt[0])
+
+
+@dataclass
+class LoadedRun:
+    """A trained run as evaluation and figures use it: a float64 copy of the model, its
+    dynamics (the model itself, or a joint model's OnsagerNet), normaliser, meta and chart."""
+
+    model: Any
+    dynamics: Any
+    norm: Any
+    meta: dict
+    chart: Any
+
+
+def load_run(model_dir: str | Path) -> LoadedRun:
+    from ..models.dynamics import LatentChart, as_float64
+    from ..training import load_checkpoint
+
+    model, norm, meta = load_checkpoint(model_dir)
+    model64 = as_float64(model)  # root finding, rollouts and SDE paths want the precision
+    dyn = model64.dynamics if hasattr(model64, "dynamics") else model64
+    return LoadedRun(model64, dyn, norm, meta, LatentChart(model64, meta))
 
 
 def write_json(path: str | Path, obj: Any) -> None:

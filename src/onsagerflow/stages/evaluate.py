@@ -20,12 +20,11 @@ from ..analysis.metrics import (error_at, error_curve, horizon_error, horizon_st
                                 steady_states, time_to_threshold)
 from ..analysis.rollout import integrate
 from ..data import atomic_path, build_dataset, open_store, split_mask, write_store
-from ..models.dynamics import LatentChart, as_float64, physical_field
+from ..models.dynamics import physical_field
 from ..models.reducers import PCA
 from ..provenance import stamp
 from ..systems import get_system
-from ..training import load_checkpoint
-from .common import observed, split_array, write_json
+from .common import load_run, observed, split_array, write_json
 
 log = logging.getLogger("onsagerflow.evaluate")
 
@@ -48,11 +47,11 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, reducer: str | None
     system = get_system(sys_spec["type"])
     ds = open_store(data)
     variable = observed(ds, data)
-    model, norm, meta = load_checkpoint(model_dir)
-    model64 = as_float64(model)
-    field, args = physical_field(model64, norm)
+    run_ = load_run(model_dir)
+    model, norm, meta = run_.model, run_.norm, run_.meta
+    field, args = physical_field(model, norm)
     provenance = stamp(spec)
-    chart = LatentChart(model64, meta) if spec.get("latent") else None
+    chart = run_.chart if spec.get("latent") else None
 
     # --- rollouts of the held-out test trajectories
     test_ids = np.flatnonzero(split_mask(ds, "test"))
@@ -204,15 +203,11 @@ def _field_errors(chart, pca, fields, test_ids, y_test, pred) -> dict:
     for k, i in enumerate(test_ids):  # one trajectory at a time: bounded memory
         X = np.asarray(pca.rows(ds.isel(trajectory=[i])).compute())
         Xs = (X - pca.mean) / pca.scale_vector
-        m = pca.components.shape[0]
-        rec = _pad(chart.decode(chart.encode(y_test[k])), m) @ pca.components
+        rec = pca.pad(chart.decode(chart.encode(y_test[k]))) @ pca.components
         num_rec += float(np.sum((rec - Xs) ** 2))
-        p = _pad(chart.decode(pred[k]), m) @ pca.components
+        p = pca.pad(chart.decode(pred[k])) @ pca.components
         num_pred += float(np.nansum((p - Xs) ** 2)) if np.isfinite(p).all() else np.inf
         den += float(np.sum(Xs**2))
     return {"reconstruction": float(np.sqrt(num_rec / den)), "prediction": float(np.sqrt(num_pred / den)),
             "units": "fields centred by the train mean and scaled by each field's train RMS"}
 
-
-def _pad(y: np.ndarray, m: int) -> np.ndarray:
-    return np.concatenate([y, np.zeros((*y.shape[:-1], m - y.shape[-1]))], axis=-1) if y.shape[-1] < m else y

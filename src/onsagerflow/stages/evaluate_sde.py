@@ -21,11 +21,10 @@ from ..analysis.ensembles import (abs_correlation, censor, covariance_error, ks_
 from ..analysis.fixed_points import find_fixed_points
 from ..analysis.sde import physical_sde, simulate_sde
 from ..data import build_dataset, open_store, split_mask, write_store
-from ..models.dynamics import LatentChart, as_float64, physical_field
+from ..models.dynamics import physical_field
 from ..provenance import stamp
 from ..systems.polymer import unfolding_time
-from ..training import load_checkpoint
-from .common import observed, split_array, write_json
+from .common import load_run, observed, split_array, write_json
 
 log = logging.getLogger("onsagerflow.evaluate")
 
@@ -38,10 +37,8 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
     cfg = spec["evaluation"]
     ds = open_store(data)
     variable = observed(ds, data)
-    model, norm, meta = load_checkpoint(model_dir)
-    model64 = as_float64(model)
-    chart = LatentChart(model64, meta)
-    dyn = model64.dynamics if hasattr(model64, "dynamics") else model64
+    run_ = load_run(model_dir)
+    norm, meta, chart, dyn = run_.norm, run_.meta, run_.chart, run_.dynamics
     provenance = stamp(spec)
 
     test = np.flatnonzero(split_mask(ds, "test"))

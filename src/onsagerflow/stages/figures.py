@@ -17,6 +17,7 @@ from ..figures.potential import plane_through, potential_figure
 from ..figures.training import training_figure
 from ..provenance import stamp
 from ..training.checkpoint import HISTORY
+from .common import load_run
 
 log = logging.getLogger("onsagerflow.figures")
 
@@ -57,8 +58,7 @@ def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> N
     """The learned potential of one model on the plane through the fixed points."""
     import jax
 
-    from ..models.dynamics import as_float64, physical_potential
-    from ..training import load_checkpoint
+    from ..models.dynamics import physical_potential
 
     sys_spec = spec["system"]
     name, key = sys_spec["name"], spec["model"]
@@ -68,8 +68,9 @@ def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> N
              if metrics.get("exact_fixed_points") else None)
     long = read_zarr(Path(eval_dir) / "long_rollouts.zarr")
     truth = long["truth"].isel(start=0).values if "truth" in long else None
-    model, norm, _ = load_checkpoint(model_dir)
-    potential = jax.jit(physical_potential(as_float64(model), norm))
+    run = load_run(model_dir)
+    norm = run.norm
+    potential = jax.jit(physical_potential(run.model, norm))
     learned = metrics["fixed_points"]
     candidates = [exact] if exact is not None and len(exact) >= 3 else []
     if len(learned) >= 3:
@@ -99,9 +100,7 @@ def run_fields(spec: dict, models: dict[str, str], evals: dict[str, str], reduce
     reduced field system."""
     from ..data import open_store, split_mask
     from ..figures.fields import latent_figure, temperature_figure, variance_figure
-    from ..models.dynamics import LatentChart, as_float64
     from ..models.reducers import PCA
-    from ..training import load_checkpoint
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -123,15 +122,14 @@ def run_fields(spec: dict, models: dict[str, str], evals: dict[str, str], reduce
 
     n0 = min((n for n in by_n if n >= 3), default=min(by_n))
     runs = by_n[n0]
+    lat = open_store(latent)
+    y = lat["h"].isel(trajectory=np.flatnonzero(split_mask(lat, "test"))).values
+    charts = {r: load_run(models[r]).chart for r in runs}
     preds, truths, steady = {}, {}, {}
     for r in runs:
         p = read_zarr(Path(evals[r]) / "predictions.zarr")
         preds[r] = p[p.attrs["observed"]].values
-        lat = open_store(latent)
-        y = lat["h"].isel(trajectory=np.flatnonzero(split_mask(lat, "test"))).values
-        model, _, meta = load_checkpoint(models[r])
-        chart = LatentChart(as_float64(model), meta)
-        truths[r] = chart.encode(y)
+        truths[r] = charts[r].encode(y)
         steady[r] = [np.asarray(s["h"]) for s in metrics[r]["latent_metrics"]["steady_states"]]
     save_figure(latent_figure(truths, preds, {r: metrics[r]["fixed_points"] for r in runs}, steady,
                               title=f"{name}: n = {n0} test trajectories"),
@@ -149,11 +147,7 @@ def run_fields(spec: dict, models: dict[str, str], evals: dict[str, str], reduce
     true_theta = ds[pca.fields[k]].isel(trajectory=test, time=idx).values
     decoded = {}
     for r in runs:
-        model, _, meta = load_checkpoint(models[r])
-        chart = LatentChart(as_float64(model), meta)
-        y = chart.decode(preds[r][pick, idx])
-        y = np.concatenate([y, np.zeros((len(idx), pca.components.shape[0] - y.shape[-1]))], axis=-1)
-        rows = pca.inverse_rows(y)
+        rows = pca.inverse_rows(pca.pad(charts[r].decode(preds[r][pick, idx])))
         decoded[r] = rows[:, k * size:(k + 1) * size].reshape(len(idx), *pca.shape)
     x, z = ds["x"].values, ds["z"].values
     save_figure(temperature_figure(true_theta, decoded, t[idx], (x[0], x[-1], z[0], z[-1]),
@@ -193,19 +187,15 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
 
     from ..data import open_store, split_mask
     from ..figures.polymer import conformations_figure, extension_figure, landscape_figure, unfolding_figure
-    from ..models.dynamics import LatentChart, as_float64
     from ..models.reducers import PCA
-    from ..training import load_checkpoint
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = spec["system"]["name"]
     provenance = stamp(spec)
     m = json.loads((Path(eval_dir) / "metrics.json").read_text())
-    model, norm, meta = load_checkpoint(model_dir)
-    model64 = as_float64(model)
-    chart = LatentChart(model64, meta)
-    dyn = model64.dynamics if hasattr(model64, "dynamics") else model64
+    loaded = load_run(model_dir)
+    norm, chart, dyn = loaded.norm, loaded.chart, loaded.dynamics
     lat = open_store(latent)
     test = np.flatnonzero(split_mask(lat, "test"))
     z = chart.encode(lat["h"].isel(trajectory=test).values)
@@ -234,11 +224,8 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
     obs = int(lat.attrs.get("n_observables", 0))
     chains = []
     for c in critical:
-        y = chart.decode(np.asarray(c["x"])[None])[0]
-        coords = np.zeros(pca.components.shape[0])
-        k = min(len(coords), len(y) - obs)
-        coords[:k] = y[obs:obs + k]
-        chains.append(pca.inverse_rows(coords[None])[0].reshape(pca.shape))
+        y = chart.decode(np.asarray(c["x"])[None])[0][obs:]  # the observables lead; PCA coordinates follow
+        chains.append(pca.inverse_rows(pca.pad(y[None]))[0].reshape(pca.shape))
     save_figure(conformations_figure(chains, critical, title=f"{name}: decoded chains at the critical "
                                                               f"points of {run}"),
                 out / f"conformations_{run}", provenance, f"{name} conformations")
