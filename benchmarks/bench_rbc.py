@@ -64,7 +64,7 @@ def main() -> None:
     from onsagerflow.systems.rbc import RA_C, Grid, Solver, random_perturbations
 
     solver = Solver(Grid(nx=size["nx"], nz=size["nz"]), 28 * RA_C, 10.0, dt=size["dt"], reflection=False)
-    s0 = random_perturbations(solver, jax.random.key(0), size["batch"], 0.3)
+    s0 = random_perturbations(solver, jax.random.split(jax.random.key(0), size["batch"]), 0.3)
     steps, batch = size["steps"], size["batch"]
 
     t0 = time.perf_counter()

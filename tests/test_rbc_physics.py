@@ -116,6 +116,12 @@ def test_simulate_writes_canonical_batches_with_nusselt():
     assert np.all(nu[:, 0] < 1.01) and np.all(nu[:, -1] > 2.0)  # conduction, then convection
 
 
+def test_trajectories_do_not_depend_on_the_batch_size():
+    a = np.concatenate([b["theta"].values for b in simulate(rbc_spec(batch_size=2))])
+    b = np.concatenate([b["theta"].values for b in simulate(rbc_spec(batch_size=6))])
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
 def test_burn_in_is_simulated_but_not_stored():
     a = list(simulate(rbc_spec(n_trajectories=4, t_end=0.1)))[0]
     b = list(simulate(rbc_spec(n_trajectories=4, t_end=0.06, t_burn=0.04)))[0]

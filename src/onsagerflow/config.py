@@ -100,9 +100,9 @@ def check_config(config: Mapping[str, Any]) -> None:
                 raise ConfigError(f"models.{m}.autoencoder.pretrained: '{peer}' must be an OnsagerNet without "
                                   f"an autoencoder and with the same architecture as '{m}'")
         red = system.get("reduction")
-        if red is not None and max(red["latent_dims"]) > red["components"]:
+        if red is not None and max(red["latent_dims"]) > red["components"] + len(red.get("observables", [])):
             raise ConfigError(f"{where}.reduction.latent_dims: {red['latent_dims']} asks for more than the "
-                              f"{red['components']} components kept")
+                              f"{red['components']} components kept (plus any observables)")
         fractions = system.get("splits")  # a polymer system counts its splits in `simulation`
         if fractions is not None and not np.isclose(sum(fractions.values()), 1.0, atol=1e-6):
             raise ConfigError(f"{where}.splits: fractions must sum to 1, got {fractions}")
@@ -158,8 +158,9 @@ def training_spec(config: Mapping[str, Any], model: str, system: str | None = No
 def stage_spec(config: Mapping[str, Any], stage: str, system: str, model: str | None = None) -> dict:
     if stage == "simulate":
         return data_spec(config, system)
-    if stage == "reduce":
-        return {"name": system, "reduction": reduction(config, system)}
+    if stage == "reduce":  # the latent sizes learned later do not change the PCA
+        return {"name": system,
+                "reduction": {k: v for k, v in reduction(config, system).items() if k != "latent_dims"}}
     key, n = parse_run(model) if model else (None, None)
     if stage == "train":
         spec = {"system": system, "run": model, "latent": n, "pairs": config["systems"][system]["pairs"],

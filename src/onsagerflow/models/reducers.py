@@ -117,15 +117,18 @@ def fit_pca(ds: xr.Dataset, fields: Sequence[str], n_components: int, *, seed: i
     X = rows(train, fields, select)
     F = len(fields)
     size = X.shape[1] // F
-    mean = X.mean(axis=0)
-    dev = (X - mean) ** 2
-    field_ms = da.stack([dev[:, i * size:(i + 1) * size].mean() for i in range(F)])
-    mean, field_ms = da.compute(mean, field_ms)
+    # Each pass streams the store chunk by chunk and keeps only per-column results, so
+    # memory holds a few chunks, never the train matrix.
+    mean = X.mean(axis=0).compute()
+    field_ms = np.asarray(((X - mean) ** 2).mean(axis=0).compute()).reshape(F, size).mean(axis=1)
     scale = np.sqrt(np.where(field_ms > 0, field_ms, 1.0))
     Xs = (X - mean) / np.repeat(scale, size)
     k = min(n_components, *X.shape)
-    _, s, v = da.linalg.svd_compressed(Xs, k=k, n_power_iter=power_iterations, seed=seed)
-    s, v, total = da.compute(s, v, (Xs**2).sum())
+    # compute=True: every power iteration re-reads the chunks instead of keeping them
+    u, s, v = da.linalg.svd_compressed(Xs, k=k, n_power_iter=power_iterations, seed=seed, compute=True)
+    s, v = da.compute(s, v)
+    # the scaled train rows have unit mean square in every field that varies at all
+    total = X.shape[0] * size * float(np.sum(field_ms > 0))
     sel = ds[fields[0]].isel({d: list(v) for d, v in (select or {}).items()})
     return PCA(fields=tuple(fields), shape=tuple(sel.shape[2:]), mean=np.asarray(mean), field_scale=scale,
                components=np.asarray(v), singular_values=np.asarray(s), total_variance=float(total),

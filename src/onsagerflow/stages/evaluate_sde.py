@@ -44,7 +44,12 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
     test = np.flatnonzero(split_mask(ds, "test"))
     y_test = split_array(ds, variable, "test")
     z_true = chart.encode(y_test)  # the run's latent coordinates (physical units of h)
-    ext_true = y_test[..., 0]  # the leading observable: the extension
+    observables = ds.attrs.get("observables", "").split()
+    if "extension" not in observables:
+        raise ValueError(f"{data}: the ensemble evaluation needs the extension among the latent "
+                         f"observables (reduction.observables), found {observables}")
+    ie, n_obs = observables.index("extension"), len(observables)  # observables lead, closure follows
+    ext_true = y_test[..., ie]
     t = np.asarray(ds["time"].values)
     ensembles = np.asarray(ds["ensemble"].values)[test]
     labels = np.asarray(ds["unfolding"].values)[test]
@@ -54,7 +59,7 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
     drift, sigma, sde_args = physical_sde(dyn, norm)
     z_pred = simulate_sde(drift, sigma, z_true[:, 0], t - t[0], (t[1] - t[0]) / cfg["sde_substeps"],
                           jax.random.key(cfg["seed"]), args=sde_args)
-    ext_pred = chart.decode(z_pred)[..., 0]
+    ext_pred = chart.decode(z_pred)[..., ie]
     log.info("simulated %d SDE paths over %d samples (%d substeps each)", len(z_pred), len(t),
              cfg["sde_substeps"])
 
@@ -97,14 +102,15 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
 
     # --- do the closure coordinates track the folds? (NCS24: |Z2| ~ |x_N − x_1|, |Z3| ~ |x_N + x_1|)
     correlations = None
-    if fields and z_true.shape[-1] >= 3:
+    if fields and z_true.shape[-1] >= n_obs + 2:
         raw = open_store(fields)
         diff = raw["end_to_end_diff"].isel(trajectory=test).values
         summ = raw["end_to_end_sum"].isel(trajectory=test).values
-        correlations = {"Z2_vs_end_to_end_diff": abs_correlation(z_true[..., 1], diff),
-                        "Z3_vs_end_to_end_sum": abs_correlation(z_true[..., 2], summ),
-                        "Z2_vs_end_to_end_sum": abs_correlation(z_true[..., 1], summ),
-                        "Z3_vs_end_to_end_diff": abs_correlation(z_true[..., 2], diff)}
+        z2, z3 = z_true[..., n_obs], z_true[..., n_obs + 1]  # the first two closure coordinates
+        correlations = {"Z2_vs_end_to_end_diff": abs_correlation(z2, diff),
+                        "Z3_vs_end_to_end_sum": abs_correlation(z3, summ),
+                        "Z2_vs_end_to_end_sum": abs_correlation(z2, summ),
+                        "Z3_vs_end_to_end_diff": abs_correlation(z3, diff)}
 
     var = ds[variable]
     pred_ds = build_dataset(

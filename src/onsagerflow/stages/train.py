@@ -123,8 +123,11 @@ def _joint(spec, y_train, y_val, n, cut, pretrained, meta, fixed=0, stochastic=F
     ae.y_scale[...] = jnp.asarray(np.maximum(y_train.reshape(-1, m_dim).std(axis=0), 1e-12), dtype)
     # h is the model's own (already normalised) coordinate; time keeps the pre-trained scale
     norm = Normalizer(mean=np.zeros(n), scale=np.ones(n), time_scale=pre_norm.time_scale)
-    windows = (make_windows(y_train, seed=training["seed"], **cut),
-               make_windows(y_val, seed=training["seed"] + 1, **cut))
+    # val windows shuffled once: the isometry term pairs neighbours in a batch, and ordered
+    # windows would pair near-identical snapshots of one trajectory
+    val = make_windows(y_val, seed=training["seed"] + 1, **cut)
+    val = val[np.random.default_rng(training["seed"] + 1).permutation(len(val))]
+    windows = (make_windows(y_train, seed=training["seed"], **cut), val)
     a = spec["model"]["spec"]["autoencoder"]
     loss = functools.partial(joint_loss, rollout_weight=float(training["rollout_weight"]),
                              reconstruction_weight=a["reconstruction_weight"],

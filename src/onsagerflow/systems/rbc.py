@@ -207,17 +207,21 @@ class Solver:
         return 1.0 + self.averages(s)[0]
 
 
-def random_perturbations(solver: Solver, key, n: int, amplitude: float, modes: int = 4):
+def random_perturbations(solver: Solver, keys, amplitude: float, modes: int = 4):
     """Small random θ perturbations of the conduction state in the lowest modes
-    (|m|, |n| ≤ modes), each trajectory with its own draw."""
+    (|m|, |n| ≤ modes), trajectory i drawn from keys[i] — so a trajectory does not depend
+    on the batch it is simulated in."""
     g = solver.grid
     m = np.abs(np.fft.fftfreq(2 * g.nz, 1.0 / (2 * g.nz)))
     k = np.fft.rfftfreq(g.nx, 1.0 / g.nx)
     low = jnp.asarray(np.outer((m >= 1) & (m <= modes), k <= modes), solver.rdtype)
-    kr, ki = jax.random.split(key)
-    shape = (n, 2 * g.nz, g.nx // 2 + 1)
-    noise = (jax.random.normal(kr, shape, solver.rdtype) + 1j * jax.random.normal(ki, shape, solver.rdtype))
-    theta = noise * low
+    shape = (2 * g.nz, g.nx // 2 + 1)
+
+    def draw(key):
+        kr, ki = jax.random.split(key)
+        return jax.random.normal(kr, shape, solver.rdtype) + 1j * jax.random.normal(ki, shape, solver.rdtype)
+
+    theta = jax.vmap(draw)(keys) * low
     s = jnp.stack([jnp.zeros_like(theta), theta], axis=1)
     s = jax.vmap(solver.project)(s)
     # scale so that the RMS of θ in physical space equals the amplitude
@@ -283,7 +287,8 @@ def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
              "seed": int(spec["seed"]), **stamp(spec)}
     for start in range(0, n, batch):
         ids = np.arange(start, min(n, start + batch))
-        s0 = random_perturbations(solver, jax.random.fold_in(key, start), len(ids), sim["perturbation"])
+        keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.asarray(ids))
+        s0 = random_perturbations(solver, keys, sim["perturbation"])
         if burn:
             s0, cmax0, frozen0 = solver.run(s0, 2, burn)
             _check_cfl(spec, solver, ids, frozen0, 0.0)

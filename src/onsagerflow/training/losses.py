@@ -50,6 +50,10 @@ def joint_loss(model, windows, tau, rollout_weight=0.0, reconstruction_weight=1.
     (i, i+1) of the shuffled batch — the residual nets may bend the chart, not crush it.
     PCA penalty (NCS24): max(0, rec − rec_PCA), so the chart never reconstructs worse than
     the plain PCA chart it starts from.
+
+    With an SDE likelihood the isometry term also matters for another reason: the Gaussian
+    NLL of encoded increments falls as the chart shrinks a coordinate (log det Σ), so without
+    it only the reconstruction resists a collapsing closure.
     """
     ae = model.autoencoder
     h = ae.encode(windows)
@@ -58,13 +62,14 @@ def joint_loss(model, windows, tau, rollout_weight=0.0, reconstruction_weight=1.
     else:
         dyn = dynamics_loss(model.dynamics, h, tau)
     y0 = windows[:, 0]
-    scale = ae.y_scale[...]
-    norm = jnp.sum((y0 / scale) ** 2)
-    rec = jnp.sum(((ae.decode(h[:, 0]) - y0) / scale) ** 2) / norm
+    f = ae.fixed  # observables pass through exactly: they take no part in the reconstruction
+    scale = ae.y_scale[..., f:]
+    norm = jnp.sum((y0[:, f:] / scale) ** 2)
+    rec = jnp.sum(((ae.decode(h[:, 0])[:, f:] - y0[:, f:]) / scale) ** 2) / norm
     lin = ae.linear_encode(y0)
     loss = dyn + reconstruction_weight * rec
     if pca_penalty_weight:
-        rec_pca = jnp.sum(((ae.linear_decode(lin) - y0) / scale) ** 2) / norm
+        rec_pca = jnp.sum(((ae.linear_decode(lin)[:, f:] - y0[:, f:]) / scale) ** 2) / norm
         loss = loss + pca_penalty_weight * jax.nn.relu(rec - rec_pca)
     if isometry_weight:
         h0 = h[:, 0]
