@@ -2,6 +2,9 @@
 
 import re
 import shlex
+from pathlib import Path
+
+from snakemake.settings.types import DeploymentMethod
 
 from onsagerflow.config import (
     parse_run,
@@ -16,6 +19,23 @@ from onsagerflow.config import (
 prepare_config(config)
 
 RESULTS = config["results"]
+
+# Software environments of the rule groups under `--sdm conda` (envs/*.yaml).
+ENVS = {
+    "simulation": "../../envs/simulation.yaml",
+    "learning": f"../../envs/learning-{config['accelerator']}.yaml",
+    "figures": "../../envs/figures.yaml",
+}
+# The command every rule runs. The conda environments hold the dependencies but not
+# onsagerflow itself: there the workflow's own src/ tree runs, so the code a job runs is
+# the code of the workflow that scheduled it.
+if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+    ONSAGERFLOW = (
+        f"PYTHONPATH={shlex.quote(str(Path(workflow.basedir) / 'src'))}"
+        "${PYTHONPATH:+:$PYTHONPATH} python -m onsagerflow"
+    )
+else:
+    ONSAGERFLOW = "onsagerflow"
 SYSTEMS = list(config["systems"])
 REDUCED = [s for s in SYSTEMS if reduction(config, s)]
 STATE_SYSTEMS = [s for s in SYSTEMS if s not in REDUCED]

@@ -12,7 +12,7 @@ rule evaluate:
     wildcard_constraints:
         system=one_of(STATE_SYSTEMS + FIELD_SYSTEMS),
     conda:
-        "../../envs/cpu.yaml"
+        ENVS["learning"]
     threads: 1
     resources:
         mem_mb=4000,
@@ -26,7 +26,7 @@ rule evaluate:
             else ""
         ),
     shell:
-        "onsagerflow evaluate --threads {threads} --spec {params.spec:q} --data {input.data:q}"
+        "{ONSAGERFLOW} evaluate --threads {threads} --spec {params.spec:q} --data {input.data:q}"
         " --model {input.model:q} --out-dir {params.out_dir:q} {params.fields} > {log:q} 2>&1"
 
 
@@ -43,7 +43,7 @@ rule evaluate_ensembles:
     wildcard_constraints:
         system=one_of(POLYMER_SYSTEMS),
     conda:
-        "../../envs/cpu.yaml"
+        ENVS["learning"]
     threads: 1
     resources:
         mem_mb=4000,
@@ -52,6 +52,6 @@ rule evaluate_ensembles:
         spec=spec("evaluate"),
         out_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
     shell:
-        "onsagerflow evaluate --threads {threads} --spec {params.spec:q} --data {input.data:q}"
+        "{ONSAGERFLOW} evaluate --threads {threads} --spec {params.spec:q} --data {input.data:q}"
         " --model {input.model:q} --out-dir {params.out_dir:q} --fields {input.fields:q}"
         " > {log:q} 2>&1"

@@ -14,7 +14,7 @@ rule figures:
     wildcard_constraints:
         system=one_of(STATE_SYSTEMS),
     conda:
-        "../../envs/cpu.yaml"
+        ENVS["figures"]
     threads: 1
     resources:
         mem_mb=2000,
@@ -25,7 +25,7 @@ rule figures:
         evals=lambda w: named_paths("--eval", eval_dirs(w)),
         out_dir=lambda w: f"{RESULTS}/figures/{w.system}",
     shell:
-        "onsagerflow figures --threads {threads} --spec {params.spec:q} {params.models}"
+        "{ONSAGERFLOW} figures --threads {threads} --spec {params.spec:q} {params.models}"
         " {params.evals} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
@@ -51,7 +51,7 @@ rule potential:
     wildcard_constraints:
         system=one_of(STATE_SYSTEMS),
     conda:
-        "../../envs/cpu.yaml"
+        ENVS["figures"]
     threads: 1
     resources:
         mem_mb=2000,
@@ -61,7 +61,7 @@ rule potential:
         eval_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
         stem=lambda w: f"{RESULTS}/figures/{w.system}/potential_{w.model}",
     shell:
-        "onsagerflow potential --threads {threads} --spec {params.spec:q} --model {input.model:q}"
+        "{ONSAGERFLOW} potential --threads {threads} --spec {params.spec:q} --model {input.model:q}"
         " --eval-dir {params.eval_dir:q} --out {params.stem:q} > {log:q} 2>&1"
 
 
@@ -84,7 +84,7 @@ rule figures_fields:
     wildcard_constraints:
         system=one_of(REDUCED),
     conda:
-        "../../envs/cpu.yaml"
+        ENVS["figures"]
     threads: 1
     resources:
         mem_mb=2000,
@@ -95,7 +95,7 @@ rule figures_fields:
         evals=lambda w: named_paths("--eval", eval_dirs(w)),
         out_dir=lambda w: f"{RESULTS}/figures/{w.system}",
     shell:
-        "onsagerflow figures-fields --threads {threads} --spec {params.spec:q} {params.models}"
+        "{ONSAGERFLOW} figures-fields --threads {threads} --spec {params.spec:q} {params.models}"
         " {params.evals} --reducer {input.reducer:q} --data {input.data:q} --latent {input.latent:q}"
         " --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
@@ -115,13 +115,13 @@ rule table:
     benchmark:
         f"{RESULTS}/benchmarks/table.tsv"
     conda:
-        "../../envs/cpu.yaml"
+        ENVS["figures"]
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
     shell:
-        "onsagerflow table {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
+        "{ONSAGERFLOW} table {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
 
 
 rule latent_table:
@@ -139,13 +139,13 @@ rule latent_table:
     benchmark:
         f"{RESULTS}/benchmarks/latent_table.tsv"
     conda:
-        "../../envs/cpu.yaml"
+        ENVS["figures"]
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
     shell:
-        "onsagerflow table --latent {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
+        "{ONSAGERFLOW} table --latent {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
 
 
 rule figures_polymer:
@@ -166,7 +166,7 @@ rule figures_polymer:
     wildcard_constraints:
         system=one_of(POLYMER_SYSTEMS),
     conda:
-        "../../envs/cpu.yaml"
+        ENVS["figures"]
     threads: 1
     resources:
         mem_mb=2000,
@@ -176,7 +176,7 @@ rule figures_polymer:
         eval_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
         out_dir=lambda w: f"{RESULTS}/figures/{w.system}",
     shell:
-        "onsagerflow figures-polymer --threads {threads} --spec {params.spec:q} --run {wildcards.model}"
+        "{ONSAGERFLOW} figures-polymer --threads {threads} --spec {params.spec:q} --run {wildcards.model}"
         " --model {input.model:q} --eval-dir {params.eval_dir:q} --reducer {input.reducer:q}"
         " --latent {input.latent:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
@@ -196,10 +196,10 @@ rule polymer_table:
     benchmark:
         f"{RESULTS}/benchmarks/polymer_table.tsv"
     conda:
-        "../../envs/cpu.yaml"
+        ENVS["figures"]
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
     shell:
-        "onsagerflow table --polymer {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
+        "{ONSAGERFLOW} table --polymer {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"

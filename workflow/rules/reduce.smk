@@ -9,7 +9,7 @@ rule reduce:
     benchmark:
         f"{RESULTS}/benchmarks/reduce/{{system}}.tsv"
     conda:
-        "../../envs/cpu.yaml"
+        ENVS["learning"]
     threads: 1
     resources:
         mem_mb=4000,
@@ -18,5 +18,5 @@ rule reduce:
         spec=spec("reduce"),
         out_dir=lambda w: f"{RESULTS}/reduce/{w.system}",
     shell:
-        "onsagerflow reduce --threads {threads} --spec {params.spec:q} --data {input.data:q}"
+        "{ONSAGERFLOW} reduce --threads {threads} --spec {params.spec:q} --data {input.data:q}"
         " --out-dir {params.out_dir:q} > {log:q} 2>&1"

@@ -6,7 +6,7 @@ rule simulate:
     benchmark:
         f"{RESULTS}/benchmarks/simulate/{{system}}.tsv"
     conda:
-        "../../envs/cpu.yaml"
+        ENVS["simulation"]
     threads: 1
     resources:
         mem_mb=2000,
@@ -14,4 +14,4 @@ rule simulate:
     params:
         spec=spec("simulate"),
     shell:
-        "onsagerflow simulate --threads {threads} --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"
+        "{ONSAGERFLOW} simulate --threads {threads} --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"

@@ -8,7 +8,7 @@ rule train:
     benchmark:
         f"{RESULTS}/benchmarks/train/{{system}}/{{model}}.tsv"
     conda:
-        "../../envs/cpu.yaml"
+        ENVS["learning"]
     threads: 1
     resources:
         mem_mb=4000,
@@ -21,5 +21,5 @@ rule train:
             else ""
         ),
     shell:
-        "onsagerflow train --threads {threads} --spec {params.spec:q} --data {input.data:q}"
+        "{ONSAGERFLOW} train --threads {threads} --spec {params.spec:q} --data {input.data:q}"
         " --out {output:q} {params.pretrained} > {log:q} 2>&1"

@@ -1,0 +1,5 @@
+"""``python -m onsagerflow``: the same entry point as the ``onsagerflow`` command."""
+
+from .cli import main
+
+raise SystemExit(main())
