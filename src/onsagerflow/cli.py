@@ -49,6 +49,7 @@ def parser() -> argparse.ArgumentParser:
     s = stage("reduce", "fit a PCA on a field store's train split and write the latent store")
     s.add_argument("--data", required=True)
     s.add_argument("--out-dir", required=True)
+    s.add_argument("--dask", type=_spec, default={}, help="JSON: where dask runs (config key dask)")
     s = stage("train", "train a model on a store's train split")
     s.add_argument("--data", required=True)
     s.add_argument("--out", required=True)
@@ -127,9 +128,11 @@ def main(argv: list[str] | None = None) -> int:
 
             simulate.run(args.spec, args.out)
         elif args.stage == "reduce":
+            from .data.scheduler import dask_scheduler
             from .stages import reduce
 
-            reduce.run(args.spec, args.data, args.out_dir)
+            with dask_scheduler(args.dask, args.threads):
+                reduce.run(args.spec, args.data, args.out_dir)
         elif args.stage == "train":
             from .stages import train
 

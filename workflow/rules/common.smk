@@ -1,5 +1,6 @@
 # Paths and per-stage specs; the science lives in the onsagerflow package.
 
+import json
 import re
 import shlex
 from pathlib import Path

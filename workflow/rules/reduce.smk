@@ -17,6 +17,7 @@ rule reduce:
     params:
         spec=spec("reduce"),
         out_dir=lambda w: f"{RESULTS}/reduce/{w.system}",
+        dask=json.dumps(config["dask"], sort_keys=True),
     shell:
         "{ONSAGERFLOW} reduce --threads {threads} --spec {params.spec:q} --data {input.data:q}"
-        " --out-dir {params.out_dir:q} > {log:q} 2>&1"
+        " --out-dir {params.out_dir:q} --dask {params.dask:q} > {log:q} 2>&1"

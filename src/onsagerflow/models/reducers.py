@@ -21,6 +21,9 @@ import xarray as xr
 from ..data import atomic_path, read_zarr, split_mask
 
 
+ROW_BLOCK_MB = 4
+
+
 @dataclass
 class PCA:
     fields: tuple[str, ...]
@@ -106,7 +109,11 @@ def rows(ds: xr.Dataset, fields: Sequence[str], select: dict | None = None) -> d
     stacked = da.stack([ds[f].data for f in fields], axis=2)  # (traj, time, F, ...)
     stacked = stacked.rechunk({1: -1, 2: -1, **{i: -1 for i in range(3, stacked.ndim)}})
     n_traj, n_time = stacked.shape[:2]
-    return stacked.reshape(n_traj * n_time, -1).astype(np.float64)
+    X = stacked.reshape(n_traj * n_time, -1).astype(np.float64)
+    # float64 row blocks of about ROW_BLOCK_MB: the memory a pass holds is a few of them,
+    # however large the store's chunks are
+    per_row = X.shape[1] * 8
+    return X.rechunk({0: max(1, int(ROW_BLOCK_MB * 2**20 // per_row)), 1: -1})
 
 
 def fit_pca(ds: xr.Dataset, fields: Sequence[str], n_components: int, *, seed: int = 0,

@@ -1,0 +1,54 @@
+"""Where the out-of-core work (ingestion, PCA) runs: dask's threads in the job's process,
+or a ``dask.distributed`` cluster — a LocalCluster started for the job, or an existing
+scheduler named by its address (config key ``dask``)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, Iterator, Mapping
+
+import dask
+
+log = logging.getLogger("onsagerflow.dask")
+
+SCHEDULERS = ("threads", "synchronous", "distributed")
+
+
+@contextlib.contextmanager
+def dask_scheduler(settings: Mapping[str, Any] | None, threads: int | None = None) -> Iterator[None]:
+    """Run the dask computations inside on the scheduler ``settings`` names.
+
+    ``threads`` (the job's Snakemake threads) caps the local thread pool, so a job does
+    not use more cores than it was given.
+    """
+    s = dict(settings or {})
+    kind = s.get("scheduler", "threads")
+    if kind not in SCHEDULERS:
+        raise ValueError(f"dask.scheduler: '{kind}' is not one of {', '.join(SCHEDULERS)}")
+    if kind == "synchronous":
+        with dask.config.set(scheduler="synchronous"):
+            yield
+        return
+    if kind == "threads":
+        with dask.config.set(scheduler="threads", num_workers=threads or s.get("n_workers")):
+            yield
+        return
+    from dask.distributed import Client, LocalCluster
+
+    address = s.get("address")
+    with contextlib.ExitStack() as stack:
+        if address:
+            client = stack.enter_context(Client(address, timeout=s.get("timeout", "30s")))
+            log.info("dask: scheduler at %s (%d workers)", address,
+                     len(client.scheduler_info().get("workers", {})))
+        else:
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=s.get("n_workers") or threads or 1,
+                threads_per_worker=s.get("threads_per_worker", 1),
+                memory_limit=s.get("memory_limit", "auto"),
+                processes=True, dashboard_address=None))
+            client = stack.enter_context(Client(cluster))
+            log.info("dask: LocalCluster, %d workers × %d threads, memory limit %s per worker",
+                     len(cluster.workers), s.get("threads_per_worker", 1), s.get("memory_limit", "auto"))
+        yield
