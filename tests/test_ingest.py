@@ -16,7 +16,7 @@ import yaml
 from snakemake.utils import validate
 
 from onsagerflow.config import ConfigError, prepare_config
-from onsagerflow.data import SchemaError, open_store, write_store
+from onsagerflow.data import open_store
 from onsagerflow.data.ingest import IngestError, batches, ingest, plan
 from onsagerflow.data.split import assign_splits
 
@@ -159,6 +159,21 @@ def test_npz_arrays_by_key_with_declared_dims_and_a_time_step(tmp_path):
     np.testing.assert_array_equal(ds["Wi"].values, np.arange(6))
 
 
+def test_chain_layout_round_trips_but_the_workflow_refuses_it(tmp_path):
+    r = np.random.default_rng(3).normal(size=(4, 12, 5, 3))
+    np.savez(tmp_path / "c.npz", r=r, t=0.1 * np.arange(12))
+    src = {"files": str(tmp_path / "c.npz"), "layout": "chain",
+           "variables": {"r": {"name": "r", "dims": ["trajectory", "time", "bead", "xyz"]}},
+           "time": {"name": "t"}}
+    ds = ingested(tmp_path, src, dims=("bead", "xyz"))
+    np.testing.assert_array_equal(ds["r"].values, r)
+    cfg = ingest_config("x.npz")
+    cfg["systems"]["lorenz_mine"]["source"].update(layout="chain")
+    validate(cfg, SCHEMA)
+    with pytest.raises(ConfigError, match=r"systems\.lorenz_mine\.source\.layout: 'chain' data can be ingested"):
+        prepare_config(cfg)
+
+
 def write_csv(path, u, t, shuffle=False):
     n, m, _ = u.shape
     df = pd.DataFrame({"id": np.repeat(10 + np.arange(n), m), "t": np.tile(t, n), "x": u[..., 0].ravel(),
@@ -216,8 +231,8 @@ def test_unsorted_time_names_file_and_trajectory(tmp_path):
         np.savez(tmp_path / f"r{k}.npz", u=u[k], t=tk)
     src = {"files": str(tmp_path / "r*.npz"), "layout": "state",
            "variables": {"u": {"name": "u", "dims": ["time", "state"]}}, "time": {"name": "t"}}
-    with pytest.raises(IngestError, match=r"r2\.npz: variable 'time': not strictly increasing "
-                                          r"\(at index 10"):
+    with pytest.raises(IngestError, match=r"r2\.npz: variable 'time': the time axis is not strictly "
+                                          r"increasing \(at index 10"):
         ingested(tmp_path, src)
 
 
@@ -305,7 +320,8 @@ def test_a_failed_ingest_leaves_the_existing_store_untouched(tmp_path):
 
 
 def ingest_config(files):
-    cfg = yaml.safe_load(open(INGEST_TINY))
+    with open(INGEST_TINY) as fh:
+        cfg = yaml.safe_load(fh)
     cfg["systems"]["lorenz_mine"]["source"]["files"] = str(files)
     return cfg
 

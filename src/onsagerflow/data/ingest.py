@@ -34,7 +34,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from .schema import SchemaError, build_dataset
+from .schema import SchemaError, build_dataset, time_axis_problem
 from .split import assign_splits
 
 log = logging.getLogger("onsagerflow.ingest")
@@ -409,7 +409,7 @@ def _plan_array_file(reader: _Reader, fmt: str, source, layout) -> _File:
     times = _times(reader, source, n, nt)
     params = {}
     for coord, pname in source.get("trajectory_parameters", {}).items():
-        params[coord] = _parameter(reader, coord, pname, n, dims_map)
+        params[coord] = _parameter(reader, coord, pname, n)
     return _File(path, fmt, n, times, vars_, params, sizes=sizes)
 
 
@@ -417,7 +417,7 @@ def _times(reader: _Reader, source, n: int, nt: int) -> list[np.ndarray]:
     tspec = source.get("time", {})
     path = reader.path
     if "name" in tspec:
-        arr, labels = reader.get(tspec["name"], "time")
+        arr, _ = reader.get(tspec["name"], "time")
         t = np.asarray(arr[()], dtype=np.float64)
         if t.ndim == 1:
             ts = [t] * n
@@ -441,18 +441,15 @@ def _traj(k: int, n: int) -> str:
 
 
 def _check_time(t: np.ndarray, path, k: int, n: int) -> None:
-    if not np.all(np.isfinite(t)):
-        raise IngestError(f"{path}: variable 'time': NaN or inf in the time axis{_traj(k, n)}")
-    if t.size > 1 and not np.all(np.diff(t) > 0):
-        i = int(np.argmin(np.diff(t) > 0))
-        raise IngestError(f"{path}: variable 'time': not strictly increasing{_traj(k, n)} "
-                          f"(at index {i}: {t[i]} then {t[i + 1]})")
+    problem = time_axis_problem(t)
+    if problem:
+        raise IngestError(f"{path}: variable 'time': the time axis{_traj(k, n)} {problem}")
 
 
-def _parameter(reader: _Reader, coord: str, pname: str, n: int, dims_map) -> np.ndarray:
+def _parameter(reader: _Reader, coord: str, pname: str, n: int) -> np.ndarray:
     path = reader.path
     if reader.has(pname):
-        arr, labels = reader.array(pname)
+        arr, _ = reader.array(pname)
         v = np.asarray(arr[()])
         if v.ndim == 0:
             v = np.full(n, v)

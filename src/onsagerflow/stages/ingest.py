@@ -32,13 +32,15 @@ def run_from_config(config_path: str, system: str, out: str | None = None) -> st
     cfg_file = Path(config_path)
     config = yaml.safe_load(cfg_file.read_text())
     schema = Path(__file__).resolve().parents[3] / "config" / "schema.yaml"
-    if schema.exists():
-        from snakemake.utils import validate
+    if not schema.exists():
+        raise ConfigError(f"--config needs config/schema.yaml of an onsagerflow checkout (pip install -e .); "
+                          f"not found at {schema}: use --spec and --out instead")
+    from snakemake.utils import validate
 
-        try:
-            validate(config, str(schema))
-        except Exception as exc:  # snakemake's WorkflowError carries jsonschema's message
-            raise ConfigError(f"{config_path}: {exc}") from None
+    try:
+        validate(config, str(schema))  # fills the defaults too
+    except Exception as exc:  # snakemake's WorkflowError carries jsonschema's message
+        raise ConfigError(f"{config_path}: {exc}") from None
     prepare_config(config)
     if system not in config["systems"]:
         raise ConfigError(f"--system: '{system}' is not a key of systems in {config_path} "
