@@ -404,6 +404,10 @@ def _plan_array_file(reader: _Reader, fmt: str, source, layout) -> _File:
         vars_[variable] = _Var(variable, parts, src_dims, out, stacked,
                                {"units": str(vspec.get("units", attrs.get("units", "1"))),
                                 "long_name": str(vspec.get("long_name", attrs.get("long_name", variable)))})
+    without = [v.name for v in vars_.values() if "trajectory" not in v.src_dims]
+    if "trajectory" in sizes and without:
+        raise IngestError(f"{path}: variable '{without[0]}': has no trajectory dimension where other "
+                          "variables have one")
     n = sizes.get("trajectory", 1)
     nt = sizes["time"]
     times = _times(reader, source, n, nt)
