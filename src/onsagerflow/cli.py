@@ -46,6 +46,15 @@ def parser() -> argparse.ArgumentParser:
 
     s = stage("simulate", "simulate a built-in system into a canonical store")
     s.add_argument("--out", required=True)
+    s = sub.add_parser("ingest", help="your own trajectory files (netCDF, HDF5, zarr, npz, CSV) into a "
+                       "canonical store", description="Either --spec (the data spec, as the workflow "
+                       "passes it) and --out, or --config FILE --system NAME (out defaults to "
+                       "{results}/data/NAME/trajectories.zarr).")
+    s.add_argument("--spec", type=_spec, help="JSON object or @file.json: a system's data spec with 'source'")
+    s.add_argument("--config", help="a workflow config file (validated against config/schema.yaml)")
+    s.add_argument("--system", help="with --config: the system whose source block to ingest")
+    s.add_argument("--out", help="store path (required with --spec)")
+    s.add_argument("--threads", type=int, default=None, help=argparse.SUPPRESS)
     s = stage("reduce", "fit a PCA on a field store's train split and write the latent store")
     s.add_argument("--data", required=True)
     s.add_argument("--out-dir", required=True)
@@ -123,7 +132,20 @@ def main(argv: list[str] | None = None) -> int:
 
     USER_ERRORS = (ConfigError, SchemaError, StoreError, FileNotFoundError)
     try:
-        if args.stage == "simulate":
+        if args.stage == "ingest":
+            from .stages import ingest
+
+            if (args.spec is None) == (args.config is None):
+                raise SystemExit("onsagerflow ingest: give either --spec and --out, or --config and --system")
+            if args.spec is not None:
+                if not args.out:
+                    raise SystemExit("onsagerflow ingest: --spec needs --out")
+                ingest.run(args.spec, args.out)
+            else:
+                if not args.system:
+                    raise SystemExit("onsagerflow ingest: --config needs --system")
+                ingest.run_from_config(args.config, args.system, args.out)
+        elif args.stage == "simulate":
             from .stages import simulate
 
             simulate.run(args.spec, args.out)

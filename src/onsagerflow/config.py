@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-DATA_KEYS = ("type", "parameters", "simulation", "splits", "seed")
+DATA_KEYS = ("type", "parameters", "simulation", "source", "splits", "seed")
 RUN_SEPARATOR = "-n"  # a run of model m on latent size n is "m-n<n>"; config keys have no '-'
 
 
@@ -116,6 +116,8 @@ def check_config(config: Mapping[str, Any]) -> None:
                     f"{where}.pairs.rollout_steps is {steps} but the rollout_weight of model '{m}' is "
                     f"{weight}: a multi-step rollout loss needs both rollout_steps > 1 and "
                     "rollout_weight > 0 (set neither for the PRF21 pair loss alone)")
+        if "source" in system:
+            _check_source(system, where)
         sim = system.get("simulation", {})
         if "dt_sample" in sim:
             tau, dt = system["pairs"]["tau"], sim["dt_sample"]
@@ -129,6 +131,44 @@ def check_config(config: Mapping[str, Any]) -> None:
                                   f"trajectories of length t_end = {sim['t_end']}")
         if "init_low" in sim and np.any(np.asarray(sim["init_low"]) >= np.asarray(sim["init_high"])):
             raise ConfigError(f"{where}.simulation: init_low must lie below init_high in every component")
+
+
+def _check_source(system: Mapping[str, Any], where: str) -> None:
+    """An ingested system: the layout decides the branch downstream (state: models learn the
+    stored state; field: a PCA reduction first), and every name it needs must be mapped."""
+    src = system["source"]
+    layout, names = src["layout"], sorted(src["variables"])
+    red = system.get("reduction")
+    if layout == "chain":
+        raise ConfigError(f"{where}.source.layout: 'chain' data can be ingested (onsagerflow ingest) but the "
+                          "workflow's chain branch (stochastic models judged on held-out ensembles) needs "
+                          "the polymer simulator's ensembles; use layout 'field' or 'state'")
+    if layout == "field" and red is None:
+        raise ConfigError(f"{where}.reduction: a 'field' layout needs a reduction block (a PCA of the fields "
+                          "models learn in)")
+    if layout == "state" and red is not None:
+        raise ConfigError(f"{where}.reduction: a 'state' layout learns the stored state itself; drop the "
+                          "reduction block, or use layout 'field'")
+    observed = src.get("observed")
+    if observed is not None and observed not in names:
+        raise ConfigError(f"{where}.source.observed: '{observed}' is not among source.variables {names}")
+    if observed is None and len(names) > 1 and layout == "state":
+        raise ConfigError(f"{where}.source.observed: name the variable models learn, one of {names}")
+    if red is not None:
+        unknown = [f for f in red["fields"] if f not in names]
+        if unknown:
+            raise ConfigError(f"{where}.reduction.fields: {unknown} are not among source.variables {names}")
+        if red.get("observables"):
+            raise ConfigError(f"{where}.reduction.observables: not supported for ingested data")
+    time = src.get("time", {})
+    given = [k for k in ("name", "dt") if k in time] + (["csv.time_column"] if src["csv"].get("time_column")
+                                                         else [])
+    if len(given) != 1:
+        raise ConfigError(f"{where}.source.time: give exactly one of time.name (a time variable), time.dt "
+                          f"(with time.start) or csv.time_column; got {given or 'none'}")
+    if "dt" in time and pair_lag(system["pairs"]["tau"], time["dt"]) is None:
+        raise ConfigError(f"{where}.pairs.tau: {system['pairs']['tau']} must be a whole multiple of "
+                          f"source.time.dt ({time['dt']})")
 
 
 def data_spec(config: Mapping[str, Any], system: str) -> dict:
@@ -156,7 +196,7 @@ def training_spec(config: Mapping[str, Any], model: str, system: str | None = No
 
 
 def stage_spec(config: Mapping[str, Any], stage: str, system: str, model: str | None = None) -> dict:
-    if stage == "simulate":
+    if stage in ("simulate", "ingest"):
         return data_spec(config, system)
     if stage == "reduce":  # the latent sizes learned later do not change the PCA
         return {"name": system,

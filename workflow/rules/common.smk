@@ -7,6 +7,7 @@ from pathlib import Path
 
 from snakemake.settings.types import DeploymentMethod
 
+from onsagerflow.data.ingest import resolve_files
 from onsagerflow.config import (
     parse_run,
     potential_models,
@@ -39,6 +40,8 @@ else:
     ONSAGERFLOW = "onsagerflow"
 SYSTEMS = list(config["systems"])
 REDUCED = [s for s in SYSTEMS if reduction(config, s)]
+INGESTED = [s for s in SYSTEMS if "source" in config["systems"][s]]
+SIMULATED = [s for s in SYSTEMS if s not in INGESTED]
 STATE_SYSTEMS = [s for s in SYSTEMS if s not in REDUCED]
 POLYMER_SYSTEMS = [s for s in SYSTEMS if config["systems"][s]["type"] == "polymer"]
 FIELD_SYSTEMS = [s for s in REDUCED if s not in POLYMER_SYSTEMS]
@@ -65,6 +68,11 @@ wildcard_constraints:
 def spec(stage):
     """The config slice a stage depends on, as JSON (a change re-runs the job)."""
     return lambda w: stage_spec_json(config, stage, w.system, getattr(w, "model", None))
+
+
+def source_files(w):
+    """An ingested system's files (globs expanded): a changed file re-runs the ingest."""
+    return [str(p) for p in resolve_files(config["systems"][w.system]["source"])]
 
 
 def data_for(system):

@@ -5,6 +5,8 @@ rule simulate:
         f"{RESULTS}/logs/simulate/{{system}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/simulate/{{system}}.tsv"
+    wildcard_constraints:
+        system=one_of(SIMULATED),
     conda:
         ENVS["simulation"]
     threads: 1

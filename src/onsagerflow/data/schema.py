@@ -51,6 +51,16 @@ def build_dataset(
     return ds
 
 
+def time_axis_problem(t: np.ndarray) -> str | None:
+    """What is wrong with a time axis (NaN or inf, not strictly increasing), or None."""
+    if not np.all(np.isfinite(t)):
+        return "holds NaN or inf"
+    if t.size > 1 and not np.all(np.diff(t) > 0):
+        k = int(np.argmin(np.diff(t) > 0))
+        return f"is not strictly increasing (at index {k}: {t[k]} then {t[k + 1]})"
+    return None
+
+
 def split_mask(ds: xr.Dataset, split: str) -> np.ndarray:
     return np.asarray(ds["split"].values == SPLIT_CODES[split])
 
@@ -96,12 +106,9 @@ def validate_dataset(ds: xr.Dataset, *, dims: Iterable[str] = (), where: str = "
     t = np.asarray(ds["time"].values)
     if t.dtype.kind != "f":
         raise SchemaError(f"{where}: coordinate 'time' must be float (units '1'), got {t.dtype}")
-    if not np.all(np.isfinite(t)):
-        raise SchemaError(f"{where}: coordinate 'time' holds NaN or inf")
-    if t.size > 1 and not np.all(np.diff(t) > 0):
-        k = int(np.argmin(np.diff(t) > 0))
-        raise SchemaError(f"{where}: coordinate 'time' is not strictly increasing "
-                          f"(at index {k}: {t[k]} then {t[k + 1]})")
+    problem = time_axis_problem(t)
+    if problem:
+        raise SchemaError(f"{where}: coordinate 'time' {problem}")
 
     if "split" not in ds.coords or ds["split"].dims != ("trajectory",):
         raise SchemaError(f"{where}: missing coordinate 'split' on dimension 'trajectory'")

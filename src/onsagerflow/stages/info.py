@@ -17,7 +17,10 @@ def provenance_of(path: str | Path) -> dict:
         return {"kind": "checkpoint", **meta["provenance"], "versions": meta.get("versions")}
     if p.is_dir() and p.suffix == ".zarr":
         attrs = json.loads((p / "zarr.json").read_text()).get("attributes", {})
-        return {"kind": "store", "system": attrs.get("system"), **{k: attrs.get(k) for k in KEYS}}
+        out = {"kind": "store", "system": attrs.get("system"), **{k: attrs.get(k) for k in KEYS}}
+        if "source_files" in attrs:  # an ingested store: where its data came from
+            out["source_files"] = dict(zip(attrs["source_files"], attrs.get("source_sha256", [])))
+        return out
     if p.suffix == ".json":
         data = json.loads(p.read_text())
         if "provenance" in data:
@@ -38,6 +41,11 @@ def provenance_of(path: str | Path) -> dict:
 
 def run(path: str) -> None:
     for k, v in provenance_of(path).items():
+        if k == "source_files":
+            print(f"{k:22s} {len(v)} file(s), sha256:")
+            for f, h in v.items():
+                print(f"  {h}  {f}")
+            continue
         if isinstance(v, dict):
             v = ", ".join(f"{a}={b}" for a, b in v.items())
         print(f"{k:22s} {v}")

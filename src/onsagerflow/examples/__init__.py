@@ -1,0 +1,1 @@
+"""Small example inputs for the documentation and the tests."""
