@@ -110,8 +110,9 @@ def test_cli_names_a_missing_store(tmp_path):
 
 
 @pytest.mark.slow
-def test_training_is_bit_identical_across_processes(tiny_run, tmp_path):
-    """Same seed, same data, two separate processes: the same parameters, bit for bit."""
+def test_training_and_evaluation_are_bit_identical_across_processes(tiny_run, tmp_path):
+    """Same seed, same data, two separate processes: the same parameters, bit for bit, and the
+    same metrics."""
     results, _ = tiny_run
     spec = stage_spec_json(tiny_config(), "train", "lorenz_tiny", "onsagernet")
     data = results / "data" / "lorenz_tiny" / "trajectories.zarr"
@@ -122,6 +123,26 @@ def test_training_is_bit_identical_across_processes(tiny_run, tmp_path):
     with np.load(tmp_path / "a" / "params.npz") as a, np.load(tmp_path / "b" / "params.npz") as b:
         assert sorted(a.files) == sorted(b.files)
         assert all(np.array_equal(a[k], b[k]) for k in a.files)
+    # and evaluating them gives the same metrics, number for number (wall times and the
+    # creation stamp aside)
+    eval_spec = stage_spec_json(tiny_config(), "evaluate", "lorenz_tiny", "onsagernet")
+    metrics = []
+    for run in ("a", "b"):
+        out = subprocess.run(["onsagerflow", "evaluate", "--threads", "1", "--spec", eval_spec, "--data",
+                              str(data), "--model", str(tmp_path / run), "--out-dir", str(tmp_path / f"eval_{run}")],
+                             capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr[-2000:]
+        metrics.append(_without_clock(json.loads((tmp_path / f"eval_{run}" / "metrics.json").read_text())))
+    assert metrics[0]["relative_error"] and metrics[0] == metrics[1]
+
+
+def _without_clock(d):
+    """A metrics dict without what depends on the clock: *_seconds and 'created'."""
+    if isinstance(d, dict):
+        return {k: _without_clock(v) for k, v in d.items() if not k.endswith("seconds") and k != "created"}
+    if isinstance(d, list):
+        return [_without_clock(v) for v in d]
+    return d
 
 
 @pytest.mark.slow
