@@ -132,3 +132,28 @@ def test_default_rbc_case_follows_prf21_where_it_can():
     paper = validated(load("config/paper.yaml"))
     assert all(s["reduction"]["latent_dims"] == [3, 5, 7] for s in paper["systems"].values() if s["type"] == "rbc")
     assert rbc[0]["reduction"]["fields"] == ["u", "w", "theta"]
+
+
+def test_model_seeds_expand_into_one_model_per_seed_with_matching_pretrained_peers():
+    cfg = yaml.safe_load(open(os.path.join(ROOT, "tests", "configs", "rbc_tiny.yaml")))
+    for key in ("onsagernet", "onsagernet_resnet"):
+        cfg["models"][key]["seeds"] = [1, 2]
+    validate(cfg, SCHEMA)
+    prepare_config(cfg)
+    assert cfg["systems"]["rbc_tiny"]["models"] == [
+        "onsagernet_s1", "onsagernet_s2", "mlp_ode", "onsagernet_resnet_s1", "onsagernet_resnet_s2"]
+    assert cfg["models"]["onsagernet_s2"]["training"]["seed"] == 2
+    assert cfg["models"]["onsagernet_resnet_s2"]["autoencoder"]["pretrained"] == "onsagernet_s2"
+    # the copies differ in their training seed only, so their train specs (and hashes) differ
+    a = stage_spec(cfg, "train", "rbc_tiny", "onsagernet_s1-n3")
+    b = stage_spec(cfg, "train", "rbc_tiny", "onsagernet_s2-n3")
+    assert a["training"]["seed"] == 1 and b["training"]["seed"] == 2
+
+
+def test_an_autoencoder_seed_without_a_pretrained_copy_is_named():
+    cfg = yaml.safe_load(open(os.path.join(ROOT, "tests", "configs", "rbc_tiny.yaml")))
+    cfg["models"]["onsagernet"]["seeds"] = [1]
+    cfg["models"]["onsagernet_resnet"]["seeds"] = [1, 2]
+    validate(cfg, SCHEMA)
+    with pytest.raises(ConfigError, match="seed 2 has no pre-trained copy"):
+        prepare_config(cfg)

@@ -63,8 +63,46 @@ def prepare_config(config: dict) -> dict:
     fresh = json.loads(json.dumps(config))
     config.clear()
     config.update(fresh)
+    expand_seeds(config)
     check_config(config)
     return config
+
+
+def seed_key(key: str, seed: int) -> str:
+    return f"{key}_s{seed}"
+
+
+def expand_seeds(config: dict) -> None:
+    """A model with ``seeds: [a, b, ...]`` becomes one model per seed, ``<key>_s<seed>`` with
+    training.seed = seed, and every system listing ``<key>`` learns all of them (PRF21 reports
+    statistics over several trainings). An autoencoder copy starts from its pre-trained peer's
+    copy of the same seed. The seedless spec stays, for match_params_of."""
+    models = config["models"]
+    copies: dict[str, list[str]] = {}
+    for key, spec in list(models.items()):
+        seeds = spec.pop("seeds", None)
+        if not seeds:
+            continue
+        copies[key] = []
+        for seed in seeds:
+            name = seed_key(key, seed)
+            if name in models:
+                raise ConfigError(f"models.{key}.seeds: the copy '{name}' clashes with a model of that name")
+            models[name] = {**json.loads(json.dumps(spec)), "training": {**spec.get("training", {}), "seed": seed}}
+            copies[key].append(name)
+    for key, names in copies.items():
+        for name in names:
+            ae = models[name].get("autoencoder")
+            if ae and ae["pretrained"] in copies:
+                seed = models[name]["training"]["seed"]
+                peer = seed_key(ae["pretrained"], seed)
+                if peer not in copies[ae["pretrained"]]:
+                    raise ConfigError(f"models.{key}.seeds: seed {seed} has no pre-trained copy; "
+                                      f"models.{ae['pretrained']}.seeds must include it")
+                ae["pretrained"] = peer
+    for system in config["systems"].values():
+        if "models" in system:
+            system["models"] = [n for m in system["models"] for n in copies.get(m, [m])]
 
 
 def check_config(config: Mapping[str, Any]) -> None:
