@@ -168,6 +168,7 @@ STAGE_MODULE = {
     "figures-polymer": "onsagerflow.stages.figures",
     "potential": "onsagerflow.stages.figures",
     "table": "onsagerflow.stages.table",
+    "config": "onsagerflow.stages.config_file",
 }
 
 

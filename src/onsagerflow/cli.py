@@ -55,6 +55,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--system", help="with --config: the system whose source block to ingest")
     s.add_argument("--out", help="store path (required with --spec)")
     s.add_argument("--threads", type=int, default=None, help=argparse.SUPPRESS)
+    s = sub.add_parser("config", help="write the run's configuration (defaults filled in) as YAML")
+    s.add_argument("--spec", type=_spec, required=True, help="the whole config: JSON object or @file.json")
+    s.add_argument("--out", required=True)
     s = stage("reduce", "fit a PCA on a field store's train split and write the latent store")
     s.add_argument("--data", required=True)
     s.add_argument("--out-dir", required=True)
@@ -119,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         from .stages import info
 
         info.run(args.result)
+        return 0
+    if args.stage == "config":
+        from .stages import config_file
+
+        config_file.run(args.spec, args.out)
         return 0
     if args.stage == "table":
         from .stages import table

@@ -115,6 +115,7 @@ def all_targets():
         if systems
     ]
     targets = [f"{RESULTS}/tables/{t}.{e}" for t in tables for e in ("csv", "md")]
+    targets.append(f"{RESULTS}/config.yaml")
     for s in SYSTEMS:
         targets.extend(figure_files(s))
     return targets

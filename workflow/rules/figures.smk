@@ -203,3 +203,26 @@ rule polymer_table:
         runtime=5,
     shell:
         "{ONSAGERFLOW} table --polymer {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
+
+
+rule config_file:
+    output:
+        report(
+            f"{RESULTS}/config.yaml",
+            caption="../report/config.rst",
+            category="Configuration",
+        ),
+    log:
+        f"{RESULTS}/logs/config.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/config.tsv"
+    conda:
+        ENVS["figures"]
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        config=lambda w: json.dumps(config, sort_keys=True),
+    shell:
+        "{ONSAGERFLOW} config --spec {params.config:q} --out {output:q} > {log:q} 2>&1"
