@@ -18,5 +18,5 @@ rule reduce:
         spec=spec("reduce"),
         out_dir=lambda w: f"{RESULTS}/reduce/{w.system}",
     shell:
-        "onsagerflow reduce --threads {threads} --spec {params.spec:q} --data {input.data:q}"
+        "onsagerflow reduce --threads {threads} {RUNTIME} --spec {params.spec:q} --data {input.data:q}"
         " --out-dir {params.out_dir:q} > {log:q} 2>&1"

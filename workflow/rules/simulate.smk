@@ -14,4 +14,4 @@ rule simulate:
     params:
         spec=spec("simulate"),
     shell:
-        "onsagerflow simulate --threads {threads} --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"
+        "onsagerflow simulate --threads {threads} {RUNTIME} --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"
