@@ -174,5 +174,5 @@ log "cluster up: node localhost idle, partition $PARTITION, $CPUS CPUs, $MEM_MB 
 ONSAGERFLOW_SLURM_PARTITION=$PARTITION \
 ONSAGERFLOW_SLURM_JOBCOMP="$WORK/log/jobcomp.log" \
 ONSAGERFLOW_SLURM_WORK="$WORK/runs" \
-    timeout "${SLURM_TEST_TIMEOUT:-1200}" python3 -m pytest -p no:cacheprovider -q -m slurm tests/test_slurm.py
+    timeout "${SLURM_TEST_TIMEOUT:-1200}" python3 -m pytest -p no:cacheprovider -q -s -m slurm tests/test_slurm.py
 log "passed in $((SECONDS - T0)) s"
