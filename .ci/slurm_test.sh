@@ -30,7 +30,14 @@ show_logs() {
         echo "----- $f (last 40 lines)"
         tail -n 40 "$f"
     done
-    sinfo -R 2>/dev/null || true
+    # the job logs of failed jobs (Snakemake's own output is in pytest's report above)
+    grep -rlE "Error|error:" "$WORK/runs/slurm_logs" 2>/dev/null | while read -r f; do
+        echo "----- $f (last 30 lines)"
+        tail -n 30 "$f"
+    done
+    [ -n "$MUNGE_PID" ] && tail -n 10 /var/log/munge/munged.log
+    [ ${#PIDS[@]} -gt 0 ] && sinfo -R 2>/dev/null
+    true
 }
 
 cleanup() {
