@@ -22,6 +22,7 @@ chmod 755 "$WORK"
 PIDS=()
 MUNGE_PID=""
 LINKED_CONF=""
+TEST_PID=""
 export SLURM_CONF="$WORK/etc/slurm.conf"
 
 show_logs() {
@@ -47,6 +48,11 @@ cleanup() {
     if [ "$rc" != 0 ]; then
         echo "[slurm_test] exit $rc after $((SECONDS - T0)) s; daemon logs follow" >&2
         show_logs >&2
+    fi
+    if [ -n "$TEST_PID" ]; then  # the test and its Snakemake runs first: they submit jobs
+        kill -TERM -- "-$TEST_PID" 2>/dev/null
+        for _ in $(seq 30); do kill -0 -- "-$TEST_PID" 2>/dev/null || break; sleep 1; done
+        kill -KILL -- "-$TEST_PID" 2>/dev/null
     fi
     if [ ${#PIDS[@]} -gt 0 ]; then
         # Jobs run under slurmstepd, which outlives slurmd: cancel them first.
@@ -178,8 +184,12 @@ done
 log "cluster up: node localhost idle, partition $PARTITION, $CPUS CPUs, $MEM_MB MB, gres gpu:2"
 
 # --- the tiny config through SLURM and locally, compared (tests/test_slurm.py) ---
+# In a process group of its own, so that an interrupted test leaves no Snakemake behind.
 ONSAGERFLOW_SLURM_PARTITION=$PARTITION \
 ONSAGERFLOW_SLURM_JOBCOMP="$WORK/log/jobcomp.log" \
 ONSAGERFLOW_SLURM_WORK="$WORK/runs" \
-    timeout "${SLURM_TEST_TIMEOUT:-1200}" python3 -m pytest -p no:cacheprovider -q -s -m slurm tests/test_slurm.py
+    setsid timeout "${SLURM_TEST_TIMEOUT:-1200}" python3 -m pytest -p no:cacheprovider -q -s -m slurm tests/test_slurm.py &
+TEST_PID=$!
+wait "$TEST_PID"
+TEST_PID=""
 log "passed in $((SECONDS - T0)) s"
