@@ -33,6 +33,21 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
     return out
 
 
+def _bool(value: str) -> bool:
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got '{value}'")
+
+
+def _fraction(value: str) -> float:
+    f = float(value)
+    if not 0 < f <= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {value}")
+    return f
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="onsagerflow", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="store_true", help="print the version and exit")
@@ -42,6 +57,10 @@ def parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=help_)
         s.add_argument("--spec", type=_spec, required=True, help="JSON object or @file.json")
         s.add_argument("--threads", type=int, default=None, help="CPU threads XLA may use")
+        s.add_argument("--xla-preallocate", type=_bool, default=None, metavar="true|false",
+                       help="XLA_PYTHON_CLIENT_PREALLOCATE for this job (default: the environment's, else false)")
+        s.add_argument("--xla-mem-fraction", type=_fraction, default=None, metavar="F",
+                       help="XLA_PYTHON_CLIENT_MEM_FRACTION for this job, in (0, 1]")
         return s
 
     s = stage("simulate", "simulate a built-in system into a canonical store")
@@ -134,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         make = table.run_polymer if args.polymer else table.run_latent if args.latent else table.run
         make(args.metrics, args.csv, args.md)
         return 0
-    configure(args.threads)
+    configure(args.threads, args.xla_preallocate, args.xla_mem_fraction)
     from .config import ConfigError
     from .data import SchemaError, StoreError
 

@@ -266,3 +266,12 @@ def stage_spec_json(config: Mapping[str, Any], stage: str, system: str, model: s
 def potential_models(config: Mapping[str, Any], system: str) -> list[str]:
     """Runs of a system whose model has a potential V to draw."""
     return [r for r in runs_of(config, system) if config["models"][parse_run(r)[0]]["type"] == "onsagernet"]
+
+
+def runtime_flags(config: Mapping[str, Any]) -> str:
+    """The `runtime` block as `onsagerflow <stage>` flags (how JAX uses a GPU; no result depends on it)."""
+    rt = config["runtime"]
+    flags = f"--xla-preallocate {str(rt['xla_preallocate']).lower()}"
+    if rt["xla_mem_fraction"] is not None:
+        flags += f" --xla-mem-fraction {rt['xla_mem_fraction']}"
+    return flags

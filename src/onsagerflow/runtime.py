@@ -7,15 +7,31 @@ import os
 import sys
 
 
-def configure(threads: int | None = None) -> None:
+def configure(threads: int | None = None, preallocate: bool | None = None,
+              mem_fraction: float | None = None) -> None:
     """Enable float64 and keep a GPU shareable between concurrent jobs.
+
+    XLA reads XLA_PYTHON_CLIENT_PREALLOCATE and XLA_PYTHON_CLIENT_MEM_FRACTION once, when
+    its GPU client starts, so they are exported here, before JAX is imported. Given values
+    (the config's `runtime` block, passed as flags by the workflow) win over the
+    environment; without them a job does not pre-allocate, and the fraction is left alone.
 
     XLA's CPU backend otherwise runs its Eigen kernels on a thread per core in every
     process; a job Snakemake gives one thread gets single-threaded kernels, so jobs
     side by side do not fight over cores. (XLA has no flag for "N threads": more
     than one means its default.)
     """
-    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    if "jax" in sys.modules:
+        logging.getLogger("onsagerflow").warning(
+            "JAX was imported before runtime.configure: its GPU memory settings may not apply")
+    if preallocate is None:
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    else:
+        os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] = "true" if preallocate else "false"
+    if mem_fraction is not None:
+        if not 0 < mem_fraction <= 1:
+            raise ValueError(f"mem_fraction must lie in (0, 1], got {mem_fraction}")
+        os.environ["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{mem_fraction:g}"
     if threads == 1:
         flags = os.environ.get("XLA_FLAGS", "")
         if "xla_cpu_multi_thread_eigen" not in flags:

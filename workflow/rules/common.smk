@@ -15,6 +15,7 @@ from onsagerflow.config import (
     reduction,
     run_name,
     runs_of,
+    runtime_flags,
     stage_spec_json,
 )
 
@@ -38,6 +39,12 @@ if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
     )
 else:
     ONSAGERFLOW = "onsagerflow"
+
+# How JAX uses a GPU (config `runtime`), passed to every JAX stage. A Snakefile global in the
+# shell commands: Snakemake's code trigger sees the unformatted command, so editing these
+# settings re-runs nothing. Which jobs ask the scheduler for a GPU is a profile's business
+# (profiles/slurm: set-resources), not the rules', so a CPU-only local run never waits on one.
+RUNTIME = runtime_flags(config)
 SYSTEMS = list(config["systems"])
 REDUCED = [s for s in SYSTEMS if reduction(config, s)]
 INGESTED = [s for s in SYSTEMS if "source" in config["systems"][s]]

@@ -26,7 +26,7 @@ rule evaluate:
             else ""
         ),
     shell:
-        "{ONSAGERFLOW} evaluate --threads {threads} --spec {params.spec:q} --data {input.data:q}"
+        "{ONSAGERFLOW} evaluate --threads {threads} {RUNTIME} --spec {params.spec:q} --data {input.data:q}"
         " --model {input.model:q} --out-dir {params.out_dir:q} {params.fields} > {log:q} 2>&1"
 
 
@@ -52,6 +52,6 @@ rule evaluate_ensembles:
         spec=spec("evaluate"),
         out_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
     shell:
-        "{ONSAGERFLOW} evaluate --threads {threads} --spec {params.spec:q} --data {input.data:q}"
+        "{ONSAGERFLOW} evaluate --threads {threads} {RUNTIME} --spec {params.spec:q} --data {input.data:q}"
         " --model {input.model:q} --out-dir {params.out_dir:q} --fields {input.fields:q}"
         " > {log:q} 2>&1"

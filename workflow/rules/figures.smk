@@ -25,7 +25,7 @@ rule figures:
         evals=lambda w: named_paths("--eval", eval_dirs(w)),
         out_dir=lambda w: f"{RESULTS}/figures/{w.system}",
     shell:
-        "{ONSAGERFLOW} figures --threads {threads} --spec {params.spec:q} {params.models}"
+        "{ONSAGERFLOW} figures --threads {threads} {RUNTIME} --spec {params.spec:q} {params.models}"
         " {params.evals} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
@@ -61,7 +61,7 @@ rule potential:
         eval_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
         stem=lambda w: f"{RESULTS}/figures/{w.system}/potential_{w.model}",
     shell:
-        "{ONSAGERFLOW} potential --threads {threads} --spec {params.spec:q} --model {input.model:q}"
+        "{ONSAGERFLOW} potential --threads {threads} {RUNTIME} --spec {params.spec:q} --model {input.model:q}"
         " --eval-dir {params.eval_dir:q} --out {params.stem:q} > {log:q} 2>&1"
 
 
@@ -95,7 +95,7 @@ rule figures_fields:
         evals=lambda w: named_paths("--eval", eval_dirs(w)),
         out_dir=lambda w: f"{RESULTS}/figures/{w.system}",
     shell:
-        "{ONSAGERFLOW} figures-fields --threads {threads} --spec {params.spec:q} {params.models}"
+        "{ONSAGERFLOW} figures-fields --threads {threads} {RUNTIME} --spec {params.spec:q} {params.models}"
         " {params.evals} --reducer {input.reducer:q} --data {input.data:q} --latent {input.latent:q}"
         " --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
@@ -176,7 +176,7 @@ rule figures_polymer:
         eval_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
         out_dir=lambda w: f"{RESULTS}/figures/{w.system}",
     shell:
-        "{ONSAGERFLOW} figures-polymer --threads {threads} --spec {params.spec:q} --run {wildcards.model}"
+        "{ONSAGERFLOW} figures-polymer --threads {threads} {RUNTIME} --spec {params.spec:q} --run {wildcards.model}"
         " --model {input.model:q} --eval-dir {params.eval_dir:q} --reducer {input.reducer:q}"
         " --latent {input.latent:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 

@@ -19,5 +19,5 @@ rule reduce:
         out_dir=lambda w: f"{RESULTS}/reduce/{w.system}",
         dask=json.dumps(config["dask"], sort_keys=True),
     shell:
-        "{ONSAGERFLOW} reduce --threads {threads} --spec {params.spec:q} --data {input.data:q}"
+        "{ONSAGERFLOW} reduce --threads {threads} {RUNTIME} --spec {params.spec:q} --data {input.data:q}"
         " --out-dir {params.out_dir:q} --dask {params.dask:q} > {log:q} 2>&1"

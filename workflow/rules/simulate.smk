@@ -16,4 +16,4 @@ rule simulate:
     params:
         spec=spec("simulate"),
     shell:
-        "{ONSAGERFLOW} simulate --threads {threads} --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"
+        "{ONSAGERFLOW} simulate --threads {threads} {RUNTIME} --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"

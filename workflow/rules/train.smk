@@ -21,5 +21,5 @@ rule train:
             else ""
         ),
     shell:
-        "{ONSAGERFLOW} train --threads {threads} --spec {params.spec:q} --data {input.data:q}"
+        "{ONSAGERFLOW} train --threads {threads} {RUNTIME} --spec {params.spec:q} --data {input.data:q}"
         " --out {output:q} {params.pretrained} > {log:q} 2>&1"

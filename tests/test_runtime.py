@@ -1,0 +1,87 @@
+"""The config's `runtime` block reaches JAX: XLA's GPU memory variables are set before jax is imported."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from snakemake.utils import validate
+
+from onsagerflow.config import prepare_config, runtime_flags
+
+ROOT = Path(__file__).resolve().parent.parent
+VARS = ("XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION")
+
+# In a fresh interpreter: record the two variables at the moment `import jax` first runs,
+# then run a stage through the CLI (its work itself fails on purpose: no data).
+PROBE = """
+import json, os, sys
+seen = {}
+class Probe:
+    def find_spec(self, name, path=None, target=None):
+        if name == "jax" and not seen:
+            seen.update({k: os.environ.get(k) for k in %r})
+        return None
+sys.meta_path.insert(0, Probe())
+from onsagerflow.cli import main
+try:
+    main(sys.argv[1:])
+except BaseException:
+    pass
+import jax
+print(json.dumps({"at_import": seen, "after": {k: os.environ.get(k) for k in %r}}))
+""" % (VARS, VARS)
+
+
+def probe(*flags, env=None):
+    env = {k: v for k, v in os.environ.items() if k not in VARS} | (env or {})
+    out = subprocess.run([sys.executable, "-c", PROBE, "evaluate", "--spec", "{}", "--data", "/nonexistent",
+                          "--model", "/nonexistent", "--out-dir", "/nonexistent", *flags],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def config(**runtime):
+    cfg = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
+    if runtime:
+        cfg["runtime"] = runtime
+    validate(cfg, str(ROOT / "config" / "schema.yaml"))
+    return prepare_config(cfg)
+
+
+def test_config_runtime_block_becomes_stage_flags():
+    assert runtime_flags(config()) == "--xla-preallocate false"
+    assert runtime_flags(config(xla_preallocate=True, xla_mem_fraction=0.3)) == \
+        "--xla-preallocate true --xla-mem-fraction 0.3"
+
+
+def test_flags_are_exported_before_jax_is_imported():
+    flags = runtime_flags(config(xla_preallocate=True, xla_mem_fraction=0.3)).split()
+    got = probe(*flags, env={"XLA_PYTHON_CLIENT_PREALLOCATE": "false"})  # the config wins
+    assert got["at_import"] == {"XLA_PYTHON_CLIENT_PREALLOCATE": "true", "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.3"}
+
+
+def test_without_flags_a_job_does_not_preallocate_and_keeps_the_environment_fraction():
+    got = probe(env={"XLA_PYTHON_CLIENT_MEM_FRACTION": "0.2"})
+    assert got["at_import"] == {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.2"}
+
+
+def test_every_jax_stage_gets_the_flags(tmp_path):
+    """A dry run prints every shell command: each JAX stage carries the config's runtime flags."""
+    cfg = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
+    cfg["runtime"] = {"xla_mem_fraction": 0.25}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "2", "--configfile",
+                          str(tmp_path / "config.yaml"), "--config", f"results={tmp_path / 'results'}"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    commands = re.findall(r"^(?:Shell command: )?\s*(onsagerflow .*)$", out.stdout + out.stderr, flags=re.M)
+    stages = {c.split()[1] for c in commands}
+    assert stages == {"simulate", "train", "evaluate", "figures", "potential", "table", "config"}
+    for c in commands:
+        if c.split()[1] not in ("table", "config"):  # no JAX in these
+            assert "--xla-preallocate false --xla-mem-fraction 0.25" in c, c

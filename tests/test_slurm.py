@@ -1,0 +1,152 @@
+"""The tiny config through SLURM (profiles/slurm) against a local run: every job an sbatch job
+that completed, the same numbers out.
+
+Runs only where a SLURM cluster is up and named: .ci/slurm_test.sh starts a one-node cluster and
+sets ONSAGERFLOW_SLURM_PARTITION (and ONSAGERFLOW_SLURM_JOBCOMP, its job completion log). On a
+real cluster: ONSAGERFLOW_SLURM_PARTITION=<partition> [ONSAGERFLOW_SLURM_ACCOUNT=<account>]
+[ONSAGERFLOW_SLURM_GPU=0 where the partition has no GPUs] pytest -m slurm tests/test_slurm.py
+"""
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+PARTITION = os.environ.get("ONSAGERFLOW_SLURM_PARTITION")
+
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.skipif(not PARTITION, reason="no SLURM cluster named (ONSAGERFLOW_SLURM_PARTITION); "
+                                             "bash .ci/slurm_test.sh starts one"),
+]
+
+TIMING_KEYS = re.compile(r"seconds|created")  # wall-clock facts, the only fields allowed to differ
+
+
+def slurm_profile(tmp_path):
+    """profiles/slurm with this cluster's partition/account and laptop-sized requests; the rest as shipped."""
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    defaults = profile["default-resources"]
+    defaults["slurm_partition"] = PARTITION
+    if os.environ.get("ONSAGERFLOW_SLURM_ACCOUNT"):
+        defaults["slurm_account"] = os.environ["ONSAGERFLOW_SLURM_ACCOUNT"]
+    else:  # the plugin then tries to guess one, and goes on without
+        del defaults["slurm_account"]
+    gpu = os.environ.get("ONSAGERFLOW_SLURM_GPU", "1") != "0"
+    for res in profile["set-resources"].values():
+        res["mem_mb"] = min(res["mem_mb"], 2000)
+        if "gpu" in res:
+            res["cpus_per_gpu"] = 1
+            if not gpu:
+                del res["gpu"], res["cpus_per_gpu"]
+    # One XLA thread per job as in the local run: results are then bit-identical.
+    profile.pop("set-threads", None)
+    profile["slurm-init-seconds-before-status-checks"] = 2
+    profile["slurm-logdir"] = str(tmp_path / "slurm_logs")
+    if subprocess.run(["sacct", "-n", "-X", "-S", "now-1minutes"], capture_output=True).returncode:
+        profile["slurm-status-command"] = "squeue"  # no accounting database here
+    (tmp_path / "profile").mkdir()
+    (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
+    return tmp_path / "profile"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    assert shutil.which("sbatch") and shutil.which("squeue"), "SLURM's commands are not on PATH"
+    work = Path(os.environ.get("ONSAGERFLOW_SLURM_WORK") or tmp_path_factory.mktemp("slurm"))
+    work.mkdir(parents=True, exist_ok=True)
+    profile = slurm_profile(work)
+    out = {}
+    for name, args in (
+        ("local", ["--cores", "2"]),
+        ("slurm", ["--executor", "slurm", "--workflow-profile", str(profile)]),
+    ):
+        t0 = time.perf_counter()
+        run = subprocess.run(
+            [sys.executable, "-m", "snakemake", *args, "--configfile", str(TINY),
+             "--config", f"results={work / name}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=900)
+        seconds = time.perf_counter() - t0
+        text = run.stdout + run.stderr
+        (work / f"{name}.log").write_text(text)
+        print(f"{name} run: {seconds:.0f} s")
+        assert run.returncode == 0, f"{name} run failed:\n{text[-6000:]}"
+        out[name] = (work / name, text)
+    return out
+
+
+def jobs_of(log: str) -> dict[int, str]:
+    """Snakemake job id -> rule, from a run's log."""
+    return {int(j): rule for rule, j in re.findall(r"^\s*(?:local)?rule (\w+):\n(?:.*\n)*?\s*jobid: (\d+)",
+                                                     log, flags=re.M)}
+
+
+def test_every_job_ran_as_a_completed_slurm_job(runs):
+    _, local_log = runs["local"]
+    _, slurm_log = runs["slurm"]
+    expected = sorted(r for r in jobs_of(local_log).values() if r != "all")
+    jobs = jobs_of(slurm_log)
+    sbatch = {int(j): s for j, s in re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", slurm_log)}
+    assert sorted(jobs[j] for j in sbatch) == expected, "a job ran outside SLURM, or twice"
+    assert not re.search(r"^\s*localrule (?!all:)", slurm_log, flags=re.M)
+    print("sbatch ids:", {f"{jobs[j]}#{j}": s for j, s in sorted(sbatch.items())})
+
+    ids = set(sbatch.values())
+    jobcomp = os.environ.get("ONSAGERFLOW_SLURM_JOBCOMP")
+    if jobcomp:  # jobcomp/filetxt: one line per finished job
+        states = dict(re.findall(r"JobId=(\d+) .*?JobState=(\S+)", Path(jobcomp).read_text()))
+    else:
+        acct = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "JobIdRaw,State", "-j", ",".join(ids)],
+                              capture_output=True, text=True, check=True).stdout
+        states = dict(line.split("|")[:2] for line in acct.splitlines() if "|" in line)
+    assert {i: states.get(i) for i in ids} == {i: "COMPLETED" for i in ids}
+
+    if os.environ.get("ONSAGERFLOW_SLURM_GPU", "1") != "0":
+        for j, sid in sbatch.items():
+            shown = subprocess.run(["scontrol", "-o", "show", "job", sid], capture_output=True, text=True).stdout
+            if shown:  # the controller forgets finished jobs after MinJobAge
+                asked = "gpu" in shown.lower()
+                assert asked == (jobs[j] in ("train", "evaluate")), f"{jobs[j]} job {sid}: {shown}"
+
+
+def same(a, b, where=""):
+    """Equal in every number (NaN equals NaN), timings aside."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), where
+        for k in a:
+            if not TIMING_KEYS.search(k):
+                same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and math.isnan(a):
+        assert isinstance(b, float) and math.isnan(b), where
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def test_outputs_equal_a_local_run(runs):
+    local, _ = runs["local"]
+    slurm, _ = runs["slurm"]
+    metrics = sorted(p.relative_to(local) for p in local.rglob("metrics.json"))
+    assert len(metrics) == 2
+    for rel in metrics:
+        same(json.loads((local / rel).read_text()), json.loads((slurm / rel).read_text()), str(rel))
+    for table in local.glob("tables/*.csv"):
+        a, b = pd.read_csv(table), pd.read_csv(slurm / "tables" / table.name)
+        timing = [c for c in a.columns if TIMING_KEYS.search(c)]
+        pd.testing.assert_frame_equal(a.drop(columns=timing), b.drop(columns=timing), check_exact=True)
+    figures = sorted(p.name for p in (local / "figures" / "lorenz_tiny").iterdir())
+    assert figures == sorted(p.name for p in (slurm / "figures" / "lorenz_tiny").iterdir())
