@@ -203,3 +203,27 @@ rule polymer_table:
         runtime=5,
     shell:
         "onsagerflow table --polymer {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
+
+
+rule baselines_table:
+    input:
+        all_metrics(SYSTEMS),
+    output:
+        csv=report(
+            f"{RESULTS}/tables/baselines.csv",
+            caption="../report/baselines_table.rst",
+            category="Tables",
+        ),
+        md=f"{RESULTS}/tables/baselines.md",
+    log:
+        f"{RESULTS}/logs/baselines_table.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/baselines_table.tsv"
+    conda:
+        "../../envs/cpu.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "onsagerflow table --baselines {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
