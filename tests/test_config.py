@@ -68,8 +68,12 @@ def test_wrong_key_or_type_fails_naming_it(mutate, message):
 
 
 @pytest.mark.parametrize("mutate,message", [
-    (lambda c: c["systems"]["lorenz_r16"].update(models=["onsagernet", "sindy"]),
-     r"systems.lorenz_r16.models: 'sindy' is not a key of 'models'"),
+    (lambda c: c["systems"]["lorenz_r16"].update(models=["onsagernet", "koopman"]),
+     r"systems.lorenz_r16.models: 'koopman' is not a key of 'models'"),
+    (lambda c: c["models"]["mlp_ode"].update(match_params_of="sindy"),
+     r"models.mlp_ode.match_params_of: 'sindy' is a SINDy model"),
+    (lambda c: c["models"]["sindy"].update(differentiation="smoothed_finite_difference", smoothing_window=8),
+     r"models.sindy.smoothing_window: the Savitzky–Golay window must be odd"),
     (lambda c: c["systems"]["lorenz_r28"]["pairs"].update(tau=0.0015),
      r"systems.lorenz_r28.pairs.tau: 0.0015 must be a whole multiple"),
     (lambda c: c["systems"]["lorenz_r28"].update(splits={"train": 0.9, "val": 0.0, "test": 0.1}),

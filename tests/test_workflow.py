@@ -54,8 +54,25 @@ def test_tiny_config_runs_end_to_end_in_under_two_minutes(tiny_run):
         for ext in ("png", "pdf"):
             assert (results / "figures" / "lorenz_tiny" / f"{stem}.{ext}").stat().st_size > 1000
     table = pd.read_csv(results / "tables" / "results.csv")
-    assert sorted(table["model"]) == ["mlp_ode", "onsagernet"]
+    assert sorted(table["model"]) == ["mlp_ode", "onsagernet", "sindy"]
     assert (results / "tables" / "results.md").read_text().startswith("| system | model |")
+
+
+@pytest.mark.slow
+def test_baselines_table_compares_onsagernet_with_mlp_ode_and_sindy(tiny_run):
+    results, _ = tiny_run
+    table = pd.read_csv(results / "tables" / "baselines.csv")
+    assert list(table["model"]) == ["onsagernet", "mlp_ode", "sindy"]
+    assert set(table["n"]) == {3} and set(table["system"]) == {"lorenz_tiny"}
+    for col in ("short-term error", "bounded", "fixed-point error", "params"):
+        assert col in table.columns
+    assert table["bounded"].str.endswith("long rollouts (T=2)").all()
+    meta = json.loads((results / "models" / "lorenz_tiny" / "sindy" / "model.json").read_text())
+    with np.load(results / "models" / "lorenz_tiny" / "sindy" / "params.npz") as p:
+        coef = p[next(k for k in p.files if "coef" in k)]
+    # SINDy's parameter count: its non-zero coefficients, of 10 quadratic monomials × 3
+    assert coef.shape == (10, 3) and meta["param_count"] == np.count_nonzero(coef) == table["params"].iloc[2]
+    assert "non-zero polynomial coefficients" in (results / "tables" / "baselines.md").read_text()
 
 
 @pytest.mark.slow
@@ -63,7 +80,7 @@ def test_evaluation_uses_held_out_trajectories_only(tiny_run):
     results, _ = tiny_run
     data = open_store(results / "data" / "lorenz_tiny" / "trajectories.zarr", dims=["state"])
     test_ids = data["trajectory"].values[data["split"].values == 2]
-    for model in ("onsagernet", "mlp_ode"):
+    for model in ("onsagernet", "mlp_ode", "sindy"):
         ev = results / "eval" / "lorenz_tiny" / model
         pred = open_store(ev / "predictions.zarr", dims=["state"], allow_nan=True)
         assert sorted(pred["trajectory"].values) == sorted(test_ids)
@@ -206,6 +223,24 @@ def test_polymer_branch_end_to_end(tmp_path):
         assert set(m["correlations"]) >= {"Z2_vs_end_to_end_diff", "Z3_vs_end_to_end_sum"}
         pred = open_store(results / "eval" / "polymer_tiny" / run / "predictions.zarr", allow_nan=True)
         assert pred["h"].shape == (8, 41, 3)
-    assert len(pd.read_csv(results / "tables" / "polymer_models.csv")) == 2
+        assert m["stochastic"] and m["paths"]["n"] == 8
+    # the deterministic baselines run on the same ensembles: every realisation the same path
+    for run in ("drift_only-n3", "sindy_drift-n3"):
+        m = json.loads((results / "eval" / "polymer_tiny" / run / "metrics.json").read_text())
+        assert not m["stochastic"] and m["paths"]["n"] == 8 and m["diffusion"] is None
+        pred = open_store(results / "eval" / "polymer_tiny" / run / "predictions.zarr", allow_nan=True)
+        h = pred["h"].values
+        for e in np.unique(pred["ensemble"].values):
+            same = h[pred["ensemble"].values == e]
+            np.testing.assert_array_equal(same, np.broadcast_to(same[:1], same.shape))
+    meta = json.loads((results / "models" / "polymer_tiny" / "drift_only-n3" / "model.json").read_text())
+    assert meta["model_spec"]["type"] == "onsagernet" and meta["epochs_run"] == 4
+    assert len(pd.read_csv(results / "tables" / "polymer_models.csv")) == 4
+    base = pd.read_csv(results / "tables" / "baselines.csv")
+    assert list(base["model"]) == ["s_onsagernet", "s_onsagernet_closure", "drift_only", "sindy_drift"]
+    assert base["bounded"].str.endswith(" paths").all() and base["fixed-point error"].isna().all()
+    # figures of the stochastic runs only; the deterministic baselines are in the tables
+    assert not any("drift_only" in p.name or "sindy" in p.name
+                   for p in (results / "figures" / "polymer_tiny").iterdir())
     for stem in ("landscape", "extension", "unfolding_times", "conformations"):
         assert (results / "figures" / "polymer_tiny" / f"{stem}_s_onsagernet-n3.png").stat().st_size > 1000

@@ -119,6 +119,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--md", required=True)
     t.add_argument("--latent", action="store_true", help="the latent-model table (PRF21 Table I)")
     t.add_argument("--polymer", action="store_true", help="the stochastic closure-model table (NCS24)")
+    t.add_argument("--baselines", action="store_true",
+                   help="every system's runs beside the baselines (MLP-ODE, SINDy, drift-only)")
     i = sub.add_parser("info", help="print the provenance of a result")
     i.add_argument("result")
     return p
@@ -150,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage == "table":
         from .stages import table
 
-        make = table.run_polymer if args.polymer else table.run_latent if args.latent else table.run
+        make = (table.run_baselines if args.baselines else table.run_polymer if args.polymer
+                else table.run_latent if args.latent else table.run)
         make(args.metrics, args.csv, args.md)
         return 0
     configure(args.threads, args.xla_preallocate, args.xla_mem_fraction)

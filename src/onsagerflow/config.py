@@ -113,9 +113,15 @@ def check_config(config: Mapping[str, Any]) -> None:
             if peer not in models:
                 raise ConfigError(f"models.{key}.match_params_of: '{peer}' is not a key of 'models' "
                                   f"(known: {sorted(models)})")
+            if models[peer]["type"] == "sindy":
+                raise ConfigError(f"models.{key}.match_params_of: '{peer}' is a SINDy model, whose count "
+                                  "of non-zero coefficients is known only after fitting")
             if models[peer].get("match_params_of"):
                 raise ConfigError(f"models.{key}.match_params_of: '{peer}' itself matches another "
                                   "model; point at a model with its own width")
+        if spec["type"] == "sindy" and spec["smoothing_window"] % 2 == 0:
+            raise ConfigError(f"models.{key}.smoothing_window: the Savitzky–Golay window must be odd, "
+                              f"got {spec['smoothing_window']}")
         if spec["type"] == "mlp_ode" and not spec.get("width") and not peer:
             raise ConfigError(f"models.{key}: an mlp_ode needs 'width' or 'match_params_of'")
     for name, system in config["systems"].items():

@@ -97,8 +97,8 @@ def pretrained_run(system, run):
 
 
 def figure_files(system):
-    if system in POLYMER_SYSTEMS:
-        stems = [f"{f}_{r}" for r in runs_of(config, system) for f in POLYMER_FIGURES]
+    if system in POLYMER_SYSTEMS:  # the stochastic runs; deterministic baselines are in the tables
+        stems = [f"{f}_{r}" for r in stochastic_runs(system) for f in POLYMER_FIGURES]
     elif system in REDUCED:
         stems = FIELD_FIGURES
     else:
@@ -108,6 +108,14 @@ def figure_files(system):
         ]
     return [
         f"{RESULTS}/figures/{system}/{s}.{e}" for s in stems for e in ("png", "pdf")
+    ]
+
+
+def stochastic_runs(system):
+    return [
+        r
+        for r in runs_of(config, system)
+        if config["models"][parse_run(r)[0]]["type"] == "s_onsagernet"
     ]
 
 
@@ -121,6 +129,7 @@ def all_targets():
         )
         if systems
     ]
+    tables.append("baselines")
     targets = [f"{RESULTS}/tables/{t}.{e}" for t in tables for e in ("csv", "md")]
     targets.append(f"{RESULTS}/config.yaml")
     for s in SYSTEMS:

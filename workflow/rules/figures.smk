@@ -226,3 +226,28 @@ rule config_file:
         config=lambda w: json.dumps(config, sort_keys=True),
     shell:
         "{ONSAGERFLOW} config --spec {params.config:q} --out {output:q} > {log:q} 2>&1"
+
+
+
+rule baselines_table:
+    input:
+        all_metrics(SYSTEMS),
+    output:
+        csv=report(
+            f"{RESULTS}/tables/baselines.csv",
+            caption="../report/baselines_table.rst",
+            category="Tables",
+        ),
+        md=f"{RESULTS}/tables/baselines.md",
+    log:
+        f"{RESULTS}/logs/baselines_table.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/baselines_table.tsv"
+    conda:
+        ENVS["figures"]
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "{ONSAGERFLOW} table --baselines {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"

@@ -89,10 +89,15 @@ def physical_sde(model: nnx.Module, norm: Normalizer):
 
     With dz = b(z) dt' + σ(z) dW' and W'(t') = W(t)/√T (T = time_scale, Brownian scaling):
     dx = scale ⊙ b(z)/T dt + scale ⊙ σ(z)/√T dW, z = (x − mean)/scale.
+
+    A deterministic model (no ``sigma``: an OnsagerNet, MLP-ODE or SINDy) gets σ = 0 (one zero
+    noise column), so the same Euler–Maruyama steps integrate its ODE and every realisation
+    from one start is the same path.
     """
     graphdef, state = nnx.split(model)
     args = (state, jnp.asarray(norm.mean), jnp.asarray(norm.scale), jnp.asarray(norm.time_scale))
-    return (*_physical_fns(graphdef), args)
+    fns = _physical_fns(graphdef) if hasattr(model, "sigma") else _physical_ode_fns(graphdef)
+    return (*fns, args)
 
 
 @functools.lru_cache(maxsize=32)
@@ -102,6 +107,18 @@ def _normalised_fns(graphdef):
 
     def sigma(z, st):
         return nnx.merge(graphdef, st).sigma(z)
+
+    return drift, sigma
+
+
+@functools.lru_cache(maxsize=32)
+def _physical_ode_fns(graphdef):
+    def drift(x, a):
+        st, mean, scale, ts = a
+        return scale * nnx.merge(graphdef, st)((x - mean) / scale) / ts
+
+    def sigma(x, a):
+        return jnp.zeros((x.shape[-1], 1), x.dtype)
 
     return drift, sigma
 

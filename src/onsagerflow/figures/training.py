@@ -12,8 +12,9 @@ def training_figure(histories: dict[str, pd.DataFrame], best_epochs: dict[str, i
     fig, ax = plt.subplots(figsize=(6, 4))
     for i, (name, h) in enumerate(histories.items()):
         col = MODEL_COLORS[i % len(MODEL_COLORS)]
-        ax.plot(h["epoch"], h["train_loss"], color=col, lw=0.8, alpha=0.6, label=f"{name} train")
-        ax.plot(h["epoch"], h["val_loss"], color=col, lw=1.6, label=f"{name} val")
+        mark = "o" if len(h) == 1 else None  # a model fitted in one go (SINDy): one point
+        ax.plot(h["epoch"], h["train_loss"], color=col, lw=0.8, alpha=0.6, marker=mark, label=f"{name} train")
+        ax.plot(h["epoch"], h["val_loss"], color=col, lw=1.6, marker=mark, label=f"{name} val")
         if name in best_epochs:
             ax.axvline(best_epochs[name], color=col, ls=":", lw=0.8)
     ax.set_yscale("log")

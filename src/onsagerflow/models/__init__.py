@@ -9,8 +9,9 @@ from flax import nnx
 
 from .autoencoder import JointModel, PCAResNet
 from .baselines import MLPODE, matched_width
-from .layers import param_count
+from .layers import param_count as dense_param_count
 from .onsagernet import OnsagerNet, SOnsagerNet
+from .sindy import SINDy
 
 DTYPES = {"float32": jnp.float32, "float64": jnp.float64}
 
@@ -26,8 +27,11 @@ def build_model(spec: Mapping[str, Any], n: int, *, seed: int,
     ``input_dim`` leading PCA coordinates to n. An ``s_onsagernet`` (stochastic,
     SCIENCE.md §2) takes the OnsagerNet keys plus ``diffusion`` and optional
     ``sigma_init`` (initial noise amplitude in normalised units, default 1) and
-    ``sigma_floor``.
+    ``sigma_floor``. A ``sindy`` model is the polynomial of its ``degree`` with zero
+    coefficients until ``fit_sindy`` fills them.
     """
+    if spec["type"] == "sindy":  # coefficients come from fit_sindy, not from an initialisation
+        return SINDy(n, degree=spec["degree"])
     rngs = nnx.Rngs(seed)
     dtype = DTYPES[spec.get("dtype", "float32")]
     kind = spec["type"]
@@ -61,7 +65,14 @@ def build_model(spec: Mapping[str, Any], n: int, *, seed: int,
             raise ValueError("model spec: mlp_ode needs 'width' or 'match_params_of'")
         return MLPODE(n, width=width, depth=spec["depth"], activation=spec["activation"],
                       rngs=rngs, param_dtype=dtype)
-    raise ValueError(f"unknown model type '{kind}'; known: onsagernet, s_onsagernet, mlp_ode")
+    raise ValueError(f"unknown model type '{kind}'; known: onsagernet, s_onsagernet, mlp_ode, sindy")
 
 
-__all__ = ["JointModel", "MLPODE", "OnsagerNet", "PCAResNet", "SOnsagerNet", "build_model", "param_count"]
+def param_count(model: nnx.Module) -> int:
+    """Trainable parameters; for SINDy the non-zero coefficients the sparse regression kept."""
+    if isinstance(model, SINDy):
+        return model.nonzero_count()
+    return dense_param_count(model)
+
+
+__all__ = ["JointModel", "MLPODE", "OnsagerNet", "PCAResNet", "SINDy", "SOnsagerNet", "build_model", "param_count"]

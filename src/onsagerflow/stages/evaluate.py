@@ -149,7 +149,8 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, reducer: str | None
         "training": {k: meta[k] for k in ("best_epoch", "best_val_loss", "epochs_run", "train_seconds",
                                            "device")},
         "latent_metrics": (_latent_metrics(field, args, truth, y_test, pred, t, cfg, fps, chart, reducer,
-                                           fields, test_ids) if chart is not None else None),
+                                           fields, test_ids, bound=bound, center=center)
+                           if chart is not None else None),
         "evaluate_seconds": time.perf_counter() - t_start,
         "provenance": provenance,
     }
@@ -168,8 +169,10 @@ def _guarantee(model) -> dict | None:
     return {"forcing_growth": growth, "two_alpha_beta": limit, "guaranteed": growth < limit}
 
 
-def _latent_metrics(field, args, truth, y_test, pred, t, cfg, fps, chart, reducer, fields, test_ids) -> dict:
-    """PRF21 Sec. V: E(T) after every start, N_fail, decoded-field errors, steady states."""
+def _latent_metrics(field, args, truth, y_test, pred, t, cfg, fps, chart, reducer, fields, test_ids, *,
+                    bound=None, center=None) -> dict:
+    """PRF21 Sec. V: E(T) after every start, N_fail, decoded-field errors, steady states. A
+    horizon rollout that leaves the bound stops there and counts as an infinite error."""
     dt = float(t[1] - t[0])
     lags = sorted({int(round(T / dt)) for T in cfg["horizons"]} & set(range(1, len(t))))
     horizons = {}
@@ -180,7 +183,7 @@ def _latent_metrics(field, args, truth, y_test, pred, t, cfg, fps, chart, reduce
         starts = horizon_starts(len(t), lags[0], stride)
         x0 = truth[:, starts].reshape(-1, truth.shape[-1])
         ends, _ = integrate(field, x0, np.array([0.0] + [lag * dt for lag in lags]), args=args,
-                            rtol=cfg["rtol"], atol=cfg["atol"])
+                            rtol=cfg["rtol"], atol=cfg["atol"], bound=bound, center=center)
         ends = ends.reshape(truth.shape[0], len(starts), len(lags) + 1, -1)
         for j, lag in enumerate(lags):
             keep = starts + lag < len(t)

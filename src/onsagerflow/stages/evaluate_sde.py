@@ -59,9 +59,15 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
     drift, sigma, sde_args = physical_sde(dyn, norm)
     z_pred = simulate_sde(drift, sigma, z_true[:, 0], t - t[0], (t[1] - t[0]) / cfg["sde_substeps"],
                           jax.random.key(cfg["seed"]), args=sde_args)
+    # a path that leaves bound_factor × the train data's radius (or overflows) is unbounded: NaN
+    # from there on, as in the deterministic rollouts, and counted
+    train = chart.encode(split_array(ds, variable, "train"))
+    bound = cfg["bound_factor"] * float(np.max(np.linalg.norm(train - norm.mean, axis=-1)))
+    z_pred, bounded = _cut_unbounded(z_pred, norm.mean, bound)
     ext_pred = chart.decode(z_pred)[..., ie]
-    log.info("simulated %d SDE paths over %d samples (%d substeps each)", len(z_pred), len(t),
-             cfg["sde_substeps"])
+    log.info("simulated %d %s paths over %d samples (%d substeps each), %d bounded",
+             len(z_pred), "SDE" if hasattr(dyn, "sigma") else "ODE (no noise model)", len(t),
+             cfg["sde_substeps"], int(bounded.sum()))
 
     per_ensemble = []
     for e in np.unique(ensembles):
@@ -85,7 +91,6 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
 
     # --- critical points of the learned drift, in the run's latent units
     field, args = physical_field(dyn, norm)
-    train = chart.encode(split_array(ds, variable, "train"))
     frames = train.reshape(-1, train.shape[-1])
     rng = np.random.default_rng(cfg["seed"])
     k = cfg["fixed_point_starts"]
@@ -128,6 +133,9 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
         "latent": spec.get("latent"), "model_type": meta["model_spec"]["type"],
         "autoencoder": bool(meta["model_spec"].get("autoencoder")), "param_count": meta["param_count"],
         "n_test_trajectories": int(len(test)), "unfolding_threshold": threshold,
+        "stochastic": hasattr(dyn, "sigma"),
+        "paths": {"n": int(len(z_pred)), "n_bounded": int(bounded.sum()), "bound": bound,
+                  "center": np.asarray(norm.mean).tolist()},
         "ensembles": per_ensemble, "critical_points": critical, "fixed_points": critical,
         "correlations": correlations,
         "diffusion": meta["model_spec"].get("diffusion"),
@@ -136,3 +144,12 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
         "evaluate_seconds": time.perf_counter() - t_start, "provenance": provenance}
     write_json(out / "metrics.json", metrics)
     log.info("wrote %s in %.1f s", out, metrics["evaluate_seconds"])
+
+
+def _cut_unbounded(z: np.ndarray, center: np.ndarray, bound: float):
+    """(z with NaN from each path's first sample beyond ``bound`` of ``center`` or non-finite on,
+    bounded (paths,)): the ensemble statistics then skip the escaped part (nan-aware)."""
+    dist = np.linalg.norm(z - center, axis=-1)
+    out = ~(np.isfinite(dist) & (dist <= bound))  # (paths, time)
+    after = np.cumsum(out, axis=1) > 0
+    return np.where(after[..., None], np.nan, z), ~after.any(axis=1)

@@ -167,8 +167,9 @@ def _training_grid(by_n, histories, best, name):
     for ax, n in zip(axes[0], ns):
         for i, r in enumerate(by_n[n]):
             h, col = histories[r], MODEL_COLORS[i % len(MODEL_COLORS)]
-            ax.plot(h["epoch"], h["train_loss"], color=col, lw=0.8, alpha=0.6)
-            ax.plot(h["epoch"], h["val_loss"], color=col, lw=1.6, label=r)
+            mark = "o" if len(h) == 1 else None  # a model fitted in one go (SINDy): one point
+            ax.plot(h["epoch"], h["train_loss"], color=col, lw=0.8, alpha=0.6, marker=mark)
+            ax.plot(h["epoch"], h["val_loss"], color=col, lw=1.6, marker=mark, label=r)
             ax.axvline(best[r], color=col, ls=":", lw=0.8)
         ax.set_yscale("log")
         ax.set_xlabel("epoch")

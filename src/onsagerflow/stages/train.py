@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 
 import jax
 import jax.numpy as jnp
@@ -22,7 +23,7 @@ from ..models import build_model, param_count
 from ..models.normalizer import Normalizer
 from ..provenance import stamp
 from ..training import fit, load_checkpoint, make_windows, save_checkpoint
-from ..training.losses import em_nll, joint_loss
+from ..training.losses import em_nll, joint_loss, window_loss
 from .common import observed, sampling_step, split_array
 
 log = logging.getLogger("onsagerflow.train")
@@ -51,6 +52,8 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
             "seed": training["seed"], "system": spec["system"], "variable": variable,
             "tau": pairs["tau"], "lag": lag, "training": training}
 
+    if m["spec"]["type"] == "sindy":
+        return _sindy(spec, u_train[..., :n], u_val[..., :n], n, dt, cut, meta, out)
     if m["spec"].get("autoencoder"):
         if pretrained is None:
             raise ConfigError(f"run {spec['run']}: an autoencoder run needs --pretrained (the checkpoint "
@@ -83,6 +86,43 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
                  "stopped_early": result.stopped_early, "train_seconds": result.seconds,
                  "device": str(jax.devices()[0]), "provenance": stamp(spec)})
     save_checkpoint(out, result.model, meta=meta, normalizer=norm, history=result.history)
+    log.info("wrote checkpoint %s", out)
+
+
+def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
+    """SINDy on the same normalised coordinates and train split as the neural models: derivatives
+    by finite differences along each train trajectory (sampling step Δt/time_scale), STLSQ. Its
+    history is one row: the neural models' pair loss (one Heun step over τ) on the same train and
+    val windows, so 'best val loss' compares across models."""
+    import pysindy  # noqa: F401  (imported before the clock starts: train_seconds is the fit)
+
+    from ..models.sindy import feature_names, fit_sindy
+
+    s, training, pairs = spec["model"]["spec"], spec["training"], spec["pairs"]
+    norm = Normalizer.fit(u_train, dt, isotropic=spec["normalization"] == "isotropic")
+    t0 = time.perf_counter()
+    coef, _ = fit_sindy(norm.encode(u_train), dt / norm.time_scale, degree=s["degree"],
+                        threshold=s["threshold"], alpha=s["alpha"], max_iter=s["max_iter"],
+                        method=s["differentiation"], window=s["smoothing_window"])
+    seconds = time.perf_counter() - t0
+    model = build_model(s, n, seed=training["seed"])
+    model.coef[...] = jnp.asarray(coef, model.coef[...].dtype)
+    names = feature_names(n, s["degree"])
+    for i in range(n):
+        terms = " ".join(f"{c:+.4g} {f}" for c, f in zip(coef[:, i], names) if c != 0)
+        log.info("dz%d/dt' = %s", i, terms or "0")
+    tau = pairs["tau"] / norm.time_scale
+    weight = float(training["rollout_weight"])
+    losses = [float(window_loss(model, jnp.asarray(make_windows(norm.encode(u), seed=training["seed"] + k,
+                                                                **cut)), tau, weight))
+              for k, u in enumerate((u_train, u_val))]
+    history = pd.DataFrame([{"epoch": 0, "train_loss": losses[0], "val_loss": losses[1]}])
+    log.info("%s on %s: %d non-zero of %d coefficients, train / val pair loss %.4e / %.4e (%.2f s)",
+             spec["run"], spec["system"], param_count(model), coef.size, *losses, seconds)
+    meta.update({"param_count": param_count(model), "coefficients": int(coef.size), "best_epoch": 0,
+                 "best_val_loss": losses[1], "epochs_run": 1, "stopped_early": False,
+                 "train_seconds": seconds, "device": "cpu (pysindy)", "provenance": stamp(spec)})
+    save_checkpoint(out, model, meta=meta, normalizer=norm, history=history)
     log.info("wrote checkpoint %s", out)
 
 
