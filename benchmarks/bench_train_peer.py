@@ -126,18 +126,9 @@ def main() -> None:
     size = dict(SIZES[args.size])
     if args.epochs:
         size["epochs"] = args.epochs
-    os.environ.setdefault("ONSAGERFLOW_JAX_CACHE", "off")
+    from peer_env import run_peer, start
 
-    from peer_env import PeerUnavailable, peer_python, run_peer
-
-    try:
-        peer_python()
-    except PeerUnavailable as e:
-        raise SystemExit(f"peer benchmark not run: {e}")
-
-    from onsagerflow.runtime import configure
-
-    configure()
+    start()
     import jax
 
     from _lorenz_data import lorenz_windows

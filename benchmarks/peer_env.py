@@ -76,3 +76,17 @@ def run_peer(args: list[str], out: Path) -> dict:
     if r.returncode != 0:
         raise PeerUnavailable(f"the peer run failed (exit {r.returncode}):\n{r.stderr[-3000:]}")
     return json.loads(out.read_text())
+
+
+def start() -> None:
+    """Make sure the peer venv exists (building it on first use; exit with pip's reason if it
+    cannot be built), then set up JAX for our side as the pipeline does, with the persistent
+    compilation cache off so that compile times are cold on both sides."""
+    os.environ.setdefault("ONSAGERFLOW_JAX_CACHE", "off")
+    try:
+        peer_python()
+    except PeerUnavailable as e:
+        raise SystemExit(f"peer benchmark not run: {e}")
+    from onsagerflow.runtime import configure
+
+    configure()
