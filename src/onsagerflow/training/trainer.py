@@ -96,12 +96,16 @@ def fit(model: nnx.Module, train: np.ndarray, val: np.ndarray, *, tau: float,
     plateau_state = plateau.init(params)
 
     # Data go in as arguments, not closure constants: the compiled epoch then depends on
-    # shapes alone and the persistent compilation cache serves sibling jobs.
+    # shapes alone and the persistent compilation cache serves sibling jobs. One call per
+    # epoch does everything on the device: shuffle, the minibatch updates, the validation
+    # loss and the plateau update (run eagerly, optax's reduce_on_plateau re-traced and
+    # re-compiled its lax.cond every epoch, ten times the cost of a small epoch).
     @jax.jit
-    def run_epoch(p, opt_state, key, scale, train, tau):
+    def run_epoch(p, opt_state, plateau_state, key, epoch, train, val, tau):
         n = train.shape[0]
         nb = n // batch
-        order = jax.random.permutation(key, n)[: nb * batch].reshape(nb, batch)
+        scale = plateau_state.scale
+        order = jax.random.permutation(jax.random.fold_in(key, epoch), n)[: nb * batch].reshape(nb, batch)
 
         def step(carry, idx):
             p, s = carry
@@ -111,9 +115,9 @@ def fit(model: nnx.Module, train: np.ndarray, val: np.ndarray, *, tau: float,
             return (optax.apply_updates(p, updates), s), loss
 
         (p, opt_state), losses = jax.lax.scan(step, (p, opt_state), order)
-        return p, opt_state, jnp.mean(losses)
-
-    val_loss_fn = jax.jit(loss_fn)
+        val_loss = loss_fn(p, val, tau)
+        _, plateau_state = plateau.update({}, plateau_state, value=val_loss)
+        return p, opt_state, plateau_state, scale, jnp.mean(losses), val_loss
 
     es = cfg["early_stopping"]
     key = jax.random.key(seed)
@@ -123,17 +127,14 @@ def fit(model: nnx.Module, train: np.ndarray, val: np.ndarray, *, tau: float,
     stopped = False
     bar = progress(range(1, int(cfg["epochs"]) + 1), desc="epochs", unit="ep")
     for epoch in bar:
-        scale = plateau_state.scale
-        params, opt_state, train_loss = run_epoch(params, opt_state, jax.random.fold_in(key, epoch),
-                                                  scale, train, tau)
-        val_loss = float(val_loss_fn(params, val, tau))
-        train_loss = float(train_loss)
+        params, opt_state, plateau_state, scale, train_loss, val_loss = run_epoch(
+            params, opt_state, plateau_state, key, epoch, train, val, tau)
+        train_loss, val_loss, scale = float(train_loss), float(val_loss), float(scale)
         if not np.isfinite(train_loss) or not np.isfinite(val_loss):
             raise FloatingPointError(f"training diverged at epoch {epoch}: train loss {train_loss}, "
                                      f"val loss {val_loss}; lower learning_rate or grad_clip")
-        _, plateau_state = plateau.update({}, plateau_state, value=val_loss)
         rows.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                     "lr": float(cfg["learning_rate"]) * float(scale),
+                     "lr": float(cfg["learning_rate"]) * scale,
                      "seconds": time.perf_counter() - t0})
         if val_loss < best_val * (1.0 - es["min_delta"]):
             best_params, best_val, best_epoch, since_best = params, val_loss, epoch, 0
