@@ -156,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
                 else table.run_latent if args.latent else table.run)
         make(args.metrics, args.csv, args.md)
         return 0
-    configure(args.threads, args.xla_preallocate, args.xla_mem_fraction)
+    # (ingest has no JAX flags of its own: it runs no JAX)
+    configure(getattr(args, "threads", None), getattr(args, "xla_preallocate", None),
+              getattr(args, "xla_mem_fraction", None))
     from .config import ConfigError
     from .data import SchemaError, StoreError
 
