@@ -30,6 +30,8 @@ def main(argv=None) -> int:
     ap.add_argument("report", type=Path)
     ap.add_argument("--out", type=Path, default=Path("results/report_screenshots"))
     ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--results", type=Path, default=Path("results"),
+                    help="the results folder the report was made from (figure counts)")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -102,10 +104,11 @@ def main(argv=None) -> int:
                 home()
                 open_section("Figures")
                 open_section(system)
-                listed = [e for e in entries() if e.endswith((".png", ".pdf"))]
-                print(f"  {system}: {len(listed)} files")
-                if not listed:
-                    problems.append(f"figures of {system}: none listed")
+                listed = page.locator("a[iconname=eye]").count()
+                drawn = len(list((args.results / "figures" / system).glob("*.png")))
+                print(f"  {system}: {listed} figures listed, {drawn} PNG files in {args.results}/figures/{system}")
+                if not listed or listed != drawn:
+                    problems.append(f"figures of {system}: {listed} listed, {drawn} drawn")
                 view_first_item(f"figure_{slug(system)}")
         home()
         if open_section("Tables"):
