@@ -63,3 +63,23 @@ def test_relative_error_statistics():
                                                   "censored": 1, "per_trajectory": [4.0]}
     at = error_at(err, t, [1.0, 9.0])
     assert list(at) == ["1"] and at["1"]["median"] == pytest.approx(0.05)
+
+
+def test_tables_add_the_mean_and_std_over_seeds_after_the_seed_copies():
+    import pandas as pd
+
+    from onsagerflow.stages.table import to_markdown, with_seed_summaries
+
+    df = pd.DataFrame([
+        {"system": "a", "n": 3, "model": "onsagernet_s1", "params": 10, "err": 0.01, "bounded": "9/10"},
+        {"system": "a", "n": 3, "model": "onsagernet_s2", "params": 10, "err": 0.03, "bounded": "10/10"},
+        {"system": "a", "n": 3, "model": "mlp_ode", "params": 11, "err": 0.05, "bounded": "10/10"},
+        {"system": "a", "n": 7, "model": "onsagernet_s1", "params": 20, "err": 0.02, "bounded": "10/10"}])
+    out = with_seed_summaries(df)
+    # one summary, right after the two seeds of n = 3; the lone seed of n = 7 gets none
+    assert list(out["model"]) == ["onsagernet_s1", "onsagernet_s2", "**onsagernet: mean ± std of 2 seeds**",
+                                  "mlp_ode", "onsagernet_s1"]
+    s = out.iloc[2]
+    assert s["params"] == 10 and s["bounded"] == "19/20"
+    assert s["err"] == "0.02 ± 0.014"  # mean 0.02, sample std 0.01·√2
+    assert "mean ± std of 2 seeds" in to_markdown(df)

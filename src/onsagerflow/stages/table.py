@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import logging
 from pathlib import Path
 
@@ -49,7 +50,58 @@ def run(metrics_files: list[str], out_csv: str, out_md: str, make_row=None) -> N
     log.info("wrote %s and %s (%d rows)", out_csv, out_md, len(df))
 
 
+SEED_COPY = re.compile(r"(?P<base>.+)_s(?P<seed>\d+)(?P<n>-n\d+)?")
+
+
+def with_seed_summaries(df: pd.DataFrame) -> pd.DataFrame:
+    """After the runs of a model trained from several seeds (``<key>_s<seed>``, config key
+    ``seeds``), a row of their mean ± std: numbers as "mean ± std", counts "a/b" summed, other
+    text kept where all seeds agree. The CSV keeps one row per run; this is for reading."""
+    if df.empty or "model" not in df:
+        return df
+    keys = [c for c in ("system", "n") if c in df]
+    groups: dict[tuple, list[int]] = {}
+    for i, model in enumerate(df["model"]):
+        m = SEED_COPY.fullmatch(str(model))
+        if m:
+            groups.setdefault((*(df[k].iloc[i] for k in keys), m["base"] + (m["n"] or "")), []).append(i)
+    out, done = [], set()
+    for i in range(len(df)):
+        out.append(df.iloc[i].to_dict())
+        m = SEED_COPY.fullmatch(str(df["model"].iloc[i]))
+        if not m:
+            continue
+        key = (*(df[k].iloc[i] for k in keys), m["base"] + (m["n"] or ""))
+        members = groups[key]
+        if len(members) < 2 or key in done or i != max(members):
+            continue
+        done.add(key)
+        rows = df.iloc[members]
+        summary = {}
+        for col in df.columns:
+            vals = list(rows[col])
+            if col in keys:
+                summary[col] = vals[0]
+            elif col == "model":
+                summary[col] = f"**{key[-1]}: mean ± std of {len(vals)} seeds**"
+            elif all(v == vals[0] for v in vals):
+                summary[col] = vals[0]
+            elif all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in vals):
+                x = np.asarray(vals, dtype=float)
+                summary[col] = (f"{np.mean(x):.3g} ± {np.std(x, ddof=1):.2g}" if np.isfinite(x).all()
+                                else f"{np.isfinite(x).sum()}/{len(x)} finite")
+            elif all(isinstance(v, str) and re.fullmatch(r"\d+/\d+", v) for v in vals):
+                a, b = zip(*(map(int, v.split("/")) for v in vals))
+                summary[col] = f"{sum(a)}/{sum(b)}"
+            else:
+                summary[col] = "varies"
+        out.append(summary)
+    return pd.DataFrame(out, columns=df.columns)
+
+
 def to_markdown(df: pd.DataFrame) -> str:
+    df = with_seed_summaries(df)
+
     def fmt(v):
         if isinstance(v, float):
             return "–" if not np.isfinite(v) else f"{v:.3g}"
