@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import yaml
 import pytest
 import yaml
 
@@ -141,7 +142,10 @@ def test_outputs_equal_a_local_run(runs):
     local, _ = runs["local"]
     slurm, _ = runs["slurm"]
     metrics = sorted(p.relative_to(local) for p in local.rglob("metrics.json"))
-    assert len(metrics) == 2
+    # one per model of the tiny config, and the same files from both runs
+    tiny = yaml.safe_load((Path(__file__).parent / "configs" / "tiny.yaml").read_text())
+    assert len(metrics) == len(tiny["systems"]["lorenz_tiny"]["models"])
+    assert metrics == sorted(p.relative_to(slurm) for p in slurm.rglob("metrics.json"))
     for rel in metrics:
         same(json.loads((local / rel).read_text()), json.loads((slurm / rel).read_text()), str(rel))
     for table in local.glob("tables/*.csv"):
