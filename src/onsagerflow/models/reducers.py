@@ -131,8 +131,13 @@ def fit_pca(ds: xr.Dataset, fields: Sequence[str], n_components: int, *, seed: i
     scale = np.sqrt(np.where(field_ms > 0, field_ms, 1.0))
     Xs = (X - mean) / np.repeat(scale, size)
     k = min(n_components, *X.shape)
-    # compute=True: every power iteration re-reads the chunks instead of keeping them
-    u, s, v = da.linalg.svd_compressed(Xs, k=k, n_power_iter=power_iterations, seed=seed, compute=True)
+    # compute=True: every power iteration re-reads the chunks instead of keeping them.
+    # iterator="QR" re-orthonormalises between power iterations: plain power iterations raise
+    # the spectrum to the (2q+1)-th power, and with the spread of field PCA spectra (10³ and
+    # more) that buries every component past the first few in round-off (RBC: PCs 9–16 came
+    # out up to 10× too small; polymer: PCs 4–8 20× too small).
+    u, s, v = da.linalg.svd_compressed(Xs, k=k, iterator="QR", n_power_iter=power_iterations, seed=seed,
+                                       compute=True)
     s, v = da.compute(s, v)
     # the scaled train rows have unit mean square in every field that varies at all
     total = X.shape[0] * size * float(np.sum(field_ms > 0))
