@@ -83,3 +83,22 @@ def test_tables_add_the_mean_and_std_over_seeds_after_the_seed_copies():
     assert s["params"] == 10 and s["bounded"] == "19/20"
     assert s["err"] == "0.02 ± 0.014"  # mean 0.02, sample std 0.01·√2
     assert "mean ± std of 2 seeds" in to_markdown(df)
+    # counts with a unit ("9/10 paths") are summed too, keeping the unit
+    df["bounded"] = ["9/10 paths", "10/10 paths", "10/10 paths", "10/10 paths"]
+    assert with_seed_summaries(df).iloc[2]["bounded"] == "19/20 paths"
+
+
+def test_covariance_error_uses_the_paths_still_there_at_each_time():
+    from onsagerflow.analysis.ensembles import covariance_error
+
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(400, 5, 2))
+    pred = rng.normal(size=(400, 5, 2))
+    clean = covariance_error(pred, truth)
+    escaped = pred.copy()
+    escaped[0, 2:] = np.nan  # one path escapes at t = 2: NaN from there on
+    # each time uses the paths still there: before t = 2 all 400, from t = 2 the other 399
+    # (the error is the mean over the 5 times of the per-time relative error)
+    expected = (2 * covariance_error(pred[:, :2], truth[:, :2]) + 3 * covariance_error(pred[1:, 2:], truth[:, 2:])) / 5
+    assert covariance_error(escaped, truth) == pytest.approx(expected, rel=1e-12)
+    assert np.isfinite(clean)

@@ -161,3 +161,11 @@ def test_an_autoencoder_seed_without_a_pretrained_copy_is_named():
     validate(cfg, SCHEMA)
     with pytest.raises(ConfigError, match="seed 2 has no pre-trained copy"):
         prepare_config(cfg)
+
+
+def test_an_unseeded_autoencoder_over_a_seeded_pretrained_model_is_named():
+    cfg = yaml.safe_load(open(os.path.join(ROOT, "tests", "configs", "rbc_tiny.yaml")))
+    cfg["models"]["onsagernet"]["seeds"] = [1, 2]
+    validate(cfg, SCHEMA)
+    with pytest.raises(ConfigError, match="onsagernet_resnet.autoencoder.pretrained.*give models.onsagernet_resnet seeds"):
+        prepare_config(cfg)

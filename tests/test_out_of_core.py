@@ -6,8 +6,10 @@ import json
 import subprocess
 import sys
 
+import dask
 import numpy as np
 import pytest
+from distributed import get_client, get_task_stream
 
 from onsagerflow.data import build_dataset, open_store, write_store
 from onsagerflow.data.scheduler import dask_scheduler
@@ -77,9 +79,13 @@ def test_pca_of_a_store_four_times_its_memory_budget_stays_within_it(tmp_path):
 def test_a_local_dask_cluster_gives_the_pca_of_the_thread_pool(tmp_path):
     ds = open_store(planted_store(tmp_path / "s.zarr", n_traj=20, n_time=20, nz=9, nx=16))
     with dask_scheduler({"scheduler": "threads"}, threads=2):
+        assert dask.config.get("scheduler") == "threads" and dask.config.get("num_workers") == 2
         threads = fit_pca(ds, ["u", "w", "theta"], 6)
     with dask_scheduler({"scheduler": "distributed", "n_workers": 2, "memory_limit": "1GiB"}):
-        dist = fit_pca(ds, ["u", "w", "theta"], 6)
+        assert len(get_client().scheduler_info()["workers"]) == 2
+        with get_task_stream() as stream:  # the PCA's tasks ran on this cluster's workers
+            dist = fit_pca(ds, ["u", "w", "theta"], 6)
+        assert len(stream.data) > 0
     # the planted modes (beyond them a near-degenerate noise spectrum, whose randomized
     # estimate depends on the order of sums); singular vectors agree up to sign
     planted = slice(0, N_MODES)

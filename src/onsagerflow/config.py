@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any, Mapping
 
 import numpy as np
@@ -68,6 +69,9 @@ def prepare_config(config: dict) -> dict:
     return config
 
 
+SEEDED = re.compile(r".+_s\d+")
+
+
 def seed_key(key: str, seed: int) -> str:
     return f"{key}_s{seed}"
 
@@ -88,7 +92,9 @@ def expand_seeds(config: dict) -> None:
             name = seed_key(key, seed)
             if name in models:
                 raise ConfigError(f"models.{key}.seeds: the copy '{name}' clashes with a model of that name")
-            models[name] = {**json.loads(json.dumps(spec)), "training": {**spec.get("training", {}), "seed": seed}}
+            copy = json.loads(json.dumps(spec))
+            copy["training"] = {**copy.get("training", {}), "seed": seed}
+            models[name] = copy
             copies[key].append(name)
     for key, names in copies.items():
         for name in names:
@@ -100,6 +106,11 @@ def expand_seeds(config: dict) -> None:
                     raise ConfigError(f"models.{key}.seeds: seed {seed} has no pre-trained copy; "
                                       f"models.{ae['pretrained']}.seeds must include it")
                 ae["pretrained"] = peer
+    for key, spec in models.items():
+        ae = spec.get("autoencoder")
+        if ae and ae["pretrained"] in copies and key not in copies and not SEEDED.fullmatch(key):
+            raise ConfigError(f"models.{key}.autoencoder.pretrained: '{ae['pretrained']}' is trained from "
+                              f"several seeds; give models.{key} seeds too (the same ones)")
     for system in config["systems"].values():
         if "models" in system:
             system["models"] = [n for m in system["models"] for n in copies.get(m, [m])]

@@ -48,8 +48,12 @@ def covariance_error(pred: np.ndarray, truth: np.ndarray) -> float:
     """Mean over time of ‖C_pred(t) − C_true(t)‖_F / ‖C_true(t)‖_F, C the covariance across
     realisations of the latent state; inputs (realisations, time, n)."""
     def cov(x):
-        d = x - x.mean(axis=0, keepdims=True)
-        return np.einsum("rti,rtj->tij", d, d) / max(x.shape[0] - 1, 1)
+        # paths that escaped are NaN from then on (evaluate_sde): each time uses the paths
+        # still there, as the mean and std errors do
+        ok = np.isfinite(x).all(axis=-1, keepdims=True)  # (r, t, 1)
+        count = ok.sum(axis=0)  # (t, 1)
+        d = np.where(ok, x - np.nansum(np.where(ok, x, 0.0), axis=0, keepdims=True) / np.maximum(count, 1), 0.0)
+        return np.einsum("rti,rtj->tij", d, d) / np.maximum(count - 1, 1)[..., None]
 
     cp, ct = cov(pred), cov(truth)
     den = np.linalg.norm(ct, axis=(1, 2))

@@ -1,4 +1,4 @@
-"""Where the out-of-core work (ingestion, PCA) runs: dask's threads in the job's process,
+"""Where the out-of-core PCA (reduce) runs: dask's threads in the job's process,
 or a ``dask.distributed`` cluster — a LocalCluster started for the job, or an existing
 scheduler named by its address (config key ``dask``)."""
 
@@ -39,7 +39,7 @@ def dask_scheduler(settings: Mapping[str, Any] | None, threads: int | None = Non
     address = s.get("address")
     with contextlib.ExitStack() as stack:
         if address:
-            client = stack.enter_context(Client(address, timeout=s.get("timeout", "30s")))
+            client = stack.enter_context(Client(address, timeout="30s"))
             log.info("dask: scheduler at %s (%d workers)", address,
                      len(client.scheduler_info().get("workers", {})))
         else:

@@ -50,6 +50,7 @@ def run(metrics_files: list[str], out_csv: str, out_md: str, make_row=None) -> N
     log.info("wrote %s and %s (%d rows)", out_csv, out_md, len(df))
 
 
+COUNT = re.compile(r"(\d+)/(\d+)(.*)")
 SEED_COPY = re.compile(r"(?P<base>.+)_s(?P<seed>\d+)(?P<n>-n\d+)?")
 
 
@@ -90,9 +91,11 @@ def with_seed_summaries(df: pd.DataFrame) -> pd.DataFrame:
                 x = np.asarray(vals, dtype=float)
                 summary[col] = (f"{np.mean(x):.3g} ± {np.std(x, ddof=1):.2g}" if np.isfinite(x).all()
                                 else f"{np.isfinite(x).sum()}/{len(x)} finite")
-            elif all(isinstance(v, str) and re.fullmatch(r"\d+/\d+", v) for v in vals):
-                a, b = zip(*(map(int, v.split("/")) for v in vals))
-                summary[col] = f"{sum(a)}/{sum(b)}"
+            elif all(isinstance(v, str) and COUNT.fullmatch(v) for v in vals) and \
+                    len({COUNT.fullmatch(v)[3] for v in vals}) == 1:  # "a/b", maybe "a/b paths"
+                parts = [COUNT.fullmatch(v) for v in vals]
+                summary[col] = (f"{sum(int(p[1]) for p in parts)}/{sum(int(p[2]) for p in parts)}"
+                                f"{parts[0][3]}")
             else:
                 summary[col] = "varies"
         out.append(summary)
