@@ -30,3 +30,28 @@ def lorenz_spec(r=28.0, n=12, t_end=0.5, dt=0.005, seed=0, splits=None):
 @pytest.fixture
 def small_lorenz_spec():
     return lorenz_spec()
+
+
+def held_out_predictions(results, system, models):
+    """Assert that every model's predictions cover exactly the store's test trajectories and
+    start from their true first states; returns (test ids, {model: metrics})."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from onsagerflow.data import open_store
+
+    results = Path(results)
+    data = open_store(results / "data" / system / "trajectories.zarr", dims=["state"])
+    test_ids = data["trajectory"].values[data["split"].values == 2]
+    metrics = {}
+    for model in models:
+        ev = results / "eval" / system / model
+        pred = open_store(ev / "predictions.zarr", dims=["state"], allow_nan=True)
+        assert sorted(pred["trajectory"].values) == sorted(test_ids), model
+        np.testing.assert_array_equal(pred["u"].isel(time=0).values,
+                                      data["u"].sel(trajectory=pred["trajectory"]).isel(time=0).values)
+        metrics[model] = json.loads((ev / "metrics.json").read_text())
+        assert metrics[model]["n_test_trajectories"] == len(test_ids), model
+    return test_ids, metrics

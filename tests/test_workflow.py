@@ -13,6 +13,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
+from conftest import held_out_predictions
 from onsagerflow.config import prepare_config, stage_spec_json
 from onsagerflow.data import open_store
 
@@ -78,16 +79,8 @@ def test_baselines_table_compares_onsagernet_with_mlp_ode_and_sindy(tiny_run):
 @pytest.mark.slow
 def test_evaluation_uses_held_out_trajectories_only(tiny_run):
     results, _ = tiny_run
-    data = open_store(results / "data" / "lorenz_tiny" / "trajectories.zarr", dims=["state"])
-    test_ids = data["trajectory"].values[data["split"].values == 2]
-    for model in ("onsagernet", "mlp_ode", "sindy"):
-        ev = results / "eval" / "lorenz_tiny" / model
-        pred = open_store(ev / "predictions.zarr", dims=["state"], allow_nan=True)
-        assert sorted(pred["trajectory"].values) == sorted(test_ids)
-        np.testing.assert_array_equal(pred["u"].isel(time=0).values,
-                                      data["u"].sel(trajectory=pred["trajectory"]).isel(time=0).values)
-        m = json.loads((ev / "metrics.json").read_text())
-        assert m["n_test_trajectories"] == len(test_ids)
+    _, metrics = held_out_predictions(results, "lorenz_tiny", ("onsagernet", "mlp_ode", "sindy"))
+    for m in metrics.values():
         assert len(m["relative_error"]["time"]) == len(m["relative_error"]["median"])
         assert m["relative_error"]["median"][0] == 0.0
         assert m["long_rollouts"]["n"] == 8
