@@ -14,8 +14,18 @@ RHO = (10.0, 28.0, 8.0 / 3.0)
 BOX = (np.array([-25.0, -25.0, -5.0]), np.array([25.0, 25.0, 30.0]))
 
 
-def lorenz_windows(n_train: int, n_val: int, per_trajectory: int, *, stochastic: bool, t_end: float = 2.0,
-                   dt_sample: float = 0.01, lag: int = 1, noise: float = 5.0, seed: int = 0) -> dict:
+def lorenz_windows(
+    n_train: int,
+    n_val: int,
+    per_trajectory: int,
+    *,
+    stochastic: bool,
+    t_end: float = 2.0,
+    dt_sample: float = 0.01,
+    lag: int = 1,
+    noise: float = 5.0,
+    seed: int = 0,
+) -> dict:
     import jax
     import jax.numpy as jnp
 

@@ -43,8 +43,7 @@ import numpy as np
 def build_model(kind, n, width, depth, potential_dim, alpha, beta, sigma_floor, seed):
     import jax
     from onsagernet.dynamics import OnsagerNet
-    from onsagernet.models import (ConservationMatrixMLP, DiffusionDiagonalMLP, DissipationMatrixMLP,
-                                   PotentialResMLP)
+    from onsagernet.models import ConservationMatrixMLP, DiffusionDiagonalMLP, DissipationMatrixMLP, PotentialResMLP
 
     k = jax.random.split(jax.random.PRNGKey(seed), 4)
     units = [width] * depth
@@ -104,10 +103,8 @@ def train(a):
     train_w, val_w, tau = d["train"].astype(dtype), d["val"].astype(dtype), float(d["tau"])
     N, _, n = train_w.shape
     t = np.broadcast_to(np.array([0.0, tau], dtype)[None, :, None], (N, 2, 1)).copy()
-    feats = Features({"t": Array2D((2, 1), a.dtype), "x": Array2D((2, n), a.dtype),
-                      "args": Array2D((2, 1), a.dtype)})
-    ds = Dataset.from_dict({"t": t, "x": train_w, "args": np.ones((N, 2, 1), dtype)},
-                           features=feats).with_format("jax")
+    feats = Features({"t": Array2D((2, 1), a.dtype), "x": Array2D((2, n), a.dtype), "args": Array2D((2, 1), a.dtype)})
+    ds = Dataset.from_dict({"t": t, "x": train_w, "args": np.ones((N, 2, 1), dtype)}, features=feats).with_format("jax")
 
     import optax
 
@@ -125,10 +122,10 @@ def train(a):
             model = eqx.combine(diff_model, static_model)
             return pair_loss(model, x, t[0, 1, 0] - t[0, 0, 0])
 
-    model = build_model(a.kind, n, a.width, a.depth, a.potential_dim, a.alpha, a.beta, a.sigma_floor,
-                        a.seed)
+    model = build_model(a.kind, n, a.width, a.depth, a.potential_dim, a.alpha, a.beta, a.sigma_floor, a.seed)
     opt_options = {"learning_rate": a.lr}
     rop_options = {"factor": 0.5, "patience": 10**9}  # no reductions: the driver's plateau is off too
+
     class ClippedMLETrainer(Clipped, MLETrainer):
         pass
 
@@ -150,8 +147,15 @@ def train(a):
         loss = float(loss)
         t1 = time.perf_counter()
         v = float(val_fn(model))
-        rows.append({"epoch": epoch, "train_loss": loss, "val_loss": v, "epoch_seconds": t1 - t0,
-                     "seconds": time.perf_counter() - t_start})
+        rows.append(
+            {
+                "epoch": epoch,
+                "train_loss": loss,
+                "val_loss": v,
+                "epoch_seconds": t1 - t0,
+                "seconds": time.perf_counter() - t_start,
+            }
+        )
     return {"rows": rows, "samples_per_epoch": (N // a.batch) * a.batch, "params": param_count(model)}
 
 
@@ -165,8 +169,17 @@ def rollout(a):
     d = np.load(a.data)
     z0 = jnp.asarray(d["z0"], dtype)
     n = z0.shape[-1]
-    model = build_model("sde" if a.kind == "sde" else "det", n, a.width, a.depth, a.potential_dim,
-                        a.alpha, a.beta, a.sigma_floor, a.seed)
+    model = build_model(
+        "sde" if a.kind == "sde" else "det",
+        n,
+        a.width,
+        a.depth,
+        a.potential_dim,
+        a.alpha,
+        a.beta,
+        a.sigma_floor,
+        a.seed,
+    )
     model = jax.tree.map(lambda x: x.astype(dtype) if eqx.is_inexact_array(x) else x, model)
     args = jnp.ones((1,), dtype)
     t0, t1, dt = 0.0, float(a.t_end), float(a.dt)
@@ -180,23 +193,41 @@ def rollout(a):
         def solve(y0, key):
             bm = diffrax.VirtualBrownianTree(t0, t1, tol=0.1 * dt, shape=bm_shape, key=key)
             terms = diffrax.MultiTerm(diffrax.ODETerm(model.drift), diffrax.ControlTerm(model.diffusion, bm))
-            sol = diffrax.diffeqsolve(terms, diffrax.Euler(), t0, t1, dt0=dt, y0=y0, saveat=diffrax.SaveAt(ts=ts),
-                                       max_steps=int(round(t1 / dt)) + 16, args=args)
+            sol = diffrax.diffeqsolve(
+                terms,
+                diffrax.Euler(),
+                t0,
+                t1,
+                dt0=dt,
+                y0=y0,
+                saveat=diffrax.SaveAt(ts=ts),
+                max_steps=int(round(t1 / dt)) + 16,
+                args=args,
+            )
             return sol.ys, sol.stats["num_accepted_steps"]
 
         keys = jax.random.split(jax.random.PRNGKey(1), z0.shape[0])
-        call = lambda: solve(z0, keys)  # noqa: E731
+        call = lambda: solve(z0, keys)
     else:
+
         @eqx.filter_jit
         @jax.vmap
         def solve(y0):
-            sol = diffrax.diffeqsolve(diffrax.ODETerm(model.drift), diffrax.Tsit5(), t0, t1, None, y0, args=args,
-                                       saveat=diffrax.SaveAt(ts=ts),
-                                       stepsize_controller=diffrax.PIDController(rtol=a.rtol, atol=a.atol),
-                                       max_steps=200_000)
+            sol = diffrax.diffeqsolve(
+                diffrax.ODETerm(model.drift),
+                diffrax.Tsit5(),
+                t0,
+                t1,
+                None,
+                y0,
+                args=args,
+                saveat=diffrax.SaveAt(ts=ts),
+                stepsize_controller=diffrax.PIDController(rtol=a.rtol, atol=a.atol),
+                max_steps=200_000,
+            )
             return sol.ys, sol.stats["num_accepted_steps"]
 
-        call = lambda: solve(z0)  # noqa: E731
+        call = lambda: solve(z0)
     t = time.perf_counter()
     ys, steps = jax.block_until_ready(call())
     first = time.perf_counter() - t
@@ -205,8 +236,13 @@ def rollout(a):
         t = time.perf_counter()
         ys, steps = jax.block_until_ready(call())
         times.append(time.perf_counter() - t)
-    return {"first_call_seconds": first, "seconds": times, "finite": bool(np.isfinite(np.asarray(ys)).all()),
-            "num_steps": float(np.mean(np.asarray(steps))), "params": param_count(model)}
+    return {
+        "first_call_seconds": first,
+        "seconds": times,
+        "finite": bool(np.isfinite(np.asarray(ys)).all()),
+        "num_steps": float(np.mean(np.asarray(steps))),
+        "params": param_count(model),
+    }
 
 
 def main():
@@ -216,11 +252,11 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--kind", default="det")
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    for k, v in dict(width=32, depth=2, potential_dim=6, epochs=10, batch=100, seed=0, saves=100,
-                     repeat=3).items():
+    for k, v in dict(width=32, depth=2, potential_dim=6, epochs=10, batch=100, seed=0, saves=100, repeat=3).items():
         ap.add_argument(f"--{k.replace('_', '-')}", type=int, default=v)
-    for k, v in dict(alpha=0.1, beta=0.1, sigma_floor=1e-3, lr=1e-3, grad_clip=0.0, t_end=1.0, dt=1e-3, rtol=1e-6,
-                     atol=1e-8).items():
+    for k, v in dict(
+        alpha=0.1, beta=0.1, sigma_floor=1e-3, lr=1e-3, grad_clip=0.0, t_end=1.0, dt=1e-3, rtol=1e-6, atol=1e-8
+    ).items():
         ap.add_argument(f"--{k.replace('_', '-')}", type=float, default=v)
     a = ap.parse_args()
     if a.dtype == "float64":
@@ -231,8 +267,7 @@ def main():
     import jax
 
     jax.config.update("jax_enable_x64", a.dtype == "float64")
-    versions = {p: md.version(p) for p in ("onsagernet", "jax", "jaxlib", "equinox", "optax", "diffrax",
-                                          "datasets")}
+    versions = {p: md.version(p) for p in ("onsagernet", "jax", "jaxlib", "equinox", "optax", "diffrax", "datasets")}
     out = {"versions": versions, "device": str(jax.devices()[0])}
     if a.mode == "train":
         out.update(train(a))

@@ -20,8 +20,10 @@ import time
 
 import numpy as np
 
-SIZES = {"default": dict(batch=32, t_end=3.0, dt_sample=0.01, tol=1e-10, n_ref=4),
-         "paper": dict(batch=100, t_end=3.0, dt_sample=0.001, tol=1e-12, n_ref=8)}
+SIZES = {
+    "default": dict(batch=32, t_end=3.0, dt_sample=0.01, tol=1e-10, n_ref=4),
+    "paper": dict(batch=100, t_end=3.0, dt_sample=0.001, tol=1e-12, n_ref=8),
+}
 SIGMA, R, B = 10.0, 28.0, 8.0 / 3.0
 
 
@@ -83,13 +85,19 @@ def main() -> None:
     err_sp = float(np.max(np.abs(u_sp[:k] - ref)) / scale)
     work = s["batch"] * s["t_end"]
     r_ours, r_sp = work / min(t_ours), work / min(t_sp)
-    print(f"Lorenz-63 (r = {R}), size '{args.size}': {s['batch']} trajectories, t in [0, {s['t_end']}], "
-          f"{len(t)} samples, rtol = atol = {tol:g}; reference DOP853 at 2.5e-14 on {k} trajectories")
-    print(f"jax {jax.__version__} on {jax.devices()[0]}, scipy {scipy.__version__}; {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"Lorenz-63 (r = {R}), size '{args.size}': {s['batch']} trajectories, t in [0, {s['t_end']}], "
+        f"{len(t)} samples, rtol = atol = {tol:g}; reference DOP853 at 2.5e-14 on {k} trajectories"
+    )
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0]}, scipy {scipy.__version__}; {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     print(f"\n{'solver':44s} {'traj-time/s':>12s} {'max rel error':>14s}")
-    print(f"{'onsagerflow (diffrax Dopri8, jit + vmap)':44s} {r_ours:12.1f} {err_ours:14.2e}   "
-          f"(first call incl. compile {first:.1f} s)")
+    print(
+        f"{'onsagerflow (diffrax Dopri8, jit + vmap)':44s} {r_ours:12.1f} {err_ours:14.2e}   "
+        f"(first call incl. compile {first:.1f} s)"
+    )
     print(f"{'scipy solve_ivp DOP853, per trajectory':44s} {r_sp:12.1f} {err_sp:14.2e}")
     print(f"ratio: {r_ours / r_sp:.2f}x  (errors relative to max |u| of the reference, over all samples)")
 

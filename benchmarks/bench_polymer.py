@@ -20,8 +20,7 @@ import time
 
 import numpy as np
 
-SIZES = {"default": {"n_beads": 16, "batch": 256, "steps": 2000},
-         "paper": {"n_beads": 300, "batch": 64, "steps": 400}}
+SIZES = {"default": {"n_beads": 16, "batch": 256, "steps": 2000}, "paper": {"n_beads": 300, "batch": 64, "steps": 400}}
 
 
 def numpy_euler(r, steps, *, spring, H, Q0, kT, zeta, strain_rate, dt, rng):
@@ -75,13 +74,17 @@ def main() -> None:
     n, b, steps = size["n_beads"], size["batch"], size["steps"]
     H, Q0, dt = 50.0, 1.0, 2e-4
     lam = P.rouse_relaxation_time(n, H)
-    eps = 2.0 / lam                                          # Wi = 2
+    eps = 2.0 / lam  # Wi = 2
     keys = jax.random.split(jax.random.PRNGKey(0), 2 * b)
-    print(f"polymer throughput, size '{args.size}': N = {n}, batch = {b} chains, {steps} steps, "
-          f"dt = {dt}, Wi = 2 (H = {H}, Q0 = {Q0})")
-    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind} ({jax.default_backend()}); "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; numpy {np.__version__}; "
-          f"{platform.processor() or platform.machine()}")
+    print(
+        f"polymer throughput, size '{args.size}': N = {n}, batch = {b} chains, {steps} steps, "
+        f"dt = {dt}, Wi = 2 (H = {H}, Q0 = {Q0})"
+    )
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].device_kind} ({jax.default_backend()}); "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; numpy {np.__version__}; "
+        f"{platform.processor() or platform.machine()}"
+    )
 
     rows = []
     for spring in ("hookean", "wlc"):
@@ -89,22 +92,34 @@ def main() -> None:
         r0 = np.asarray(P.random_walks(chain, keys[:b]))
         # Same step: without noise (kT → 0) both implementations give the same positions.
         quiet = P.Chain(n_beads=n, spring=spring, H=H, Q0=Q0, kT=1e-300)
-        a = np.asarray(P.run(quiet, r0, keys[b:], dt=dt, n_saves=1, save_every=50, strain_rate=eps,
-                             integrator="euler"))[:, -1]
-        c = numpy_euler(r0, 50, spring=spring, H=H, Q0=Q0, kT=1e-300, zeta=1.0, strain_rate=eps,
-                        dt=dt, rng=np.random.default_rng(0))
+        a = np.asarray(
+            P.run(quiet, r0, keys[b:], dt=dt, n_saves=1, save_every=50, strain_rate=eps, integrator="euler")
+        )[:, -1]
+        c = numpy_euler(
+            r0, 50, spring=spring, H=H, Q0=Q0, kT=1e-300, zeta=1.0, strain_rate=eps, dt=dt, rng=np.random.default_rng(0)
+        )
         err = float(np.abs(a - c).max())
         assert err < 1e-9, f"JAX and NumPy Euler steps differ by {err}"
 
         def jax_run(noise="gaussian", chain=chain, r0=r0):
-            P.run(chain, r0, keys[b:], dt=dt, n_saves=1, save_every=steps, strain_rate=eps,
-                  integrator="euler", noise=noise).block_until_ready()
+            P.run(
+                chain,
+                r0,
+                keys[b:],
+                dt=dt,
+                n_saves=1,
+                save_every=steps,
+                strain_rate=eps,
+                integrator="euler",
+                noise=noise,
+            ).block_until_ready()
 
-        jax_run()                                            # compile
+        jax_run()  # compile
         t_jax = timed(jax_run, 2)
         rng = np.random.default_rng(1)
-        t_np = timed(lambda: numpy_euler(r0, steps, spring=spring, H=H, Q0=Q0, kT=1.0, zeta=1.0,
-                                         strain_rate=eps, dt=dt, rng=rng))
+        t_np = timed(
+            lambda: numpy_euler(r0, steps, spring=spring, H=H, Q0=Q0, kT=1.0, zeta=1.0, strain_rate=eps, dt=dt, rng=rng)  # noqa: B023 (called at once)
+        )
         jax_run("uniform")
         t_uni = timed(lambda: jax_run("uniform"), 2)
         work = b * n * steps
@@ -115,9 +130,12 @@ def main() -> None:
     chain = P.Chain(n_beads=n, spring="fene", H=H, Q0=Q0)
     r0 = np.asarray(P.random_walks(chain, keys[:b]))
     for noise in ("gaussian", "uniform"):
+
         def fene_run(noise=noise):
-            P.run(chain, r0, keys[b:], dt=dt, n_saves=1, save_every=steps, strain_rate=eps,
-                  noise=noise).block_until_ready()
+            P.run(
+                chain, r0, keys[b:], dt=dt, n_saves=1, save_every=steps, strain_rate=eps, noise=noise
+            ).block_until_ready()
+
         fene_run()
         t = timed(fene_run, 2)
         rows.append((f"jax    fene     semi_implicit  {noise}", b * n * steps / t, None))

@@ -15,8 +15,10 @@ import numpy as np
 from onsagerflow.runtime import configure
 
 # dt keeps the Courant number below the solver's guard at r = 28 on each grid
-SIZES = {"default": dict(nx=32, nz=16, batch=8, steps=200, dt=1e-4),
-         "paper": dict(nx=128, nz=48, batch=8, steps=60, dt=2e-5)}
+SIZES = {
+    "default": dict(nx=32, nz=16, batch=8, steps=200, dt=1e-4),
+    "paper": dict(nx=128, nz=48, batch=8, steps=60, dt=2e-5),
+}
 
 
 class NumpySolver:
@@ -85,10 +87,14 @@ def main() -> None:
     numpy_rate = batch * steps / (time.perf_counter() - t0)
     diff = float(np.max(np.abs(s - np.asarray(out[:, -1]))) / np.max(np.abs(s)))
 
-    print(f"RBC solver, grid {size['nx']} x {size['nz']} (doubled z: {2 * size['nz']}), batch {batch}, "
-          f"{steps} steps, device {jax.devices()[0]}")
-    print(f"  onsagerflow (JAX, jit + scan + vmap): {jax_rate:10.1f} trajectory-steps/s "
-          f"(first call incl. compile {compile_and_run:.1f} s)")
+    print(
+        f"RBC solver, grid {size['nx']} x {size['nz']} (doubled z: {2 * size['nz']}), batch {batch}, "
+        f"{steps} steps, device {jax.devices()[0]}"
+    )
+    print(
+        f"  onsagerflow (JAX, jit + scan + vmap): {jax_rate:10.1f} trajectory-steps/s "
+        f"(first call incl. compile {compile_and_run:.1f} s)"
+    )
     print(f"  NumPy / pocketfft, same scheme:       {numpy_rate:10.1f} trajectory-steps/s")
     print(f"  ratio: {jax_rate / numpy_rate:.2f}x   (max relative difference of the states: {diff:.1e})")
 

@@ -58,8 +58,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-SIZES = {"default": dict(n_train=100, n_val=20, per_trajectory=50, epochs=12, batch=100),
-         "paper": dict(n_train=1000, n_val=200, per_trajectory=100, epochs=20, batch=200)}
+SIZES = {
+    "default": dict(n_train=100, n_val=20, per_trajectory=50, epochs=12, batch=100),
+    "paper": dict(n_train=1000, n_val=200, per_trajectory=100, epochs=20, batch=200),
+}
 ARCH = dict(width=32, depth=2, potential_dim=6, alpha=0.1, beta=0.1, sigma_floor=1e-3)
 
 
@@ -72,24 +74,41 @@ def ours_train(kind, data, size, dtype, lr, seed, forcing="linear", grad_clip=10
     from onsagerflow.training.trainer import fit
 
     pd_ = jnp.float64 if dtype == "float64" else jnp.float32
-    kw = dict(width=ARCH["width"], depth=ARCH["depth"], potential_dim=ARCH["potential_dim"],
-              alpha=ARCH["alpha"], beta=ARCH["beta"], activation="requr", forcing=forcing,
-              rngs=nnx.Rngs(seed), param_dtype=pd_)
+    kw = dict(
+        width=ARCH["width"],
+        depth=ARCH["depth"],
+        potential_dim=ARCH["potential_dim"],
+        alpha=ARCH["alpha"],
+        beta=ARCH["beta"],
+        activation="requr",
+        forcing=forcing,
+        rngs=nnx.Rngs(seed),
+        param_dtype=pd_,
+    )
     tau = float(data["tau"])
     if kind == "det":
         model, loss = OnsagerNet(3, **kw), None
     else:
-        model = SOnsagerNet(3, diffusion="diagonal", sigma_init=float(np.sqrt(tau)),
-                            sigma_floor=ARCH["sigma_floor"], **kw)
+        model = SOnsagerNet(
+            3, diffusion="diagonal", sigma_init=float(np.sqrt(tau)), sigma_floor=ARCH["sigma_floor"], **kw
+        )
         loss = em_nll
-    cfg = dict(epochs=size["epochs"], batch_size=size["batch"], learning_rate=lr, weight_decay=0.0,
-               grad_clip=grad_clip if grad_clip > 0 else 1e30, plateau=dict(factor=0.5, patience=10**9, min_scale=1e-3),
-               early_stopping=dict(patience=10**9, min_delta=0.0))
+    cfg = dict(
+        epochs=size["epochs"],
+        batch_size=size["batch"],
+        learning_rate=lr,
+        weight_decay=0.0,
+        grad_clip=grad_clip if grad_clip > 0 else 1e30,
+        plateau=dict(factor=0.5, patience=10**9, min_scale=1e-3),
+        early_stopping=dict(patience=10**9, min_delta=0.0),
+    )
     res = fit(model, data["train"], data["val"], tau=tau, cfg=cfg, seed=seed, loss=loss)
     h = res.history
     secs = h["seconds"].to_numpy()
-    rows = [{"epoch": int(e), "val_loss": float(v), "epoch_seconds": float(s), "seconds": float(c)}
-            for e, v, s, c in zip(h["epoch"], h["val_loss"], np.diff(secs, prepend=0.0), secs)]
+    rows = [
+        {"epoch": int(e), "val_loss": float(v), "epoch_seconds": float(s), "seconds": float(c)}
+        for e, v, s, c in zip(h["epoch"], h["val_loss"], np.diff(secs, prepend=0.0), secs)
+    ]
     n = (len(data["train"]) // size["batch"]) * size["batch"]
     return {"rows": rows, "samples_per_epoch": n, "params": param_count(model)}
 
@@ -99,9 +118,16 @@ def summarise(r):
     ep = np.array([x["epoch_seconds"] for x in rows])
     steady = float(np.median(ep[1:])) if len(ep) > 1 else float(ep[0])
     val = np.array([x["val_loss"] for x in rows])
-    return dict(rate=r["samples_per_epoch"] / steady, steady=steady, compile=float(ep[0] - steady),
-                best=float(np.nanmin(val)), final=float(val[-1]), params=r["params"],
-                seconds=np.array([x["seconds"] for x in rows]), val=val)
+    return dict(
+        rate=r["samples_per_epoch"] / steady,
+        steady=steady,
+        compile=float(ep[0] - steady),
+        best=float(np.nanmin(val)),
+        final=float(val[-1]),
+        params=r["params"],
+        seconds=np.array([x["seconds"] for x in rows]),
+        val=val,
+    )
 
 
 def time_to(s, target):
@@ -117,11 +143,19 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (the project default)")
     ap.add_argument("--kinds", default="det,sde", help="det, sde or both (comma separated)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--grad-clip", type=float, default=10.0,
-                    help="clip gradients by global norm on both sides (the project default; 0: off)")
-    ap.add_argument("--forcing", choices=["linear", "none"], default="linear",
-                    help="our model's f(z) = Fz + f0 (the project default; 12 parameters for n = 3) or "
-                         "none, as the peer's OnsagerNet, which has no forcing term")
+    ap.add_argument(
+        "--grad-clip",
+        type=float,
+        default=10.0,
+        help="clip gradients by global norm on both sides (the project default; 0: off)",
+    )
+    ap.add_argument(
+        "--forcing",
+        choices=["linear", "none"],
+        default="linear",
+        help="our model's f(z) = Fz + f0 (the project default; 12 parameters for n = 3) or "
+        "none, as the peer's OnsagerNet, which has no forcing term",
+    )
     args = ap.parse_args()
     size = dict(SIZES[args.size])
     if args.epochs:
@@ -130,18 +164,21 @@ def main() -> None:
 
     start()
     import jax
-
     from _lorenz_data import lorenz_windows
 
     tmp = Path(tempfile.mkdtemp(prefix="onsagerflow-peer-"))
-    print(f"training throughput vs onsagernet, size '{args.size}', dtype {args.dtype}: Lorenz, "
-          f"{size['n_train']} train / {size['n_val']} val trajectories x {size['per_trajectory']} pairs, "
-          f"batch {size['batch']}, {size['epochs']} epochs, Adam lr {args.lr}, "
-          f"clip {args.grad_clip or 'off'}; "
-          f"width {ARCH['width']}, depth {ARCH['depth']}, potential dim {ARCH['potential_dim']}; "
-          f"our forcing: {args.forcing} (the peer has none)")
-    print(f"ours: jax {jax.__version__} on {jax.devices()[0]}; {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"training throughput vs onsagernet, size '{args.size}', dtype {args.dtype}: Lorenz, "
+        f"{size['n_train']} train / {size['n_val']} val trajectories x {size['per_trajectory']} pairs, "
+        f"batch {size['batch']}, {size['epochs']} epochs, Adam lr {args.lr}, "
+        f"clip {args.grad_clip or 'off'}; "
+        f"width {ARCH['width']}, depth {ARCH['depth']}, potential dim {ARCH['potential_dim']}; "
+        f"our forcing: {args.forcing} (the peer has none)"
+    )
+    print(
+        f"ours: jax {jax.__version__} on {jax.devices()[0]}; {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     table, peer_versions = [], None
     for kind in args.kinds.split(","):
         t0 = time.perf_counter()
@@ -150,10 +187,29 @@ def main() -> None:
         np.savez(path, **data)
         gen = time.perf_counter() - t0
         ours = summarise(ours_train(kind, data, size, args.dtype, args.lr, args.seed, args.forcing, args.grad_clip))
-        peer_raw = run_peer(["train", "--data", str(path), "--kind", kind, "--dtype", args.dtype,
-                             "--epochs", str(size["epochs"]), "--batch", str(size["batch"]),
-                             "--lr", str(args.lr), "--seed", str(args.seed), "--grad-clip", str(args.grad_clip),
-                             *[f"--{k.replace('_', '-')}={v}" for k, v in ARCH.items()]], tmp / f"{kind}.json")
+        peer_raw = run_peer(
+            [
+                "train",
+                "--data",
+                str(path),
+                "--kind",
+                kind,
+                "--dtype",
+                args.dtype,
+                "--epochs",
+                str(size["epochs"]),
+                "--batch",
+                str(size["batch"]),
+                "--lr",
+                str(args.lr),
+                "--seed",
+                str(args.seed),
+                "--grad-clip",
+                str(args.grad_clip),
+                *[f"--{k.replace('_', '-')}={v}" for k, v in ARCH.items()],
+            ],
+            tmp / f"{kind}.json",
+        )
         peer_versions = peer_raw["versions"]
         peer = summarise(peer_raw)
         target = max(ours["best"], peer["best"])
@@ -162,18 +218,26 @@ def main() -> None:
 
     print(f"peer: {', '.join(f'{k} {v}' for k, v in peer_versions.items())}")
     metric = {"det": "pair loss", "sde": "EM NLL"}
-    print(f"\n{'model':14s} {'side':6s} {'params':>7s} {'windows/s':>11s} {'compile s':>9s} "
-          f"{'best val':>11s} {'final val':>11s} {'t->target s':>11s}")
+    print(
+        f"\n{'model':14s} {'side':6s} {'params':>7s} {'windows/s':>11s} {'compile s':>9s} "
+        f"{'best val':>11s} {'final val':>11s} {'t->target s':>11s}"
+    )
     for kind, ours, peer, t_o, t_p, target in table:
         name = "OnsagerNet" if kind == "det" else "S-OnsagerNet"
         for side, s, t in (("ours", ours, t_o), ("peer", peer, t_p)):
-            print(f"{name:14s} {side:6s} {s['params']:7d} {s['rate']:11.0f} {s['compile']:9.2f} "
-                  f"{s['best']:11.4e} {s['final']:11.4e} {t:11.2f}")
-        print(f"{'':14s} ratio  throughput {ours['rate'] / peer['rate']:.2f}x, time to {metric[kind]} "
-              f"{target:.4e}: {t_p / t_o:.2f}x, best val ours {'<=' if ours['best'] <= peer['best'] else '>'} peer")
-    print("\nDifferences: the peer has separate MLPs for M and W (more parameters), no skip connections "
-          "in its potential MLP, a different diagonal-diffusion map and initialisation, no shuffling, "
-          f"and runs jax {peer_versions['jax']} (its equinox needs it); see the docstring.")
+            print(
+                f"{name:14s} {side:6s} {s['params']:7d} {s['rate']:11.0f} {s['compile']:9.2f} "
+                f"{s['best']:11.4e} {s['final']:11.4e} {t:11.2f}"
+            )
+        print(
+            f"{'':14s} ratio  throughput {ours['rate'] / peer['rate']:.2f}x, time to {metric[kind]} "
+            f"{target:.4e}: {t_p / t_o:.2f}x, best val ours {'<=' if ours['best'] <= peer['best'] else '>'} peer"
+        )
+    print(
+        "\nDifferences: the peer has separate MLPs for M and W (more parameters), no skip connections "
+        "in its potential MLP, a different diagonal-diffusion map and initialisation, no shuffling, "
+        f"and runs jax {peer_versions['jax']} (its equinox needs it); see the docstring."
+    )
 
 
 if __name__ == "__main__":

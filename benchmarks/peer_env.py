@@ -17,8 +17,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-PINS = ["onsagernet==0.1.3", "equinox==0.11.12", "jax==0.5.3", "jaxlib==0.5.3", "optax==0.2.8",
-        "chex==0.1.90", "diffrax==0.7.2", "datasets==3.6.0"]
+PINS = [
+    "onsagernet==0.1.3",
+    "equinox==0.11.12",
+    "jax==0.5.3",
+    "jaxlib==0.5.3",
+    "optax==0.2.8",
+    "chex==0.1.90",
+    "diffrax==0.7.2",
+    "datasets==3.6.0",
+]
 
 
 class PeerUnavailable(RuntimeError):
@@ -26,8 +34,7 @@ class PeerUnavailable(RuntimeError):
 
 
 def venv_dir() -> Path:
-    return Path(os.environ.get("ONSAGERFLOW_PEER_VENV",
-                               os.path.expanduser("~/.cache/onsagerflow/peer-venv")))
+    return Path(os.environ.get("ONSAGERFLOW_PEER_VENV", os.path.expanduser("~/.cache/onsagerflow/peer-venv")))
 
 
 def _base_python() -> str:
@@ -38,8 +45,7 @@ def _base_python() -> str:
     for c in cands:
         if c and os.path.exists(c):
             return c
-    raise PeerUnavailable("no Python >= 3.12 found for the peer (onsagernet needs it): "
-                          "set ONSAGERFLOW_PEER_PYTHON")
+    raise PeerUnavailable("no Python >= 3.12 found for the peer (onsagernet needs it): set ONSAGERFLOW_PEER_PYTHON")
 
 
 def peer_python(quiet: bool = False) -> str:
@@ -58,8 +64,10 @@ def peer_python(quiet: bool = False) -> str:
     except (OSError, subprocess.CalledProcessError) as e:
         raise PeerUnavailable(f"could not create the peer venv in {d}: {e}") from None
     if r.returncode != 0:
-        raise PeerUnavailable(f"pip install of the peer failed (exit {r.returncode}; is PyPI reachable?):\n"
-                              + (r.stderr or r.stdout)[-2000:])
+        raise PeerUnavailable(
+            f"pip install of the peer failed (exit {r.returncode}; is PyPI reachable?):\n"
+            + (r.stderr or r.stdout)[-2000:]
+        )
     check = subprocess.run([str(py), "-c", "import onsagernet.trainers, diffrax"], capture_output=True, text=True)
     if check.returncode != 0:
         raise PeerUnavailable("the peer venv was installed but onsagernet does not import:\n" + check.stderr[-2000:])
@@ -71,8 +79,7 @@ def run_peer(args: list[str], out: Path) -> dict:
     """Run _peer_onsagernet.py in the peer venv with ``args``; its JSON result."""
     script = Path(__file__).with_name("_peer_onsagernet.py")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "JAX_ENABLE_X64", "XLA_FLAGS")}
-    r = subprocess.run([peer_python(), str(script), *args, "--out", str(out)], env=env,
-                       capture_output=True, text=True)
+    r = subprocess.run([peer_python(), str(script), *args, "--out", str(out)], env=env, capture_output=True, text=True)
     if r.returncode != 0:
         raise PeerUnavailable(f"the peer run failed (exit {r.returncode}):\n{r.stderr[-3000:]}")
     return json.loads(out.read_text())
@@ -86,7 +93,7 @@ def start() -> None:
     try:
         peer_python()
     except PeerUnavailable as e:
-        raise SystemExit(f"peer benchmark not run: {e}")
+        raise SystemExit(f"peer benchmark not run: {e}") from None
     from onsagerflow.runtime import configure
 
     configure()

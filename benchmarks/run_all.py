@@ -15,8 +15,13 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = {"train_peer": "bench_train_peer.py", "rollout_peer": "bench_rollout_peer.py",
-              "lorenz": "bench_lorenz.py", "polymer": "bench_polymer.py", "rbc": "bench_rbc.py"}
+BENCHMARKS = {
+    "train_peer": "bench_train_peer.py",
+    "rollout_peer": "bench_rollout_peer.py",
+    "lorenz": "bench_lorenz.py",
+    "polymer": "bench_polymer.py",
+    "rbc": "bench_rbc.py",
+}
 
 
 def main() -> None:

@@ -17,8 +17,15 @@ import re
 import sys
 from pathlib import Path
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def slug(text: str) -> str:
@@ -30,8 +37,12 @@ def main(argv=None) -> int:
     ap.add_argument("report", type=Path)
     ap.add_argument("--out", type=Path, default=Path("results/report_screenshots"))
     ap.add_argument("--chromium", default="/usr/bin/chromium")
-    ap.add_argument("--results", type=Path, default=Path("results"),
-                    help="the results folder the report was made from (figure counts)")
+    ap.add_argument(
+        "--results",
+        type=Path,
+        default=Path("results"),
+        help="the results folder the report was made from (figure counts)",
+    )
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -97,8 +108,11 @@ def main(argv=None) -> int:
         systems = []
         if open_section("Figures"):
             menu = entries()
-            systems = [s for s in menu if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", s)
-                       and s not in ("Snakemake", "Report", "Results", "Figures")]
+            systems = [
+                s
+                for s in menu
+                if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", s) and s not in ("Snakemake", "Report", "Results", "Figures")
+            ]
             print("figure folders:", ", ".join(systems))
             for system in systems:
                 home()

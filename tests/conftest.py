@@ -19,12 +19,22 @@ def repo_root():
 
 def lorenz_spec(r=28.0, n=12, t_end=0.5, dt=0.005, seed=0, splits=None):
     """A small Lorenz data spec in the shape the config gives the simulate stage."""
-    return {"name": f"lorenz_r{r:g}", "type": "lorenz",
-            "parameters": {"sigma": 10.0, "r": r, "b": 8.0 / 3.0},
-            "simulation": {"n_trajectories": n, "t_end": t_end, "dt_sample": dt,
-                           "init_low": [-25, -25, -5], "init_high": [25, 25, 30],
-                           "rtol": 1e-12, "atol": 1e-12},
-            "splits": splits or {"train": 0.5, "val": 0.25, "test": 0.25}, "seed": seed}
+    return {
+        "name": f"lorenz_r{r:g}",
+        "type": "lorenz",
+        "parameters": {"sigma": 10.0, "r": r, "b": 8.0 / 3.0},
+        "simulation": {
+            "n_trajectories": n,
+            "t_end": t_end,
+            "dt_sample": dt,
+            "init_low": [-25, -25, -5],
+            "init_high": [25, 25, 30],
+            "rtol": 1e-12,
+            "atol": 1e-12,
+        },
+        "splits": splits or {"train": 0.5, "val": 0.25, "test": 0.25},
+        "seed": seed,
+    }
 
 
 @pytest.fixture
@@ -50,8 +60,9 @@ def held_out_predictions(results, system, models):
         ev = results / "eval" / system / model
         pred = open_store(ev / "predictions.zarr", dims=["state"], allow_nan=True)
         assert sorted(pred["trajectory"].values) == sorted(test_ids), model
-        np.testing.assert_array_equal(pred["u"].isel(time=0).values,
-                                      data["u"].sel(trajectory=pred["trajectory"]).isel(time=0).values)
+        np.testing.assert_array_equal(
+            pred["u"].isel(time=0).values, data["u"].sel(trajectory=pred["trajectory"]).isel(time=0).values
+        )
         metrics[model] = json.loads((ev / "metrics.json").read_text())
         assert metrics[model]["n_test_trajectories"] == len(test_ids), model
     return test_ids, metrics

@@ -10,8 +10,10 @@ from onsagerflow.analysis.rollout import integrate
 from onsagerflow.systems.lorenz import exact_fixed_points, field
 
 
-@pytest.mark.parametrize("r,kinds", [(28.0, ["saddle-1", "saddle-2-focus", "saddle-2-focus"]),
-                                     (16.0, ["saddle-1", "stable-focus", "stable-focus"])])
+@pytest.mark.parametrize(
+    "r,kinds",
+    [(28.0, ["saddle-1", "saddle-2-focus", "saddle-2-focus"]), (16.0, ["saddle-1", "stable-focus", "stable-focus"])],
+)
 def test_finds_and_classifies_the_exact_lorenz_fixed_points(r, kinds):
     """r = 28: origin has one unstable direction, C± a pair of unstable complex
     eigenvalues; r = 16 (< 24.74, the subcritical Hopf point): C± are stable foci."""
@@ -59,8 +61,13 @@ def test_relative_error_statistics():
     thr = time_to_threshold(err, t, 0.1)
     assert thr["per_trajectory"] == [3.0, 3.0, 3.0, 2.0] and thr["censored"] == 0
     # a trajectory that never crosses is censored at the last time and counted
-    assert time_to_threshold(err[:1], t, 0.5) == {"threshold": 0.5, "median": 4.0, "mean": 4.0,
-                                                  "censored": 1, "per_trajectory": [4.0]}
+    assert time_to_threshold(err[:1], t, 0.5) == {
+        "threshold": 0.5,
+        "median": 4.0,
+        "mean": 4.0,
+        "censored": 1,
+        "per_trajectory": [4.0],
+    }
     at = error_at(err, t, [1.0, 9.0])
     assert list(at) == ["1"] and at["1"]["median"] == pytest.approx(0.05)
 
@@ -70,15 +77,23 @@ def test_tables_add_the_mean_and_std_over_seeds_after_the_seed_copies():
 
     from onsagerflow.stages.table import to_markdown, with_seed_summaries
 
-    df = pd.DataFrame([
-        {"system": "a", "n": 3, "model": "onsagernet_s1", "params": 10, "err": 0.01, "bounded": "9/10"},
-        {"system": "a", "n": 3, "model": "onsagernet_s2", "params": 10, "err": 0.03, "bounded": "10/10"},
-        {"system": "a", "n": 3, "model": "mlp_ode", "params": 11, "err": 0.05, "bounded": "10/10"},
-        {"system": "a", "n": 7, "model": "onsagernet_s1", "params": 20, "err": 0.02, "bounded": "10/10"}])
+    df = pd.DataFrame(
+        [
+            {"system": "a", "n": 3, "model": "onsagernet_s1", "params": 10, "err": 0.01, "bounded": "9/10"},
+            {"system": "a", "n": 3, "model": "onsagernet_s2", "params": 10, "err": 0.03, "bounded": "10/10"},
+            {"system": "a", "n": 3, "model": "mlp_ode", "params": 11, "err": 0.05, "bounded": "10/10"},
+            {"system": "a", "n": 7, "model": "onsagernet_s1", "params": 20, "err": 0.02, "bounded": "10/10"},
+        ]
+    )
     out = with_seed_summaries(df)
     # one summary, right after the two seeds of n = 3; the lone seed of n = 7 gets none
-    assert list(out["model"]) == ["onsagernet_s1", "onsagernet_s2", "**onsagernet: mean ± std of 2 seeds**",
-                                  "mlp_ode", "onsagernet_s1"]
+    assert list(out["model"]) == [
+        "onsagernet_s1",
+        "onsagernet_s2",
+        "**onsagernet: mean ± std of 2 seeds**",
+        "mlp_ode",
+        "onsagernet_s1",
+    ]
     s = out.iloc[2]
     assert s["params"] == 10 and s["bounded"] == "19/20"
     assert s["err"] == "0.02 ± 0.014"  # mean 0.02, sample std 0.01·√2

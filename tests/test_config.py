@@ -27,9 +27,17 @@ def validated(cfg):
     return prepare_config(cfg)
 
 
-@pytest.mark.parametrize("name", ["config/config.yaml", "config/paper.yaml", "tests/configs/tiny.yaml",
-                                  "tests/configs/rbc_tiny.yaml", "tests/configs/variants.yaml",
-                                  "tests/configs/polymer_tiny.yaml"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "config/config.yaml",
+        "config/paper.yaml",
+        "tests/configs/tiny.yaml",
+        "tests/configs/rbc_tiny.yaml",
+        "tests/configs/variants.yaml",
+        "tests/configs/polymer_tiny.yaml",
+    ],
+)
 def test_shipped_configs_validate_and_get_defaults(name):
     cfg = validated(load(name))
     for system in cfg["systems"].values():
@@ -49,16 +57,22 @@ def test_default_config_follows_prf21():
         assert s["pairs"]["tau"] == 0.001 and s["pairs"]["per_trajectory"] == 100
 
 
-@pytest.mark.parametrize("mutate,message", [
-    (lambda c: c["systems"]["lorenz_r16"].setdefault("simulation", {}).update(n_trajectorys=5),
-     r"'n_trajectorys' was unexpected"),
-    (lambda c: c["systems"]["lorenz_r16"].setdefault("simulation", {}).update(n_trajectories="many"),
-     r"'many' is not of type 'integer'"),
-    (lambda c: c["models"]["onsagernet"].update(alpha=-1),
-     r"-1 is less than or equal to the minimum of 0"),
-    (lambda c: c.update(trainig={"epochs": 3}), r"'trainig' was unexpected"),
-    (lambda c: c["systems"]["lorenz_r16"].update(type="lorenz64"), r"'lorenz64' is not one of"),
-])
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (
+            lambda c: c["systems"]["lorenz_r16"].setdefault("simulation", {}).update(n_trajectorys=5),
+            r"'n_trajectorys' was unexpected",
+        ),
+        (
+            lambda c: c["systems"]["lorenz_r16"].setdefault("simulation", {}).update(n_trajectories="many"),
+            r"'many' is not of type 'integer'",
+        ),
+        (lambda c: c["models"]["onsagernet"].update(alpha=-1), r"-1 is less than or equal to the minimum of 0"),
+        (lambda c: c.update(trainig={"epochs": 3}), r"'trainig' was unexpected"),
+        (lambda c: c["systems"]["lorenz_r16"].update(type="lorenz64"), r"'lorenz64' is not one of"),
+    ],
+)
 def test_wrong_key_or_type_fails_naming_it(mutate, message):
     cfg = load("config/config.yaml")
     mutate(cfg)
@@ -67,20 +81,35 @@ def test_wrong_key_or_type_fails_naming_it(mutate, message):
     assert "On instance" in str(info.value)  # followed by the path of the offending key
 
 
-@pytest.mark.parametrize("mutate,message", [
-    (lambda c: c["systems"]["lorenz_r16"].update(models=["onsagernet", "koopman"]),
-     r"systems.lorenz_r16.models: 'koopman' is not a key of 'models'"),
-    (lambda c: c["models"]["mlp_ode"].update(match_params_of="sindy"),
-     r"models.mlp_ode.match_params_of: 'sindy' is a SINDy model"),
-    (lambda c: c["models"]["sindy"].update(differentiation="smoothed_finite_difference", smoothing_window=8),
-     r"models.sindy.smoothing_window: the Savitzky–Golay window must be odd"),
-    (lambda c: c["systems"]["lorenz_r28"]["pairs"].update(tau=0.0015),
-     r"systems.lorenz_r28.pairs.tau: 0.0015 must be a whole multiple"),
-    (lambda c: c["systems"]["lorenz_r28"].update(splits={"train": 0.9, "val": 0.0, "test": 0.1}),
-     r"systems.lorenz_r28.splits"),
-    (lambda c: c["models"]["mlp_ode"].update(match_params_of="transformer"),
-     r"models.mlp_ode.match_params_of: 'transformer'"),
-])
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (
+            lambda c: c["systems"]["lorenz_r16"].update(models=["onsagernet", "koopman"]),
+            r"systems.lorenz_r16.models: 'koopman' is not a key of 'models'",
+        ),
+        (
+            lambda c: c["models"]["mlp_ode"].update(match_params_of="sindy"),
+            r"models.mlp_ode.match_params_of: 'sindy' is a SINDy model",
+        ),
+        (
+            lambda c: c["models"]["sindy"].update(differentiation="smoothed_finite_difference", smoothing_window=8),
+            r"models.sindy.smoothing_window: the Savitzky–Golay window must be odd",
+        ),
+        (
+            lambda c: c["systems"]["lorenz_r28"]["pairs"].update(tau=0.0015),
+            r"systems.lorenz_r28.pairs.tau: 0.0015 must be a whole multiple",
+        ),
+        (
+            lambda c: c["systems"]["lorenz_r28"].update(splits={"train": 0.9, "val": 0.0, "test": 0.1}),
+            r"systems.lorenz_r28.splits",
+        ),
+        (
+            lambda c: c["models"]["mlp_ode"].update(match_params_of="transformer"),
+            r"models.mlp_ode.match_params_of: 'transformer'",
+        ),
+    ],
+)
 def test_inconsistent_config_fails_naming_the_key(mutate, message):
     cfg = validated(load("config/config.yaml"))
     mutate(cfg)
@@ -93,7 +122,9 @@ def test_stage_specs_are_the_slices_stages_depend_on():
     sim = stage_spec(cfg, "simulate", "lorenz_r28")
     assert set(sim) == {"name", "type", "parameters", "simulation", "splits", "seed"}
     train = stage_spec(cfg, "train", "lorenz_r28", "mlp_ode")
-    assert train["model"]["peers"] == {"onsagernet": stage_spec(cfg, "train", "lorenz_r28", "onsagernet")["model"]["spec"]}
+    assert train["model"]["peers"] == {
+        "onsagernet": stage_spec(cfg, "train", "lorenz_r28", "onsagernet")["model"]["spec"]
+    }
     # a model's training override wins over the global settings
     cfg["models"]["mlp_ode"]["training"] = {"epochs": 7, "plateau": {"factor": 0.3}}
     t = stage_spec(cfg, "train", "lorenz_r28", "mlp_ode")["training"]
@@ -114,9 +145,24 @@ def test_snakemake_refuses_a_bad_config_file_naming_the_key(tmp_path):
     bad["systems"]["lorenz_tiny"]["simulation"]["dt_smaple"] = 0.1
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(bad))
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", str(path),
-                          "--config", f"results={tmp_path / 'results'}"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--cores",
+            "1",
+            "--configfile",
+            str(path),
+            "--config",
+            f"results={tmp_path / 'results'}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode != 0
     assert "'dt_smaple' was unexpected" in out.stdout + out.stderr
     assert not (tmp_path / "results").exists()
@@ -145,7 +191,12 @@ def test_model_seeds_expand_into_one_model_per_seed_with_matching_pretrained_pee
     validate(cfg, SCHEMA)
     prepare_config(cfg)
     assert cfg["systems"]["rbc_tiny"]["models"] == [
-        "onsagernet_s1", "onsagernet_s2", "mlp_ode", "onsagernet_resnet_s1", "onsagernet_resnet_s2"]
+        "onsagernet_s1",
+        "onsagernet_s2",
+        "mlp_ode",
+        "onsagernet_resnet_s1",
+        "onsagernet_resnet_s2",
+    ]
     assert cfg["models"]["onsagernet_s2"]["training"]["seed"] == 2
     assert cfg["models"]["onsagernet_resnet_s2"]["autoencoder"]["pretrained"] == "onsagernet_s2"
     # the copies differ in their training seed only, so their train specs (and hashes) differ
@@ -167,5 +218,7 @@ def test_an_unseeded_autoencoder_over_a_seeded_pretrained_model_is_named():
     cfg = yaml.safe_load(open(os.path.join(ROOT, "tests", "configs", "rbc_tiny.yaml")))
     cfg["models"]["onsagernet"]["seeds"] = [1, 2]
     validate(cfg, SCHEMA)
-    with pytest.raises(ConfigError, match="onsagernet_resnet.autoencoder.pretrained.*give models.onsagernet_resnet seeds"):
+    with pytest.raises(
+        ConfigError, match="onsagernet_resnet.autoencoder.pretrained.*give models.onsagernet_resnet seeds"
+    ):
         prepare_config(cfg)

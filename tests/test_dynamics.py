@@ -35,11 +35,11 @@ def test_physical_field_undoes_the_normalisation_exactly():
     g = ExactInNormalisedUnits(norm, f)
     phys, args = physical_field(as_float64(g), norm)
     x = np.random.default_rng(0).uniform([-20, -20, 0], [20, 20, 40], size=(50, 3))
-    np.testing.assert_allclose(np.asarray(phys(jnp.asarray(x), args)), np.asarray(f(jnp.asarray(x))),
-                               rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(
+        np.asarray(phys(jnp.asarray(x), args)), np.asarray(f(jnp.asarray(x))), rtol=1e-12, atol=1e-9
+    )
     V = physical_potential(g, norm)
-    np.testing.assert_allclose(np.asarray(V(jnp.asarray(x))), 0.5 * np.sum(norm.encode(x) ** 2, axis=-1),
-                               rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(V(jnp.asarray(x))), 0.5 * np.sum(norm.encode(x) ** 2, axis=-1), rtol=1e-12)
 
 
 def test_normaliser_gives_unit_scale_in_state_and_time():

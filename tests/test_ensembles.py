@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from onsagerflow.analysis.ensembles import (abs_correlation, censor, covariance_error, ks_statistic,
-                                            moment_errors, wasserstein1)
+from onsagerflow.analysis.ensembles import (
+    abs_correlation,
+    censor,
+    covariance_error,
+    ks_statistic,
+    moment_errors,
+    wasserstein1,
+)
 from onsagerflow.models import build_model
 
 
@@ -30,16 +36,30 @@ def test_censoring_moments_covariance_and_correlation():
     assert covariance_error(z, z) == 0.0
     # doubling a state doubles its variance: ‖C_pred − C‖/‖C‖ ≈ 3 for that entry alone
     assert covariance_error(z * np.array([2.0, 1.0]), z) == pytest.approx(
-        np.mean([np.linalg.norm(np.cov(z[:, t].T) * np.array([[3, 1], [1, 0]]))
-                 / np.linalg.norm(np.cov(z[:, t].T)) for t in range(5)]), rel=1e-10)
+        np.mean(
+            [
+                np.linalg.norm(np.cov(z[:, t].T) * np.array([[3, 1], [1, 0]])) / np.linalg.norm(np.cov(z[:, t].T))
+                for t in range(5)
+            ]
+        ),
+        rel=1e-10,
+    )
     x = rng.normal(size=1000)
     assert abs_correlation(x, np.abs(x)) == pytest.approx(1.0)
 
 
 def test_closure_chart_passes_the_observables_through():
-    spec = {"type": "s_onsagernet", "width": 8, "depth": 1, "alpha": 0.1, "beta": 0.1, "activation": "requr",
-            "forcing": "linear", "diffusion": "diagonal",
-            "autoencoder": {"pretrained": "x", "width": 8, "depth": 1, "activation": "tanh"}}
+    spec = {
+        "type": "s_onsagernet",
+        "width": 8,
+        "depth": 1,
+        "alpha": 0.1,
+        "beta": 0.1,
+        "activation": "requr",
+        "forcing": "linear",
+        "diffusion": "diagonal",
+        "autoencoder": {"pretrained": "x", "width": 8, "depth": 1, "activation": "tanh"},
+    }
     model = build_model(spec, 3, seed=0, input_dim=6, fixed=1)
     ae = model.autoencoder
     for net in (ae.enc, ae.dec):  # as after training: residual networks that are not zero

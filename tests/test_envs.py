@@ -92,6 +92,7 @@ def test_every_env_file_belongs_to_a_rule_group():
 
 # --- each rule group's env holds what its code imports -----------------------------
 
+
 def _module_file(mod: str) -> Path | None:
     base = SRC.joinpath(*mod.split("."))
     for cand in (base.with_suffix(".py"), base / "__init__.py"):
@@ -183,7 +184,9 @@ def test_each_rule_groups_environment_holds_what_its_stages_import():
         for env_file in GROUP_FILES[group]:
             have = {n.split("[")[0] for n in env_requirements(ENVS / env_file)}
             missing = dists - have
-            assert not missing, f"rule {rule} runs {sorted(stages)} importing {sorted(missing)}, absent from envs/{env_file}"
+            assert not missing, (
+                f"rule {rule} runs {sorted(stages)} importing {sorted(missing)}, absent from envs/{env_file}"
+            )
 
 
 def test_the_import_scan_sees_lazy_and_by_name_imports():
@@ -194,6 +197,7 @@ def test_the_import_scan_sees_lazy_and_by_name_imports():
 
 
 # --- `--sdm conda` resolves an env for every rule (no conda needed) ------------------
+
 
 @pytest.fixture
 def conda_stub(tmp_path):
@@ -206,7 +210,7 @@ def conda_stub(tmp_path):
         'case "$*" in\n'
         '  *--version*) echo "conda 24.11.0";;\n'
         f"  'info --json') echo '{json.dumps(info)}';;\n"
-        "  'config --get channel_priority --json') echo '{\"get\": {\"channel_priority\": \"strict\"}}';;\n"
+        '  \'config --get channel_priority --json\') echo \'{"get": {"channel_priority": "strict"}}\';;\n'
         '  *) echo "conda stub cannot: $*" >&2; exit 1;;\n'
         "esac\n"
     )
@@ -217,15 +221,14 @@ def conda_stub(tmp_path):
 @pytest.mark.parametrize("accelerator", ["cpu", "cuda"])
 def test_sdm_conda_dry_run_resolves_the_env_of_every_rule(conda_stub, tmp_path, accelerator):
     env = {**os.environ, "PATH": f"{conda_stub}{os.pathsep}{os.environ['PATH']}"}
-    base = ["snakemake", "--sdm", "conda", "--config", f"results={tmp_path / 'results'}",
-            f"accelerator={accelerator}"]
-    listed = subprocess.run(base + ["--list-conda-envs"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=240)
+    base = ["snakemake", "--sdm", "conda", "--config", f"results={tmp_path / 'results'}", f"accelerator={accelerator}"]
+    listed = subprocess.run(
+        base + ["--list-conda-envs"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240
+    )
     assert listed.returncode == 0, listed.stderr[-3000:]
     files = set(re.findall(r"^envs/([\w.-]+\.yaml)\s", listed.stdout, flags=re.M))
     assert files == {"simulation.yaml", f"learning-{accelerator}.yaml", "figures.yaml"}
-    dry = subprocess.run(base + ["-n", "-p"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=240)
+    dry = subprocess.run(base + ["-n", "-p"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert dry.returncode == 0, dry.stderr[-3000:]
     # under --sdm conda the jobs run the workflow's own source tree
     assert f"PYTHONPATH={SRC}" in dry.stdout + dry.stderr

@@ -2,7 +2,6 @@
 workflow end to end on an ingested netCDF file."""
 
 import copy
-import json
 import os
 import subprocess
 import sys
@@ -13,9 +12,9 @@ import pandas as pd
 import pytest
 import xarray as xr
 import yaml
+from conftest import held_out_predictions
 from snakemake.utils import validate
 
-from conftest import held_out_predictions
 from onsagerflow.config import ConfigError, prepare_config
 from onsagerflow.data import open_store
 from onsagerflow.data.ingest import IngestError, batches, ingest, plan
@@ -43,14 +42,24 @@ def ingested(tmp_path, source, dims=("state",)):
 
 
 def write_nc(path, u, t, engine="h5netcdf", **extra):
-    xr.Dataset({"X": (("run", "t", "comp"), u, {"units": "m", "long_name": "position"}),
-                "Ra": (("run",), np.arange(len(u)) + 1.0), **extra},
-               coords={"t": t}).to_netcdf(path, engine=engine)
+    xr.Dataset(
+        {
+            "X": (("run", "t", "comp"), u, {"units": "m", "long_name": "position"}),
+            "Ra": (("run",), np.arange(len(u)) + 1.0),
+            **extra,
+        },
+        coords={"t": t},
+    ).to_netcdf(path, engine=engine)
 
 
-NC_SOURCE = {"files": "data.nc", "layout": "state", "variables": {"u": "X"},
-             "dims": {"run": "trajectory", "t": "time", "comp": "state"}, "time": {"name": "t"},
-             "trajectory_parameters": {"Ra": "Ra"}}
+NC_SOURCE = {
+    "files": "data.nc",
+    "layout": "state",
+    "variables": {"u": "X"},
+    "dims": {"run": "trajectory", "t": "time", "comp": "state"},
+    "time": {"name": "t"},
+    "trajectory_parameters": {"Ra": "Ra"},
+}
 
 
 # --------------------------------------------------------------------------- round trips
@@ -80,8 +89,7 @@ def test_streams_in_trajectory_batches(tmp_path):
     write_nc(tmp_path / "data.nc", u, t)
     src = {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_size": 3}
     p = plan(src)
-    parts = list(batches(src, p, system="s", split=assign_splits(7, SPLITS, 0), attrs={}, observed="u",
-                         batch_size=3))
+    parts = list(batches(src, p, system="s", split=assign_splits(7, SPLITS, 0), attrs={}, observed="u", batch_size=3))
     assert [b.sizes["trajectory"] for b in parts] == [3, 3, 1]
     np.testing.assert_array_equal(np.concatenate([b["u"].values for b in parts]), u)
 
@@ -89,14 +97,20 @@ def test_streams_in_trajectory_batches(tmp_path):
 def test_netcdf3_one_trajectory_per_file_glob_and_attribute_parameter(tmp_path):
     u, t = states(n=5)
     for k in range(5):
-        xr.Dataset({"x": ("time", u[k, :, 0]), "y": ("time", u[k, :, 1]), "z": ("time", u[k, :, 2])},
-                   coords={"time": t}, attrs={"Ra": 100.0 + k}).to_netcdf(tmp_path / f"run{k}.nc",
-                                                                          engine="scipy")
+        xr.Dataset(
+            {"x": ("time", u[k, :, 0]), "y": ("time", u[k, :, 1]), "z": ("time", u[k, :, 2])},
+            coords={"time": t},
+            attrs={"Ra": 100.0 + k},
+        ).to_netcdf(tmp_path / f"run{k}.nc", engine="scipy")
     with open(tmp_path / "run0.nc", "rb") as fh:
         assert fh.read(3) == b"CDF"  # really the classic format
-    src = {"files": str(tmp_path / "run*.nc"), "layout": "state",
-           "variables": {"u": {"name": ["x", "y", "z"], "units": "cm"}}, "time": {"name": "time"},
-           "trajectory_parameters": {"Ra": "Ra"}}
+    src = {
+        "files": str(tmp_path / "run*.nc"),
+        "layout": "state",
+        "variables": {"u": {"name": ["x", "y", "z"], "units": "cm"}},
+        "time": {"name": "time"},
+        "trajectory_parameters": {"Ra": "Ra"},
+    }
     ds = ingested(tmp_path, src)
     np.testing.assert_array_equal(ds["u"].values, u)
     np.testing.assert_array_equal(ds["Ra"].values, 100.0 + np.arange(5))
@@ -123,10 +137,15 @@ def test_hdf5_dedalus_layout_fields_are_transposed_to_z_x(tmp_path):
     runs = [(rng.normal(size=(nt, nx, nz)), rng.normal(size=(nt, nx, nz))) for _ in range(4)]
     for k, (b, w) in enumerate(runs):
         write_dedalus(tmp_path / f"snap_{k}.h5", b, w, t, x, z)
-    src = {"files": str(tmp_path / "snap_*.h5"), "layout": "field",
-           "variables": {"theta": "tasks/b", "w": {"name": "tasks/w", "units": "d/tau"}},
-           "dims": {"t": "time"}, "time": {"name": "scales/sim_time"},
-           "coords": {"x": "scales/x_hash_0", "z": "scales/z_hash_0"}, "observed": "theta"}
+    src = {
+        "files": str(tmp_path / "snap_*.h5"),
+        "layout": "field",
+        "variables": {"theta": "tasks/b", "w": {"name": "tasks/w", "units": "d/tau"}},
+        "dims": {"t": "time"},
+        "time": {"name": "scales/sim_time"},
+        "coords": {"x": "scales/x_hash_0", "z": "scales/z_hash_0"},
+        "observed": "theta",
+    }
     ds = ingested(tmp_path, src, dims=("z", "x"))
     assert ds["theta"].dims == ("trajectory", "time", "z", "x")
     np.testing.assert_array_equal(ds["theta"].values, np.stack([b for b, _ in runs]).transpose(0, 1, 3, 2))
@@ -138,10 +157,16 @@ def test_hdf5_dedalus_layout_fields_are_transposed_to_z_x(tmp_path):
 
 def test_zarr_source_round_trips(tmp_path):
     u, t = states(n=6)
-    xr.Dataset({"pos": (("sample", "traj", "c"), u.transpose(1, 0, 2))},
-               coords={"sample": t}).to_zarr(tmp_path / "in.zarr", zarr_format=3, consolidated=False)
-    src = {"files": str(tmp_path / "in.zarr"), "layout": "state", "variables": {"u": "pos"},
-           "dims": {"sample": "time", "traj": "trajectory", "c": "state"}, "time": {"name": "sample"}}
+    xr.Dataset({"pos": (("sample", "traj", "c"), u.transpose(1, 0, 2))}, coords={"sample": t}).to_zarr(
+        tmp_path / "in.zarr", zarr_format=3, consolidated=False
+    )
+    src = {
+        "files": str(tmp_path / "in.zarr"),
+        "layout": "state",
+        "variables": {"u": "pos"},
+        "dims": {"sample": "time", "traj": "trajectory", "c": "state"},
+        "time": {"name": "sample"},
+    }
     ds = ingested(tmp_path, src)
     np.testing.assert_array_equal(ds["u"].values, u)
     assert ds.attrs["source_format"] == "zarr"
@@ -150,9 +175,13 @@ def test_zarr_source_round_trips(tmp_path):
 def test_npz_arrays_by_key_with_declared_dims_and_a_time_step(tmp_path):
     u, _ = states(n=6)
     np.savez(tmp_path / "a.npz", traj=u.transpose(2, 0, 1).astype(np.float32), Wi=np.arange(6))
-    src = {"files": str(tmp_path / "a.npz"), "layout": "state",
-           "variables": {"u": {"name": "traj", "dims": ["state", "trajectory", "time"]}},
-           "time": {"dt": 0.05, "start": 1.0}, "trajectory_parameters": {"Wi": "Wi"}}
+    src = {
+        "files": str(tmp_path / "a.npz"),
+        "layout": "state",
+        "variables": {"u": {"name": "traj", "dims": ["state", "trajectory", "time"]}},
+        "time": {"dt": 0.05, "start": 1.0},
+        "trajectory_parameters": {"Wi": "Wi"},
+    }
     ds = ingested(tmp_path, src)
     np.testing.assert_array_equal(ds["u"].values, u.astype(np.float32))
     assert ds["u"].dtype == np.float32  # the source's precision is kept
@@ -163,9 +192,12 @@ def test_npz_arrays_by_key_with_declared_dims_and_a_time_step(tmp_path):
 def test_chain_layout_round_trips_but_the_workflow_refuses_it(tmp_path):
     r = np.random.default_rng(3).normal(size=(4, 12, 5, 3))
     np.savez(tmp_path / "c.npz", r=r, t=0.1 * np.arange(12))
-    src = {"files": str(tmp_path / "c.npz"), "layout": "chain",
-           "variables": {"r": {"name": "r", "dims": ["trajectory", "time", "bead", "xyz"]}},
-           "time": {"name": "t"}}
+    src = {
+        "files": str(tmp_path / "c.npz"),
+        "layout": "chain",
+        "variables": {"r": {"name": "r", "dims": ["trajectory", "time", "bead", "xyz"]}},
+        "time": {"name": "t"},
+    }
     ds = ingested(tmp_path, src, dims=("bead", "xyz"))
     np.testing.assert_array_equal(ds["r"].values, r)
     cfg = ingest_config("x.npz")
@@ -177,23 +209,38 @@ def test_chain_layout_round_trips_but_the_workflow_refuses_it(tmp_path):
 
 def write_csv(path, u, t, shuffle=False):
     n, m, _ = u.shape
-    df = pd.DataFrame({"id": np.repeat(10 + np.arange(n), m), "t": np.tile(t, n), "x": u[..., 0].ravel(),
-                       "y": u[..., 1].ravel(), "z": u[..., 2].ravel(), "Pr": np.repeat(np.arange(n) * 0.5, m)})
+    df = pd.DataFrame(
+        {
+            "id": np.repeat(10 + np.arange(n), m),
+            "t": np.tile(t, n),
+            "x": u[..., 0].ravel(),
+            "y": u[..., 1].ravel(),
+            "z": u[..., 2].ravel(),
+            "Pr": np.repeat(np.arange(n) * 0.5, m),
+        }
+    )
     if shuffle:
         df = df.sample(frac=1.0, random_state=0)
     df.to_csv(path, index=False)
 
 
-CSV_SOURCE = {"layout": "state", "variables": {"u": ["x", "y", "z"]},
-              "csv": {"trajectory_column": "id", "time_column": "t"}, "trajectory_parameters": {"Pr": "Pr"}}
+CSV_SOURCE = {
+    "layout": "state",
+    "variables": {"u": ["x", "y", "z"]},
+    "csv": {"trajectory_column": "id", "time_column": "t"},
+    "trajectory_parameters": {"Pr": "Pr"},
+}
 
 
 def test_csv_long_format_round_trips_and_sorts_rows_when_asked(tmp_path):
     u, t = states(n=5)
     write_csv(tmp_path / "a.csv", u, t, shuffle=True)
     src = {**CSV_SOURCE, "files": str(tmp_path / "a.csv")}
-    with pytest.raises(IngestError, match=r"a\.csv: variable 'time': trajectory '1\d' is not strictly "
-                                          r"increasing in 't'.*csv.sort: true"):
+    with pytest.raises(
+        IngestError,
+        match=r"a\.csv: variable 'time': trajectory '1\d' is not strictly "
+        r"increasing in 't'.*csv.sort: true",
+    ):
         ingested(tmp_path, src)
     ds = ingested(tmp_path, {**src, "csv": {**src["csv"], "sort": True}})
     k = ds["source_index"].values - 10  # trajectories in the order they first appear, their ids kept
@@ -218,8 +265,11 @@ def test_nan_names_file_variable_and_trajectory(tmp_path):
     u, t = states()
     u[5, 17, 2] = np.nan
     write_nc(tmp_path / "data.nc", u, t)
-    with pytest.raises(IngestError, match=r"data\.nc: variable 'u': NaN or inf \(trajectory 5 of the file\) "
-                                          r"at time index 17"):
+    with pytest.raises(
+        IngestError,
+        match=r"data\.nc: variable 'u': NaN or inf \(trajectory 5 of the file\) "
+        r"at time index 17",
+    ):
         ingested(tmp_path, {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_size": 2})
 
 
@@ -230,10 +280,17 @@ def test_unsorted_time_names_file_and_trajectory(tmp_path):
         if k == 2:
             tk[[10, 11]] = tk[[11, 10]]
         np.savez(tmp_path / f"r{k}.npz", u=u[k], t=tk)
-    src = {"files": str(tmp_path / "r*.npz"), "layout": "state",
-           "variables": {"u": {"name": "u", "dims": ["time", "state"]}}, "time": {"name": "t"}}
-    with pytest.raises(IngestError, match=r"r2\.npz: variable 'time': the time axis is not strictly "
-                                          r"increasing \(at index 10"):
+    src = {
+        "files": str(tmp_path / "r*.npz"),
+        "layout": "state",
+        "variables": {"u": {"name": "u", "dims": ["time", "state"]}},
+        "time": {"name": "t"},
+    }
+    with pytest.raises(
+        IngestError,
+        match=r"r2\.npz: variable 'time': the time axis is not strictly "
+        r"increasing \(at index 10",
+    ):
         ingested(tmp_path, src)
 
 
@@ -242,10 +299,17 @@ def test_ragged_lengths_are_an_error_unless_truncation_is_asked_for(tmp_path):
     for k in range(3):
         m = 30 if k == 1 else 40
         np.savez(tmp_path / f"r{k}.npz", u=u[k, :m], t=t[:m])
-    src = {"files": str(tmp_path / "r*.npz"), "layout": "state",
-           "variables": {"u": {"name": "u", "dims": ["time", "state"]}}, "time": {"name": "t"}}
-    with pytest.raises(IngestError, match=r"ragged time axes: .*r1\.npz has 30 samples but .*r0\.npz has 40.*"
-                                          r"source\.ragged: truncate"):
+    src = {
+        "files": str(tmp_path / "r*.npz"),
+        "layout": "state",
+        "variables": {"u": {"name": "u", "dims": ["time", "state"]}},
+        "time": {"name": "t"},
+    }
+    with pytest.raises(
+        IngestError,
+        match=r"ragged time axes: .*r1\.npz has 30 samples but .*r0\.npz has 40.*"
+        r"source\.ragged: truncate",
+    ):
         ingested(tmp_path, src)
     ds = ingested(tmp_path, {**src, "ragged": "truncate"})
     np.testing.assert_array_equal(ds["u"].values, u[:, :30])
@@ -256,10 +320,17 @@ def test_time_axes_that_disagree_are_named(tmp_path):
     np.savez(tmp_path / "r0.npz", u=u[0], t=t)
     np.savez(tmp_path / "r1.npz", u=u[1], t=t + 0.25)
     np.savez(tmp_path / "r2.npz", u=u[2], t=t)
-    src = {"files": str(tmp_path / "r*.npz"), "layout": "state",
-           "variables": {"u": {"name": "u", "dims": ["time", "state"]}}, "time": {"name": "t"}}
-    with pytest.raises(IngestError, match=r"r1\.npz: variable 'time': the time axis differs from that of "
-                                          r".*r0\.npz at index 0"):
+    src = {
+        "files": str(tmp_path / "r*.npz"),
+        "layout": "state",
+        "variables": {"u": {"name": "u", "dims": ["time", "state"]}},
+        "time": {"name": "t"},
+    }
+    with pytest.raises(
+        IngestError,
+        match=r"r1\.npz: variable 'time': the time axis differs from that of "
+        r".*r0\.npz at index 0",
+    ):
         ingested(tmp_path, src)
     ds = ingested(tmp_path, {**src, "time": {"name": "t", "start_at_zero": True}})
     np.testing.assert_allclose(ds["time"].values, t - t[0])
@@ -269,14 +340,21 @@ def test_mismatched_shapes_name_file_and_variable(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "r0.npz", u=rng.normal(size=(10, 3)), v=rng.normal(size=(10, 3)))
     np.savez(tmp_path / "r1.npz", u=rng.normal(size=(10, 4)), v=rng.normal(size=(10, 4)))
-    src = {"files": str(tmp_path / "r*.npz"), "layout": "state", "observed": "u", "time": {"dt": 0.1},
-           "variables": {"u": {"name": "u", "dims": ["time", "state"]},
-                         "v": {"name": "v", "dims": ["time", "state"]}}}
+    src = {
+        "files": str(tmp_path / "r*.npz"),
+        "layout": "state",
+        "observed": "u",
+        "time": {"dt": 0.1},
+        "variables": {"u": {"name": "u", "dims": ["time", "state"]}, "v": {"name": "v", "dims": ["time", "state"]}},
+    }
     with pytest.raises(IngestError, match=r"r1\.npz: variable 'u': 4 along 'state' where .*r0\.npz has 3"):
         ingested(tmp_path, src)
     np.savez(tmp_path / "r1.npz", u=rng.normal(size=(10, 3)), v=rng.normal(size=(9, 3)))
-    with pytest.raises(IngestError, match=r"r1\.npz: variable 'v': array 'v' has 9 along 'time' where other "
-                                          r"variables have 10"):
+    with pytest.raises(
+        IngestError,
+        match=r"r1\.npz: variable 'v': array 'v' has 9 along 'time' where other "
+        r"variables have 10",
+    ):
         ingested(tmp_path, src)
 
 
@@ -284,16 +362,24 @@ def test_wrong_or_missing_dims_are_named(tmp_path):
     u, t = states()
     write_nc(tmp_path / "data.nc", u, t)
     src = {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "dims": {"run": "trajectory", "t": "time"}}
-    with pytest.raises(IngestError, match=r"data\.nc: variable 'u': variable 'X' has dims \['trajectory', "
-                                          r"'time', 'comp'\]; a 'state' layout allows .*source\.dims"):
+    with pytest.raises(
+        IngestError,
+        match=r"data\.nc: variable 'u': variable 'X' has dims \['trajectory', "
+        r"'time', 'comp'\]; a 'state' layout allows .*source\.dims",
+    ):
         ingested(tmp_path, src)
     with pytest.raises(IngestError, match=r"data\.nc: variable 'u': variable 'X' has dims .*'field' layout"):
         ingested(tmp_path, {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "layout": "field"}, dims=("z", "x"))
     np.savez(tmp_path / "a.npz", u=u)
-    with pytest.raises(IngestError, match=r"a\.npz: variable 'u': array 'u' has no dimension names; declare "
-                                          r"them with source\.variables\.u\.dims"):
-        ingested(tmp_path, {"files": str(tmp_path / "a.npz"), "layout": "state", "variables": {"u": "u"},
-                            "time": {"dt": 0.1}})
+    with pytest.raises(
+        IngestError,
+        match=r"a\.npz: variable 'u': array 'u' has no dimension names; declare "
+        r"them with source\.variables\.u\.dims",
+    ):
+        ingested(
+            tmp_path,
+            {"files": str(tmp_path / "a.npz"), "layout": "state", "variables": {"u": "u"}, "time": {"dt": 0.1}},
+        )
 
 
 def test_missing_files_and_unknown_extensions_are_named(tmp_path):
@@ -355,8 +441,11 @@ def test_cli_config_form_writes_the_store_and_names_bad_files(tmp_path):
     write_nc(tmp_path / "lorenz.nc", u, t)
     cfg = ingest_config(tmp_path / "lorenz.nc")
     src = cfg["systems"]["lorenz_mine"]["source"]
-    src.update(variables={"u": "X"}, dims={"run": "trajectory", "t": "time", "comp": "state"},
-               trajectory_parameters={"Ra": "Ra"})
+    src.update(
+        variables={"u": "X"},
+        dims={"run": "trajectory", "t": "time", "comp": "state"},
+        trajectory_parameters={"Ra": "Ra"},
+    )
     cfg["results"] = str(tmp_path / "results")
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     cmd = ["onsagerflow", "ingest", "--config", str(tmp_path / "c.yaml"), "--system", "lorenz_mine"]
@@ -379,15 +468,21 @@ def test_ingested_netcdf_runs_the_workflow_on_held_out_trajectories(tmp_path):
     """The README's worked example: make a netCDF file of Lorenz trajectories, ingest it,
     train, evaluate and draw; no exact fixed points (no simulator) and none faked."""
     nc = tmp_path / "example_data" / "lorenz.nc"
-    made = subprocess.run([sys.executable, "-m", "onsagerflow.examples.make_example_data", str(nc)],
-                          capture_output=True, text=True)
+    made = subprocess.run(
+        [sys.executable, "-m", "onsagerflow.examples.make_example_data", str(nc)], capture_output=True, text=True
+    )
     assert made.returncode == 0, made.stderr[-2000:]
     cfg = ingest_config(nc)
     results = tmp_path / "results"
     cfg["results"] = str(results)
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
-    run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile",
-                          str(tmp_path / "c.yaml")], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", str(tmp_path / "c.yaml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     data = open_store(results / "data" / "lorenz_mine" / "trajectories.zarr", dims=["state"])
@@ -403,6 +498,10 @@ def test_ingested_netcdf_runs_the_workflow_on_held_out_trajectories(tmp_path):
     table = pd.read_csv(results / "tables" / "results.csv")
     assert sorted(table["model"]) == ["mlp_ode", "onsagernet"]
     assert not any("exact" in c for c in table.columns)
-    dry = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "2", "--configfile",
-                          str(tmp_path / "c.yaml")], cwd=ROOT, capture_output=True, text=True)
+    dry = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "2", "--configfile", str(tmp_path / "c.yaml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert "Nothing to be done" in dry.stdout + dry.stderr

@@ -33,8 +33,7 @@ def test_fixed_step_convergence_order_is_eight():
     u0 = np.array([[1.0, 2.0, 20.0], [-5.0, 3.0, 10.0]])
     t = np.array([0.0, 1.0])
     ref = np.asarray(solve_batch(u0, t, ARGS, rtol=1e-13, atol=1e-13))[:, -1]
-    errs = [np.abs(np.asarray(solve_batch(u0, t, ARGS, dt_step=h))[:, -1] - ref).max()
-            for h in (0.04, 0.02)]
+    errs = [np.abs(np.asarray(solve_batch(u0, t, ARGS, dt_step=h))[:, -1] - ref).max() for h in (0.04, 0.02)]
     order = np.log2(errs[0] / errs[1])
     assert 7.0 < order < 9.0, f"observed order {order:.2f} from errors {errs}"
 

@@ -13,9 +13,18 @@ from onsagerflow.models.onsagernet import OnsagerNet
 
 
 def random_net(seed, n=4, forcing="linear", alpha=0.3, beta=0.2, activation="requr"):
-    net = OnsagerNet(n, width=16, depth=2, potential_dim=5, alpha=alpha, beta=beta,
-                     activation=activation, forcing=forcing, rngs=nnx.Rngs(seed),
-                     param_dtype=jnp.float64)
+    net = OnsagerNet(
+        n,
+        width=16,
+        depth=2,
+        potential_dim=5,
+        alpha=alpha,
+        beta=beta,
+        activation=activation,
+        forcing=forcing,
+        rngs=nnx.Rngs(seed),
+        param_dtype=jnp.float64,
+    )
     # Random (not just initial) parameters: scale every weight up so the test
     # covers far-from-init networks too.
     graphdef, state = nnx.split(net)
@@ -89,8 +98,9 @@ def test_energy_decreases_far_out_when_forcing_grows_slower_than_2_alpha_beta(se
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_rollouts_from_far_away_stay_bounded(seed):
-    net = OnsagerNet(3, width=16, depth=2, potential_dim=5, alpha=0.5, beta=0.5, rngs=nnx.Rngs(seed),
-                     param_dtype=jnp.float64)
+    net = OnsagerNet(
+        3, width=16, depth=2, potential_dim=5, alpha=0.5, beta=0.5, rngs=nnx.Rngs(seed), param_dtype=jnp.float64
+    )
     net = _with_forcing(net, growth=0.4, f0=2.0)
     graphdef, state = nnx.split(net)
 
@@ -98,16 +108,25 @@ def test_rollouts_from_far_away_stay_bounded(seed):
         return nnx.merge(graphdef, st)(x)
 
     x0 = np.random.default_rng(seed).normal(size=(16, 3)) * 30.0
-    xs, ok = integrate(field, x0, np.linspace(0, 50, 101), args=state, rtol=1e-6, atol=1e-6,
-                       bound=1e4)
+    xs, ok = integrate(field, x0, np.linspace(0, 50, 101), args=state, rtol=1e-6, atol=1e-6, bound=1e4)
     assert ok.all()
     assert np.all(np.linalg.norm(xs[:, -1], axis=-1) < np.linalg.norm(x0, axis=-1).max())
 
 
 def test_mlp_ode_matches_parameter_count():
-    specs = {"on": {"type": "onsagernet", "width": 32, "depth": 2, "potential_dim": 6, "alpha": 0.1,
-                    "beta": 0.1, "activation": "requr", "forcing": "linear"},
-             "mlp": {"type": "mlp_ode", "depth": 2, "activation": "tanh", "match_params_of": "on"}}
+    specs = {
+        "on": {
+            "type": "onsagernet",
+            "width": 32,
+            "depth": 2,
+            "potential_dim": 6,
+            "alpha": 0.1,
+            "beta": 0.1,
+            "activation": "requr",
+            "forcing": "linear",
+        },
+        "mlp": {"type": "mlp_ode", "depth": 2, "activation": "tanh", "match_params_of": "on"},
+    }
     a = param_count(build_model(specs["on"], 3, seed=0, all_specs=specs))
     b = param_count(build_model(specs["mlp"], 3, seed=0, all_specs=specs))
     assert abs(a - b) / a < 0.02  # widths are whole numbers, so not exactly equal

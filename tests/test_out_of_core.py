@@ -34,11 +34,16 @@ def planted_store(path, n_traj, n_time=50, nz=33, nx=64, chunk_mb=1.0, seed=0):
             f += 0.01 * rng.standard_normal(f.shape, dtype=np.float32)
             yield build_dataset(
                 system="planted",
-                data_vars={v: (("trajectory", "time", "z", "x"), f[:, :, i], {"units": "1", "long_name": v})
-                           for i, v in enumerate(("u", "w", "theta"))},
-                time=np.arange(n_time) * 0.01, split=split[s:s + n], trajectory=np.arange(s, s + n),
+                data_vars={
+                    v: (("trajectory", "time", "z", "x"), f[:, :, i], {"units": "1", "long_name": v})
+                    for i, v in enumerate(("u", "w", "theta"))
+                },
+                time=np.arange(n_time) * 0.01,
+                split=split[s : s + n],
+                trajectory=np.arange(s, s + n),
                 coords={"z": (("z",), np.linspace(0, 1, nz)), "x": (("x",), np.arange(nx) * 0.1)},
-                attrs=stamp({}))
+                attrs=stamp({}),
+            )
 
     write_store(batches(), path, dims=("z", "x"), chunk_mb=chunk_mb)
     return path
@@ -64,8 +69,7 @@ def test_pca_of_a_store_four_times_its_memory_budget_stays_within_it(tmp_path):
     # 170 trajectories × 50 snapshots × 3 fields × 33 × 64 points: 410 MiB as the float64
     # rows the PCA works on (205 MiB of float32 on disk), over 4 × the budget
     store = planted_store(tmp_path / "big.zarr", n_traj=170)
-    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(store)], capture_output=True,
-                         text=True, timeout=600)
+    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(store)], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     r = json.loads(out.stdout.strip().splitlines()[-1])
     assert r["rows_mib"] >= 4 * BUDGET_MIB

@@ -28,8 +28,9 @@ def mean_se(per_chain):
 
 def assert_agrees(value, se, expected, what):
     print(f"{what}: {value:.5g} ± {se:.2g} vs {expected:.5g} (z = {(value - expected) / se:+.2f})")
-    assert abs(value - expected) < Z * se, (f"{what}: measured {value:.5g} ± {se:.2g} (1 SE), "
-                                            f"expected {expected:.5g}; z = {(value - expected) / se:.1f}")
+    assert abs(value - expected) < Z * se, (
+        f"{what}: measured {value:.5g} ± {se:.2g} (1 SE), expected {expected:.5g}; z = {(value - expected) / se:.1f}"
+    )
 
 
 def discrete_second_moment(chain, integrator, strain_rate, dt, weights):
@@ -40,7 +41,7 @@ def discrete_second_moment(chain, integrator, strain_rate, dt, weights):
     scheme = P.make_scheme(chain, integrator)
     r0 = jnp.zeros((chain.n_beads, 3))
     s0 = scheme.to_state(r0)
-    step = lambda s, xi: scheme.step(s, xi, strain_rate, dt)  # noqa: E731
+    step = lambda s, xi: scheme.step(s, xi, strain_rate, dt)
     M = jax.jacfwd(step, argnums=0)(s0, r0)[:, 0, :, 0]
     G = jax.jacfwd(step, argnums=1)(s0, r0)[:, 0, :, 0]
     M, G = np.asarray(M), np.asarray(G)
@@ -55,7 +56,7 @@ def keys(n, seed):
 
 # ----------------------------------------------------------------------------- Hookean dumbbell
 
-DUMBBELL = P.Chain(n_beads=2, spring="hookean", H=1.0)    # kT = ζ = 1: λ_H = ζ/(4H) = 1/4
+DUMBBELL = P.Chain(n_beads=2, spring="hookean", H=1.0)  # kT = ζ = 1: λ_H = ζ/(4H) = 1/4
 LAMBDA_H = 0.25
 # Wi -> dt: each as large as keeps the Euler bias below SE/4 (asserted below).
 DUMBBELL_DT = {0.1: 0.001, 0.3: 0.0025, 0.45: 0.005, 0.6: 0.005}
@@ -73,9 +74,19 @@ def dumbbells():
     wi = np.repeat(wis, DUMBBELL_M)
     dt = np.repeat([DUMBBELL_DT[w] for w in wis], DUMBBELL_M)
     k = keys(2 * len(wi), 1)
-    r0 = P.random_walks(DUMBBELL, k[:len(wi)])
-    y = np.asarray(P.run(DUMBBELL, r0, k[len(wi):], dt=dt, n_saves=DUMBBELL_STEPS // DUMBBELL_EVERY,
-                         save_every=DUMBBELL_EVERY, strain_rate=wi / LAMBDA_H, observe=qx2))
+    r0 = P.random_walks(DUMBBELL, k[: len(wi)])
+    y = np.asarray(
+        P.run(
+            DUMBBELL,
+            r0,
+            k[len(wi) :],
+            dt=dt,
+            n_saves=DUMBBELL_STEPS // DUMBBELL_EVERY,
+            save_every=DUMBBELL_EVERY,
+            strain_rate=wi / LAMBDA_H,
+            observe=qx2,
+        )
+    )
     return {w: (y[wi == w], DUMBBELL_DT[w]) for w in wis}
 
 
@@ -84,8 +95,8 @@ def test_dumbbell_steady_extension(dumbbells, wi):
     """⟨Q_x²⟩ = (kT/H)/(1 − 2 Wi) with Wi = ε̇ λ_H, λ_H = ζ/(4H)."""
     y, dt = dumbbells[wi]
     t = np.arange(y.shape[1]) * DUMBBELL_EVERY * dt
-    tau = LAMBDA_H / (1.0 - 2.0 * wi)            # relaxation time of ⟨Q_x²⟩
-    keep = t > 10.0 * tau                        # burn-in from the rest state: e^-10
+    tau = LAMBDA_H / (1.0 - 2.0 * wi)  # relaxation time of ⟨Q_x²⟩
+    keep = t > 10.0 * tau  # burn-in from the rest state: e^-10
     value, se = mean_se(y[:, keep].mean(axis=1))
     exact = 1.0 / (1.0 - 2.0 * wi)
     bias = discrete_second_moment(DUMBBELL, "euler", wi / LAMBDA_H, dt, [-1.0, 1.0]) - exact
@@ -104,9 +115,9 @@ def test_dumbbell_grows_without_bound_past_coil_stretch(dumbbells):
         k = int(round(t / (DUMBBELL_EVERY * dt)))
         value, se = mean_se(y[:, k])
         exact = float(np.mean((y[:, 0] + c) * math.exp(2 * mu * t) - c))
-        g = (1.0 + mu * dt) ** 2                 # the Euler recursion of the same mean
+        g = (1.0 + mu * dt) ** 2  # the Euler recursion of the same mean
         steps = k * DUMBBELL_EVERY
-        discrete = float(np.mean((y[:, 0] + 4 * dt / (g - 1)) * g ** steps - 4 * dt / (g - 1)))
+        discrete = float(np.mean((y[:, 0] + 4 * dt / (g - 1)) * g**steps - 4 * dt / (g - 1)))
         assert abs(discrete - exact) < se / 4, f"t = {t}: dt bias {discrete - exact:.3g} > SE/4"
         assert_agrees(value, se, exact, f"⟨Q_x²⟩({t}) at Wi = 0.6")
         means.append(value)
@@ -121,13 +132,16 @@ def test_hookean_chain_end_to_end_at_rest(integrator, dt):
     """⟨R_ee²⟩ = 3 (N − 1) kT/H, relaxed from a straight rod (far from equilibrium)."""
     n, m = 10, 128
     chain = P.Chain(n_beads=n, spring="hookean", H=1.0)
-    lam = P.rouse_relaxation_time(n, 1.0)         # ≈ 5.1: R² relaxes on this scale
+    lam = P.rouse_relaxation_time(n, 1.0)  # ≈ 5.1: R² relaxes on this scale
     rod = np.zeros((m, n, 3))
     rod[:, :, 0] = np.arange(n) * math.sqrt(3.0)
     every = int(round(0.5 / dt))
     n_saves = int(round((10 * lam + 60.0) / (every * dt)))
-    R2 = np.asarray(P.run(chain, rod, keys(m, 2), dt=dt, n_saves=n_saves, save_every=every,
-                          integrator=integrator, observe=lambda_r2))
+    R2 = np.asarray(
+        P.run(
+            chain, rod, keys(m, 2), dt=dt, n_saves=n_saves, save_every=every, integrator=integrator, observe=lambda_r2
+        )
+    )
     t = np.arange(n_saves + 1) * every * dt
     value, se = mean_se(R2[:, t > 10 * lam].mean(axis=1))
     exact = 3.0 * (n - 1)
@@ -164,8 +178,9 @@ def test_measured_relaxation_time_is_rouse(n, dt):
     same lags; it must be small (< 1%) and the measurement must agree with it within Z SE.
     """
     chain = P.Chain(n_beads=n, spring="hookean", H=1.0)
-    fit = P.measure_relaxation_time(chain, jax.random.PRNGKey(3), n_chains=128, duration=40.0,
-                                    dt=dt, integrator="euler")
+    fit = P.measure_relaxation_time(
+        chain, jax.random.PRNGKey(3), n_chains=128, duration=40.0, dt=dt, integrator="euler"
+    )
     rouse = P.rouse_relaxation_time(n, 1.0)
     ideal = P._slope_lambda(fit.time, rouse_correlation(n, fit.time), fit.fit_slice)
     assert abs(ideal / rouse - 1.0) < 0.01, f"window bias {ideal / rouse - 1:.3%}"
@@ -179,10 +194,10 @@ def test_measured_relaxation_time_is_rouse(n, dt):
 def boltzmann_q2(spring, b):
     """⟨Q²⟩/Q0² at rest from p(x) ∝ x² exp(−U/kT), x = |Q|/Q0 (b = H Q0²/kT)."""
     if spring == "fene":
-        return 3.0 / (b + 5.0)                  # x² ~ Beta(3/2, b/2 + 1), exactly
-    u = lambda x: (2.0 / 3.0) * b * (0.25 / (1 - x) - 0.25 - 0.25 * x + 0.5 * x * x)  # noqa: E731
-    num = quad(lambda x: x ** 4 * math.exp(-u(x)), 0, 1, limit=200)[0]
-    den = quad(lambda x: x ** 2 * math.exp(-u(x)), 0, 1, limit=200)[0]
+        return 3.0 / (b + 5.0)  # x² ~ Beta(3/2, b/2 + 1), exactly
+    u = lambda x: (2.0 / 3.0) * b * (0.25 / (1 - x) - 0.25 - 0.25 * x + 0.5 * x * x)
+    num = quad(lambda x: x**4 * math.exp(-u(x)), 0, 1, limit=200)[0]
+    den = quad(lambda x: x**2 * math.exp(-u(x)), 0, 1, limit=200)[0]
     return num / den
 
 
@@ -200,9 +215,8 @@ def test_nonlinear_dumbbell_at_rest_matches_boltzmann(spring, noise):
     chain = P.Chain(n_beads=2, spring=spring, H=1.0, Q0=math.sqrt(b))
     k = keys(2 * m, 4)
     r0 = P.random_walks(chain, k[:m])
-    y = np.asarray(P.run(chain, r0, k[m:], dt=dt, n_saves=220, save_every=100, noise=noise,
-                         observe=bond_q2))
-    value, se = mean_se(y[:, 20:].mean(axis=1))   # burn-in 1 time unit = 4 λ_H (starts exact)
+    y = np.asarray(P.run(chain, r0, k[m:], dt=dt, n_saves=220, save_every=100, noise=noise, observe=bond_q2))
+    value, se = mean_se(y[:, 20:].mean(axis=1))  # burn-in 1 time unit = 4 λ_H (starts exact)
     exact = b * boltzmann_q2(spring, b)
     # Linearised step bias of the implicit scheme, |bias|/⟨Q²⟩ ≈ H_eff dt/ζ with the spring's
     # stiffness H φ at the rms extension (exact for Hookean: (kT/H)/(1 + H dt/ζ)).
@@ -228,12 +242,23 @@ def test_bonds_never_reach_q0_at_high_wi_and_large_dt(spring, dt):
     k = keys(2 * m, 5)
     r0 = P.random_walks(chain, k[:m])
     steps = int(round(10 * lam / dt)) + 10
-    q = np.asarray(P.run(chain, r0, k[m:], dt=dt, n_saves=steps, save_every=1,
-                         strain_rate=50.0 / lam, observe=max_bond))
+    q = np.asarray(
+        P.run(chain, r0, k[m:], dt=dt, n_saves=steps, save_every=1, strain_rate=50.0 / lam, observe=max_bond)
+    )
     assert np.all(np.isfinite(q))
     assert q.max() < 1.0, f"a bond reached {q.max()!r} ≥ Q0"
-    ext = np.asarray(P.run(chain, r0[:4], k[m:m + 4], dt=dt, n_saves=1, save_every=steps,
-                           strain_rate=50.0 / lam, observe=P.extension_of))[:, -1]
+    ext = np.asarray(
+        P.run(
+            chain,
+            r0[:4],
+            k[m : m + 4],
+            dt=dt,
+            n_saves=1,
+            save_every=steps,
+            strain_rate=50.0 / lam,
+            observe=P.extension_of,
+        )
+    )[:, -1]
     assert ext.min() > 0.8 * (n - 1), "the chains should be nearly fully stretched"
 
 
@@ -242,8 +267,7 @@ def test_explicit_wlc_that_overshoots_q0_is_poisoned_not_stored():
     chain = P.Chain(n_beads=4, spring="wlc", H=50.0, Q0=1.0)
     k = keys(8, 6)
     r0 = P.random_walks(chain, k[:4])
-    r = np.asarray(P.run(chain, r0, k[4:], dt=0.009, n_saves=50, save_every=20,
-                         strain_rate=500.0, integrator="euler"))
+    r = np.asarray(P.run(chain, r0, k[4:], dt=0.009, n_saves=50, save_every=20, strain_rate=500.0, integrator="euler"))
     bad = ~np.isfinite(r[:, -1]).all(axis=(1, 2))
     assert bad.any()
     Q = np.diff(r, axis=2)
@@ -271,15 +295,26 @@ def test_unfolding_statistics_unchanged_when_dt_is_halved():
     frames = {}
     for j, dt in enumerate((5e-4, 2.5e-4)):
         every = int(round(0.05 * lam / dt))
-        frames[dt] = np.asarray(P.run(chain, coils, k[(j + 1) * m:(j + 2) * m], dt=dt, n_saves=120,
-                                      save_every=every, strain_rate=2.0 / lam, observe=obs))
-    for label, pick in [("extension at 1 λ", lambda y: y[:, 20, 0]),
-                        ("extension at 2 λ", lambda y: y[:, 40, 0]),
-                        ("extension at 3 λ", lambda y: y[:, 60, 0]),
-                        ("extension over 4–6 λ", lambda y: y[:, 80:, 0].mean(1)),
-                        ("⟨Q²⟩ over 4–6 λ", lambda y: y[:, 80:, 1].mean(1))]:
+        frames[dt] = np.asarray(
+            P.run(
+                chain,
+                coils,
+                k[(j + 1) * m : (j + 2) * m],
+                dt=dt,
+                n_saves=120,
+                save_every=every,
+                strain_rate=2.0 / lam,
+                observe=obs,
+            )
+        )
+    for label, pick in [
+        ("extension at 1 λ", lambda y: y[:, 20, 0]),
+        ("extension at 2 λ", lambda y: y[:, 40, 0]),
+        ("extension at 3 λ", lambda y: y[:, 60, 0]),
+        ("extension over 4–6 λ", lambda y: y[:, 80:, 0].mean(1)),
+        ("⟨Q²⟩ over 4–6 λ", lambda y: y[:, 80:, 1].mean(1)),
+    ]:
         (a, sa), (b, sb) = mean_se(pick(frames[5e-4])), mean_se(pick(frames[2.5e-4]))
         se = math.hypot(sa, sb)
-        print(f"{label}: dt 5e-4 {a:.4g} ± {sa:.2g}, dt 2.5e-4 {b:.4g} ± {sb:.2g} "
-              f"(z = {(a - b) / se:+.2f})")
+        print(f"{label}: dt 5e-4 {a:.4g} ± {sa:.2g}, dt 2.5e-4 {b:.4g} ± {sb:.2g} (z = {(a - b) / se:+.2f})")
         assert abs(a - b) < Z * se, f"{label}: dt 5e-4 gives {a:.4g}, dt 2.5e-4 gives {b:.4g} (SE {se:.2g})"

@@ -19,12 +19,25 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def tiny_spec(**simulation):
     """A Hookean chain (λ from the Rouse formula, nothing measured) past coil–stretch."""
-    sim = {"n_train": 5, "n_val": 3, "n_ensembles": 2, "n_realisations": 4, "t_end": 2.0,
-           "dt_sample": 0.1, "dt": 0.01, "t_equilibrate": 0.5, "batch_size": 4}
+    sim = {
+        "n_train": 5,
+        "n_val": 3,
+        "n_ensembles": 2,
+        "n_realisations": 4,
+        "t_end": 2.0,
+        "dt_sample": 0.1,
+        "dt": 0.01,
+        "t_equilibrate": 0.5,
+        "batch_size": 4,
+    }
     sim.update(simulation)
-    return {"name": "polymer_tiny", "type": "polymer", "seed": 11,
-            "parameters": {"n_beads": 6, "spring": "hookean", "H": 1.0, "Wi": 1.0},
-            "simulation": sim}
+    return {
+        "name": "polymer_tiny",
+        "type": "polymer",
+        "seed": 11,
+        "parameters": {"n_beads": 6, "spring": "hookean", "H": 1.0, "Wi": 1.0},
+        "simulation": sim,
+    }
 
 
 def collect(spec):
@@ -36,14 +49,14 @@ def collect(spec):
 
 def test_derived_variables_on_a_hand_made_conformation():
     """extension = max − min x; |x_N − x_1|; |x_N + x_1| after removing the centre of mass."""
-    x = np.array([0.0, 1.0, 3.0, 2.0]) + 10.0            # centre of mass at x = 11.5
+    x = np.array([0.0, 1.0, 3.0, 2.0]) + 10.0  # centre of mass at x = 11.5
     r = np.zeros((4, 3))
     r[:, 0] = x
-    r[:, 1] = [5.0, -1.0, 2.0, 0.0]                       # y and z play no part
+    r[:, 1] = [5.0, -1.0, 2.0, 0.0]  # y and z play no part
     obs = P.observables(r)
     assert obs["extension"] == pytest.approx(3.0)
     assert obs["end_to_end_diff"] == pytest.approx(2.0)
-    assert obs["end_to_end_sum"] == pytest.approx(1.0)   # |(2 − 1.5) + (0 − 1.5)|
+    assert obs["end_to_end_sum"] == pytest.approx(1.0)  # |(2 − 1.5) + (0 − 1.5)|
     batch = np.broadcast_to(r, (2, 3, 4, 3))
     assert P.observables(batch)["end_to_end_sum"].shape == (2, 3)
     np.testing.assert_allclose(P.observables(batch)["end_to_end_sum"], 1.0)
@@ -62,8 +75,7 @@ def test_unfolding_time_and_fast_slow_labels():
     # two ensembles whose medians tie on the time grid: the mean decides, both get a label
     two = np.array([2.0, 2.0, 1.0, 2.0, 2.0, 3.0])
     np.testing.assert_array_equal(P.label_ensembles(two, np.array([0, 0, 0, 1, 1, 1]), 2), [0, 1])
-    np.testing.assert_array_equal(P.label_ensembles(np.array([5.0, 5.0, 1.0, 1.0]),
-                                                    np.array([0, 0, 1, 1]), 2), [1, 0])
+    np.testing.assert_array_equal(P.label_ensembles(np.array([5.0, 5.0, 1.0, 1.0]), np.array([0, 0, 1, 1]), 2), [1, 0])
 
 
 # ----------------------------------------------------------------------------- generator and store
@@ -93,11 +105,11 @@ def test_generator_yields_consistent_batches_the_store_accepts(tmp_path):
         np.testing.assert_allclose(b["r"].values.mean(axis=2), 0.0, atol=1e-5)  # centre of mass
 
     r0 = np.concatenate([b["r"].values[:, 0] for b in batches])
-    assert all(np.array_equal(r0[8], r0[i]) for i in range(9, 12))      # one ensemble, one start
+    assert all(np.array_equal(r0[8], r0[i]) for i in range(9, 12))  # one ensemble, one start
     assert not np.array_equal(r0[8], r0[12])
-    assert len({r0[i].tobytes() for i in range(8)}) == 8                 # own coils for train/val
+    assert len({r0[i].tobytes() for i in range(8)}) == 8  # own coils for train/val
     ext = np.concatenate([b["extension"].values for b in batches])
-    assert not np.array_equal(ext[8], ext[9])                            # different noise
+    assert not np.array_equal(ext[8], ext[9])  # different noise
 
     lam = P.rouse_relaxation_time(6, 1.0)
     assert first["relaxation_time"] == pytest.approx(lam) and first["relaxation_time_method"] == "rouse"
@@ -115,8 +127,10 @@ def test_generator_yields_consistent_batches_the_store_accepts(tmp_path):
     assert ds["unfolding"].dtype == np.int8 and ds["ensemble"].dtype == np.int32
     np.testing.assert_array_equal(ds["unfolding"].values, lab)
     times = ds["unfolding_time"].values
-    np.testing.assert_array_equal(times, P.unfolding_time(ds["extension"].values.astype(np.float64),
-                                                          ds["time"].values, first["unfolding_threshold"]))
+    np.testing.assert_array_equal(
+        times,
+        P.unfolding_time(ds["extension"].values.astype(np.float64), ds["time"].values, first["unfolding_threshold"]),
+    )
     assert np.isfinite(times).sum() > 8  # past coil–stretch, most chains unfold within 2 λ
 
 
@@ -148,11 +162,21 @@ def test_float64_storage_and_absolute_time():
 
 
 def test_measured_relaxation_time_path_for_fene():
-    spec = {"name": "fene_tiny", "type": "polymer",
-            "parameters": {"n_beads": 4, "spring": "fene", "Wi": 3.0},
-            "simulation": {"n_train": 2, "n_val": 1, "n_ensembles": 1, "n_realisations": 2,
-                           "t_end": 1.0, "dt_sample": 0.25, "t_equilibrate": 0.0,
-                           "relaxation_measurement": {"n_chains": 16, "duration": 20.0}}}
+    spec = {
+        "name": "fene_tiny",
+        "type": "polymer",
+        "parameters": {"n_beads": 4, "spring": "fene", "Wi": 3.0},
+        "simulation": {
+            "n_train": 2,
+            "n_val": 1,
+            "n_ensembles": 1,
+            "n_realisations": 2,
+            "t_end": 1.0,
+            "dt_sample": 0.25,
+            "t_equilibrate": 0.0,
+            "relaxation_measurement": {"n_chains": 16, "duration": 20.0},
+        },
+    }
     cfg, pl = P.plan(spec)
     assert pl.relaxation_method.startswith("measured") and pl.relaxation_stderr > 0
     assert 0.5 < pl.relaxation_time / P.rouse_relaxation_time(4, 50.0) < 1.2
@@ -182,21 +206,24 @@ def _with(path, value):
     return spec
 
 
-@pytest.mark.parametrize("path,value,message", [
-    ("parameters.springs", "fene", r"parameters\.springs: unknown key"),
-    ("parameters.spring", "rouse", r"parameters\.spring: must be one of"),
-    ("parameters.n_beads", 1, r"parameters\.n_beads: need an integer ≥ 2"),
-    ("parameters.H", -1.0, r"parameters\.H: must be a number > 0"),
-    ("parameters.excluded_volume", {"strength": -1.0}, r"parameters\.excluded_volume\.strength"),
-    ("parameters.relaxation_time", 0.0, r"parameters\.relaxation_time"),
-    ("simulation.t_end", 2.05, r"simulation\.t_end: must be a whole multiple of simulation\.dt_sample"),
-    ("simulation.noise", "pink", r"simulation\.noise: must be one of"),
-    ("simulation.dtype", "float16", r"simulation\.dtype"),
-    ("simulation.n_train", 0, r"simulation\.n_train: need an integer ≥ 1"),
-    ("simulation.unfolding", {"fraction": 1.5}, r"simulation\.unfolding\.fraction"),
-    ("simulation.relaxation_measurement", {"window": [0.1, 0.5]}, r"relaxation_measurement\.window"),
-    ("simulation.dt", 0.6, r"simulation\.dt: explicit Euler is unstable"),
-])
+@pytest.mark.parametrize(
+    "path,value,message",
+    [
+        ("parameters.springs", "fene", r"parameters\.springs: unknown key"),
+        ("parameters.spring", "rouse", r"parameters\.spring: must be one of"),
+        ("parameters.n_beads", 1, r"parameters\.n_beads: need an integer ≥ 2"),
+        ("parameters.H", -1.0, r"parameters\.H: must be a number > 0"),
+        ("parameters.excluded_volume", {"strength": -1.0}, r"parameters\.excluded_volume\.strength"),
+        ("parameters.relaxation_time", 0.0, r"parameters\.relaxation_time"),
+        ("simulation.t_end", 2.05, r"simulation\.t_end: must be a whole multiple of simulation\.dt_sample"),
+        ("simulation.noise", "pink", r"simulation\.noise: must be one of"),
+        ("simulation.dtype", "float16", r"simulation\.dtype"),
+        ("simulation.n_train", 0, r"simulation\.n_train: need an integer ≥ 1"),
+        ("simulation.unfolding", {"fraction": 1.5}, r"simulation\.unfolding\.fraction"),
+        ("simulation.relaxation_measurement", {"window": [0.1, 0.5]}, r"relaxation_measurement\.window"),
+        ("simulation.dt", 0.6, r"simulation\.dt: explicit Euler is unstable"),
+    ],
+)
 def test_bad_spec_names_the_key(path, value, message):
     with pytest.raises(ValueError, match=message):
         P.simulate(_with(path, value))  # checked at the call, before any batch is made

@@ -16,8 +16,7 @@ def single_mode(solver, amplitude):
     g = solver.grid
     Z, X = np.meshgrid(np.arange(2 * g.nz) / g.nz, g.x, indexing="ij")
     theta = amplitude * np.cos(K_C * X) * np.sin(np.pi * Z)
-    s = jnp.stack([jnp.zeros((2 * g.nz, g.nx // 2 + 1), jnp.complex128),
-                   solver.to_spectral(jnp.asarray(theta))])
+    s = jnp.stack([jnp.zeros((2 * g.nz, g.nx // 2 + 1), jnp.complex128), solver.to_spectral(jnp.asarray(theta))])
     return solver.project(s)
 
 
@@ -91,12 +90,30 @@ def test_nusselt_number_converges_with_resolution():
 
 
 def rbc_spec(**sim):
-    base = {"nx": 16, "nz": 8, "dt": 2e-4, "dt_sample": 0.01, "t_end": 0.1, "n_trajectories": 6,
-            "batch_size": 4, "perturbation": 0.01, "t_burn": 0.0, "cfl_max": 0.8, "reflection_symmetric": True,
-            "float64": True, "store_float64": False}
+    base = {
+        "nx": 16,
+        "nz": 8,
+        "dt": 2e-4,
+        "dt_sample": 0.01,
+        "t_end": 0.1,
+        "n_trajectories": 6,
+        "batch_size": 4,
+        "perturbation": 0.01,
+        "t_burn": 0.0,
+        "cfl_max": 0.8,
+        "reflection_symmetric": True,
+        "float64": True,
+        "store_float64": False,
+    }
     base.update(sim)
-    return {"name": "rbc_test", "type": "rbc", "parameters": {"r": 28.0, "Pr": 10.0},
-            "simulation": base, "splits": {"train": 0.5, "val": 0.25, "test": 0.25}, "seed": 1}
+    return {
+        "name": "rbc_test",
+        "type": "rbc",
+        "parameters": {"r": 28.0, "Pr": 10.0},
+        "simulation": base,
+        "splits": {"train": 0.5, "val": 0.25, "test": 0.25},
+        "seed": 1,
+    }
 
 
 def test_simulate_writes_canonical_batches_with_nusselt():

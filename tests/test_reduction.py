@@ -23,10 +23,16 @@ def field_store(n=12, T=20, seed=0):
     f[:, :, 0] *= 100.0  # a "velocity" a hundred times larger than the "temperature"
     split = make(n=n).split.values
     dims = ("trajectory", "time", "z", "x")
-    return build_dataset(system="toy",
-                         data_vars={"u": (dims, f[:, :, 0], {"units": "1", "long_name": "u"}),
-                                    "theta": (dims, f[:, :, 1], {"units": "1", "long_name": "theta"})},
-                         time=np.arange(T) * 0.1, split=split, attrs=stamp({})).chunk({"trajectory": 3})
+    return build_dataset(
+        system="toy",
+        data_vars={
+            "u": (dims, f[:, :, 0], {"units": "1", "long_name": "u"}),
+            "theta": (dims, f[:, :, 1], {"units": "1", "long_name": "theta"}),
+        },
+        time=np.arange(T) * 0.1,
+        split=split,
+        attrs=stamp({}),
+    ).chunk({"trajectory": 3})
 
 
 def test_pca_matches_exact_svd_of_the_train_rows_only():
@@ -42,7 +48,7 @@ def test_pca_matches_exact_svd_of_the_train_rows_only():
     # each field is scaled by its own train RMS, so both weigh alike
     size = 20
     for i in range(2):
-        dev = X[train][:, i * size:(i + 1) * size] - pca.mean[i * size:(i + 1) * size]
+        dev = X[train][:, i * size : (i + 1) * size] - pca.mean[i * size : (i + 1) * size]
         assert pca.field_scale[i] == pytest.approx(np.sqrt(np.mean(dev**2)))
     assert pca.field_scale[0] > 50 * pca.field_scale[1]
     assert np.cumsum(pca.explained_variance_ratio)[3] > 0.999  # four modes hold all but the smallest
@@ -58,10 +64,16 @@ def test_pca_is_exact_across_a_wide_spectrum():
     amp = 10.0 ** -np.linspace(0, 3.5, k)  # singular values 1 … 3e-4 relative
     f = np.einsum("ntk,kfzx->ntfzx", rng.normal(size=(n, T, k)) * amp, base)
     dims = ("trajectory", "time", "z", "x")
-    ds = build_dataset(system="toy", data_vars={"u": (dims, f[:, :, 0], {"units": "1", "long_name": "u"}),
-                                                "w": (dims, f[:, :, 1], {"units": "1", "long_name": "w"})},
-                       time=np.arange(T) * 0.1, split=make(n=n).split.values, attrs=stamp({})
-                       ).chunk({"trajectory": 3})
+    ds = build_dataset(
+        system="toy",
+        data_vars={
+            "u": (dims, f[:, :, 0], {"units": "1", "long_name": "u"}),
+            "w": (dims, f[:, :, 1], {"units": "1", "long_name": "w"}),
+        },
+        time=np.arange(T) * 0.1,
+        split=make(n=n).split.values,
+        attrs=stamp({}),
+    ).chunk({"trajectory": 3})
     pca = fit_pca(ds, ["u", "w"], k)
     train = np.repeat(split_mask(ds, "train"), T)
     X = rows(ds, ["u", "w"]).compute()[train]
@@ -101,10 +113,26 @@ def test_transform_and_inverse_round_trip_on_the_span():
     assert np.linalg.norm(rec - X) < 1e-2 * np.linalg.norm(X - pca.mean)
 
 
-SPECS = {"on": {"type": "onsagernet", "width": 8, "depth": 1, "potential_dim": 3, "alpha": 0.1, "beta": 0.1,
-                "activation": "requr", "forcing": "linear",
-                "autoencoder": {"pretrained": "x", "width": 8, "depth": 1, "activation": "tanh",
-                                "reconstruction_weight": 1.0, "isometry_weight": 0.1}}}
+SPECS = {
+    "on": {
+        "type": "onsagernet",
+        "width": 8,
+        "depth": 1,
+        "potential_dim": 3,
+        "alpha": 0.1,
+        "beta": 0.1,
+        "activation": "requr",
+        "forcing": "linear",
+        "autoencoder": {
+            "pretrained": "x",
+            "width": 8,
+            "depth": 1,
+            "activation": "tanh",
+            "reconstruction_weight": 1.0,
+            "isometry_weight": 0.1,
+        },
+    }
+}
 
 
 def test_pca_resnet_starts_as_the_pca_chart():

@@ -33,14 +33,32 @@ except BaseException:
     pass
 import jax
 print(json.dumps({"at_import": seen, "after": {k: os.environ.get(k) for k in %r}}))
-""" % (VARS, VARS)
+""" % (VARS, VARS)  # noqa: UP031 (the braces in the script are literal)
 
 
 def probe(*flags, env=None):
     env = {k: v for k, v in os.environ.items() if k not in VARS} | (env or {})
-    out = subprocess.run([sys.executable, "-c", PROBE, "evaluate", "--spec", "{}", "--data", "/nonexistent",
-                          "--model", "/nonexistent", "--out-dir", "/nonexistent", *flags],
-                         capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PROBE,
+            "evaluate",
+            "--spec",
+            "{}",
+            "--data",
+            "/nonexistent",
+            "--model",
+            "/nonexistent",
+            "--out-dir",
+            "/nonexistent",
+            *flags,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -55,8 +73,10 @@ def config(**runtime):
 
 def test_config_runtime_block_becomes_stage_flags():
     assert runtime_flags(config()) == "--xla-preallocate false"
-    assert runtime_flags(config(xla_preallocate=True, xla_mem_fraction=0.3)) == \
-        "--xla-preallocate true --xla-mem-fraction 0.3"
+    assert (
+        runtime_flags(config(xla_preallocate=True, xla_mem_fraction=0.3))
+        == "--xla-preallocate true --xla-mem-fraction 0.3"
+    )
 
 
 def test_flags_are_exported_before_jax_is_imported():
@@ -75,9 +95,25 @@ def test_every_jax_stage_gets_the_flags(tmp_path):
     cfg = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
     cfg["runtime"] = {"xla_mem_fraction": 0.25}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p", "--cores", "2", "--configfile",
-                          str(tmp_path / "config.yaml"), "--config", f"results={tmp_path / 'results'}"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "-p",
+            "--cores",
+            "2",
+            "--configfile",
+            str(tmp_path / "config.yaml"),
+            "--config",
+            f"results={tmp_path / 'results'}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     commands = re.findall(r"^(?:Shell command: )?\s*(onsagerflow .*)$", out.stdout + out.stderr, flags=re.M)
     stages = {c.split()[1] for c in commands}

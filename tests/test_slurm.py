@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import yaml
 import pytest
 import yaml
 
@@ -28,8 +27,9 @@ PARTITION = os.environ.get("ONSAGERFLOW_SLURM_PARTITION")
 
 pytestmark = [
     pytest.mark.slurm,
-    pytest.mark.skipif(not PARTITION, reason="no SLURM cluster named (ONSAGERFLOW_SLURM_PARTITION); "
-                                             "bash .ci/slurm_test.sh starts one"),
+    pytest.mark.skipif(
+        not PARTITION, reason="no SLURM cluster named (ONSAGERFLOW_SLURM_PARTITION); bash .ci/slurm_test.sh starts one"
+    ),
 ]
 
 TIMING_KEYS = re.compile(r"seconds|created")  # wall-clock facts, the only fields allowed to differ
@@ -75,9 +75,12 @@ def runs(tmp_path_factory):
     ):
         t0 = time.perf_counter()
         run = subprocess.run(
-            [sys.executable, "-m", "snakemake", *args, "--configfile", str(TINY),
-             "--config", f"results={work / name}"],
-            cwd=ROOT, capture_output=True, text=True, timeout=900)
+            [sys.executable, "-m", "snakemake", *args, "--configfile", str(TINY), "--config", f"results={work / name}"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         seconds = time.perf_counter() - t0
         text = run.stdout + run.stderr
         (work / f"{name}.log").write_text(text)
@@ -89,8 +92,9 @@ def runs(tmp_path_factory):
 
 def jobs_of(log: str) -> dict[int, str]:
     """Snakemake job id -> rule, from a run's log."""
-    return {int(j): rule for rule, j in re.findall(r"^\s*(?:local)?rule (\w+):\n(?:.*\n)*?\s*jobid: (\d+)",
-                                                     log, flags=re.M)}
+    return {
+        int(j): rule for rule, j in re.findall(r"^\s*(?:local)?rule (\w+):\n(?:.*\n)*?\s*jobid: (\d+)", log, flags=re.M)
+    }
 
 
 def test_every_job_ran_as_a_completed_slurm_job(runs):
@@ -108,8 +112,12 @@ def test_every_job_ran_as_a_completed_slurm_job(runs):
     if jobcomp:  # jobcomp/filetxt: one line per finished job
         states = dict(re.findall(r"JobId=(\d+) .*?JobState=(\S+)", Path(jobcomp).read_text()))
     else:
-        acct = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "JobIdRaw,State", "-j", ",".join(ids)],
-                              capture_output=True, text=True, check=True).stdout
+        acct = subprocess.run(
+            ["sacct", "-X", "-n", "-P", "-o", "JobIdRaw,State", "-j", ",".join(ids)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         states = dict(line.split("|")[:2] for line in acct.splitlines() if "|" in line)
     assert {i: states.get(i) for i in ids} == {i: "COMPLETED" for i in ids}
 

@@ -17,8 +17,19 @@ from onsagerflow.training import em_nll, fit, load_checkpoint, save_checkpoint
 
 
 def spec(diffusion, **kw):
-    return {"type": "s_onsagernet", "width": 8, "depth": 2, "potential_dim": 4, "alpha": 0.2, "beta": 0.2,
-            "activation": "requr", "forcing": "linear", "diffusion": diffusion, "dtype": "float64", **kw}
+    return {
+        "type": "s_onsagernet",
+        "width": 8,
+        "depth": 2,
+        "potential_dim": 4,
+        "alpha": 0.2,
+        "beta": 0.2,
+        "activation": "requr",
+        "forcing": "linear",
+        "diffusion": diffusion,
+        "dtype": "float64",
+        **kw,
+    }
 
 
 def random_snet(diffusion, seed, n=3, scale=0.5):
@@ -31,6 +42,7 @@ def random_snet(diffusion, seed, n=3, scale=0.5):
 
 
 # --- structure, any parameters ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("diffusion", DIFFUSIONS)
 def test_diffusion_matrix_is_symmetric_positive_definite(diffusion):
@@ -57,8 +69,7 @@ def test_fluctuation_dissipation_form_and_its_drift_correction():
     z = jax.random.normal(jax.random.key(3), (40, 3)) * 2.0
     M, _ = net.matrices(z)
     eps = float(net.eps)
-    np.testing.assert_allclose(np.asarray(net.diffusion_matrix(z)), 2 * eps * np.asarray(M), rtol=1e-12,
-                               atol=1e-14)
+    np.testing.assert_allclose(np.asarray(net.diffusion_matrix(z)), 2 * eps * np.asarray(M), rtol=1e-12, atol=1e-14)
     h = 1e-5
     fd = np.zeros((40, 3))
     for j in range(3):
@@ -73,8 +84,18 @@ def test_fluctuation_dissipation_form_and_its_drift_correction():
 def _fd_net_1d():
     """1-D fluctuation–dissipation net, f = 0 (W = 0 in 1-D), with a strongly varying
     M(z) ∈ [0.2, ~22] so that ε∇·M matters, and a tilted (asymmetric) potential."""
-    net = SOnsagerNet(1, diffusion="fluctuation_dissipation", width=8, depth=1, alpha=0.2, beta=0.25,
-                      forcing="none", activation="tanh", rngs=nnx.Rngs(0), param_dtype=jnp.float64)
+    net = SOnsagerNet(
+        1,
+        diffusion="fluctuation_dissipation",
+        width=8,
+        depth=1,
+        alpha=0.2,
+        beta=0.25,
+        forcing="none",
+        activation="tanh",
+        rngs=nnx.Rngs(0),
+        param_dtype=jnp.float64,
+    )
     net.mw.out.kernel[...] = 3.0 * net.mw.out.kernel[...]
     for lin in (net.phi.inp, net.phi.out, net.mw.inp):
         lin.bias[...] = jax.random.normal(jax.random.key(7), lin.bias.shape)
@@ -117,6 +138,7 @@ def test_fluctuation_dissipation_keeps_the_boltzmann_density_stationary():
 
 
 # --- likelihood --------------------------------------------------------------------------
+
 
 class _LinearGaussian:
     """Hand-built SDE dz = A z dt + C dW: drift A z, constant covariance C Cᵀ."""
@@ -163,6 +185,7 @@ def test_em_nll_of_a_state_dependent_full_noise_net_matches_scipy():
 
 # --- recovery of an Ornstein–Uhlenbeck process ---------------------------------------------------
 
+
 def ou_paths(theta, s, tau, n_traj, T, seed):
     """Exact OU transitions z' = a z + sd ξ, a = e^{−θτ}, sd² = s²(1 − a²)/(2θ), from the
     stationary law N(0, s²/(2θ)); shape (n_traj, T+1, 1)."""
@@ -191,9 +214,15 @@ def test_fit_recovers_ou_drift_slope_and_noise():
     z = ou_paths(theta, s, tau, n_traj=100, T=200, seed=0)
     train, val = pairs(z[20:]), pairs(z[:20])
     model = build_model(spec("constant_diagonal", depth=1, potential_dim=1, sigma_init=0.5), 1, seed=0)
-    cfg = {"epochs": 60, "batch_size": 1000, "learning_rate": 2e-2, "weight_decay": 0.0, "grad_clip": 10.0,
-           "plateau": {"factor": 0.3, "patience": 2, "min_scale": 1e-2},
-           "early_stopping": {"patience": 12, "min_delta": 0.0}}
+    cfg = {
+        "epochs": 60,
+        "batch_size": 1000,
+        "learning_rate": 2e-2,
+        "weight_decay": 0.0,
+        "grad_clip": 10.0,
+        "plateau": {"factor": 0.3, "patience": 2, "min_scale": 1e-2},
+        "early_stopping": {"patience": 12, "min_delta": 0.0},
+    }
     fit(model, train, val, tau=tau, cfg=cfg, seed=0, loss=em_nll)
 
     x = train[:, 0]
@@ -204,8 +233,10 @@ def test_fit_recovers_ou_drift_slope_and_noise():
     sd = s * np.sqrt((1 - a**2) / (2 * theta))
     theta_em, s_em = (1 - a) / tau, sd / np.sqrt(tau)
     se_theta, se_s = sd / (tau * np.sqrt(np.sum(x * x))), s_em / np.sqrt(2 * x.shape[0])
-    print(f"theta {theta_hat:.4f} (EM target {theta_em:.4f}, true {theta}, SE {se_theta:.4f}); "
-          f"s {s_hat:.4f} (EM target {s_em:.4f}, true {s}, SE {se_s:.4f})")
+    print(
+        f"theta {theta_hat:.4f} (EM target {theta_em:.4f}, true {theta}, SE {se_theta:.4f}); "
+        f"s {s_hat:.4f} (EM target {s_em:.4f}, true {s}, SE {se_s:.4f})"
+    )
     assert abs(theta_hat - theta_em) < 3 * se_theta
     assert abs(s_hat - s_em) < 3 * se_s
 
@@ -254,8 +285,15 @@ def test_simulate_sde_reproduces_ou_variance_and_is_seeded():
 
 def test_simulate_sde_rejects_uneven_saves():
     with pytest.raises(ValueError, match="uniformly spaced"):
-        simulate_sde(ou_drift, ou_sigma, np.zeros((2, 2)), [0.0, 0.1, 0.3], 0.01, jax.random.key(0),
-                     args=(jnp.asarray(THETA), jnp.asarray(S)))
+        simulate_sde(
+            ou_drift,
+            ou_sigma,
+            np.zeros((2, 2)),
+            [0.0, 0.1, 0.3],
+            0.01,
+            jax.random.key(0),
+            args=(jnp.asarray(THETA), jnp.asarray(S)),
+        )
 
 
 def test_physical_sde_is_the_normalised_sde_mapped_back():
@@ -267,12 +305,14 @@ def test_physical_sde_is_the_normalised_sde_mapped_back():
     t_norm = np.linspace(0.0, 0.5, 6)
     zs = simulate_sde(*model_sde(net)[:2], z0, t_norm, 0.01, jax.random.key(2), args=model_sde(net)[2])
     d, s, a = physical_sde(net, norm)
-    xs = simulate_sde(d, s, norm.decode(z0), t_norm * norm.time_scale, 0.01 * norm.time_scale,
-                      jax.random.key(2), args=a)
+    xs = simulate_sde(
+        d, s, norm.decode(z0), t_norm * norm.time_scale, 0.01 * norm.time_scale, jax.random.key(2), args=a
+    )
     np.testing.assert_allclose(xs, norm.decode(zs), rtol=1e-9, atol=1e-9)
 
 
 # --- build and checkpoints -----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("diffusion", DIFFUSIONS)
 def test_checkpoint_round_trip(tmp_path, diffusion):
@@ -280,8 +320,7 @@ def test_checkpoint_round_trip(tmp_path, diffusion):
     drift and σ, bit for bit."""
     net = random_snet(diffusion, 6)
     norm = Normalizer(mean=np.zeros(3), scale=np.ones(3), time_scale=1.0)
-    save_checkpoint(tmp_path / "ck", net, meta={"model_spec": spec(diffusion), "n": 3, "seed": 6},
-                    normalizer=norm)
+    save_checkpoint(tmp_path / "ck", net, meta={"model_spec": spec(diffusion), "n": 3, "seed": 6}, normalizer=norm)
     model, _, meta = load_checkpoint(tmp_path / "ck")
     assert isinstance(model, SOnsagerNet) and model.diffusion_kind == diffusion
     z = jax.random.normal(jax.random.key(6), (7, 3))

@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from onsagerflow.data import (SchemaError, StoreError, assign_splits, build_dataset, open_store,
-                              validate_dataset, write_store)
+from onsagerflow.data import (
+    SchemaError,
+    StoreError,
+    assign_splits,
+    build_dataset,
+    open_store,
+    validate_dataset,
+    write_store,
+)
 from onsagerflow.data.split import split_counts
 from onsagerflow.provenance import stamp
 
@@ -16,11 +23,13 @@ def make(n=10, T=6, seed=0, split=None):
     rng = np.random.default_rng(seed)
     return build_dataset(
         system="toy",
-        data_vars={"u": (("trajectory", "time", "state"), rng.normal(size=(n, T, 3)),
-                         {"units": "1", "long_name": "state"})},
+        data_vars={
+            "u": (("trajectory", "time", "state"), rng.normal(size=(n, T, 3)), {"units": "1", "long_name": "state"})
+        },
         time=np.arange(T) * 0.1,
         split=assign_splits(n, {"train": 0.6, "val": 0.2, "test": 0.2}, seed) if split is None else split,
-        attrs=stamp({"toy": 1}))
+        attrs=stamp({"toy": 1}),
+    )
 
 
 def test_valid_dataset_round_trips(tmp_path):

@@ -10,12 +10,29 @@ from onsagerflow.models import build_model
 from onsagerflow.models.normalizer import Normalizer
 from onsagerflow.training import fit, heun_step, load_checkpoint, make_windows, save_checkpoint, window_loss
 
-SPECS = {"on": {"type": "onsagernet", "width": 8, "depth": 1, "potential_dim": 3, "alpha": 0.1,
-                "beta": 0.1, "activation": "requr", "forcing": "linear"},
-         "mlp": {"type": "mlp_ode", "depth": 1, "activation": "tanh", "match_params_of": "on"}}
-CFG = {"epochs": 6, "batch_size": 32, "learning_rate": 3e-3, "weight_decay": 0.0, "grad_clip": 10.0,
-       "rollout_weight": 0.0, "plateau": {"factor": 0.5, "patience": 2, "min_scale": 1e-3},
-       "early_stopping": {"patience": 50, "min_delta": 0.0}}
+SPECS = {
+    "on": {
+        "type": "onsagernet",
+        "width": 8,
+        "depth": 1,
+        "potential_dim": 3,
+        "alpha": 0.1,
+        "beta": 0.1,
+        "activation": "requr",
+        "forcing": "linear",
+    },
+    "mlp": {"type": "mlp_ode", "depth": 1, "activation": "tanh", "match_params_of": "on"},
+}
+CFG = {
+    "epochs": 6,
+    "batch_size": 32,
+    "learning_rate": 3e-3,
+    "weight_decay": 0.0,
+    "grad_clip": 10.0,
+    "rollout_weight": 0.0,
+    "plateau": {"factor": 0.5, "patience": 2, "min_scale": 1e-3},
+    "early_stopping": {"patience": 50, "min_delta": 0.0},
+}
 
 
 def linear_data(n_traj=8, T=60, dt=0.01, seed=0):
@@ -57,7 +74,7 @@ def test_pair_loss_is_zero_for_the_exact_heun_map_and_rollout_term_adds():
     _, A, dt = linear_data()
     A = jnp.asarray(A)
     z0 = jnp.ones((4, 3))
-    f = lambda y: y @ A.T  # noqa: E731
+    f = lambda y: y @ A.T
     z1 = heun_step(f, z0, dt)
     z2 = heun_step(f, z1, dt)
     w = jnp.stack([z0, z1, z2], axis=1)
@@ -102,8 +119,12 @@ def test_plateau_lowers_the_learning_rate_and_early_stopping_stops():
     norm = Normalizer.fit(u[:6], dt)
     train = make_windows(norm.encode(u[:6]), lag=1)
     model = build_model(SPECS["on"], 3, seed=0)
-    cfg = {**CFG, "epochs": 200, "learning_rate": 1e-9,  # too small to improve anything
-           "early_stopping": {"patience": 8, "min_delta": 0.01}}
+    cfg = {
+        **CFG,
+        "epochs": 200,
+        "learning_rate": 1e-9,  # too small to improve anything
+        "early_stopping": {"patience": 8, "min_delta": 0.01},
+    }
     res = fit(model, train, train, tau=dt / norm.time_scale, cfg=cfg, seed=0)
     assert res.stopped_early and len(res.history) == 9
     assert res.history["lr"].iloc[-1] < res.history["lr"].iloc[0]

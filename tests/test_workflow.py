@@ -9,11 +9,10 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-
 import yaml
+from conftest import held_out_predictions
 from snakemake.utils import validate
 
-from conftest import held_out_predictions
 from onsagerflow.config import prepare_config, stage_spec_json
 from onsagerflow.data import open_store
 
@@ -33,8 +32,13 @@ def tiny_config():
 
 
 def snakemake(*args, config=TINY, timeout=300):
-    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", config, *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", config, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +106,13 @@ def test_rerun_has_nothing_to_do_and_report_builds(tiny_run):
 @pytest.mark.slow
 def test_info_prints_provenance_of_every_kind_of_result(tiny_run):
     results, _ = tiny_run
-    for path in ("data/lorenz_tiny/trajectories.zarr", "models/lorenz_tiny/onsagernet",
-                 "eval/lorenz_tiny/onsagernet/metrics.json", "figures/lorenz_tiny/attractor.png",
-                 "figures/lorenz_tiny/attractor.pdf"):
+    for path in (
+        "data/lorenz_tiny/trajectories.zarr",
+        "models/lorenz_tiny/onsagernet",
+        "eval/lorenz_tiny/onsagernet/metrics.json",
+        "figures/lorenz_tiny/attractor.png",
+        "figures/lorenz_tiny/attractor.pdf",
+    ):
         out = subprocess.run(["onsagerflow", "info", str(results / path)], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         assert "config_sha256" in out.stdout and "git_sha" in out.stdout
@@ -112,8 +120,20 @@ def test_info_prints_provenance_of_every_kind_of_result(tiny_run):
 
 def test_cli_names_a_missing_store(tmp_path):
     spec = stage_spec_json(tiny_config(), "train", "lorenz_tiny", "mlp_ode")
-    out = subprocess.run(["onsagerflow", "train", "--spec", spec, "--data", str(tmp_path / "missing.zarr"),
-                          "--out", str(tmp_path / "m")], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            "onsagerflow",
+            "train",
+            "--spec",
+            spec,
+            "--data",
+            str(tmp_path / "missing.zarr"),
+            "--out",
+            str(tmp_path / "m"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 1
     assert "store not found" in out.stderr and "missing.zarr" in out.stderr
     assert not (tmp_path / "m").exists()
@@ -127,8 +147,22 @@ def test_training_and_evaluation_are_bit_identical_across_processes(tiny_run, tm
     spec = stage_spec_json(tiny_config(), "train", "lorenz_tiny", "onsagernet")
     data = results / "data" / "lorenz_tiny" / "trajectories.zarr"
     for run in ("a", "b"):
-        out = subprocess.run(["onsagerflow", "train", "--threads", "1", "--spec", spec, "--data", str(data),
-                              "--out", str(tmp_path / run)], capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                "onsagerflow",
+                "train",
+                "--threads",
+                "1",
+                "--spec",
+                spec,
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / run),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert out.returncode == 0, out.stderr[-2000:]
     with np.load(tmp_path / "a" / "params.npz") as a, np.load(tmp_path / "b" / "params.npz") as b:
         assert sorted(a.files) == sorted(b.files)
@@ -138,9 +172,24 @@ def test_training_and_evaluation_are_bit_identical_across_processes(tiny_run, tm
     eval_spec = stage_spec_json(tiny_config(), "evaluate", "lorenz_tiny", "onsagernet")
     metrics = []
     for run in ("a", "b"):
-        out = subprocess.run(["onsagerflow", "evaluate", "--threads", "1", "--spec", eval_spec, "--data",
-                              str(data), "--model", str(tmp_path / run), "--out-dir", str(tmp_path / f"eval_{run}")],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                "onsagerflow",
+                "evaluate",
+                "--threads",
+                "1",
+                "--spec",
+                eval_spec,
+                "--data",
+                str(data),
+                "--model",
+                str(tmp_path / run),
+                "--out-dir",
+                str(tmp_path / f"eval_{run}"),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert out.returncode == 0, out.stderr[-2000:]
         metrics.append(_without_clock(json.loads((tmp_path / f"eval_{run}" / "metrics.json").read_text())))
     assert metrics[0]["relative_error"] and metrics[0] == metrics[1]
@@ -233,7 +282,8 @@ def test_polymer_branch_end_to_end(tmp_path):
     assert list(base["model"]) == ["s_onsagernet", "s_onsagernet_closure", "drift_only", "sindy_drift"]
     assert base["bounded"].str.endswith(" paths").all() and base["fixed-point error"].isna().all()
     # figures of the stochastic runs only; the deterministic baselines are in the tables
-    assert not any("drift_only" in p.name or "sindy" in p.name
-                   for p in (results / "figures" / "polymer_tiny").iterdir())
+    assert not any(
+        "drift_only" in p.name or "sindy" in p.name for p in (results / "figures" / "polymer_tiny").iterdir()
+    )
     for stem in ("landscape", "extension", "unfolding_times", "conformations"):
         assert (results / "figures" / "polymer_tiny" / f"{stem}_s_onsagernet-n3.png").stat().st_size > 1000

@@ -57,18 +57,31 @@ def parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=help_)
         s.add_argument("--spec", type=_spec, required=True, help="JSON object or @file.json")
         s.add_argument("--threads", type=int, default=None, help="CPU threads XLA may use")
-        s.add_argument("--xla-preallocate", type=_bool, default=None, metavar="true|false",
-                       help="XLA_PYTHON_CLIENT_PREALLOCATE for this job (default: the environment's, else false)")
-        s.add_argument("--xla-mem-fraction", type=_fraction, default=None, metavar="F",
-                       help="XLA_PYTHON_CLIENT_MEM_FRACTION for this job, in (0, 1]")
+        s.add_argument(
+            "--xla-preallocate",
+            type=_bool,
+            default=None,
+            metavar="true|false",
+            help="XLA_PYTHON_CLIENT_PREALLOCATE for this job (default: the environment's, else false)",
+        )
+        s.add_argument(
+            "--xla-mem-fraction",
+            type=_fraction,
+            default=None,
+            metavar="F",
+            help="XLA_PYTHON_CLIENT_MEM_FRACTION for this job, in (0, 1]",
+        )
         return s
 
     s = stage("simulate", "simulate a built-in system into a canonical store")
     s.add_argument("--out", required=True)
-    s = sub.add_parser("ingest", help="your own trajectory files (netCDF, HDF5, zarr, npz, CSV) into a "
-                       "canonical store", description="Either --spec (the data spec, as the workflow "
-                       "passes it) and --out, or --config FILE --system NAME (out defaults to "
-                       "{results}/data/NAME/trajectories.zarr).")
+    s = sub.add_parser(
+        "ingest",
+        help="your own trajectory files (netCDF, HDF5, zarr, npz, CSV) into a canonical store",
+        description="Either --spec (the data spec, as the workflow "
+        "passes it) and --out, or --config FILE --system NAME (out defaults to "
+        "{results}/data/NAME/trajectories.zarr).",
+    )
     s.add_argument("--spec", type=_spec, help="JSON object or @file.json: a system's data spec with 'source'")
     s.add_argument("--config", help="a workflow config file (validated against config/schema.yaml)")
     s.add_argument("--system", help="with --config: the system whose source block to ingest")
@@ -119,8 +132,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--md", required=True)
     t.add_argument("--latent", action="store_true", help="the latent-model table (PRF21 Table I)")
     t.add_argument("--polymer", action="store_true", help="the stochastic closure-model table (NCS24)")
-    t.add_argument("--baselines", action="store_true",
-                   help="every system's runs beside the baselines (MLP-ODE, SINDy, drift-only)")
+    t.add_argument(
+        "--baselines", action="store_true", help="every system's runs beside the baselines (MLP-ODE, SINDy, drift-only)"
+    )
     i = sub.add_parser("info", help="print the provenance of a result")
     i.add_argument("result")
     return p
@@ -152,13 +166,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage == "table":
         from .stages import table
 
-        make = (table.run_baselines if args.baselines else table.run_polymer if args.polymer
-                else table.run_latent if args.latent else table.run)
+        make = (
+            table.run_baselines
+            if args.baselines
+            else table.run_polymer
+            if args.polymer
+            else table.run_latent
+            if args.latent
+            else table.run
+        )
         make(args.metrics, args.csv, args.md)
         return 0
     # (ingest has no JAX flags of its own: it runs no JAX)
-    configure(getattr(args, "threads", None), getattr(args, "xla_preallocate", None),
-              getattr(args, "xla_mem_fraction", None))
+    configure(
+        getattr(args, "threads", None), getattr(args, "xla_preallocate", None), getattr(args, "xla_mem_fraction", None)
+    )
     from .config import ConfigError
     from .data import SchemaError, StoreError
 
@@ -198,18 +220,23 @@ def main(argv: list[str] | None = None) -> int:
         elif args.stage == "figures":
             from .stages import figures
 
-            figures.run(args.spec, _pairs(args.model, "--model"), _pairs(args.eval, "--eval"),
-                        args.out_dir)
+            figures.run(args.spec, _pairs(args.model, "--model"), _pairs(args.eval, "--eval"), args.out_dir)
         elif args.stage == "figures-fields":
             from .stages import figures
 
-            figures.run_fields(args.spec, _pairs(args.model, "--model"), _pairs(args.eval, "--eval"),
-                               args.reducer, args.data, args.latent, args.out_dir)
+            figures.run_fields(
+                args.spec,
+                _pairs(args.model, "--model"),
+                _pairs(args.eval, "--eval"),
+                args.reducer,
+                args.data,
+                args.latent,
+                args.out_dir,
+            )
         elif args.stage == "figures-polymer":
             from .stages import figures
 
-            figures.run_polymer(args.spec, args.run, args.model, args.eval_dir, args.reducer, args.latent,
-                                args.out_dir)
+            figures.run_polymer(args.spec, args.run, args.model, args.eval_dir, args.reducer, args.latent, args.out_dir)
         elif args.stage == "potential":
             from .stages import figures
 

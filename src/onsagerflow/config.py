@@ -9,7 +9,8 @@ from __future__ import annotations
 import copy
 import json
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -103,14 +104,18 @@ def expand_seeds(config: dict) -> None:
                 seed = models[name]["training"]["seed"]
                 peer = seed_key(ae["pretrained"], seed)
                 if peer not in copies[ae["pretrained"]]:
-                    raise ConfigError(f"models.{key}.seeds: seed {seed} has no pre-trained copy; "
-                                      f"models.{ae['pretrained']}.seeds must include it")
+                    raise ConfigError(
+                        f"models.{key}.seeds: seed {seed} has no pre-trained copy; "
+                        f"models.{ae['pretrained']}.seeds must include it"
+                    )
                 ae["pretrained"] = peer
     for key, spec in models.items():
         ae = spec.get("autoencoder")
         if ae and ae["pretrained"] in copies and key not in copies and not SEEDED.fullmatch(key):
-            raise ConfigError(f"models.{key}.autoencoder.pretrained: '{ae['pretrained']}' is trained from "
-                              f"several seeds; give models.{key} seeds too (the same ones)")
+            raise ConfigError(
+                f"models.{key}.autoencoder.pretrained: '{ae['pretrained']}' is trained from "
+                f"several seeds; give models.{key} seeds too (the same ones)"
+            )
     for system in config["systems"].values():
         if "models" in system:
             system["models"] = [n for m in system["models"] for n in copies.get(m, [m])]
@@ -122,17 +127,23 @@ def check_config(config: Mapping[str, Any]) -> None:
         peer = spec.get("match_params_of")
         if peer is not None:
             if peer not in models:
-                raise ConfigError(f"models.{key}.match_params_of: '{peer}' is not a key of 'models' "
-                                  f"(known: {sorted(models)})")
+                raise ConfigError(
+                    f"models.{key}.match_params_of: '{peer}' is not a key of 'models' (known: {sorted(models)})"
+                )
             if models[peer]["type"] == "sindy":
-                raise ConfigError(f"models.{key}.match_params_of: '{peer}' is a SINDy model, whose count "
-                                  "of non-zero coefficients is known only after fitting")
+                raise ConfigError(
+                    f"models.{key}.match_params_of: '{peer}' is a SINDy model, whose count "
+                    "of non-zero coefficients is known only after fitting"
+                )
             if models[peer].get("match_params_of"):
-                raise ConfigError(f"models.{key}.match_params_of: '{peer}' itself matches another "
-                                  "model; point at a model with its own width")
+                raise ConfigError(
+                    f"models.{key}.match_params_of: '{peer}' itself matches another "
+                    "model; point at a model with its own width"
+                )
         if spec["type"] == "sindy" and spec["smoothing_window"] % 2 == 0:
-            raise ConfigError(f"models.{key}.smoothing_window: the Savitzky–Golay window must be odd, "
-                              f"got {spec['smoothing_window']}")
+            raise ConfigError(
+                f"models.{key}.smoothing_window: the Savitzky–Golay window must be odd, got {spec['smoothing_window']}"
+            )
         if spec["type"] == "mlp_ode" and not spec.get("width") and not peer:
             raise ConfigError(f"models.{key}: an mlp_ode needs 'width' or 'match_params_of'")
     for name, system in config["systems"].items():
@@ -144,20 +155,27 @@ def check_config(config: Mapping[str, Any]) -> None:
             if ae is None:
                 continue
             if system.get("reduction") is None:
-                raise ConfigError(f"models.{m}.autoencoder: system '{name}' has no reduction block, so "
-                                  "there is no PCA space for an autoencoder to work in")
+                raise ConfigError(
+                    f"models.{m}.autoencoder: system '{name}' has no reduction block, so "
+                    "there is no PCA space for an autoencoder to work in"
+                )
             peer = ae["pretrained"]
             if peer not in system["models"]:
-                raise ConfigError(f"models.{m}.autoencoder.pretrained: '{peer}' is not among "
-                                  f"{where}.models {system['models']}")
-            strip = lambda spec: {k: v for k, v in spec.items() if k not in ("training", "autoencoder")}  # noqa: E731
+                raise ConfigError(
+                    f"models.{m}.autoencoder.pretrained: '{peer}' is not among {where}.models {system['models']}"
+                )
+            strip = lambda spec: {k: v for k, v in spec.items() if k not in ("training", "autoencoder")}
             if models[peer].get("autoencoder") or strip(models[peer]) != strip(models[m]):
-                raise ConfigError(f"models.{m}.autoencoder.pretrained: '{peer}' must be an OnsagerNet without "
-                                  f"an autoencoder and with the same architecture as '{m}'")
+                raise ConfigError(
+                    f"models.{m}.autoencoder.pretrained: '{peer}' must be an OnsagerNet without "
+                    f"an autoencoder and with the same architecture as '{m}'"
+                )
         red = system.get("reduction")
         if red is not None and max(red["latent_dims"]) > red["components"] + len(red.get("observables", [])):
-            raise ConfigError(f"{where}.reduction.latent_dims: {red['latent_dims']} asks for more than the "
-                              f"{red['components']} components kept (plus any observables)")
+            raise ConfigError(
+                f"{where}.reduction.latent_dims: {red['latent_dims']} asks for more than the "
+                f"{red['components']} components kept (plus any observables)"
+            )
         fractions = system.get("splits")  # a polymer system counts its splits in `simulation`
         if fractions is not None and not np.isclose(sum(fractions.values()), 1.0, atol=1e-6):
             raise ConfigError(f"{where}.splits: fractions must sum to 1, got {fractions}")
@@ -170,7 +188,8 @@ def check_config(config: Mapping[str, Any]) -> None:
                 raise ConfigError(
                     f"{where}.pairs.rollout_steps is {steps} but the rollout_weight of model '{m}' is "
                     f"{weight}: a multi-step rollout loss needs both rollout_steps > 1 and "
-                    "rollout_weight > 0 (set neither for the PRF21 pair loss alone)")
+                    "rollout_weight > 0 (set neither for the PRF21 pair loss alone)"
+                )
         if "source" in system:
             _check_source(system, where)
         sim = system.get("simulation", {})
@@ -178,12 +197,13 @@ def check_config(config: Mapping[str, Any]) -> None:
             tau, dt = system["pairs"]["tau"], sim["dt_sample"]
             lag = pair_lag(tau, dt)
             if lag is None:
-                raise ConfigError(f"{where}.pairs.tau: {tau} must be a whole multiple of "
-                                  f"simulation.dt_sample ({dt})")
+                raise ConfigError(f"{where}.pairs.tau: {tau} must be a whole multiple of simulation.dt_sample ({dt})")
             span = lag * system["pairs"]["rollout_steps"]
             if span * dt >= sim["t_end"]:
-                raise ConfigError(f"{where}.pairs: windows of {span} samples do not fit in "
-                                  f"trajectories of length t_end = {sim['t_end']}")
+                raise ConfigError(
+                    f"{where}.pairs: windows of {span} samples do not fit in "
+                    f"trajectories of length t_end = {sim['t_end']}"
+                )
         if "init_low" in sim and np.any(np.asarray(sim["init_low"]) >= np.asarray(sim["init_high"])):
             raise ConfigError(f"{where}.simulation: init_low must lie below init_high in every component")
 
@@ -195,15 +215,20 @@ def _check_source(system: Mapping[str, Any], where: str) -> None:
     layout, names = src["layout"], sorted(src["variables"])
     red = system.get("reduction")
     if layout == "chain":
-        raise ConfigError(f"{where}.source.layout: 'chain' data can be ingested (onsagerflow ingest) but the "
-                          "workflow's chain branch (stochastic models judged on held-out ensembles) needs "
-                          "the polymer simulator's ensembles; use layout 'field' or 'state'")
+        raise ConfigError(
+            f"{where}.source.layout: 'chain' data can be ingested (onsagerflow ingest) but the "
+            "workflow's chain branch (stochastic models judged on held-out ensembles) needs "
+            "the polymer simulator's ensembles; use layout 'field' or 'state'"
+        )
     if layout == "field" and red is None:
-        raise ConfigError(f"{where}.reduction: a 'field' layout needs a reduction block (a PCA of the fields "
-                          "models learn in)")
+        raise ConfigError(
+            f"{where}.reduction: a 'field' layout needs a reduction block (a PCA of the fields models learn in)"
+        )
     if layout == "state" and red is not None:
-        raise ConfigError(f"{where}.reduction: a 'state' layout learns the stored state itself; drop the "
-                          "reduction block, or use layout 'field'")
+        raise ConfigError(
+            f"{where}.reduction: a 'state' layout learns the stored state itself; drop the "
+            "reduction block, or use layout 'field'"
+        )
     observed = src.get("observed")
     if observed is not None and observed not in names:
         raise ConfigError(f"{where}.source.observed: '{observed}' is not among source.variables {names}")
@@ -216,14 +241,16 @@ def _check_source(system: Mapping[str, Any], where: str) -> None:
         if red.get("observables"):
             raise ConfigError(f"{where}.reduction.observables: not supported for ingested data")
     time = src.get("time", {})
-    given = [k for k in ("name", "dt") if k in time] + (["csv.time_column"] if src["csv"].get("time_column")
-                                                         else [])
+    given = [k for k in ("name", "dt") if k in time] + (["csv.time_column"] if src["csv"].get("time_column") else [])
     if len(given) != 1:
-        raise ConfigError(f"{where}.source.time: give exactly one of time.name (a time variable), time.dt "
-                          f"(with time.start) or csv.time_column; got {given or 'none'}")
+        raise ConfigError(
+            f"{where}.source.time: give exactly one of time.name (a time variable), time.dt "
+            f"(with time.start) or csv.time_column; got {given or 'none'}"
+        )
     if "dt" in time and pair_lag(system["pairs"]["tau"], time["dt"]) is None:
-        raise ConfigError(f"{where}.pairs.tau: {system['pairs']['tau']} must be a whole multiple of "
-                          f"source.time.dt ({time['dt']})")
+        raise ConfigError(
+            f"{where}.pairs.tau: {system['pairs']['tau']} must be a whole multiple of source.time.dt ({time['dt']})"
+        )
 
 
 def data_spec(config: Mapping[str, Any], system: str) -> dict:
@@ -242,8 +269,9 @@ def model_spec(config: Mapping[str, Any], model: str) -> dict:
 def training_spec(config: Mapping[str, Any], model: str, system: str | None = None) -> dict:
     """Global training settings, then the system's overrides, then the model's."""
     merged = copy.deepcopy(dict(config["training"]))
-    layers = ([config["systems"][system].get("training", {})] if system else []) + \
-        [config["models"][model].get("training", {})]
+    layers = ([config["systems"][system].get("training", {})] if system else []) + [
+        config["models"][model].get("training", {})
+    ]
     for layer in layers:
         for k, v in layer.items():
             merged[k] = {**merged[k], **v} if isinstance(v, dict) else v
@@ -254,23 +282,35 @@ def stage_spec(config: Mapping[str, Any], stage: str, system: str, model: str | 
     if stage in ("simulate", "ingest"):
         return data_spec(config, system)
     if stage == "reduce":  # the latent sizes learned later do not change the PCA
-        return {"name": system,
-                "reduction": {k: v for k, v in reduction(config, system).items() if k != "latent_dims"}}
+        return {"name": system, "reduction": {k: v for k, v in reduction(config, system).items() if k != "latent_dims"}}
     key, n = parse_run(model) if model else (None, None)
     if stage == "train":
-        spec = {"system": system, "run": model, "latent": n, "pairs": config["systems"][system]["pairs"],
-                "normalization": config["systems"][system]["normalization"],
-                "model": model_spec(config, key), "training": training_spec(config, key, system)}
+        spec = {
+            "system": system,
+            "run": model,
+            "latent": n,
+            "pairs": config["systems"][system]["pairs"],
+            "normalization": config["systems"][system]["normalization"],
+            "model": model_spec(config, key),
+            "training": training_spec(config, key, system),
+        }
         ae = config["models"][key].get("autoencoder")
         if ae:
             spec["pretrained_run"] = run_name(ae["pretrained"], n)
         return spec
     if stage == "evaluate":
-        return {"system": data_spec(config, system), "model": model, "latent": n,
-                "evaluation": evaluation_spec(config, system)}
+        return {
+            "system": data_spec(config, system),
+            "model": model,
+            "latent": n,
+            "evaluation": evaluation_spec(config, system),
+        }
     if stage == "figures":
-        return {"system": data_spec(config, system), "models": runs_of(config, system),
-                "evaluation": evaluation_spec(config, system)}
+        return {
+            "system": data_spec(config, system),
+            "models": runs_of(config, system),
+            "evaluation": evaluation_spec(config, system),
+        }
     if stage == "potential":
         return {"system": data_spec(config, system), "model": model}
     raise ValueError(f"unknown stage '{stage}'")

@@ -6,8 +6,9 @@ import datetime as _dt
 import hashlib
 import json
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from . import __version__
 
@@ -26,10 +27,16 @@ def git_sha(where: str | Path | None = None) -> str:
     """
     for base in (Path(where) if where else Path.cwd(), Path(__file__).resolve().parent):
         try:
-            sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=base, capture_output=True,
-                                 text=True, timeout=10, check=True).stdout.strip()
-            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                                   cwd=base, capture_output=True, text=True, timeout=10).stdout.strip()
+            sha = subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=base, capture_output=True, text=True, timeout=10, check=True
+            ).stdout.strip()
+            dirty = subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=base,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
             return sha + ("-dirty" if dirty else "")
         except (OSError, subprocess.SubprocessError):
             continue
@@ -40,8 +47,7 @@ def package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for name in ("onsagerflow", "jax", "jaxlib", "flax", "optax", "diffrax", "optimistix",
-                 "numpy", "xarray", "zarr"):
+    for name in ("onsagerflow", "jax", "jaxlib", "flax", "optax", "diffrax", "optimistix", "numpy", "xarray", "zarr"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
@@ -55,5 +61,5 @@ def stamp(spec: Mapping[str, Any]) -> dict[str, str]:
         "onsagerflow_version": __version__,
         "git_sha": git_sha(),
         "config_sha256": config_sha256(spec),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }

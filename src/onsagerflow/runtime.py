@@ -7,8 +7,7 @@ import os
 import sys
 
 
-def configure(threads: int | None = None, preallocate: bool | None = None,
-              mem_fraction: float | None = None) -> None:
+def configure(threads: int | None = None, preallocate: bool | None = None, mem_fraction: float | None = None) -> None:
     """Enable float64 and keep a GPU shareable between concurrent jobs.
 
     XLA reads XLA_PYTHON_CLIENT_PREALLOCATE and XLA_PYTHON_CLIENT_MEM_FRACTION once, when
@@ -23,7 +22,8 @@ def configure(threads: int | None = None, preallocate: bool | None = None,
     """
     if "jax" in sys.modules:
         logging.getLogger("onsagerflow").warning(
-            "JAX was imported before runtime.configure: its GPU memory settings may not apply")
+            "JAX was imported before runtime.configure: its GPU memory settings may not apply"
+        )
     if preallocate is None:
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     else:
@@ -39,9 +39,10 @@ def configure(threads: int | None = None, preallocate: bool | None = None,
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    cache = os.environ.get("ONSAGERFLOW_JAX_CACHE",
-                           os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
-                                        "onsagerflow", "jax"))
+    cache = os.environ.get(
+        "ONSAGERFLOW_JAX_CACHE",
+        os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "onsagerflow", "jax"),
+    )
     if cache.lower() not in ("", "0", "off", "none"):
         # Compiled programs depend on shapes only, so jobs of sibling systems and re-runs
         # reuse them instead of compiling again.
@@ -50,8 +51,7 @@ def configure(threads: int | None = None, preallocate: bool | None = None,
 
 
 def setup_logging(level: int = logging.INFO) -> logging.Logger:
-    logging.basicConfig(level=level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("jax").setLevel(logging.WARNING)  # no 'no TPU found' chatter in every log
     return logging.getLogger("onsagerflow")
 

@@ -38,15 +38,21 @@ def moment_errors(pred: np.ndarray, truth: np.ndarray) -> dict:
     unit = unit if unit > 0 else 1.0
     dmean = np.abs(np.nanmean(pred, axis=0) - truth.mean(axis=0))
     dstd = np.abs(np.nanstd(pred, axis=0) - truth.std(axis=0))
-    return {"max_mean_error": float(np.max(dmean) / unit), "max_std_error": float(np.max(dstd) / unit),
-            "unit": unit, "pred_mean": np.nanmean(pred, axis=0).tolist(),
-            "pred_std": np.nanstd(pred, axis=0).tolist(), "true_mean": truth.mean(axis=0).tolist(),
-            "true_std": truth.std(axis=0).tolist()}
+    return {
+        "max_mean_error": float(np.max(dmean) / unit),
+        "max_std_error": float(np.max(dstd) / unit),
+        "unit": unit,
+        "pred_mean": np.nanmean(pred, axis=0).tolist(),
+        "pred_std": np.nanstd(pred, axis=0).tolist(),
+        "true_mean": truth.mean(axis=0).tolist(),
+        "true_std": truth.std(axis=0).tolist(),
+    }
 
 
 def covariance_error(pred: np.ndarray, truth: np.ndarray) -> float:
     """Mean over time of ‖C_pred(t) − C_true(t)‖_F / ‖C_true(t)‖_F, C the covariance across
     realisations of the latent state; inputs (realisations, time, n)."""
+
     def cov(x):
         # paths that escaped are NaN from then on (evaluate_sde): each time uses the paths
         # still there, as the mean and std errors do

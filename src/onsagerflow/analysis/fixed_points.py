@@ -33,9 +33,18 @@ def jacobian_eigenvalues(field, xs, args=None) -> np.ndarray:
     return np.linalg.eigvals(np.asarray(jac))
 
 
-def find_fixed_points(field, starts: np.ndarray, *, args=None, length_scale: float,
-                      field_scale: float, residual_tol: float = 1e-6, merge_tol: float = 1e-3,
-                      max_steps: int = 100, domain: tuple[np.ndarray, np.ndarray] | None = None) -> list[dict]:
+def find_fixed_points(
+    field,
+    starts: np.ndarray,
+    *,
+    args=None,
+    length_scale: float,
+    field_scale: float,
+    residual_tol: float = 1e-6,
+    merge_tol: float = 1e-3,
+    max_steps: int = 100,
+    domain: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[dict]:
     """Roots of ``field(x, args)`` reached by Newton's method from each start.
 
     A root counts when |field(x)| < residual_tol·field_scale; roots closer than
@@ -50,8 +59,7 @@ def find_fixed_points(field, starts: np.ndarray, *, args=None, length_scale: flo
         return optx.root_find(field, solver, y0, args=a, throw=False, max_steps=max_steps).value
 
     xs = np.asarray(jax.jit(jax.vmap(solve, in_axes=(0, None)))(jnp.asarray(starts, jnp.float64), args))
-    res = np.linalg.norm(np.asarray(jax.jit(jax.vmap(field, in_axes=(0, None)))(jnp.asarray(xs), args)),
-                         axis=-1)
+    res = np.linalg.norm(np.asarray(jax.jit(jax.vmap(field, in_axes=(0, None)))(jnp.asarray(xs), args)), axis=-1)
     good = np.isfinite(res) & np.all(np.isfinite(xs), axis=1) & (res < residual_tol * field_scale)
     order = np.argsort(np.where(good, res, np.inf))
     points: list[dict] = []
@@ -67,9 +75,14 @@ def find_fixed_points(field, starts: np.ndarray, *, args=None, length_scale: flo
     out = []
     eigs = jacobian_eigenvalues(field, np.array([p["x"] for p in points]), args) if points else []
     for p, ev in zip(points, eigs):
-        entry = {"x": p["x"].tolist(), "kind": classify(ev), "eigenvalues_real": ev.real.tolist(),
-                 "eigenvalues_imag": ev.imag.tolist(), "residual": p["residual"],
-                 "newton_start_fraction": p["count"] / len(starts)}
+        entry = {
+            "x": p["x"].tolist(),
+            "kind": classify(ev),
+            "eigenvalues_real": ev.real.tolist(),
+            "eigenvalues_imag": ev.imag.tolist(),
+            "residual": p["residual"],
+            "newton_start_fraction": p["count"] / len(starts),
+        }
         if domain is not None:
             lo, hi = np.asarray(domain[0], float), np.asarray(domain[1], float)
             pad = 0.1 * (hi - lo)
@@ -78,8 +91,7 @@ def find_fixed_points(field, starts: np.ndarray, *, args=None, length_scale: flo
     return out
 
 
-def match_exact(learned: list[dict], exact: np.ndarray, exact_field, *,
-                length_scale: float) -> list[dict]:
+def match_exact(learned: list[dict], exact: np.ndarray, exact_field, *, length_scale: float) -> list[dict]:
     """For each exact fixed point, the nearest learned one: distance, relative distance
     (|Δ|/|x*|, or |Δ|/length_scale at the origin) and whether their kinds agree."""
     out = []
@@ -87,14 +99,25 @@ def match_exact(learned: list[dict], exact: np.ndarray, exact_field, *,
     eigs = jacobian_eigenvalues(lambda y, a: exact_field(y), exact)
     for x, ev in zip(exact, eigs):
         kind = classify(ev)
-        entry = {"x": x.tolist(), "kind": kind, "nearest_learned": None, "distance": None,
-                 "relative_distance": None, "learned_kind": None, "kind_matches": False}
+        entry = {
+            "x": x.tolist(),
+            "kind": kind,
+            "nearest_learned": None,
+            "distance": None,
+            "relative_distance": None,
+            "learned_kind": None,
+            "kind_matches": False,
+        }
         if learned:
             d = [np.linalg.norm(np.asarray(p["x"]) - x) for p in learned]
             j = int(np.argmin(d))
             norm = np.linalg.norm(x)
-            entry.update(nearest_learned=j, distance=float(d[j]),
-                         relative_distance=float(d[j] / (norm if norm > 0 else length_scale)),
-                         learned_kind=learned[j]["kind"], kind_matches=learned[j]["kind"] == kind)
+            entry.update(
+                nearest_learned=j,
+                distance=float(d[j]),
+                relative_distance=float(d[j] / (norm if norm > 0 else length_scale)),
+                learned_kind=learned[j]["kind"],
+                kind_matches=learned[j]["kind"] == kind,
+            )
         out.append(entry)
     return out

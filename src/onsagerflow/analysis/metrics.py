@@ -15,10 +15,13 @@ def error_curve(err: np.ndarray, t: np.ndarray, every: int = 1) -> dict:
     """Mean, median and 10/90% quantiles over trajectories, on every ``every``-th time."""
     e = err[:, ::every]
     with np.errstate(invalid="ignore"):
-        return {"time": t[::every].tolist(), "mean": np.mean(e, axis=0).tolist(),
-                "median": np.median(e, axis=0).tolist(),
-                "q10": np.quantile(e, 0.1, axis=0).tolist(),
-                "q90": np.quantile(e, 0.9, axis=0).tolist()}
+        return {
+            "time": t[::every].tolist(),
+            "mean": np.mean(e, axis=0).tolist(),
+            "median": np.median(e, axis=0).tolist(),
+            "q10": np.quantile(e, 0.1, axis=0).tolist(),
+            "q90": np.quantile(e, 0.9, axis=0).tolist(),
+        }
 
 
 def time_to_threshold(err: np.ndarray, t: np.ndarray, threshold: float = 0.1) -> dict:
@@ -28,8 +31,13 @@ def time_to_threshold(err: np.ndarray, t: np.ndarray, threshold: float = 0.1) ->
     """
     above = err > threshold
     first = np.where(above.any(axis=1), t[np.argmax(above, axis=1)], t[-1])
-    return {"threshold": threshold, "median": float(np.median(first)), "mean": float(np.mean(first)),
-            "censored": int((~above.any(axis=1)).sum()), "per_trajectory": first.tolist()}
+    return {
+        "threshold": threshold,
+        "median": float(np.median(first)),
+        "mean": float(np.mean(first)),
+        "censored": int((~above.any(axis=1)).sum()),
+        "per_trajectory": first.tolist(),
+    }
 
 
 def error_at(err: np.ndarray, t: np.ndarray, times) -> dict:
@@ -39,8 +47,11 @@ def error_at(err: np.ndarray, t: np.ndarray, times) -> dict:
         if s > t[-1] + 1e-12:
             continue
         k = int(np.argmin(np.abs(t - s)))
-        out[f"{t[k]:g}"] = {"median": float(np.median(err[:, k])), "mean": float(np.mean(err[:, k])),
-                            "q90": float(np.quantile(err[:, k], 0.9))}
+        out[f"{t[k]:g}"] = {
+            "median": float(np.median(err[:, k])),
+            "mean": float(np.mean(err[:, k])),
+            "q90": float(np.quantile(err[:, k], 0.9)),
+        }
     return out
 
 
@@ -66,8 +77,7 @@ def horizon_error(pred_end: np.ndarray, truth_end: np.ndarray) -> dict:
     d = np.sum((pred_end - truth_end) ** 2, axis=-1)
     d = np.where(np.isfinite(d), d, np.inf)
     per_traj = np.sqrt(np.mean(d, axis=1) / np.maximum(np.mean(np.sum(truth_end**2, axis=-1), axis=1), 1e-300))
-    return {"mean": float(np.mean(per_traj)), "median": float(np.median(per_traj)),
-            "per_trajectory": per_traj.tolist()}
+    return {"mean": float(np.mean(per_traj)), "median": float(np.median(per_traj)), "per_trajectory": per_traj.tolist()}
 
 
 def steady_states(h: np.ndarray, window: int, *, merge_tol: float, steady_tol: float) -> list[dict]:
@@ -98,8 +108,11 @@ def match_steady_states(states: list[dict], fixed_points: list[dict]) -> list[di
         if fixed_points:
             d = [np.linalg.norm(np.asarray(p["x"]) - h) for p in fixed_points]
             j = int(np.argmin(d))
-            s.update(nearest_fixed_point=j, relative_distance=float(d[j] / max(np.linalg.norm(h), 1e-300)),
-                     fixed_point_kind=fixed_points[j]["kind"])
+            s.update(
+                nearest_fixed_point=j,
+                relative_distance=float(d[j] / max(np.linalg.norm(h), 1e-300)),
+                fixed_point_kind=fixed_points[j]["kind"],
+            )
         else:
             s.update(nearest_fixed_point=None, relative_distance=None, fixed_point_kind=None)
     return states

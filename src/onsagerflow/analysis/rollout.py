@@ -10,8 +10,18 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def integrate(field, x0, t, *, args=None, rtol: float = 1e-7, atol: float = 1e-9,
-              bound: float | None = None, center=None, max_steps: int = 200_000):
+def integrate(
+    field,
+    x0,
+    t,
+    *,
+    args=None,
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+    bound: float | None = None,
+    center=None,
+    max_steps: int = 200_000,
+):
     """Solve dx/dt = field(x, args) from each row of ``x0`` (batch, n), saved at times ``t``.
 
     Returns (xs (batch, time, n), ok (batch,)). A trajectory that leaves the ball of
@@ -39,10 +49,20 @@ def _solver(field, rtol, atol, max_steps):
         return jnp.logical_or(jnp.linalg.norm(x - c) > r, ~jnp.all(jnp.isfinite(x)))
 
     def one(y0, t, a):
-        sol = diffrax.diffeqsolve(term, diffrax.Tsit5(), t[0], t[-1], None, y0, args=a,
-                                  saveat=diffrax.SaveAt(ts=t),
-                                  stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
-                                  max_steps=max_steps, throw=False, event=diffrax.Event(escaped))
+        sol = diffrax.diffeqsolve(
+            term,
+            diffrax.Tsit5(),
+            t[0],
+            t[-1],
+            None,
+            y0,
+            args=a,
+            saveat=diffrax.SaveAt(ts=t),
+            stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+            max_steps=max_steps,
+            throw=False,
+            event=diffrax.Event(escaped),
+        )
         ok = sol.result == diffrax.RESULTS.successful
         return jnp.where(jnp.isfinite(sol.ys), sol.ys, jnp.nan), ok
 

@@ -14,8 +14,7 @@ from flax import nnx
 from ..models.normalizer import Normalizer
 
 
-def simulate_sde(drift, sigma, z0, t_save, dt: float, key, *, args=None,
-                 n_paths: int | None = None) -> np.ndarray:
+def simulate_sde(drift, sigma, z0, t_save, dt: float, key, *, args=None, n_paths: int | None = None) -> np.ndarray:
     """Euler–Maruyama paths of dz = drift(z, args) dt + sigma(z, args) dW, saved at ``t_save``.
 
     drift(z, args) → (n,) and sigma(z, args) → (n, m) act on one state z (n,); they are

@@ -5,6 +5,15 @@ from .split import assign_splits
 from .store import StoreError, atomic_path, open_store, read_zarr, write_store
 
 __all__ = [
-    "SPLIT_CODES", "SchemaError", "StoreError", "assign_splits", "atomic_path", "build_dataset",
-    "open_store", "read_zarr", "split_mask", "validate_dataset", "write_store",
+    "SPLIT_CODES",
+    "SchemaError",
+    "StoreError",
+    "assign_splits",
+    "atomic_path",
+    "build_dataset",
+    "open_store",
+    "read_zarr",
+    "split_mask",
+    "validate_dataset",
+    "write_store",
 ]

@@ -27,9 +27,10 @@ import importlib.util
 import logging
 import os
 import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -42,9 +43,19 @@ log = logging.getLogger("onsagerflow.ingest")
 LAYOUT_DIMS = {"state": ("state",), "field": ("z", "x"), "chain": ("bead", "xyz")}
 CANONICAL_DIMS = {"trajectory", "time", "state", "z", "x", "bead", "xyz"}
 FORMATS = ("netcdf", "hdf5", "zarr", "npz", "csv")
-EXTENSIONS = {".nc": "netcdf", ".nc4": "netcdf", ".cdf": "netcdf", ".netcdf": "netcdf",
-              ".h5": "hdf5", ".hdf5": "hdf5", ".hdf": "hdf5", ".zarr": "zarr", ".npz": "npz",
-              ".csv": "csv", ".tsv": "csv"}
+EXTENSIONS = {
+    ".nc": "netcdf",
+    ".nc4": "netcdf",
+    ".cdf": "netcdf",
+    ".netcdf": "netcdf",
+    ".h5": "hdf5",
+    ".hdf5": "hdf5",
+    ".hdf": "hdf5",
+    ".zarr": "zarr",
+    ".npz": "npz",
+    ".csv": "csv",
+    ".tsv": "csv",
+}
 
 
 class IngestError(SchemaError):
@@ -79,8 +90,10 @@ def file_format(path: Path, declared: str = "auto") -> str:
         return declared
     fmt = EXTENSIONS.get(path.suffix.lower())
     if fmt is None:
-        raise IngestError(f"{path}: cannot infer the format from the extension '{path.suffix}'; "
-                          f"set source.format to one of {list(FORMATS)}")
+        raise IngestError(
+            f"{path}: cannot infer the format from the extension '{path.suffix}'; "
+            f"set source.format to one of {list(FORMATS)}"
+        )
     return fmt
 
 
@@ -127,8 +140,10 @@ class _Reader:
 
     def get(self, name: str, variable: str):
         if not self.has(name):
-            raise IngestError(f"{self.path}: variable '{variable}': no {self.kind} '{name}' in the file "
-                              f"(it has {_shortlist(self.names())})")
+            raise IngestError(
+                f"{self.path}: variable '{variable}': no {self.kind} '{name}' in the file "
+                f"(it has {_shortlist(self.names())})"
+            )
         return self.array(name)
 
 
@@ -152,8 +167,10 @@ class _XarrayReader(_Reader):
                     magic = fh.read(4)
                 engine = "scipy" if magic[:3] == b"CDF" else "h5netcdf"  # netCDF3 | netCDF4 (HDF5)
                 if engine == "scipy" and importlib.util.find_spec("scipy") is None:
-                    raise IngestError(f"{path}: a netCDF3 (classic) file needs scipy to read: "
-                                      "pip install scipy, or convert it to netCDF4")
+                    raise IngestError(
+                        f"{path}: a netCDF3 (classic) file needs scipy to read: "
+                        "pip install scipy, or convert it to netCDF4"
+                    )
                 self.ds = xr.open_dataset(path, engine=engine, decode_times=False, cache=False)
         except IngestError:
             raise
@@ -247,8 +264,10 @@ class _CsvReader(_Reader):
         tcol, kcol = csv.get("time_column"), csv.get("trajectory_column")
         for col, key in ((tcol, "time_column"), (kcol, "trajectory_column")):
             if col is not None and col not in self.df.columns:
-                raise IngestError(f"{path}: source.csv.{key} '{col}' is not a column "
-                                  f"(it has {_shortlist(list(map(str, self.df.columns)))})")
+                raise IngestError(
+                    f"{path}: source.csv.{key} '{col}' is not a column "
+                    f"(it has {_shortlist(list(map(str, self.df.columns)))})"
+                )
         if kcol is None:
             self.ids = np.zeros(len(self.df), np.int64)
             self.labels = np.array([0])
@@ -264,12 +283,13 @@ class _CsvReader(_Reader):
     def column(self, name: str, variable: str) -> list[np.ndarray]:
         """One array per trajectory."""
         if name not in self.df.columns:
-            raise IngestError(f"{self.path}: variable '{variable}': no column '{name}' in the file "
-                              f"(it has {_shortlist(self.names())})")
+            raise IngestError(
+                f"{self.path}: variable '{variable}': no column '{name}' in the file "
+                f"(it has {_shortlist(self.names())})"
+            )
         values = self.df[name].to_numpy()
         if values.dtype.kind not in "iuf":
-            raise IngestError(f"{self.path}: variable '{variable}': column '{name}' is not numeric "
-                              f"({values.dtype})")
+            raise IngestError(f"{self.path}: variable '{variable}': column '{name}' is not numeric ({values.dtype})")
         return [values[r] for r in self.rows]
 
 
@@ -304,10 +324,10 @@ class _Var:
     stacked as the layout's last dimension) and the axis order that makes it canonical."""
 
     name: str
-    parts: list[Any]                # CSV: per-trajectory columns; else source names (read per batch)
-    src_dims: tuple[str, ...]       # canonical names of the source axes (before stacking)
-    out_dims: tuple[str, ...]       # canonical dims after stacking, trajectory and time first
-    stacked: str | None             # the canonical dim the parts are stacked along
+    parts: list[Any]  # CSV: per-trajectory columns; else source names (read per batch)
+    src_dims: tuple[str, ...]  # canonical names of the source axes (before stacking)
+    out_dims: tuple[str, ...]  # canonical dims after stacking, trajectory and time first
+    stacked: str | None  # the canonical dim the parts are stacked along
     attrs: dict
 
 
@@ -315,10 +335,10 @@ class _Var:
 class _File:
     path: Path
     fmt: str
-    n: int                          # trajectories in the file
-    times: list[np.ndarray]         # one time axis per trajectory
+    n: int  # trajectories in the file
+    times: list[np.ndarray]  # one time axis per trajectory
     vars: dict[str, _Var]
-    params: dict[str, np.ndarray]   # per-trajectory parameters, one value per trajectory
+    params: dict[str, np.ndarray]  # per-trajectory parameters, one value per trajectory
     labels: np.ndarray | None = None
     sizes: dict[str, int] = field(default_factory=dict)
 
@@ -338,9 +358,11 @@ def _canonical_dims(reader: _Reader, variable: str, name: str, labels, declared,
     elif labels is not None:
         src = labels
     else:
-        raise IngestError(f"{reader.path}: variable '{variable}': {reader.kind} '{name}' has no dimension "
-                          "names; declare them with source.variables."
-                          f"{variable}.dims (e.g. [trajectory, time, state])")
+        raise IngestError(
+            f"{reader.path}: variable '{variable}': {reader.kind} '{name}' has no dimension "
+            "names; declare them with source.variables."
+            f"{variable}.dims (e.g. [trajectory, time, state])"
+        )
     return tuple(dims_map.get(d, d) for d in src)
 
 
@@ -369,45 +391,63 @@ def _plan_array_file(reader: _Reader, fmt: str, source, layout) -> _File:
             arr, labels = reader.get(name, variable)
             d = _canonical_dims(reader, variable, name, labels, vspec.get("dims"), dims_map)
             if len(d) != len(arr.shape):
-                raise IngestError(f"{path}: variable '{variable}': {reader.kind} '{name}' has shape "
-                                  f"{tuple(arr.shape)} but {len(d)} dimension names {list(d)}")
+                raise IngestError(
+                    f"{path}: variable '{variable}': {reader.kind} '{name}' has shape "
+                    f"{tuple(arr.shape)} but {len(d)} dimension names {list(d)}"
+                )
             bad = [x for x in d if x not in allowed]
             if bad or len(set(d)) != len(d):
                 raise IngestError(
                     f"{path}: variable '{variable}': {reader.kind} '{name}' has dims {list(d)}; a "
                     f"'{source['layout']}' layout allows {sorted(allowed)} (map source dimension names "
-                    "with source.dims)")
+                    "with source.dims)"
+                )
             if "time" not in d:
-                raise IngestError(f"{path}: variable '{variable}': {reader.kind} '{name}' has no time "
-                                  f"dimension (dims {list(d)})")
+                raise IngestError(
+                    f"{path}: variable '{variable}': {reader.kind} '{name}' has no time dimension (dims {list(d)})"
+                )
             if src_dims is not None and d != src_dims:
-                raise IngestError(f"{path}: variable '{variable}': '{name}' has dims {list(d)}, unlike "
-                                  f"'{names[0]}' {list(src_dims)}")
+                raise IngestError(
+                    f"{path}: variable '{variable}': '{name}' has dims {list(d)}, unlike '{names[0]}' {list(src_dims)}"
+                )
             for dim, size in zip(d, arr.shape):
                 if sizes.setdefault(dim, size) != size:
-                    raise IngestError(f"{path}: variable '{variable}': {reader.kind} '{name}' has "
-                                      f"{size} along '{dim}' where other variables have {sizes[dim]} "
-                                      "(mismatched shapes)")
+                    raise IngestError(
+                        f"{path}: variable '{variable}': {reader.kind} '{name}' has "
+                        f"{size} along '{dim}' where other variables have {sizes[dim]} "
+                        "(mismatched shapes)"
+                    )
             src_dims = d
             parts.append(name)  # handles do not outlive the file; the batch pass opens it again
         stacked = None
         if len(names) > 1:
             missing = [x for x in layout if x not in src_dims]
             if not missing:
-                raise IngestError(f"{path}: variable '{variable}': the {len(names)} names {names} are "
-                                  f"stacked along the layout's last dimension, but each already has "
-                                  f"dims {list(src_dims)}")
+                raise IngestError(
+                    f"{path}: variable '{variable}': the {len(names)} names {names} are "
+                    f"stacked along the layout's last dimension, but each already has "
+                    f"dims {list(src_dims)}"
+                )
             stacked = missing[-1]
         have = set(src_dims) | ({stacked} if stacked else set())
         out = ("trajectory", "time", *[x for x in layout if x in have])
         attrs = reader.var_attrs(names[0]) if len(names) == 1 else {}
-        vars_[variable] = _Var(variable, parts, src_dims, out, stacked,
-                               {"units": str(vspec.get("units", attrs.get("units", "1"))),
-                                "long_name": str(vspec.get("long_name", attrs.get("long_name", variable)))})
+        vars_[variable] = _Var(
+            variable,
+            parts,
+            src_dims,
+            out,
+            stacked,
+            {
+                "units": str(vspec.get("units", attrs.get("units", "1"))),
+                "long_name": str(vspec.get("long_name", attrs.get("long_name", variable))),
+            },
+        )
     without = [v.name for v in vars_.values() if "trajectory" not in v.src_dims]
     if "trajectory" in sizes and without:
-        raise IngestError(f"{path}: variable '{without[0]}': has no trajectory dimension where other "
-                          "variables have one")
+        raise IngestError(
+            f"{path}: variable '{without[0]}': has no trajectory dimension where other variables have one"
+        )
     n = sizes.get("trajectory", 1)
     nt = sizes["time"]
     times = _times(reader, source, n, nt)
@@ -428,14 +468,17 @@ def _times(reader: _Reader, source, n: int, nt: int) -> list[np.ndarray]:
         elif t.ndim == 2 and t.shape[0] == n:
             ts = list(t)
         else:
-            raise IngestError(f"{path}: variable 'time': '{tspec['name']}' has shape {t.shape}; it must be "
-                              f"(time,) or (trajectory, time) with {n} trajectories")
+            raise IngestError(
+                f"{path}: variable 'time': '{tspec['name']}' has shape {t.shape}; it must be "
+                f"(time,) or (trajectory, time) with {n} trajectories"
+            )
     else:
         ts = [tspec.get("start", 0.0) + tspec["dt"] * np.arange(nt)] * n
     for k, t in enumerate(ts):
         if len(t) != nt:
-            raise IngestError(f"{path}: variable 'time': the time axis has {len(t)} samples but the data "
-                              f"have {nt}{_traj(k, n)}")
+            raise IngestError(
+                f"{path}: variable 'time': the time axis has {len(t)} samples but the data have {nt}{_traj(k, n)}"
+            )
         _check_time(t, path, k, n)
     return ts
 
@@ -458,14 +501,18 @@ def _parameter(reader: _Reader, coord: str, pname: str, n: int) -> np.ndarray:
         if v.ndim == 0:
             v = np.full(n, v)
         elif v.shape != (n,):
-            raise IngestError(f"{path}: trajectory parameter '{coord}': '{pname}' has shape {v.shape}; it "
-                              f"must be a scalar or hold one value per trajectory ({n})")
+            raise IngestError(
+                f"{path}: trajectory parameter '{coord}': '{pname}' has shape {v.shape}; it "
+                f"must be a scalar or hold one value per trajectory ({n})"
+            )
     elif pname in reader.attrs():
         v = np.full(n, reader.attrs()[pname])
     else:
-        raise IngestError(f"{path}: trajectory parameter '{coord}': no variable or attribute '{pname}' "
-                          f"(variables: {_shortlist(reader.names())}; attributes: "
-                          f"{_shortlist(list(reader.attrs()))})")
+        raise IngestError(
+            f"{path}: trajectory parameter '{coord}': no variable or attribute '{pname}' "
+            f"(variables: {_shortlist(reader.names())}; attributes: "
+            f"{_shortlist(list(reader.attrs()))})"
+        )
     if v.dtype.kind not in "iufb":
         raise IngestError(f"{path}: trajectory parameter '{coord}': '{pname}' is not numeric ({v.dtype})")
     return v
@@ -482,11 +529,18 @@ def _plan_csv(reader: _CsvReader, source, layout) -> _File:
         cols = [reader.column(c, variable) for c in names]
         stacked = layout[-1] if len(layout) == 1 else None
         if len(layout) != 1:
-            raise IngestError(f"{path}: variable '{variable}': CSV holds state data (layout 'state'), "
-                              f"not a '{source['layout']}' layout")
-        vars_[variable] = _Var(variable, cols, ("trajectory", "time"), ("trajectory", "time", "state"),
-                               stacked, {"units": str(vspec.get("units", "1")),
-                                         "long_name": str(vspec.get("long_name", variable))})
+            raise IngestError(
+                f"{path}: variable '{variable}': CSV holds state data (layout 'state'), "
+                f"not a '{source['layout']}' layout"
+            )
+        vars_[variable] = _Var(
+            variable,
+            cols,
+            ("trajectory", "time"),
+            ("trajectory", "time", "state"),
+            stacked,
+            {"units": str(vspec.get("units", "1")), "long_name": str(vspec.get("long_name", variable))},
+        )
     tcol = csv.get("time_column") or source.get("time", {}).get("name")
     lengths = [len(r) for r in reader.rows]
     if tcol is not None:
@@ -497,9 +551,11 @@ def _plan_csv(reader: _CsvReader, source, layout) -> _File:
                 order = np.argsort(t, kind="stable")
                 if np.any(np.diff(t[order]) == 0) or not csv.get("sort", False):
                     i = int(np.argmin(np.diff(t) > 0))
-                    raise IngestError(f"{path}: variable 'time': trajectory {_label(reader, k)} is not "
-                                      f"strictly increasing in '{tcol}' (at its row {i}: {t[i]} then "
-                                      f"{t[i + 1]}); set source.csv.sort: true to sort rows by time")
+                    raise IngestError(
+                        f"{path}: variable 'time': trajectory {_label(reader, k)} is not "
+                        f"strictly increasing in '{tcol}' (at its row {i}: {t[i]} then "
+                        f"{t[i + 1]}); set source.csv.sort: true to sort rows by time"
+                    )
                 reader.rows[k] = reader.rows[k][order]
                 times[k] = t[order]
         # re-read columns in the (possibly) sorted row order
@@ -516,12 +572,22 @@ def _plan_csv(reader: _CsvReader, source, layout) -> _File:
         vals = []
         for k, c in enumerate(col):
             if not np.all(c == c[0]):
-                raise IngestError(f"{path}: trajectory parameter '{coord}': column '{pname}' changes within "
-                                  f"trajectory {_label(reader, k)}")
+                raise IngestError(
+                    f"{path}: trajectory parameter '{coord}': column '{pname}' changes within "
+                    f"trajectory {_label(reader, k)}"
+                )
             vals.append(c[0])
         params[coord] = np.asarray(vals)
-    return _File(path, "csv", n, times, vars_, params, labels=np.asarray(reader.labels),
-                 sizes={"time": max(lengths), "state": None})
+    return _File(
+        path,
+        "csv",
+        n,
+        times,
+        vars_,
+        params,
+        labels=np.asarray(reader.labels),
+        sizes={"time": max(lengths), "state": None},
+    )
 
 
 def _label(reader: _CsvReader, k: int) -> str:
@@ -559,9 +625,11 @@ def plan(source: Mapping[str, Any], base: str | os.PathLike | None = None) -> Pl
                 f"ragged time axes: {short[0].path}{_where(short[0], short[1])} has {m} samples but "
                 f"{long_[0].path}{_where(long_[0], long_[1])} has {len(long_[2])}; the store has one time "
                 "axis: set source.ragged: truncate to keep the first "
-                f"{m} samples of every trajectory, or fix the files")
-        log.warning("ragged time axes: keeping the first %d samples of every trajectory (longest: %d)",
-                    m, int(lengths.max()))
+                f"{m} samples of every trajectory, or fix the files"
+            )
+        log.warning(
+            "ragged time axes: keeping the first %d samples of every trajectory (longest: %d)", m, int(lengths.max())
+        )
     ref = t0[:m]
     step = float(np.min(np.diff(ref))) if m > 1 else 1.0
     tol = float(source.get("time", {}).get("tolerance", 1e-6)) * step
@@ -569,9 +637,11 @@ def plan(source: Mapping[str, Any], base: str | os.PathLike | None = None) -> Pl
         bad = np.flatnonzero(np.abs(t[:m] - ref) > tol)
         if bad.size:
             i = int(bad[0])
-            raise IngestError(f"{f.path}: variable 'time': the time axis{_where(f, k)} differs from that of "
-                              f"{f0.path}{_where(f0, k0)} at index {i} ({t[i]} vs {ref[i]}); the store has "
-                              "one time axis (source.time.start_at_zero: true aligns the starts)")
+            raise IngestError(
+                f"{f.path}: variable 'time': the time axis{_where(f, k)} differs from that of "
+                f"{f0.path}{_where(f0, k0)} at index {i} ({t[i]} vs {ref[i]}); the store has "
+                "one time axis (source.time.start_at_zero: true aligns the starts)"
+            )
     # the layout's sizes must agree across files
     for f in files:
         for v in f.vars.values():
@@ -579,17 +649,23 @@ def plan(source: Mapping[str, Any], base: str | os.PathLike | None = None) -> Pl
                 size = _size(f, v, d)
                 first = _size(files[0], files[0].vars[v.name], d) if d in files[0].vars[v.name].out_dims else size
                 if size != first:
-                    raise IngestError(f"{f.path}: variable '{v.name}': {size} along '{d}' where "
-                                      f"{files[0].path} has {first} (mismatched shapes)")
+                    raise IngestError(
+                        f"{f.path}: variable '{v.name}': {size} along '{d}' where "
+                        f"{files[0].path} has {first} (mismatched shapes)"
+                    )
     for f in files:
         for v in f.vars.values():
             if v.out_dims[2:] != files[0].vars[v.name].out_dims[2:]:
-                raise IngestError(f"{f.path}: variable '{v.name}': dims {list(v.out_dims)} where "
-                                  f"{files[0].path} has {list(files[0].vars[v.name].out_dims)}")
+                raise IngestError(
+                    f"{f.path}: variable '{v.name}': dims {list(v.out_dims)} where "
+                    f"{files[0].path} has {list(files[0].vars[v.name].out_dims)}"
+                )
     if not any(v.out_dims[2:] == layout for v in files[0].vars.values()):
-        raise IngestError(f"{files[0].path}: no variable has all of the '{source['layout']}' layout's "
-                          f"dimensions {list(layout)} (dims: "
-                          f"{ {k: list(v.out_dims) for k, v in files[0].vars.items()} })")
+        raise IngestError(
+            f"{files[0].path}: no variable has all of the '{source['layout']}' layout's "
+            f"dimensions {list(layout)} (dims: "
+            f"{ {k: list(v.out_dims) for k, v in files[0].vars.items()} })"
+        )
     coords = _layout_coords(files[0], source, layout)
     n = sum(f.n for f in files)
     return Plan(files, ref, n, layout, coords)
@@ -623,8 +699,10 @@ def _layout_coords(f: _File, source, layout) -> dict[str, np.ndarray]:
                 arr, _ = reader.get(wanted[d], f"coordinate {d}")
                 c = np.asarray(arr[()])
                 if c.shape != (size,):
-                    raise IngestError(f"{f.path}: coordinate '{d}': '{wanted[d]}' has shape {c.shape}, "
-                                      f"the data have {size} along '{d}'")
+                    raise IngestError(
+                        f"{f.path}: coordinate '{d}': '{wanted[d]}' has shape {c.shape}, "
+                        f"the data have {size} along '{d}'"
+                    )
                 out[d] = c
             else:
                 out[d] = np.arange(size)
@@ -640,8 +718,7 @@ def _layout_coords(f: _File, source, layout) -> dict[str, np.ndarray]:
 def _read(reader: _Reader | None, f: _File, v: _Var, ks: slice, m: int) -> np.ndarray:
     """Canonical (trajectory, time, ...) array of trajectories ``ks`` of one file, first m samples."""
     if f.fmt == "csv":
-        rows = [np.stack([np.asarray(p[k])[:m] for p in v.parts], axis=-1)
-                for k in range(ks.start, ks.stop)]
+        rows = [np.stack([np.asarray(p[k])[:m] for p in v.parts], axis=-1) for k in range(ks.start, ks.stop)]
         return np.stack(rows).astype(np.float64 if rows[0].dtype.kind in "iub" else rows[0].dtype)
     src = v.src_dims
     parts = []
@@ -676,13 +753,21 @@ def _check_finite(a: np.ndarray, f: _File, v: _Var, ks: slice) -> None:
         raise IngestError(f"{f.path}: variable '{v.name}': NaN or inf{where} at time index {int(t)}")
 
 
-def batches(source: Mapping[str, Any], p: Plan, *, system: str, split: np.ndarray, attrs: Mapping[str, Any],
-            observed: str, batch_size: int = 32) -> Iterator[xr.Dataset]:
+def batches(
+    source: Mapping[str, Any],
+    p: Plan,
+    *,
+    system: str,
+    split: np.ndarray,
+    attrs: Mapping[str, Any],
+    observed: str,
+    batch_size: int = 32,
+) -> Iterator[xr.Dataset]:
     """Second pass: consecutive canonical Datasets of at most ``batch_size`` trajectories."""
     m = len(p.time)
     units = [(fi, f, k) for fi, f in enumerate(p.files) for k in range(f.n)]
     for start in range(0, len(units), batch_size):
-        chunk = units[start:start + batch_size]
+        chunk = units[start : start + batch_size]
         pieces: dict[str, list[np.ndarray]] = {name: [] for name in source["variables"]}
         for fi in dict.fromkeys(u[0] for u in chunk):
             f = p.files[fi]
@@ -700,18 +785,26 @@ def batches(source: Mapping[str, Any], p: Plan, *, system: str, split: np.ndarra
                 if reader is not None:
                     reader.close()
         ids = np.arange(start, start + len(chunk), dtype=np.int64)
-        tcoords = {"source_file": np.array([u[0] for u in chunk], np.int32),
-                   "source_index": np.array([_source_index(u[1], u[2]) for u in chunk], np.int64)}
+        tcoords = {
+            "source_file": np.array([u[0] for u in chunk], np.int32),
+            "source_index": np.array([_source_index(u[1], u[2]) for u in chunk], np.int64),
+        }
         for coord in source.get("trajectory_parameters", {}):
             tcoords[coord] = np.array([u[1].params[coord][u[2]] for u in chunk])
         data_vars = {}
         for name, arrs in pieces.items():
             v = p.files[chunk[0][0]].vars[name]
             data_vars[name] = (v.out_dims, np.concatenate(arrs), v.attrs)
-        yield build_dataset(system=system, data_vars=data_vars, time=p.time, split=split[ids], trajectory=ids,
-                            trajectory_coords=tcoords,
-                            coords={d: ((d,), c) for d, c in p.coords.items()},
-                            attrs={**attrs, "observed": observed})
+        yield build_dataset(
+            system=system,
+            data_vars=data_vars,
+            time=p.time,
+            split=split[ids],
+            trajectory=ids,
+            trajectory_coords=tcoords,
+            coords={d: ((d,), c) for d, c in p.coords.items()},
+            attrs={**attrs, "observed": observed},
+        )
 
 
 def _source_index(f: _File, k: int) -> int:
@@ -728,8 +821,7 @@ def observed_variable(source: Mapping[str, Any]) -> str:
     name = source.get("observed")
     if name is None:
         if len(source["variables"]) != 1:
-            raise IngestError(f"source.observed: name the variable models learn, one of "
-                              f"{sorted(source['variables'])}")
+            raise IngestError(f"source.observed: name the variable models learn, one of {sorted(source['variables'])}")
         name = next(iter(source["variables"]))
     if name not in source["variables"]:
         raise IngestError(f"source.observed: '{name}' is not among source.variables {sorted(source['variables'])}")
@@ -745,20 +837,40 @@ def ingest(spec: Mapping[str, Any], out: str | os.PathLike, *, base: str | os.Pa
     observed = observed_variable(source)
     p = plan(source, base)
     try:
-        split = assign_splits(p.n, spec.get("splits", {"train": 0.7, "val": 0.1, "test": 0.2}),
-                              spec.get("seed", 0))
+        split = assign_splits(p.n, spec.get("splits", {"train": 0.7, "val": 0.1, "test": 0.2}), spec.get("seed", 0))
     except ValueError as exc:
         raise IngestError(f"source.files: {len(p.files)} file(s) hold {p.n} trajectories: {exc}") from None
     files = [str(f.path) for f in p.files]
-    attrs = {"system_type": "ingested", "layout": source["layout"],
-             **{k: v for k, v in spec.get("parameters", {}).items()},
-             "source_format": " ".join(sorted({f.fmt for f in p.files})),
-             "source_files": files, "source_sha256": [sha256(f.path) for f in p.files],
-             "seed": int(spec.get("seed", 0)), **stamp(spec)}
+    attrs = {
+        "system_type": "ingested",
+        "layout": source["layout"],
+        **{k: v for k, v in spec.get("parameters", {}).items()},
+        "source_format": " ".join(sorted({f.fmt for f in p.files})),
+        "source_files": files,
+        "source_sha256": [sha256(f.path) for f in p.files],
+        "seed": int(spec.get("seed", 0)),
+        **stamp(spec),
+    }
     if len(p.time) > 1:
         attrs["dt_sample"] = float(p.time[1] - p.time[0])
-    log.info("ingesting %d trajectories x %d samples from %d file(s) (%s) into %s", p.n, len(p.time),
-             len(files), attrs["source_format"], out)
-    return write_store(batches(source, p, system=spec["name"], split=split, attrs=attrs, observed=observed,
-                               batch_size=int(source.get("batch_size", 32))),
-                       out, dims=p.layout)
+    log.info(
+        "ingesting %d trajectories x %d samples from %d file(s) (%s) into %s",
+        p.n,
+        len(p.time),
+        len(files),
+        attrs["source_format"],
+        out,
+    )
+    return write_store(
+        batches(
+            source,
+            p,
+            system=spec["name"],
+            split=split,
+            attrs=attrs,
+            observed=observed,
+            batch_size=int(source.get("batch_size", 32)),
+        ),
+        out,
+        dims=p.layout,
+    )

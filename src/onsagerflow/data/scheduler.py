@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import dask
 
@@ -40,15 +41,22 @@ def dask_scheduler(settings: Mapping[str, Any] | None, threads: int | None = Non
     with contextlib.ExitStack() as stack:
         if address:
             client = stack.enter_context(Client(address, timeout="30s"))
-            log.info("dask: scheduler at %s (%d workers)", address,
-                     len(client.scheduler_info().get("workers", {})))
+            log.info("dask: scheduler at %s (%d workers)", address, len(client.scheduler_info().get("workers", {})))
         else:
-            cluster = stack.enter_context(LocalCluster(
-                n_workers=s.get("n_workers") or threads or 1,
-                threads_per_worker=s.get("threads_per_worker", 1),
-                memory_limit=s.get("memory_limit", "auto"),
-                processes=True, dashboard_address=None))
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=s.get("n_workers") or threads or 1,
+                    threads_per_worker=s.get("threads_per_worker", 1),
+                    memory_limit=s.get("memory_limit", "auto"),
+                    processes=True,
+                    dashboard_address=None,
+                )
+            )
             client = stack.enter_context(Client(cluster))
-            log.info("dask: LocalCluster, %d workers × %d threads, memory limit %s per worker",
-                     len(cluster.workers), s.get("threads_per_worker", 1), s.get("memory_limit", "auto"))
+            log.info(
+                "dask: LocalCluster, %d workers × %d threads, memory limit %s per worker",
+                len(cluster.workers),
+                s.get("threads_per_worker", 1),
+                s.get("memory_limit", "auto"),
+            )
         yield

@@ -6,14 +6,18 @@ dims: trajectory, time, then the system's own; coords: int ``trajectory`` ids, f
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
-SPLIT_ATTRS = {"flag_values": [0, 1, 2], "flag_meanings": "train val test",
-               "long_name": "data split of each trajectory"}
+SPLIT_ATTRS = {
+    "flag_values": [0, 1, 2],
+    "flag_meanings": "train val test",
+    "long_name": "data split of each trajectory",
+}
 PROVENANCE_ATTRS = ("onsagerflow_version", "git_sha", "config_sha256", "created")
 REQUIRED_ATTRS = ("system",) + PROVENANCE_ATTRS
 
@@ -69,8 +73,14 @@ def _ids(ds: xr.Dataset, mask) -> list[int]:
     return [int(i) for i in np.asarray(ds["trajectory"].values)[np.asarray(mask)]]
 
 
-def validate_dataset(ds: xr.Dataset, *, dims: Iterable[str] = (), where: str = "dataset",
-                     check_leak: bool = True, allow_nan: bool = False) -> xr.Dataset:
+def validate_dataset(
+    ds: xr.Dataset,
+    *,
+    dims: Iterable[str] = (),
+    where: str = "dataset",
+    check_leak: bool = True,
+    allow_nan: bool = False,
+) -> xr.Dataset:
     """Raise SchemaError naming the culprit, or return ``ds`` unchanged.
 
     ``dims`` are the system's own dimensions that must be present (e.g. ``state``).
@@ -85,12 +95,12 @@ def validate_dataset(ds: xr.Dataset, *, dims: Iterable[str] = (), where: str = "
         raise SchemaError(f"{where}: no data variables")
     for name, var in ds.variables.items():
         if var.dtype.kind in "OSU":
-            raise SchemaError(f"{where}: variable '{name}' holds strings ({var.dtype}); "
-                              "the store keeps numbers only")
+            raise SchemaError(f"{where}: variable '{name}' holds strings ({var.dtype}); the store keeps numbers only")
     for name, var in ds.data_vars.items():
         if var.dims[:2] != ("trajectory", "time"):
-            raise SchemaError(f"{where}: data variable '{name}' has dims {var.dims}; "
-                              "they must start with ('trajectory', 'time')")
+            raise SchemaError(
+                f"{where}: data variable '{name}' has dims {var.dims}; they must start with ('trajectory', 'time')"
+            )
         for key in ("units", "long_name"):
             if key not in var.attrs:
                 raise SchemaError(f"{where}: data variable '{name}' lacks the '{key}' attribute")
@@ -100,8 +110,9 @@ def validate_dataset(ds: xr.Dataset, *, dims: Iterable[str] = (), where: str = "
         raise SchemaError(f"{where}: coordinate 'trajectory' must hold integer ids, got {ids.dtype}")
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
-        raise SchemaError(f"{where}: split leak: trajectory id(s) {uniq[counts > 1][:10].tolist()} "
-                          "appear more than once")
+        raise SchemaError(
+            f"{where}: split leak: trajectory id(s) {uniq[counts > 1][:10].tolist()} appear more than once"
+        )
 
     t = np.asarray(ds["time"].values)
     if t.dtype.kind != "f":
@@ -117,8 +128,7 @@ def validate_dataset(ds: xr.Dataset, *, dims: Iterable[str] = (), where: str = "
         raise SchemaError(f"{where}: coordinate 'split' must be int8, got {split.dtype}")
     bad = ~np.isin(split, list(SPLIT_CODES.values()))
     if bad.any():
-        raise SchemaError(f"{where}: coordinate 'split' has codes outside 0/1/2 for trajectories "
-                          f"{_ids(ds, bad)[:10]}")
+        raise SchemaError(f"{where}: coordinate 'split' has codes outside 0/1/2 for trajectories {_ids(ds, bad)[:10]}")
 
     missing = [a for a in REQUIRED_ATTRS if a not in ds.attrs]
     if missing:
@@ -129,8 +139,9 @@ def validate_dataset(ds: xr.Dataset, *, dims: Iterable[str] = (), where: str = "
         ok = (np.isfinite(var) | np.isnan(var)) if allow_nan else np.isfinite(var)
         finite = np.asarray(ok.all(dim=other).values)
         if not finite.all():
-            raise SchemaError(f"{where}: data variable '{name}' has NaN or inf in trajectories "
-                              f"{_ids(ds, ~finite)[:10]}")
+            raise SchemaError(
+                f"{where}: data variable '{name}' has NaN or inf in trajectories {_ids(ds, ~finite)[:10]}"
+            )
 
     if check_leak:
         _check_leak(ds, split, where)
@@ -140,8 +151,9 @@ def validate_dataset(ds: xr.Dataset, *, dims: Iterable[str] = (), where: str = "
 def _check_leak(ds: xr.Dataset, split: np.ndarray, where: str) -> None:
     """The same trajectory (identical first frame) must not sit in two splits."""
     n = ds.sizes["trajectory"]
-    rows = np.hstack([np.asarray(v.isel(time=0).transpose("trajectory", ...).values).reshape(n, -1)
-                      for v in ds.data_vars.values()])
+    rows = np.hstack(
+        [np.asarray(v.isel(time=0).transpose("trajectory", ...).values).reshape(n, -1) for v in ds.data_vars.values()]
+    )
     seen: dict[bytes, int] = {}
     for i, row in enumerate(rows):
         key = row.tobytes()
@@ -151,5 +163,6 @@ def _check_leak(ds: xr.Dataset, split: np.ndarray, where: str) -> None:
             raise SchemaError(
                 f"{where}: split leak: trajectories {int(ds['trajectory'][a])} "
                 f"({names[int(split[a])]}) and {int(ds['trajectory'][b])} "
-                f"({names[int(split[b])]}) start from the same state")
+                f"({names[int(split[b])]}) start from the same state"
+            )
         seen.setdefault(key, i)

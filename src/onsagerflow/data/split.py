@@ -19,14 +19,12 @@ def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
     counts = {s: max(1, int(round(n * fractions[s]))) for s in wanted}
     counts["train"] = n - sum(counts.values())
     if counts["train"] < 1:
-        raise ValueError(f"{n} trajectories are too few for splits {fractions}: "
-                         f"train would get {counts['train']}")
+        raise ValueError(f"{n} trajectories are too few for splits {fractions}: train would get {counts['train']}")
     return counts
 
 
 def assign_splits(n: int, fractions: dict[str, float], seed: int) -> np.ndarray:
     """int8 split code per trajectory (0 train, 1 val, 2 test), a seeded permutation."""
     counts = split_counts(n, fractions)
-    codes = np.concatenate([np.full(counts.get(s, 0), SPLIT_CODES[s], dtype=np.int8)
-                            for s in ("train", "val", "test")])
+    codes = np.concatenate([np.full(counts.get(s, 0), SPLIT_CODES[s], dtype=np.int8) for s in ("train", "val", "test")])
     return np.random.default_rng(seed).permutation(codes).astype(np.int8)

@@ -12,8 +12,8 @@ import os
 import shutil
 import uuid
 import warnings
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import xarray as xr
@@ -66,8 +66,10 @@ def _remove(p: Path) -> None:
 
 def trajectory_chunk(ds: xr.Dataset, target_mb: float = 16.0) -> int:
     """Trajectories per chunk so that the largest variable's chunks hold about ``target_mb``."""
-    per_traj = max(v.dtype.itemsize * int(np.prod([ds.sizes[d] for d in v.dims if d != "trajectory"]))
-                   for v in ds.data_vars.values())
+    per_traj = max(
+        v.dtype.itemsize * int(np.prod([ds.sizes[d] for d in v.dims if d != "trajectory"]))
+        for v in ds.data_vars.values()
+    )
     return int(max(1, min(ds.sizes["trajectory"], (target_mb * 2**20) // max(per_traj, 1))))
 
 
@@ -79,8 +81,14 @@ def _prepare(ds: xr.Dataset, chunk: int) -> xr.Dataset:
     return ds.chunk({"trajectory": chunk, **{d: -1 for d in ds.dims if d != "trajectory"}})
 
 
-def write_store(data: xr.Dataset | Iterable[xr.Dataset], path: str | os.PathLike, *,
-                dims: Iterable[str] = (), chunk_mb: float = 16.0, allow_nan: bool = False) -> Path:
+def write_store(
+    data: xr.Dataset | Iterable[xr.Dataset],
+    path: str | os.PathLike,
+    *,
+    dims: Iterable[str] = (),
+    chunk_mb: float = 16.0,
+    allow_nan: bool = False,
+) -> Path:
     """Validate and write a canonical store atomically.
 
     ``data`` is one Dataset or an iterable of Datasets that are consecutive batches
@@ -93,14 +101,12 @@ def write_store(data: xr.Dataset | Iterable[xr.Dataset], path: str | os.PathLike
     with atomic_path(target) as tmp:
         chunk = None
         for i, batch in enumerate(batches):
-            validate_dataset(batch, dims=dims, where=f"{target} (batch {i})", check_leak=False,
-                             allow_nan=allow_nan)
+            validate_dataset(batch, dims=dims, where=f"{target} (batch {i})", check_leak=False, allow_nan=allow_nan)
             if chunk is None:
                 chunk = trajectory_chunk(batch, chunk_mb)
                 _prepare(batch, chunk).to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
             else:
-                _prepare(batch, chunk).to_zarr(tmp, append_dim="trajectory", zarr_format=3,
-                                               consolidated=False)
+                _prepare(batch, chunk).to_zarr(tmp, append_dim="trajectory", zarr_format=3, consolidated=False)
         if chunk is None:
             raise SchemaError(f"{target}: no data to write")
         with xr.open_zarr(tmp, consolidated=False) as written:
@@ -122,8 +128,9 @@ def read_zarr(path: str | os.PathLike) -> xr.Dataset:
         raise StoreError(f"cannot read store {p}: {type(exc).__name__}: {exc}") from exc
 
 
-def open_store(path: str | os.PathLike, *, dims: Iterable[str] = (), validate: bool = True,
-               allow_nan: bool = False) -> xr.Dataset:
+def open_store(
+    path: str | os.PathLike, *, dims: Iterable[str] = (), validate: bool = True, allow_nan: bool = False
+) -> xr.Dataset:
     """Open a canonical store lazily (dask) and check it against the schema."""
     p = Path(path)
     ds = read_zarr(p)

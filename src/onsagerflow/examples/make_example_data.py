@@ -28,9 +28,17 @@ def lorenz_trajectories(n: int, t_end: float, dt: float, r: float, seed: int) ->
     configure()
     from ..systems import lorenz
 
-    spec = {"parameters": {"sigma": 10.0, "r": r, "b": 8.0 / 3.0},
-            "simulation": {"t_end": t_end, "dt_sample": dt, "init_low": [-25, -25, -5],
-                           "init_high": [25, 25, 30], "rtol": 1e-10, "atol": 1e-10}}
+    spec = {
+        "parameters": {"sigma": 10.0, "r": r, "b": 8.0 / 3.0},
+        "simulation": {
+            "t_end": t_end,
+            "dt_sample": dt,
+            "init_low": [-25, -25, -5],
+            "init_high": [25, 25, 30],
+            "rtol": 1e-10,
+            "atol": 1e-10,
+        },
+    }
     t = lorenz.sample_times(spec)
     return lorenz.solve(spec, lorenz.sample_initial_states(spec, n, seed), t), t
 
@@ -57,11 +65,14 @@ def write(path: str | Path, u: np.ndarray, t: np.ndarray, r: float, netcdf3: boo
         return out
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".nc":
-        ds = xr.Dataset({"xyz": (("run", "t", "component"), u,
-                                 {"units": "1", "long_name": "Lorenz-63 state (x, y, z)"}),
-                         "rayleigh": (("run",), rayleigh, {"long_name": "reduced Rayleigh number r"})},
-                        coords={"t": ("t", t, {"units": "1"})},
-                        attrs={"title": "Lorenz-63 example trajectories", "sigma": 10.0, "b": 8.0 / 3.0})
+        ds = xr.Dataset(
+            {
+                "xyz": (("run", "t", "component"), u, {"units": "1", "long_name": "Lorenz-63 state (x, y, z)"}),
+                "rayleigh": (("run",), rayleigh, {"long_name": "reduced Rayleigh number r"}),
+            },
+            coords={"t": ("t", t, {"units": "1"})},
+            attrs={"title": "Lorenz-63 example trajectories", "sigma": 10.0, "b": 8.0 / 3.0},
+        )
         ds.to_netcdf(path, engine="scipy" if netcdf3 else "h5netcdf")
     elif path.suffix == ".npz":
         np.savez(path, states=u, t=t, rayleigh=rayleigh)
@@ -69,17 +80,25 @@ def write(path: str | Path, u: np.ndarray, t: np.ndarray, r: float, netcdf3: boo
         import pandas as pd
 
         n, m, _ = u.shape
-        pd.DataFrame({"run": np.repeat(np.arange(n), m), "t": np.tile(t, n), "x": u[..., 0].ravel(),
-                      "y": u[..., 1].ravel(), "z": u[..., 2].ravel(),
-                      "rayleigh": np.repeat(rayleigh, m)}).to_csv(path, index=False)
+        pd.DataFrame(
+            {
+                "run": np.repeat(np.arange(n), m),
+                "t": np.tile(t, n),
+                "x": u[..., 0].ravel(),
+                "y": u[..., 1].ravel(),
+                "z": u[..., 2].ravel(),
+                "rayleigh": np.repeat(rayleigh, m),
+            }
+        ).to_csv(path, index=False)
     else:
         raise SystemExit(f"{path}: use .nc, .npz, .csv, or a folder name without extension (HDF5)")
     return [path]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m onsagerflow.examples.make_example_data",
-                                description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m onsagerflow.examples.make_example_data", description=__doc__.splitlines()[0]
+    )
     p.add_argument("out", help="file (.nc .npz .csv) or folder (Dedalus-style HDF5 files)")
     p.add_argument("--n", type=int, default=12, help="trajectories")
     p.add_argument("--t-end", type=float, default=0.6)

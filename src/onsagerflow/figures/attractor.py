@@ -8,9 +8,15 @@ import numpy as np
 from .common import fixed_point_style
 
 
-def attractor_figure(truth: np.ndarray | None, models: dict[str, np.ndarray],
-                     fixed_points: dict[str, list[dict]], exact: np.ndarray | None,
-                     labels=None, n_show: int = 3, title: str = ""):
+def attractor_figure(
+    truth: np.ndarray | None,
+    models: dict[str, np.ndarray],
+    fixed_points: dict[str, list[dict]],
+    exact: np.ndarray | None,
+    labels=None,
+    n_show: int = 3,
+    title: str = "",
+):
     """``truth`` and ``models[name]`` are long rollouts (start, time, n) from the same
     starts; drawn in 3D (the first three components) or, for n = 2, in the plane."""
     panels = ([("truth", truth)] if truth is not None else []) + list(models.items())
@@ -24,11 +30,11 @@ def attractor_figure(truth: np.ndarray | None, models: dict[str, np.ndarray],
             x = xs[k][np.isfinite(xs[k]).all(axis=-1)]
             ax.plot(*x[:, :d].T, lw=0.4, alpha=0.8)
         if exact is not None:
-            ax.scatter(*np.asarray(exact)[:, :d].T, marker="+", s=80, c="r", label="exact fixed points",
-                       **extra)
+            ax.scatter(*np.asarray(exact)[:, :d].T, marker="+", s=80, c="r", label="exact fixed points", **extra)
         for p in fixed_points.get(name, []):
             ax.scatter(*np.asarray(p["x"])[:d, None], s=40, **extra, **fixed_point_style(p["kind"]))
-        ax.set_xlabel(labels[0]); ax.set_ylabel(labels[1])
+        ax.set_xlabel(labels[0])
+        ax.set_ylabel(labels[1])
         if d == 3:
             ax.set_zlabel(labels[2])
         ax.set_title(name)

@@ -8,9 +8,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from ..data import atomic_path  # noqa: E402
+from ..data import atomic_path
 
 MODEL_COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink"]
 
@@ -23,11 +23,17 @@ def save_figure(fig, stem: str | Path, provenance: dict, title: str = "") -> lis
     for ext in ("png", "pdf"):
         path = stem.with_suffix("." + ext)
         if ext == "png":
-            meta = {"Title": title, "Software": f"onsagerflow {provenance.get('onsagerflow_version')}",
-                    **{k: str(v) for k, v in provenance.items()}}
+            meta = {
+                "Title": title,
+                "Software": f"onsagerflow {provenance.get('onsagerflow_version')}",
+                **{k: str(v) for k, v in provenance.items()},
+            }
         else:
-            meta = {"Title": title, "Subject": json.dumps(provenance, sort_keys=True),
-                    "Creator": f"onsagerflow {provenance.get('onsagerflow_version')}"}
+            meta = {
+                "Title": title,
+                "Subject": json.dumps(provenance, sort_keys=True),
+                "Creator": f"onsagerflow {provenance.get('onsagerflow_version')}",
+            }
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight", metadata=meta)
         written.append(path)

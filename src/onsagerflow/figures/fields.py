@@ -19,8 +19,14 @@ def variance_figure(ratio: np.ndarray, marks=(3, 5, 7), title: str = ""):
     ax2.plot(k, cum, "s--", ms=3, color="tab:orange", label="cumulative")
     for m in marks:
         if m <= len(cum):
-            ax2.annotate(f"{cum[m - 1]:.1%}", (m, cum[m - 1]), textcoords="offset points", xytext=(4, -12),
-                         fontsize=8, color="tab:orange")
+            ax2.annotate(
+                f"{cum[m - 1]:.1%}",
+                (m, cum[m - 1]),
+                textcoords="offset points",
+                xytext=(4, -12),
+                fontsize=8,
+                color="tab:orange",
+            )
     ax.set_xlabel("principal component")
     ax.set_ylabel("explained variance ratio")
     ax2.set_ylabel("cumulative", color="tab:orange")
@@ -29,8 +35,14 @@ def variance_figure(ratio: np.ndarray, marks=(3, 5, 7), title: str = ""):
     return fig
 
 
-def latent_figure(truth: np.ndarray, preds: dict[str, np.ndarray], fixed_points: dict[str, list[dict]],
-                  steady: list[np.ndarray], n_show: int = 4, title: str = ""):
+def latent_figure(
+    truth: np.ndarray,
+    preds: dict[str, np.ndarray],
+    fixed_points: dict[str, list[dict]],
+    steady: list[np.ndarray],
+    n_show: int = 4,
+    title: str = "",
+):
     """Test trajectories in the (h1, h2) and (h1, −h3) planes (PRF21 Fig. 12): truth in
     grey, each model's rollout from the same start in colour, learned fixed points marked,
     the states the test trajectories settle on as red crosses. Every run has its own
@@ -58,19 +70,19 @@ def latent_figure(truth: np.ndarray, preds: dict[str, np.ndarray], fixed_points:
     return fig
 
 
-def temperature_figure(true_theta: np.ndarray, decoded: dict[str, np.ndarray], times: np.ndarray,
-                       extent, title: str = ""):
+def temperature_figure(
+    true_theta: np.ndarray, decoded: dict[str, np.ndarray], times: np.ndarray, extent, title: str = ""
+):
     """θ(z, x) at a few times: the truth and each decoded prediction (rows)."""
     rows = [("truth", true_theta)] + list(decoded.items())
     vmax = float(np.nanmax(np.abs(true_theta)))
-    fig, axes = plt.subplots(len(rows), len(times), figsize=(2.6 * len(times), 1.6 * len(rows)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(rows), len(times), figsize=(2.6 * len(times), 1.6 * len(rows)), squeeze=False)
     for r, (name, th) in enumerate(rows):
         for c, t in enumerate(times):
             ax = axes[r, c]
-            im = ax.imshow(th[c], origin="lower", extent=extent, cmap="RdBu_r", vmin=-vmax, vmax=vmax,
-                           aspect="auto")
-            ax.set_xticks([]); ax.set_yticks([])
+            im = ax.imshow(th[c], origin="lower", extent=extent, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")
+            ax.set_xticks([])
+            ax.set_yticks([])
             if r == 0:
                 ax.set_title(f"t = {t:g}", fontsize=8)
             if c == 0:

@@ -10,8 +10,16 @@ from .common import fixed_point_style
 PLANES = [(0, 1), (0, 2), (1, 2)]
 
 
-def landscape_figure(potential, lo: np.ndarray, hi: np.ndarray, critical: list[dict],
-                     trajectories: dict[str, np.ndarray], n_grid: int = 60, n_third: int = 40, title: str = ""):
+def landscape_figure(
+    potential,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    critical: list[dict],
+    trajectories: dict[str, np.ndarray],
+    n_grid: int = 60,
+    n_third: int = 40,
+    title: str = "",
+):
     """V on the (Z1, Z2), (Z1, Z3), (Z2, Z3) planes, minimised over the third coordinate,
     with the critical points and a fast and a slow trajectory. ``potential`` takes (…, 3)."""
     fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.2))
@@ -32,11 +40,12 @@ def landscape_figure(potential, lo: np.ndarray, hi: np.ndarray, critical: list[d
         for p in critical:
             x = np.asarray(p["x"])
             ax.scatter(x[i], x[j], s=55, zorder=5, **fixed_point_style(p["kind"]))
-        ax.set_xlabel(f"Z{i + 1}"); ax.set_ylabel(f"Z{j + 1}")
-        ax.set_xlim(lo[i], hi[i]); ax.set_ylim(lo[j], hi[j])
+        ax.set_xlabel(f"Z{i + 1}")
+        ax.set_ylabel(f"Z{j + 1}")
+        ax.set_xlim(lo[i], hi[i])
+        ax.set_ylim(lo[j], hi[j])
     axes[0].legend(fontsize=7, loc="upper left")
-    fig.suptitle(title + "  (● minimum, ✕ saddle, ○ maximum; V minimised over the third coordinate)",
-                 fontsize=9)
+    fig.suptitle(title + "  (● minimum, ✕ saddle, ○ maximum; V minimised over the third coordinate)", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -21,17 +21,25 @@ def plane_through(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return p.mean(axis=0), np.stack([e1, e2 / norm])
 
 
-def potential_figure(potential, origin: np.ndarray, basis: np.ndarray, *, extent: float,
-                     learned: list[dict], exact: np.ndarray | None, traj: np.ndarray | None = None,
-                     n_grid: int = 121, title: str = ""):
+def potential_figure(
+    potential,
+    origin: np.ndarray,
+    basis: np.ndarray,
+    *,
+    extent: float,
+    learned: list[dict],
+    exact: np.ndarray | None,
+    traj: np.ndarray | None = None,
+    n_grid: int = 121,
+    title: str = "",
+):
     """Contours of ``potential`` (a batched function of physical states) on the plane."""
     s = np.linspace(-extent, extent, n_grid)
     a, b = np.meshgrid(s, s)
     pts = origin + a[..., None] * basis[0] + b[..., None] * basis[1]
     v = np.asarray(potential(pts.reshape(-1, pts.shape[-1]))).reshape(a.shape)
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
-    cs = ax.contourf(a, b, np.log10(v - v.min() + 1e-3 * (v.max() - v.min()) + 1e-12), levels=30,
-                     cmap="viridis")
+    cs = ax.contourf(a, b, np.log10(v - v.min() + 1e-3 * (v.max() - v.min()) + 1e-12), levels=30, cmap="viridis")
     fig.colorbar(cs, ax=ax, label="log₁₀(V − min V + ε)")
 
     def proj(x):
@@ -46,8 +54,10 @@ def potential_figure(potential, origin: np.ndarray, basis: np.ndarray, *, extent
     for p in learned:
         u, w = proj(np.asarray(p["x"])[None])
         ax.scatter(u, w, s=45, **fixed_point_style(p["kind"]))
-    ax.set_xlim(-extent, extent); ax.set_ylim(-extent, extent)
-    ax.set_xlabel("plane coordinate 1"); ax.set_ylabel("plane coordinate 2")
+    ax.set_xlim(-extent, extent)
+    ax.set_ylim(-extent, extent)
+    ax.set_xlabel("plane coordinate 1")
+    ax.set_ylabel("plane coordinate 2")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     return fig

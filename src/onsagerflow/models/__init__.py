@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import jax.numpy as jnp
 from flax import nnx
@@ -16,9 +17,15 @@ from .sindy import SINDy
 DTYPES = {"float32": jnp.float32, "float64": jnp.float64}
 
 
-def build_model(spec: Mapping[str, Any], n: int, *, seed: int,
-                all_specs: Mapping[str, Mapping[str, Any]] | None = None,
-                input_dim: int | None = None, fixed: int = 0) -> nnx.Module:
+def build_model(
+    spec: Mapping[str, Any],
+    n: int,
+    *,
+    seed: int,
+    all_specs: Mapping[str, Mapping[str, Any]] | None = None,
+    input_dim: int | None = None,
+    fixed: int = 0,
+) -> nnx.Module:
     """Instantiate the model named by ``spec['type']`` for states of dimension n.
 
     An MLP-ODE with ``match_params_of: <key>`` takes the hidden width that brings its
@@ -36,35 +43,60 @@ def build_model(spec: Mapping[str, Any], n: int, *, seed: int,
     dtype = DTYPES[spec.get("dtype", "float32")]
     kind = spec["type"]
     if kind in ("onsagernet", "s_onsagernet"):
-        common = dict(width=spec["width"], depth=spec["depth"], potential_dim=spec.get("potential_dim"),
-                      alpha=spec["alpha"], beta=spec["beta"], activation=spec["activation"],
-                      forcing=spec["forcing"], rngs=rngs, param_dtype=dtype)
+        common = dict(
+            width=spec["width"],
+            depth=spec["depth"],
+            potential_dim=spec.get("potential_dim"),
+            alpha=spec["alpha"],
+            beta=spec["beta"],
+            activation=spec["activation"],
+            forcing=spec["forcing"],
+            rngs=rngs,
+            param_dtype=dtype,
+        )
         if kind == "onsagernet":
             net = OnsagerNet(n, **common)
         else:
-            net = SOnsagerNet(n, diffusion=spec["diffusion"], sigma_init=spec.get("sigma_init", 1.0),
-                              sigma_floor=spec.get("sigma_floor", 1e-3), **common)
+            net = SOnsagerNet(
+                n,
+                diffusion=spec["diffusion"],
+                sigma_init=spec.get("sigma_init", 1.0),
+                sigma_floor=spec.get("sigma_floor", 1e-3),
+                **common,
+            )
         ae = spec.get("autoencoder")
         if not ae:
             return net
         if input_dim is None:
             raise ValueError("a model with an autoencoder needs input_dim (the PCA coordinates kept)")
-        return JointModel(net, PCAResNet(input_dim, n, width=ae["width"], depth=ae["depth"],
-                                         activation=ae["activation"], rngs=rngs, param_dtype=dtype,
-                                         fixed=fixed))
+        return JointModel(
+            net,
+            PCAResNet(
+                input_dim,
+                n,
+                width=ae["width"],
+                depth=ae["depth"],
+                activation=ae["activation"],
+                rngs=rngs,
+                param_dtype=dtype,
+                fixed=fixed,
+            ),
+        )
     if kind == "mlp_ode":
         width = spec.get("width")
         peer = spec.get("match_params_of")
         if peer:
             if not all_specs or peer not in all_specs:
                 raise ValueError(f"model spec: match_params_of '{peer}' names no model in 'models'")
-            target = param_count(build_model({k: v for k, v in all_specs[peer].items() if k != "autoencoder"},
-                                             n, seed=seed, all_specs=all_specs))
+            target = param_count(
+                build_model(
+                    {k: v for k, v in all_specs[peer].items() if k != "autoencoder"}, n, seed=seed, all_specs=all_specs
+                )
+            )
             width = matched_width(n, spec["depth"], target)
         if not width:
             raise ValueError("model spec: mlp_ode needs 'width' or 'match_params_of'")
-        return MLPODE(n, width=width, depth=spec["depth"], activation=spec["activation"],
-                      rngs=rngs, param_dtype=dtype)
+        return MLPODE(n, width=width, depth=spec["depth"], activation=spec["activation"], rngs=rngs, param_dtype=dtype)
     raise ValueError(f"unknown model type '{kind}'; known: onsagernet, s_onsagernet, mlp_ode, sindy")
 
 

@@ -25,8 +25,18 @@ class Const(nnx.Variable):
 
 
 class PCAResNet(nnx.Module):
-    def __init__(self, m: int, n: int, *, width: int, depth: int, activation: str, rngs: nnx.Rngs,
-                 param_dtype=jnp.float32, fixed: int = 0):
+    def __init__(
+        self,
+        m: int,
+        n: int,
+        *,
+        width: int,
+        depth: int,
+        activation: str,
+        rngs: nnx.Rngs,
+        param_dtype=jnp.float32,
+        fixed: int = 0,
+    ):
         if n > m:
             raise ValueError(f"latent size n = {n} exceeds the {m} PCA coordinates")
         if not 0 <= fixed < n:
@@ -46,7 +56,7 @@ class PCAResNet(nnx.Module):
         return (y[..., : self.n] - self.h_mean[...]) / self.h_scale[...]
 
     def encode(self, y):
-        return self.linear_encode(y).at[..., self.fixed:].add(self.enc(y / self.y_scale[...]))
+        return self.linear_encode(y).at[..., self.fixed :].add(self.enc(y / self.y_scale[...]))
 
     def linear_decode(self, h):
         lead = h * self.h_scale[...] + self.h_mean[...]
@@ -54,7 +64,7 @@ class PCAResNet(nnx.Module):
         return jnp.concatenate([lead, pad], axis=-1)
 
     def decode(self, h):
-        return self.linear_decode(h).at[..., self.fixed:].add(self.y_scale[..., self.fixed:] * self.dec(h))
+        return self.linear_decode(h).at[..., self.fixed :].add(self.y_scale[..., self.fixed :] * self.dec(h))
 
 
 class JointModel(nnx.Module):

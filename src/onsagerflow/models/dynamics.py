@@ -13,8 +13,9 @@ from .normalizer import Normalizer
 def as_float64(model: nnx.Module) -> nnx.Module:
     """A float64 copy of ``model``: root finding and long rollouts want the precision."""
     graphdef, state = nnx.split(model)
-    return nnx.merge(graphdef, jax.tree.map(
-        lambda a: a.astype(jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a, state))
+    return nnx.merge(
+        graphdef, jax.tree.map(lambda a: a.astype(jnp.float64) if jnp.issubdtype(a.dtype, jnp.floating) else a, state)
+    )
 
 
 def physical_field(model: nnx.Module, norm: Normalizer):

@@ -16,8 +16,14 @@ def requ(x):
     return jax.nn.relu(x) ** 2
 
 
-ACTIVATIONS = {"requr": requr, "requ": requ, "tanh": jnp.tanh, "softplus": jax.nn.softplus,
-               "relu": jax.nn.relu, "gelu": jax.nn.gelu}
+ACTIVATIONS = {
+    "requr": requr,
+    "requ": requ,
+    "tanh": jnp.tanh,
+    "softplus": jax.nn.softplus,
+    "relu": jax.nn.relu,
+    "gelu": jax.nn.gelu,
+}
 
 
 def activation(name: str):
@@ -31,8 +37,18 @@ class MLP(nnx.Module):
     """din → width (× depth hidden layers) → dout; ``residual`` adds skip connections
     between the hidden layers (the residual MLP of PRF21's potential)."""
 
-    def __init__(self, din: int, dout: int, *, width: int, depth: int, act: str, rngs: nnx.Rngs,
-                 residual: bool = False, param_dtype=jnp.float32):
+    def __init__(
+        self,
+        din: int,
+        dout: int,
+        *,
+        width: int,
+        depth: int,
+        act: str,
+        rngs: nnx.Rngs,
+        residual: bool = False,
+        param_dtype=jnp.float32,
+    ):
         if depth < 1:
             raise ValueError(f"depth must be at least 1, got {depth}")
         activation(act)  # fail early on a bad name

@@ -20,7 +20,7 @@ class Normalizer:
     time_scale: float
 
     @classmethod
-    def fit(cls, u: np.ndarray, dt: float, isotropic: bool = False) -> "Normalizer":
+    def fit(cls, u: np.ndarray, dt: float, isotropic: bool = False) -> Normalizer:
         """``u`` (trajectory, time, n) from the train split; ``dt`` its sampling step.
 
         Per component, every coordinate gets unit variance; ``isotropic`` divides all by
@@ -49,6 +49,7 @@ class Normalizer:
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Normalizer":
-        return cls(mean=np.asarray(d["mean"], float), scale=np.asarray(d["scale"], float),
-                   time_scale=float(d["time_scale"]))
+    def from_dict(cls, d: dict) -> Normalizer:
+        return cls(
+            mean=np.asarray(d["mean"], float), scale=np.asarray(d["scale"], float), time_scale=float(d["time_scale"])
+        )

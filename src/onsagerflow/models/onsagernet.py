@@ -19,9 +19,20 @@ from .layers import MLP
 
 
 class OnsagerNet(nnx.Module):
-    def __init__(self, n: int, *, width: int = 32, depth: int = 2, potential_dim: int | None = None,
-                 alpha: float = 0.1, beta: float = 0.1, activation: str = "requr",
-                 forcing: str = "linear", rngs: nnx.Rngs, param_dtype=jnp.float32):
+    def __init__(
+        self,
+        n: int,
+        *,
+        width: int = 32,
+        depth: int = 2,
+        potential_dim: int | None = None,
+        alpha: float = 0.1,
+        beta: float = 0.1,
+        activation: str = "requr",
+        forcing: str = "linear",
+        rngs: nnx.Rngs,
+        param_dtype=jnp.float32,
+    ):
         if alpha <= 0 or beta <= 0:
             raise ValueError(f"OnsagerNet needs alpha > 0 and beta > 0 (got {alpha}, {beta})")
         if forcing not in ("linear", "none"):
@@ -102,9 +113,19 @@ class SOnsagerNet(OnsagerNet):
     fluctuation–dissipation form ε is chosen so that 2ε tr M(0)/n = sigma_init²).
     """
 
-    def __init__(self, n: int, *, diffusion: str = "constant_diagonal", sigma_init: float = 1.0,
-                 sigma_floor: float = 1e-3, width: int = 32, depth: int = 2,
-                 rngs: nnx.Rngs, param_dtype=jnp.float32, **kwargs):
+    def __init__(
+        self,
+        n: int,
+        *,
+        diffusion: str = "constant_diagonal",
+        sigma_init: float = 1.0,
+        sigma_floor: float = 1e-3,
+        width: int = 32,
+        depth: int = 2,
+        rngs: nnx.Rngs,
+        param_dtype=jnp.float32,
+        **kwargs,
+    ):
         super().__init__(n, width=width, depth=depth, rngs=rngs, param_dtype=param_dtype, **kwargs)
         if diffusion not in DIFFUSIONS:
             raise ValueError(f"diffusion must be one of {DIFFUSIONS}, got '{diffusion}'")
@@ -122,8 +143,7 @@ class SOnsagerNet(OnsagerNet):
             self.log_eps = nnx.Param(jnp.asarray(jnp.log(eps0), param_dtype))
         else:
             n_out = n if diffusion == "diagonal" else n * (n + 1) // 2
-            self.noise = MLP(n, n_out, width=width, depth=depth, act=act, rngs=rngs,
-                             param_dtype=param_dtype)
+            self.noise = MLP(n, n_out, width=width, depth=depth, act=act, rngs=rngs, param_dtype=param_dtype)
             bias = jnp.zeros((n_out,), param_dtype)
             diag = np.arange(n) if diffusion == "diagonal" else self._tril_diagonal_slots()
             bias = bias.at[diag].set(_inverse_softplus(sigma_init - sigma_floor))
@@ -143,6 +163,7 @@ class SOnsagerNet(OnsagerNet):
     def divergence_M(self, z):
         """(∇·M)_i = Σ_j ∂M_ij/∂z_j by forward-mode autodiff: one JVP per direction e_j
         (M at each state depends on that state alone, so a broadcast tangent is exact)."""
+
         def dM(e):
             tangent = jnp.broadcast_to(e, z.shape)
             return jax.jvp(lambda y: self.matrices(y)[0], (z,), (tangent,))[1]

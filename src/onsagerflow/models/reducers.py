@@ -10,16 +10,15 @@ memory works. Projections h = X Vᵀ of every trajectory form a latent store.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import dask.array as da
 import numpy as np
 import xarray as xr
 
 from ..data import atomic_path, read_zarr, split_mask
-
 
 ROW_BLOCK_MB = 4
 
@@ -66,31 +65,46 @@ class PCA:
         n_traj, n_time = ds.sizes["trajectory"], ds.sizes["time"]
         comps, mean, scale = self.components, self.mean, self.scale_vector
         X = self.rows(ds)
-        H = X.map_blocks(lambda b: ((b - mean) / scale) @ comps.T,
-                         chunks=(X.chunks[0], (comps.shape[0],)), dtype=np.float64)
+        H = X.map_blocks(
+            lambda b: ((b - mean) / scale) @ comps.T, chunks=(X.chunks[0], (comps.shape[0],)), dtype=np.float64
+        )
         return H.reshape(n_traj, n_time, comps.shape[0])
 
     def to_dataset(self, attrs: dict) -> xr.Dataset:
         return xr.Dataset(
-            {"mean": ("feature", self.mean), "field_scale": ("field", self.field_scale),
-             "components": (("component", "feature"), self.components),
-             "singular_values": ("component", self.singular_values),
-             "explained_variance_ratio": ("component", self.explained_variance_ratio)},
-            attrs={"fields": list(self.fields), "shape": list(self.shape),
-                   "total_variance": self.total_variance, "select": json.dumps(self.select or {}), **attrs})
+            {
+                "mean": ("feature", self.mean),
+                "field_scale": ("field", self.field_scale),
+                "components": (("component", "feature"), self.components),
+                "singular_values": ("component", self.singular_values),
+                "explained_variance_ratio": ("component", self.explained_variance_ratio),
+            },
+            attrs={
+                "fields": list(self.fields),
+                "shape": list(self.shape),
+                "total_variance": self.total_variance,
+                "select": json.dumps(self.select or {}),
+                **attrs,
+            },
+        )
 
     def save(self, path: str | Path, attrs: dict) -> None:
         with atomic_path(path) as tmp:
             self.to_dataset(attrs).to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
 
     @classmethod
-    def load(cls, path: str | Path) -> "PCA":
+    def load(cls, path: str | Path) -> PCA:
         ds = read_zarr(path).load()
-        return cls(fields=tuple(ds.attrs["fields"]), shape=tuple(ds.attrs["shape"]),
-                   mean=ds["mean"].values, field_scale=ds["field_scale"].values,
-                   components=ds["components"].values, singular_values=ds["singular_values"].values,
-                   total_variance=float(ds.attrs["total_variance"]),
-                   select=json.loads(ds.attrs.get("select", "{}")) or None)
+        return cls(
+            fields=tuple(ds.attrs["fields"]),
+            shape=tuple(ds.attrs["shape"]),
+            mean=ds["mean"].values,
+            field_scale=ds["field_scale"].values,
+            components=ds["components"].values,
+            singular_values=ds["singular_values"].values,
+            total_variance=float(ds.attrs["total_variance"]),
+            select=json.loads(ds.attrs.get("select", "{}")) or None,
+        )
 
 
 def rows(ds: xr.Dataset, fields: Sequence[str], select: dict | None = None) -> da.Array:
@@ -116,8 +130,15 @@ def rows(ds: xr.Dataset, fields: Sequence[str], select: dict | None = None) -> d
     return X.rechunk({0: max(1, int(ROW_BLOCK_MB * 2**20 // per_row)), 1: -1})
 
 
-def fit_pca(ds: xr.Dataset, fields: Sequence[str], n_components: int, *, seed: int = 0,
-            power_iterations: int = 4, select: dict | None = None) -> PCA:
+def fit_pca(
+    ds: xr.Dataset,
+    fields: Sequence[str],
+    n_components: int,
+    *,
+    seed: int = 0,
+    power_iterations: int = 4,
+    select: dict | None = None,
+) -> PCA:
     """PCA of the train split's snapshots (randomized SVD, out of core); ``select`` keeps
     some indices of named dimensions (a polymer's x-coordinates: {"xyz": [0]})."""
     train = ds.isel(trajectory=np.flatnonzero(split_mask(ds, "train")))
@@ -136,12 +157,18 @@ def fit_pca(ds: xr.Dataset, fields: Sequence[str], n_components: int, *, seed: i
     # the spectrum to the (2q+1)-th power, and with the spread of field PCA spectra (10³ and
     # more) that buries every component past the first few in round-off (RBC: PCs 9–16 came
     # out up to 10× too small; polymer: PCs 4–8 20× too small).
-    u, s, v = da.linalg.svd_compressed(Xs, k=k, iterator="QR", n_power_iter=power_iterations, seed=seed,
-                                       compute=True)
+    u, s, v = da.linalg.svd_compressed(Xs, k=k, iterator="QR", n_power_iter=power_iterations, seed=seed, compute=True)
     s, v = da.compute(s, v)
     # the scaled train rows have unit mean square in every field that varies at all
     total = X.shape[0] * size * float(np.sum(field_ms > 0))
     sel = ds[fields[0]].isel({d: list(v) for d, v in (select or {}).items()})
-    return PCA(fields=tuple(fields), shape=tuple(sel.shape[2:]), mean=np.asarray(mean), field_scale=scale,
-               components=np.asarray(v), singular_values=np.asarray(s), total_variance=float(total),
-               select=select or None)
+    return PCA(
+        fields=tuple(fields),
+        shape=tuple(sel.shape[2:]),
+        mean=np.asarray(mean),
+        field_scale=scale,
+        components=np.asarray(v),
+        singular_values=np.asarray(s),
+        total_variance=float(total),
+        select=select or None,
+    )

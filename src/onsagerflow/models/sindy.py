@@ -86,8 +86,17 @@ def differentiation(method: str = "finite_difference", window: int = 9):
     raise ValueError(f"unknown differentiation '{method}'; known: {DIFFERENTIATIONS}")
 
 
-def fit_sindy(trajectories, dt: float, *, degree: int = 2, threshold: float = 0.05, alpha: float = 0.05,
-              max_iter: int = 20, method: str = "finite_difference", window: int = 9):
+def fit_sindy(
+    trajectories,
+    dt: float,
+    *,
+    degree: int = 2,
+    threshold: float = 0.05,
+    alpha: float = 0.05,
+    max_iter: int = 20,
+    method: str = "finite_difference",
+    window: int = 9,
+):
     """Fit SINDy on trajectories (traj, time, n) sampled every ``dt``; derivatives per trajectory.
 
     Returns (coef (features, n) in the order of ``monomial_powers``, the fitted pysindy model).
@@ -96,9 +105,11 @@ def fit_sindy(trajectories, dt: float, *, degree: int = 2, threshold: float = 0.
 
     traj = [np.asarray(u, dtype=np.float64) for u in trajectories]
     n = traj[0].shape[-1]
-    model = ps.SINDy(optimizer=ps.STLSQ(threshold=threshold, alpha=alpha, max_iter=max_iter),
-                     feature_library=ps.PolynomialLibrary(degree=degree, include_bias=True),
-                     differentiation_method=differentiation(method, window))
+    model = ps.SINDy(
+        optimizer=ps.STLSQ(threshold=threshold, alpha=alpha, max_iter=max_iter),
+        feature_library=ps.PolynomialLibrary(degree=degree, include_bias=True),
+        differentiation_method=differentiation(method, window),
+    )
     model.fit(traj if len(traj) > 1 else traj[0], t=float(dt))
     theirs = np.asarray(model.feature_library.powers_)
     ours = monomial_powers(n, degree)

@@ -15,9 +15,17 @@ import numpy as np
 import xarray as xr
 
 from ..analysis.fixed_points import find_fixed_points, match_exact
-from ..analysis.metrics import (error_at, error_curve, horizon_error, horizon_starts,
-                                long_time_statistics, match_steady_states, relative_error,
-                                steady_states, time_to_threshold)
+from ..analysis.metrics import (
+    error_at,
+    error_curve,
+    horizon_error,
+    horizon_starts,
+    long_time_statistics,
+    match_steady_states,
+    relative_error,
+    steady_states,
+    time_to_threshold,
+)
 from ..analysis.rollout import integrate
 from ..data import atomic_path, build_dataset, open_store, split_mask, write_store
 from ..models.dynamics import physical_field
@@ -33,8 +41,9 @@ LONG = "long_rollouts.zarr"
 METRICS = "metrics.json"
 
 
-def run(spec: dict, data: str, model_dir: str, out_dir: str, reducer: str | None = None,
-        fields: str | None = None) -> None:
+def run(
+    spec: dict, data: str, model_dir: str, out_dir: str, reducer: str | None = None, fields: str | None = None
+) -> None:
     """``reducer`` (pca.zarr) and ``fields`` (the field store) give latent runs the
     reconstruction error of decoded fields."""
     t_start = time.perf_counter()
@@ -66,8 +75,9 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, reducer: str | None
     center = norm.mean
     radius = float(np.max(np.linalg.norm(train - center, axis=-1)))
     bound = cfg["bound_factor"] * radius
-    pred, ok = integrate(field, truth[:, 0], t, args=args, rtol=cfg["rtol"], atol=cfg["atol"],
-                         bound=bound, center=center)
+    pred, ok = integrate(
+        field, truth[:, 0], t, args=args, rtol=cfg["rtol"], atol=cfg["atol"], bound=bound, center=center
+    )
     log.info("test rollouts: %d trajectories, %d stayed within the bound", len(ok), int(ok.sum()))
     err = relative_error(pred, truth)
     every = max(1, len(t) // 500)
@@ -79,13 +89,20 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, reducer: str | None
         coords = {state_dims[0]: ((state_dims[0],), np.arange(pred.shape[-1]))}
     pred_ds = build_dataset(
         system=ds.attrs["system"],
-        data_vars={variable: (var.dims, pred, {**var.attrs, "long_name": f"{meta['run']} rollout of "
-                                                + var.attrs.get("long_name", variable)})},
-        time=t, split=np.full(len(test_ids), 2, np.int8),
+        data_vars={
+            variable: (
+                var.dims,
+                pred,
+                {**var.attrs, "long_name": f"{meta['run']} rollout of " + var.attrs.get("long_name", variable)},
+            )
+        },
+        time=t,
+        split=np.full(len(test_ids), 2, np.int8),
         trajectory=ds["trajectory"].values[test_ids],
         trajectory_coords={"rollout_ok": ok.astype(np.int8)},
         coords=coords,
-        attrs={"observed": variable, "model": meta["run"], "source_store": str(data), **provenance})
+        attrs={"observed": variable, "model": meta["run"], "source_store": str(data), **provenance},
+    )
     write_store(pred_ds, out / PREDICTIONS, dims=state_dims, allow_nan=True)
 
     # --- fixed points of the learned field
@@ -95,26 +112,31 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, reducer: str | None
     frames = train.reshape(-1, train.shape[-1])
     k = cfg["fixed_point_starts"]
     lo, hi = frames.min(axis=0), frames.max(axis=0)
-    starts = np.concatenate([frames[rng.choice(len(frames), k - k // 2)],
-                             rng.uniform(lo, hi, size=(k // 2, frames.shape[-1]))])
+    starts = np.concatenate(
+        [frames[rng.choice(len(frames), k - k // 2)], rng.uniform(lo, hi, size=(k // 2, frames.shape[-1]))]
+    )
     length_scale = float(np.linalg.norm(norm.scale))
     field_scale = length_scale / norm.time_scale
-    fps = find_fixed_points(field, starts, args=args, length_scale=length_scale,
-                            field_scale=field_scale, domain=(lo, hi))
+    fps = find_fixed_points(
+        field, starts, args=args, length_scale=length_scale, field_scale=field_scale, domain=(lo, hi)
+    )
     log.info("fixed points: %s", [(np.round(p["x"], 3).tolist(), p["kind"]) for p in fps])
-    exact = (system.exact_fixed_points(sys_spec)
-             if chart is None and hasattr(system, "exact_fixed_points") else None)
-    exact_match = (match_exact(fps, exact, system.field(sys_spec), length_scale=length_scale)
-                   if exact is not None else None)
+    exact = system.exact_fixed_points(sys_spec) if chart is None and hasattr(system, "exact_fixed_points") else None
+    exact_match = (
+        match_exact(fps, exact, system.field(sys_spec), length_scale=length_scale) if exact is not None else None
+    )
 
     # --- long rollouts from random starts: do they stay bounded?
     n_long = cfg["long_rollouts"]
-    starts_long = (system.sample_initial_states(sys_spec, n_long, int(long_seed))
-                   if chart is None and hasattr(system, "sample_initial_states")
-                   else frames[np.random.default_rng(long_seed).choice(len(frames), n_long)])
+    starts_long = (
+        system.sample_initial_states(sys_spec, n_long, int(long_seed))
+        if chart is None and hasattr(system, "sample_initial_states")
+        else frames[np.random.default_rng(long_seed).choice(len(frames), n_long)]
+    )
     t_long = np.arange(0.0, cfg["long_t_end"] + 0.5 * cfg["long_dt_save"], cfg["long_dt_save"])
-    long_pred, long_ok = integrate(field, starts_long, t_long, args=args, rtol=cfg["long_rtol"],
-                                   atol=cfg["long_atol"], bound=bound, center=center)
+    long_pred, long_ok = integrate(
+        field, starts_long, t_long, args=args, rtol=cfg["long_rtol"], atol=cfg["long_atol"], bound=bound, center=center
+    )
     log.info("long rollouts: %d of %d bounded up to t = %g", int(long_ok.sum()), n_long, t_long[-1])
     long_dims = ("start", "time", *state_dims)
     long_vars = {"model": (long_dims, long_pred)}
@@ -122,16 +144,23 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, reducer: str | None
     if chart is None and hasattr(system, "solve"):
         long_truth = system.solve(sys_spec, starts_long, t_long)
         long_vars["truth"] = (long_dims, long_truth)
-    long_ds = xr.Dataset(long_vars, coords={"time": t_long, "bounded": ("start", long_ok.astype(np.int8))},
-                         attrs={"model": meta["model_key"], "bound": bound, **provenance})
+    long_ds = xr.Dataset(
+        long_vars,
+        coords={"time": t_long, "bounded": ("start", long_ok.astype(np.int8))},
+        attrs={"model": meta["model_key"], "bound": bound, **provenance},
+    )
     with atomic_path(out / LONG) as tmp:
         long_ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
 
     metrics = {
-        "system": sys_spec["name"], "model": meta["run"], "model_key": meta["model_key"],
-        "latent": spec.get("latent"), "model_type": meta["model_spec"]["type"],
+        "system": sys_spec["name"],
+        "model": meta["run"],
+        "model_key": meta["model_key"],
+        "latent": spec.get("latent"),
+        "model_type": meta["model_spec"]["type"],
         "autoencoder": bool(meta["model_spec"].get("autoencoder")),
-        "param_count": meta["param_count"], "n_test_trajectories": int(len(test_ids)),
+        "param_count": meta["param_count"],
+        "n_test_trajectories": int(len(test_ids)),
         "test_rollouts_bounded": int(ok.sum()),
         "relative_error": error_curve(err, t, every),
         "relative_error_at": error_at(err, t, cfg["error_times"]),
@@ -139,18 +168,41 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, reducer: str | None
         "fixed_points": fps,
         "boundedness_guarantee": _guarantee(model),
         "exact_fixed_points": exact_match,
-        "long_rollouts": {"n": n_long, "t_end": float(t_long[-1]), "n_bounded": int(long_ok.sum()),
-                          "bound": bound, "center": center.tolist()},
+        "long_rollouts": {
+            "n": n_long,
+            "t_end": float(t_long[-1]),
+            "n_bounded": int(long_ok.sum()),
+            "bound": bound,
+            "center": center.tolist(),
+        },
         "long_time_statistics": {
             "discard": cfg["long_discard"],
             "model": long_time_statistics(long_pred, t_long, cfg["long_discard"]),
-            "truth": (long_time_statistics(long_truth, t_long, cfg["long_discard"])
-                      if long_truth is not None else None)},
-        "training": {k: meta[k] for k in ("best_epoch", "best_val_loss", "epochs_run", "train_seconds",
-                                           "device")},
-        "latent_metrics": (_latent_metrics(field, args, truth, y_test, pred, t, cfg, fps, chart, reducer,
-                                           fields, test_ids, bound=bound, center=center)
-                           if chart is not None else None),
+            "truth": (
+                long_time_statistics(long_truth, t_long, cfg["long_discard"]) if long_truth is not None else None
+            ),
+        },
+        "training": {k: meta[k] for k in ("best_epoch", "best_val_loss", "epochs_run", "train_seconds", "device")},
+        "latent_metrics": (
+            _latent_metrics(
+                field,
+                args,
+                truth,
+                y_test,
+                pred,
+                t,
+                cfg,
+                fps,
+                chart,
+                reducer,
+                fields,
+                test_ids,
+                bound=bound,
+                center=center,
+            )
+            if chart is not None
+            else None
+        ),
         "evaluate_seconds": time.perf_counter() - t_start,
         "provenance": provenance,
     }
@@ -169,8 +221,9 @@ def _guarantee(model) -> dict | None:
     return {"forcing_growth": growth, "two_alpha_beta": limit, "guaranteed": growth < limit}
 
 
-def _latent_metrics(field, args, truth, y_test, pred, t, cfg, fps, chart, reducer, fields, test_ids, *,
-                    bound=None, center=None) -> dict:
+def _latent_metrics(
+    field, args, truth, y_test, pred, t, cfg, fps, chart, reducer, fields, test_ids, *, bound=None, center=None
+) -> dict:
     """PRF21 Sec. V: E(T) after every start, N_fail, decoded-field errors, steady states. A
     horizon rollout that leaves the bound stops there and counts as an infinite error."""
     dt = float(t[1] - t[0])
@@ -182,8 +235,16 @@ def _latent_metrics(field, args, truth, y_test, pred, t, cfg, fps, chart, reduce
         stride = max(1, len(t) // 50)
         starts = horizon_starts(len(t), lags[0], stride)
         x0 = truth[:, starts].reshape(-1, truth.shape[-1])
-        ends, _ = integrate(field, x0, np.array([0.0] + [lag * dt for lag in lags]), args=args,
-                            rtol=cfg["rtol"], atol=cfg["atol"], bound=bound, center=center)
+        ends, _ = integrate(
+            field,
+            x0,
+            np.array([0.0] + [lag * dt for lag in lags]),
+            args=args,
+            rtol=cfg["rtol"],
+            atol=cfg["atol"],
+            bound=bound,
+            center=center,
+        )
         ends = ends.reshape(truth.shape[0], len(starts), len(lags) + 1, -1)
         for j, lag in enumerate(lags):
             keep = starts + lag < len(t)
@@ -192,9 +253,14 @@ def _latent_metrics(field, args, truth, y_test, pred, t, cfg, fps, chart, reduce
     window = max(2, len(t) // 10)
     scale = float(np.sqrt(np.mean(np.sum(truth**2, axis=-1))))
     states = match_steady_states(steady_states(truth, window, merge_tol=0.05, steady_tol=0.02), fps)
-    out = {"horizon_error": horizons,
-           "n_fail": int(np.sum(end_err > cfg["fail_threshold"])), "fail_threshold": cfg["fail_threshold"],
-           "end_error": end_err.tolist(), "steady_states": states, "latent_rms": scale}
+    out = {
+        "horizon_error": horizons,
+        "n_fail": int(np.sum(end_err > cfg["fail_threshold"])),
+        "fail_threshold": cfg["fail_threshold"],
+        "end_error": end_err.tolist(),
+        "steady_states": states,
+        "latent_rms": scale,
+    }
     if reducer and fields:
         out["field_error"] = _field_errors(chart, PCA.load(reducer), fields, test_ids, y_test, pred)
     return out
@@ -213,6 +279,8 @@ def _field_errors(chart, pca, fields, test_ids, y_test, pred) -> dict:
         p = pca.pad(chart.decode(pred[k])) @ pca.components
         num_pred += float(np.nansum((p - Xs) ** 2)) if np.isfinite(p).all() else np.inf
         den += float(np.sum(Xs**2))
-    return {"reconstruction": float(np.sqrt(num_rec / den)), "prediction": float(np.sqrt(num_pred / den)),
-            "units": "fields centred by the train mean and scaled by each field's train RMS"}
-
+    return {
+        "reconstruction": float(np.sqrt(num_rec / den)),
+        "prediction": float(np.sqrt(num_pred / den)),
+        "units": "fields centred by the train mean and scaled by each field's train RMS",
+    }

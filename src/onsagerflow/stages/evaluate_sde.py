@@ -16,8 +16,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from ..analysis.ensembles import (abs_correlation, censor, covariance_error, ks_statistic, moment_errors,
-                                  wasserstein1)
+from ..analysis.ensembles import abs_correlation, censor, covariance_error, ks_statistic, moment_errors, wasserstein1
 from ..analysis.fixed_points import find_fixed_points
 from ..analysis.sde import physical_sde, simulate_sde
 from ..data import build_dataset, open_store, split_mask, write_store
@@ -46,8 +45,10 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
     z_true = chart.encode(y_test)  # the run's latent coordinates (physical units of h)
     observables = ds.attrs.get("observables", "").split()
     if "extension" not in observables:
-        raise ValueError(f"{data}: the ensemble evaluation needs the extension among the latent "
-                         f"observables (reduction.observables), found {observables}")
+        raise ValueError(
+            f"{data}: the ensemble evaluation needs the extension among the latent "
+            f"observables (reduction.observables), found {observables}"
+        )
     ie, n_obs = observables.index("extension"), len(observables)  # observables lead, closure follows
     ext_true = y_test[..., ie]
     t = np.asarray(ds["time"].values)
@@ -57,17 +58,29 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
 
     # --- as many SDE paths as each ensemble has realisations, from its encoded start
     drift, sigma, sde_args = physical_sde(dyn, norm)
-    z_pred = simulate_sde(drift, sigma, z_true[:, 0], t - t[0], (t[1] - t[0]) / cfg["sde_substeps"],
-                          jax.random.key(cfg["seed"]), args=sde_args)
+    z_pred = simulate_sde(
+        drift,
+        sigma,
+        z_true[:, 0],
+        t - t[0],
+        (t[1] - t[0]) / cfg["sde_substeps"],
+        jax.random.key(cfg["seed"]),
+        args=sde_args,
+    )
     # a path that leaves bound_factor × the train data's radius (or overflows) is unbounded: NaN
     # from there on, as in the deterministic rollouts, and counted
     train = chart.encode(split_array(ds, variable, "train"))
     bound = cfg["bound_factor"] * float(np.max(np.linalg.norm(train - norm.mean, axis=-1)))
     z_pred, bounded = _cut_unbounded(z_pred, norm.mean, bound)
     ext_pred = chart.decode(z_pred)[..., ie]
-    log.info("simulated %d %s paths over %d samples (%d substeps each), %d bounded",
-             len(z_pred), "SDE" if hasattr(dyn, "sigma") else "ODE (no noise model)", len(t),
-             cfg["sde_substeps"], int(bounded.sum()))
+    log.info(
+        "simulated %d %s paths over %d samples (%d substeps each), %d bounded",
+        len(z_pred),
+        "SDE" if hasattr(dyn, "sigma") else "ODE (no noise model)",
+        len(t),
+        cfg["sde_substeps"],
+        int(bounded.sum()),
+    )
 
     per_ensemble = []
     for e in np.unique(ensembles):
@@ -76,33 +89,56 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
         ut_pred = censor(unfolding_time(ext_pred[idx], t, threshold), t[-1])
         mean_ut = float(np.mean(ut_true))
         w1 = wasserstein1(ut_pred, ut_true)
-        per_ensemble.append({
-            "ensemble": int(e), "label": LABELS[int(labels[idx[0]])], "realisations": int(len(idx)),
-            "extension": moment_errors(ext_pred[idx], ext_true[idx]),
-            "unfolding_time": {"true": ut_true.tolist(), "pred": ut_pred.tolist(), "mean_true": mean_ut,
-                               "wasserstein1": w1,
-                               "wasserstein1_relative": w1 / mean_ut if mean_ut > 0 else None,
-                               "ks": ks_statistic(ut_pred, ut_true)},
-            "covariance_error": covariance_error(z_pred[idx], z_true[idx])})
-        log.info("ensemble %d (%s): max mean error %.3f, max std error %.3f, W1/mean %.3f",
-                 e, per_ensemble[-1]["label"], per_ensemble[-1]["extension"]["max_mean_error"],
-                 per_ensemble[-1]["extension"]["max_std_error"],
-                 per_ensemble[-1]["unfolding_time"]["wasserstein1_relative"] or np.nan)
+        per_ensemble.append(
+            {
+                "ensemble": int(e),
+                "label": LABELS[int(labels[idx[0]])],
+                "realisations": int(len(idx)),
+                "extension": moment_errors(ext_pred[idx], ext_true[idx]),
+                "unfolding_time": {
+                    "true": ut_true.tolist(),
+                    "pred": ut_pred.tolist(),
+                    "mean_true": mean_ut,
+                    "wasserstein1": w1,
+                    "wasserstein1_relative": w1 / mean_ut if mean_ut > 0 else None,
+                    "ks": ks_statistic(ut_pred, ut_true),
+                },
+                "covariance_error": covariance_error(z_pred[idx], z_true[idx]),
+            }
+        )
+        log.info(
+            "ensemble %d (%s): max mean error %.3f, max std error %.3f, W1/mean %.3f",
+            e,
+            per_ensemble[-1]["label"],
+            per_ensemble[-1]["extension"]["max_mean_error"],
+            per_ensemble[-1]["extension"]["max_std_error"],
+            per_ensemble[-1]["unfolding_time"]["wasserstein1_relative"] or np.nan,
+        )
 
     # --- critical points of the learned drift, in the run's latent units
     field, args = physical_field(dyn, norm)
     frames = train.reshape(-1, train.shape[-1])
     rng = np.random.default_rng(cfg["seed"])
     k = cfg["fixed_point_starts"]
-    starts = np.concatenate([frames[rng.choice(len(frames), k - k // 2)],
-                             rng.uniform(frames.min(0), frames.max(0), size=(k // 2, frames.shape[-1]))])
+    starts = np.concatenate(
+        [
+            frames[rng.choice(len(frames), k - k // 2)],
+            rng.uniform(frames.min(0), frames.max(0), size=(k // 2, frames.shape[-1])),
+        ]
+    )
     length_scale = float(np.linalg.norm(norm.scale))
-    critical = find_fixed_points(field, starts, args=args, length_scale=length_scale,
-                                 field_scale=length_scale / norm.time_scale,
-                                 domain=(frames.min(0), frames.max(0)))
+    critical = find_fixed_points(
+        field,
+        starts,
+        args=args,
+        length_scale=length_scale,
+        field_scale=length_scale / norm.time_scale,
+        domain=(frames.min(0), frames.max(0)),
+    )
     for c in critical:
-        c["type"] = "minimum" if c["kind"].startswith("stable") else (
-            "saddle" if c["kind"].startswith("saddle") else c["kind"])
+        c["type"] = (
+            "minimum" if c["kind"].startswith("stable") else ("saddle" if c["kind"].startswith("saddle") else c["kind"])
+        )
     log.info("critical points: %s", [(np.round(c["x"], 2).tolist(), c["type"]) for c in critical])
 
     # --- do the closure coordinates track the folds? (NCS24: |Z2| ~ |x_N − x_1|, |Z3| ~ |x_N + x_1|)
@@ -112,36 +148,61 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
         diff = raw["end_to_end_diff"].isel(trajectory=test).values
         summ = raw["end_to_end_sum"].isel(trajectory=test).values
         z2, z3 = z_true[..., n_obs], z_true[..., n_obs + 1]  # the first two closure coordinates
-        correlations = {"Z2_vs_end_to_end_diff": abs_correlation(z2, diff),
-                        "Z3_vs_end_to_end_sum": abs_correlation(z3, summ),
-                        "Z2_vs_end_to_end_sum": abs_correlation(z2, summ),
-                        "Z3_vs_end_to_end_diff": abs_correlation(z3, diff)}
+        correlations = {
+            "Z2_vs_end_to_end_diff": abs_correlation(z2, diff),
+            "Z3_vs_end_to_end_sum": abs_correlation(z3, summ),
+            "Z2_vs_end_to_end_sum": abs_correlation(z2, summ),
+            "Z3_vs_end_to_end_diff": abs_correlation(z3, diff),
+        }
 
     var = ds[variable]
     pred_ds = build_dataset(
         system=ds.attrs["system"],
-        data_vars={variable: (var.dims, z_pred, {"units": "1", "long_name": f"{meta['run']} SDE path from the "
-                                                  "trajectory's encoded start (its own noise)"}),
-                   "extension": (("trajectory", "time"), ext_pred, {"units": "1", "long_name": "extension"})},
-        time=t, split=np.full(len(test), 2, np.int8), trajectory=ds["trajectory"].values[test],
+        data_vars={
+            variable: (
+                var.dims,
+                z_pred,
+                {
+                    "units": "1",
+                    "long_name": f"{meta['run']} SDE path from the trajectory's encoded start (its own noise)",
+                },
+            ),
+            "extension": (("trajectory", "time"), ext_pred, {"units": "1", "long_name": "extension"}),
+        },
+        time=t,
+        split=np.full(len(test), 2, np.int8),
+        trajectory=ds["trajectory"].values[test],
         trajectory_coords={"ensemble": ensembles, "unfolding": labels},
         coords={"state": (("state",), np.arange(z_pred.shape[-1]))},
-        attrs={"observed": variable, "model": meta["run"], "source_store": str(data), **provenance})
+        attrs={"observed": variable, "model": meta["run"], "source_store": str(data), **provenance},
+    )
     write_store(pred_ds, out / "predictions.zarr", dims=("state",), allow_nan=True)
     metrics = {
-        "system": spec["system"]["name"], "model": meta["run"], "model_key": meta["model_key"],
-        "latent": spec.get("latent"), "model_type": meta["model_spec"]["type"],
-        "autoencoder": bool(meta["model_spec"].get("autoencoder")), "param_count": meta["param_count"],
-        "n_test_trajectories": int(len(test)), "unfolding_threshold": threshold,
+        "system": spec["system"]["name"],
+        "model": meta["run"],
+        "model_key": meta["model_key"],
+        "latent": spec.get("latent"),
+        "model_type": meta["model_spec"]["type"],
+        "autoencoder": bool(meta["model_spec"].get("autoencoder")),
+        "param_count": meta["param_count"],
+        "n_test_trajectories": int(len(test)),
+        "unfolding_threshold": threshold,
         "stochastic": hasattr(dyn, "sigma"),
-        "paths": {"n": int(len(z_pred)), "n_bounded": int(bounded.sum()), "bound": bound,
-                  "center": np.asarray(norm.mean).tolist()},
-        "ensembles": per_ensemble, "critical_points": critical, "fixed_points": critical,
+        "paths": {
+            "n": int(len(z_pred)),
+            "n_bounded": int(bounded.sum()),
+            "bound": bound,
+            "center": np.asarray(norm.mean).tolist(),
+        },
+        "ensembles": per_ensemble,
+        "critical_points": critical,
+        "fixed_points": critical,
         "correlations": correlations,
         "diffusion": meta["model_spec"].get("diffusion"),
-        "training": {k: meta[k] for k in ("best_epoch", "best_val_loss", "epochs_run", "train_seconds",
-                                           "device")},
-        "evaluate_seconds": time.perf_counter() - t_start, "provenance": provenance}
+        "training": {k: meta[k] for k in ("best_epoch", "best_val_loss", "epochs_run", "train_seconds", "device")},
+        "evaluate_seconds": time.perf_counter() - t_start,
+        "provenance": provenance,
+    }
     write_json(out / "metrics.json", metrics)
     log.info("wrote %s in %.1f s", out, metrics["evaluate_seconds"])
 

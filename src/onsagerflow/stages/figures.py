@@ -21,6 +21,7 @@ from .common import load_run
 
 log = logging.getLogger("onsagerflow.figures")
 
+
 def run(spec: dict, models: dict[str, str], evals: dict[str, str], out_dir: str) -> None:
     """attractor, error_vs_time and training_curves of one system."""
     out = Path(out_dir)
@@ -29,27 +30,36 @@ def run(spec: dict, models: dict[str, str], evals: dict[str, str], out_dir: str)
     name = sys_spec["name"]
     provenance = stamp(spec)
     metrics = {m: json.loads((Path(evals[m]) / "metrics.json").read_text()) for m in spec["models"]}
-    longs = {m: read_zarr(Path(evals[m]) / "long_rollouts.zarr").load()
-             for m in spec["models"]}
+    longs = {m: read_zarr(Path(evals[m]) / "long_rollouts.zarr").load() for m in spec["models"]}
     exact = None
     first = metrics[spec["models"][0]]
     if first.get("exact_fixed_points"):
         exact = np.array([p["x"] for p in first["exact_fixed_points"]])
 
     truth = longs[spec["models"][0]]["truth"].values if "truth" in longs[spec["models"][0]] else None
-    fig = attractor_figure(truth, {m: longs[m]["model"].values for m in spec["models"]},
-                           {m: metrics[m]["fixed_points"] for m in spec["models"]}, exact,
-                           title=f"{name}: long rollouts from the same random starts")
+    fig = attractor_figure(
+        truth,
+        {m: longs[m]["model"].values for m in spec["models"]},
+        {m: metrics[m]["fixed_points"] for m in spec["models"]},
+        exact,
+        title=f"{name}: long rollouts from the same random starts",
+    )
     save_figure(fig, out / "attractor", provenance, f"{name} attractor")
 
     threshold = first["time_to_threshold"]["threshold"]
-    fig = error_figure({m: metrics[m]["relative_error"] for m in spec["models"]}, threshold,
-                       title=f"{name}: {first['n_test_trajectories']} held-out test trajectories")
+    fig = error_figure(
+        {m: metrics[m]["relative_error"] for m in spec["models"]},
+        threshold,
+        title=f"{name}: {first['n_test_trajectories']} held-out test trajectories",
+    )
     save_figure(fig, out / "error_vs_time", provenance, f"{name} error vs time")
 
     histories = {m: pd.read_csv(Path(models[m]) / HISTORY) for m in spec["models"]}
-    fig = training_figure(histories, {m: metrics[m]["training"]["best_epoch"] for m in spec["models"]},
-                          title=f"{name}: training (thin) and validation (thick) loss; dotted: best epoch")
+    fig = training_figure(
+        histories,
+        {m: metrics[m]["training"]["best_epoch"] for m in spec["models"]},
+        title=f"{name}: training (thin) and validation (thick) loss; dotted: best epoch",
+    )
     save_figure(fig, out / "training_curves", provenance, f"{name} training curves")
     log.info("wrote figures of %s to %s", name, out)
 
@@ -64,8 +74,7 @@ def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> N
     name, key = sys_spec["name"], spec["model"]
     provenance = stamp(spec)
     metrics = json.loads((Path(eval_dir) / "metrics.json").read_text())
-    exact = (np.array([p["x"] for p in metrics["exact_fixed_points"]])
-             if metrics.get("exact_fixed_points") else None)
+    exact = np.array([p["x"] for p in metrics["exact_fixed_points"]]) if metrics.get("exact_fixed_points") else None
     long = read_zarr(Path(eval_dir) / "long_rollouts.zarr")
     truth = long["truth"].isel(start=0).values if "truth" in long else None
     run = load_run(model_dir)
@@ -87,15 +96,23 @@ def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> N
         basis = np.eye(len(norm.mean))[np.argsort(norm.scale)[::-1][:2]]
     pts = [np.asarray(p["x"]) for p in learned] + ([*exact] if exact is not None else [])
     spread = max([np.linalg.norm(p - origin) for p in pts] + [float(np.linalg.norm(norm.scale))])
-    fig = potential_figure(potential, origin, basis, extent=1.5 * spread, learned=learned, exact=exact,
-                           traj=truth,
-                           title=f"{name}: learned potential V of {key} on the plane through the fixed points")
+    fig = potential_figure(
+        potential,
+        origin,
+        basis,
+        extent=1.5 * spread,
+        learned=learned,
+        exact=exact,
+        traj=truth,
+        title=f"{name}: learned potential V of {key} on the plane through the fixed points",
+    )
     save_figure(fig, out_stem, provenance, f"{name} potential {key}")
     log.info("wrote %s", out_stem)
 
 
-def run_fields(spec: dict, models: dict[str, str], evals: dict[str, str], reducer: str, data: str,
-               latent: str, out_dir: str) -> None:
+def run_fields(
+    spec: dict, models: dict[str, str], evals: dict[str, str], reducer: str, data: str, latent: str, out_dir: str
+) -> None:
     """variance_spectrum, training_curves, latent_trajectories and temperature_fields of a
     reduced field system."""
     from ..data import open_store, split_mask
@@ -107,17 +124,19 @@ def run_fields(spec: dict, models: dict[str, str], evals: dict[str, str], reduce
     name = spec["system"]["name"]
     provenance = stamp(spec)
     pca = PCA.load(reducer)
-    save_figure(variance_figure(pca.explained_variance_ratio,
-                                title=f"{name}: PCA of {', '.join(pca.fields)} (train split)"),
-                out / "variance_spectrum", provenance, f"{name} variance spectrum")
+    save_figure(
+        variance_figure(pca.explained_variance_ratio, title=f"{name}: PCA of {', '.join(pca.fields)} (train split)"),
+        out / "variance_spectrum",
+        provenance,
+        f"{name} variance spectrum",
+    )
 
     metrics = {r: json.loads((Path(evals[r]) / "metrics.json").read_text()) for r in spec["models"]}
     by_n: dict[int, list[str]] = {}
     for r in spec["models"]:
         by_n.setdefault(metrics[r]["latent"], []).append(r)
     histories = {r: pd.read_csv(Path(models[r]) / HISTORY) for r in spec["models"]}
-    fig = _training_grid(by_n, histories, {r: metrics[r]["training"]["best_epoch"] for r in spec["models"]},
-                         name)
+    fig = _training_grid(by_n, histories, {r: metrics[r]["training"]["best_epoch"] for r in spec["models"]}, name)
     save_figure(fig, out / "training_curves", provenance, f"{name} training curves")
 
     n0 = min((n for n in by_n if n >= 3), default=min(by_n))
@@ -131,9 +150,18 @@ def run_fields(spec: dict, models: dict[str, str], evals: dict[str, str], reduce
         preds[r] = p[p.attrs["observed"]].values
         truths[r] = charts[r].encode(y)
         steady[r] = [np.asarray(s["h"]) for s in metrics[r]["latent_metrics"]["steady_states"]]
-    save_figure(latent_figure(truths, preds, {r: metrics[r]["fixed_points"] for r in runs}, steady,
-                              title=f"{name}: n = {n0} test trajectories"),
-                out / "latent_trajectories", provenance, f"{name} latent trajectories")
+    save_figure(
+        latent_figure(
+            truths,
+            preds,
+            {r: metrics[r]["fixed_points"] for r in runs},
+            steady,
+            title=f"{name}: n = {n0} test trajectories",
+        ),
+        out / "latent_trajectories",
+        provenance,
+        f"{name} latent trajectories",
+    )
 
     ds = open_store(data)
     # the test trajectory that moves most in the latent space shows the most
@@ -148,12 +176,21 @@ def run_fields(spec: dict, models: dict[str, str], evals: dict[str, str], reduce
     decoded = {}
     for r in runs:
         rows = pca.inverse_rows(pca.pad(charts[r].decode(preds[r][pick, idx])))
-        decoded[r] = rows[:, k * size:(k + 1) * size].reshape(len(idx), *pca.shape)
+        decoded[r] = rows[:, k * size : (k + 1) * size].reshape(len(idx), *pca.shape)
     x, z = ds["x"].values, ds["z"].values
-    save_figure(temperature_figure(true_theta, decoded, t[idx], (x[0], x[-1], z[0], z[-1]),
-                                   title=f"{name}: θ of test trajectory {int(ds['trajectory'][test])}, "
-                                         f"true and decoded from n = {n0} rollouts"),
-                out / "temperature_fields", provenance, f"{name} temperature fields")
+    save_figure(
+        temperature_figure(
+            true_theta,
+            decoded,
+            t[idx],
+            (x[0], x[-1], z[0], z[-1]),
+            title=f"{name}: θ of test trajectory {int(ds['trajectory'][test])}, "
+            f"true and decoded from n = {n0} rollouts",
+        ),
+        out / "temperature_fields",
+        provenance,
+        f"{name} temperature fields",
+    )
     log.info("wrote figures of %s to %s", name, out)
 
 
@@ -181,8 +218,7 @@ def _training_grid(by_n, histories, best, name):
     return fig
 
 
-def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: str, latent: str,
-                out_dir: str) -> None:
+def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: str, latent: str, out_dir: str) -> None:
     """landscape, extension, unfolding_times and conformations of a polymer closure run."""
     import jax
 
@@ -209,17 +245,30 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
         lo, hi = np.percentile(z.reshape(-1, z.shape[-1]), [0.5, 99.5], axis=0)
         pad = 0.1 * (hi - lo)
         trajs = {LABELS_ORDER[c]: z[np.flatnonzero(labels == c)[0], :, :3] for c in (0, 1) if (labels == c).any()}
-        fig = landscape_figure(lambda x: v(np.pad(x, ((0, 0), (0, z.shape[-1] - 3)))), lo[:3] - pad[:3],
-                               hi[:3] + pad[:3], critical, trajs,
-                               title=f"{name}: learned potential V of {run}")
+        fig = landscape_figure(
+            lambda x: v(np.pad(x, ((0, 0), (0, z.shape[-1] - 3)))),
+            lo[:3] - pad[:3],
+            hi[:3] + pad[:3],
+            critical,
+            trajs,
+            title=f"{name}: learned potential V of {run}",
+        )
         save_figure(fig, out / f"landscape_{run}", provenance, f"{name} landscape")
 
     groups = {f"ensemble {e['ensemble']} ({e['label']})": e["extension"] for e in m["ensembles"]}
-    save_figure(extension_figure(t, groups, title=f"{name}: extension of held-out ensembles vs {run}"),
-                out / f"extension_{run}", provenance, f"{name} extension")
+    save_figure(
+        extension_figure(t, groups, title=f"{name}: extension of held-out ensembles vs {run}"),
+        out / f"extension_{run}",
+        provenance,
+        f"{name} extension",
+    )
     groups = {f"ensemble {e['ensemble']} ({e['label']})": e["unfolding_time"] for e in m["ensembles"]}
-    save_figure(unfolding_figure(groups, float(t[-1]), title=f"{name}: unfolding times"),
-                out / f"unfolding_times_{run}", provenance, f"{name} unfolding times")
+    save_figure(
+        unfolding_figure(groups, float(t[-1]), title=f"{name}: unfolding times"),
+        out / f"unfolding_times_{run}",
+        provenance,
+        f"{name} unfolding times",
+    )
 
     pca = PCA.load(reducer)
     obs = int(lat.attrs.get("n_observables", 0))
@@ -227,9 +276,12 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
     for c in critical:
         y = chart.decode(np.asarray(c["x"])[None])[0][obs:]  # the observables lead; PCA coordinates follow
         chains.append(pca.inverse_rows(pca.pad(y[None]))[0].reshape(pca.shape))
-    save_figure(conformations_figure(chains, critical, title=f"{name}: decoded chains at the critical "
-                                                              f"points of {run}"),
-                out / f"conformations_{run}", provenance, f"{name} conformations")
+    save_figure(
+        conformations_figure(chains, critical, title=f"{name}: decoded chains at the critical points of {run}"),
+        out / f"conformations_{run}",
+        provenance,
+        f"{name} conformations",
+    )
     log.info("wrote figures of %s to %s", name, out)
 
 

@@ -18,8 +18,14 @@ def run(spec: dict, out: str) -> None:
     dims = LAYOUT_DIMS[spec["source"]["layout"]]
     ds = open_store(out, dims=dims, validate=False)
     counts = {s: int((ds["split"].values == c).sum()) for s, c in (("train", 0), ("val", 1), ("test", 2))}
-    log.info("wrote %d trajectories x %d samples (%s) in %.1f s: %s", ds.sizes["trajectory"], ds.sizes["time"],
-             ", ".join(f"{k} {v}" for k, v in counts.items()), time.perf_counter() - t0, out)
+    log.info(
+        "wrote %d trajectories x %d samples (%s) in %.1f s: %s",
+        ds.sizes["trajectory"],
+        ds.sizes["time"],
+        ", ".join(f"{k} {v}" for k, v in counts.items()),
+        time.perf_counter() - t0,
+        out,
+    )
 
 
 def run_from_config(config_path: str, system: str, out: str | None = None) -> str:
@@ -33,8 +39,10 @@ def run_from_config(config_path: str, system: str, out: str | None = None) -> st
     config = yaml.safe_load(cfg_file.read_text())
     schema = Path(__file__).resolve().parents[3] / "config" / "schema.yaml"
     if not schema.exists():
-        raise ConfigError(f"--config needs config/schema.yaml of an onsagerflow checkout (pip install -e .); "
-                          f"not found at {schema}: use --spec and --out instead")
+        raise ConfigError(
+            f"--config needs config/schema.yaml of an onsagerflow checkout (pip install -e .); "
+            f"not found at {schema}: use --spec and --out instead"
+        )
     from snakemake.utils import validate
 
     try:
@@ -43,11 +51,14 @@ def run_from_config(config_path: str, system: str, out: str | None = None) -> st
         raise ConfigError(f"{config_path}: {exc}") from None
     prepare_config(config)
     if system not in config["systems"]:
-        raise ConfigError(f"--system: '{system}' is not a key of systems in {config_path} "
-                          f"(known: {sorted(config['systems'])})")
+        raise ConfigError(
+            f"--system: '{system}' is not a key of systems in {config_path} (known: {sorted(config['systems'])})"
+        )
     if "source" not in config["systems"][system]:
-        raise ConfigError(f"systems.{system}: has no source block (type "
-                          f"'{config['systems'][system]['type']}' is simulated: use snakemake)")
+        raise ConfigError(
+            f"systems.{system}: has no source block (type "
+            f"'{config['systems'][system]['type']}' is simulated: use snakemake)"
+        )
     out = out or f"{config.get('results', 'results')}/data/{system}/trajectories.zarr"
     run(stage_spec(config, "ingest", system), out)
     return out

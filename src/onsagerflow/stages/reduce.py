@@ -24,11 +24,21 @@ def run(spec: dict, data: str, out_dir: str) -> None:
     t0 = time.perf_counter()
     red = spec["reduction"]
     ds = open_store(data)
-    pca = fit_pca(ds, red["fields"], red["components"], seed=red["seed"],
-                  power_iterations=red["power_iterations"], select=red.get("select"))
+    pca = fit_pca(
+        ds,
+        red["fields"],
+        red["components"],
+        seed=red["seed"],
+        power_iterations=red["power_iterations"],
+        select=red.get("select"),
+    )
     cum = np.cumsum(pca.explained_variance_ratio)
-    log.info("PCA of %s on %d train trajectories: %s", red["fields"], int((ds["split"].values == 0).sum()),
-             ", ".join(f"{k} PCs {cum[k - 1]:.2%}" for k in (1, 3, 5, 7) if k <= len(cum)))
+    log.info(
+        "PCA of %s on %d train trajectories: %s",
+        red["fields"],
+        int((ds["split"].values == 0).sum()),
+        ", ".join(f"{k} PCs {cum[k - 1]:.2%}" for k in (1, 3, 5, 7) if k <= len(cum)),
+    )
     provenance = stamp(spec)
     out = Path(out_dir)
     pca.save(out / PCA_STORE, {"source_store": str(data), **provenance})
@@ -37,23 +47,49 @@ def run(spec: dict, data: str, out_dir: str) -> None:
     observables = list(red.get("observables", []))
     H = pca.transform(ds)
     if observables:
-        H = da.concatenate([da.stack([ds[o].data for o in observables], axis=-1).astype(np.float64), H],
-                           axis=-1)
+        H = da.concatenate([da.stack([ds[o].data for o in observables], axis=-1).astype(np.float64), H], axis=-1)
     k = H.shape[-1]
-    kept = {c: ds[c].values for c in ds.coords
-            if ds[c].dims == ("trajectory",) and c not in ("trajectory", "split")}
+    kept = {c: ds[c].values for c in ds.coords if ds[c].dims == ("trajectory",) and c not in ("trajectory", "split")}
     latent = build_dataset(
         system=ds.attrs["system"],
-        data_vars={"h": (("trajectory", "time", "state"), H,
-                         {"units": "1", "long_name": "observables, then PCA coordinates of the scaled fields"})},
-        time=ds["time"].values, split=ds["split"].values, trajectory=ds["trajectory"].values,
+        data_vars={
+            "h": (
+                ("trajectory", "time", "state"),
+                H,
+                {"units": "1", "long_name": "observables, then PCA coordinates of the scaled fields"},
+            )
+        },
+        time=ds["time"].values,
+        split=ds["split"].values,
+        trajectory=ds["trajectory"].values,
         trajectory_coords=kept,
         coords={"state": (("state",), np.arange(k))},
-        attrs={"observed": "h", "reduction": "pca", "fields": " ".join(red["fields"]),
-               "observables": " ".join(observables), "n_observables": len(observables),
-               "source_store": str(data), **{key: ds.attrs[key] for key in ds.attrs
-                                              if key in ("system_type", "r", "Ra", "Pr", "dt_sample", "Wi", "relaxation_time",
-                                                         "unfolding_threshold", "strain_rate", "time_unit")},
-               **provenance})
+        attrs={
+            "observed": "h",
+            "reduction": "pca",
+            "fields": " ".join(red["fields"]),
+            "observables": " ".join(observables),
+            "n_observables": len(observables),
+            "source_store": str(data),
+            **{
+                key: ds.attrs[key]
+                for key in ds.attrs
+                if key
+                in (
+                    "system_type",
+                    "r",
+                    "Ra",
+                    "Pr",
+                    "dt_sample",
+                    "Wi",
+                    "relaxation_time",
+                    "unfolding_threshold",
+                    "strain_rate",
+                    "time_unit",
+                )
+            },
+            **provenance,
+        },
+    )
     write_store(latent, out / LATENT_STORE, dims=("state",))
     log.info("wrote %s in %.1f s", out, time.perf_counter() - t0)

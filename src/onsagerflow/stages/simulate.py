@@ -20,5 +20,10 @@ def run(spec: dict, out: str) -> None:
     data = system.simulate(spec)
     write_store(data, out, dims=system.DIMS)
     sizes = open_store(out, dims=system.DIMS, validate=False).sizes
-    log.info("simulated and wrote %d trajectories x %d samples in %.1f s: %s", sizes["trajectory"],
-             sizes["time"], time.perf_counter() - t0, out)
+    log.info(
+        "simulated and wrote %d trajectories x %d samples in %.1f s: %s",
+        sizes["trajectory"],
+        sizes["time"],
+        time.perf_counter() - t0,
+        out,
+    )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +24,7 @@ def row(m: dict) -> dict:
     # a trajectory that never crosses the threshold counts at its last time: say how many
     r[f"test trajectories never above {thr['threshold']:.0%}"] = f"{thr['censored']}/{m['n_test_trajectories']}"
     inside = [p for p in m["fixed_points"] if p.get("in_data_range", True)]
-    r["fixed points in data range (stable)"] = (f"{len(inside)} "
-                                                f"({sum(p['kind'].startswith('stable') for p in inside)})")
+    r["fixed points in data range (stable)"] = f"{len(inside)} ({sum(p['kind'].startswith('stable') for p in inside)})"
     r["fixed points outside"] = len(m["fixed_points"]) - len(inside)
     exact = m.get("exact_fixed_points")
     if exact:
@@ -89,13 +88,17 @@ def with_seed_summaries(df: pd.DataFrame) -> pd.DataFrame:
                 summary[col] = vals[0]
             elif all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in vals):
                 x = np.asarray(vals, dtype=float)
-                summary[col] = (f"{np.mean(x):.3g} ± {np.std(x, ddof=1):.2g}" if np.isfinite(x).all()
-                                else f"{np.isfinite(x).sum()}/{len(x)} finite")
-            elif all(isinstance(v, str) and COUNT.fullmatch(v) for v in vals) and \
-                    len({COUNT.fullmatch(v)[3] for v in vals}) == 1:  # "a/b", maybe "a/b paths"
+                summary[col] = (
+                    f"{np.mean(x):.3g} ± {np.std(x, ddof=1):.2g}"
+                    if np.isfinite(x).all()
+                    else f"{np.isfinite(x).sum()}/{len(x)} finite"
+                )
+            elif (
+                all(isinstance(v, str) and COUNT.fullmatch(v) for v in vals)
+                and len({COUNT.fullmatch(v)[3] for v in vals}) == 1
+            ):  # "a/b", maybe "a/b paths"
                 parts = [COUNT.fullmatch(v) for v in vals]
-                summary[col] = (f"{sum(int(p[1]) for p in parts)}/{sum(int(p[2]) for p in parts)}"
-                                f"{parts[0][3]}")
+                summary[col] = f"{sum(int(p[1]) for p in parts)}/{sum(int(p[2]) for p in parts)}{parts[0][3]}"
             else:
                 summary[col] = "varies"
         out.append(summary)
@@ -119,8 +122,13 @@ def latent_row(m: dict) -> dict:
     """One run of a reduced system: PRF21 Table I (E(T), N_fail) plus decoded-field errors
     and how the learned fixed points sit at the states the test trajectories settle on."""
     lm = m["latent_metrics"]
-    r = {"system": m["system"], "n": m["latent"], "model": m["model_key"],
-         "chart": "PCA-ResNet" if m["autoencoder"] else "PCA", "params": m["param_count"]}
+    r = {
+        "system": m["system"],
+        "n": m["latent"],
+        "model": m["model_key"],
+        "chart": "PCA-ResNet" if m["autoencoder"] else "PCA",
+        "params": m["param_count"],
+    }
     for T, e in lm["horizon_error"].items():
         r[f"E({T})"] = e["mean"]
     r["N_fail"] = f"{lm['n_fail']}/{m['n_test_trajectories']}"
@@ -128,27 +136,43 @@ def latent_row(m: dict) -> dict:
     r["field reconstruction error"] = fe.get("reconstruction")
     r["field prediction error"] = fe.get("prediction")
     states = lm["steady_states"]
-    near = [s for s in states if s["relative_distance"] is not None and s["relative_distance"] < 0.1
-            and s["fixed_point_kind"].startswith("stable")]
+    near = [
+        s
+        for s in states
+        if s["relative_distance"] is not None
+        and s["relative_distance"] < 0.1
+        and s["fixed_point_kind"].startswith("stable")
+    ]
     r["settled states"] = len(states)
     r["with a stable fixed point within 10%"] = len(near)
     return r
 
 
 def run_latent(metrics_files: list[str], out_csv: str, out_md: str) -> None:
-    order = sorted(metrics_files, key=lambda f: (lambda m: (m["system"], m["latent"], m["autoencoder"],
-                                                            m["model_key"]))(json.loads(Path(f).read_text())))
+    order = sorted(
+        metrics_files,
+        key=lambda f: (lambda m: (m["system"], m["latent"], m["autoencoder"], m["model_key"]))(
+            json.loads(Path(f).read_text())
+        ),
+    )
     run(order, out_csv, out_md, latent_row)
 
 
 def polymer_row(m: dict) -> dict:
     """One stochastic run: critical points, ensemble statistics (NCS24), closure correlations."""
-    r = {"system": m["system"], "n": m["latent"], "model": m["model_key"],
-         "closure": "PCA-ResNet" if m["autoencoder"] else "PCA", "diffusion": m["diffusion"],
-         "params": m["param_count"],
-         "critical points in data range": ", ".join(sorted(c["type"] for c in m["critical_points"]
-                                                           if c.get("in_data_range", True))) or "none",
-         "outside": sum(not c.get("in_data_range", True) for c in m["critical_points"])}
+    r = {
+        "system": m["system"],
+        "n": m["latent"],
+        "model": m["model_key"],
+        "closure": "PCA-ResNet" if m["autoencoder"] else "PCA",
+        "diffusion": m["diffusion"],
+        "params": m["param_count"],
+        "critical points in data range": ", ".join(
+            sorted(c["type"] for c in m["critical_points"] if c.get("in_data_range", True))
+        )
+        or "none",
+        "outside": sum(not c.get("in_data_range", True) for c in m["critical_points"]),
+    }
     for e in m["ensembles"]:
         tag = f"{e['label']} #{e['ensemble']}"
         r[f"{tag}: max mean error"] = e["extension"]["max_mean_error"]
@@ -173,8 +197,7 @@ def baseline_row(m: dict) -> dict:
     kind = m["model_type"] + ("+PCA-ResNet" if m.get("autoencoder") else "")
     # n: the latent size, or for a model of the stored state its dimension
     n = m["latent"] if m["latent"] is not None else len(m["long_rollouts"]["center"])
-    r = {"system": m["system"], "n": n,
-         "model": m["model_key"], "type": kind, "params": m["param_count"]}
+    r = {"system": m["system"], "n": n, "model": m["model_key"], "type": kind, "params": m["param_count"]}
     lm = m.get("latent_metrics")
     if "ensembles" in m:  # stochastic system: paths from the test ensembles' starts
         ens = m["ensembles"]
@@ -206,8 +229,19 @@ def baseline_row(m: dict) -> dict:
     return r
 
 
-BASELINE_COLUMNS = ["system", "n", "model", "type", "params", "short-term error", "short-term measure",
-                    "bounded", "fixed-point error", "ensemble std error", "unfolding W1/mean"]
+BASELINE_COLUMNS = [
+    "system",
+    "n",
+    "model",
+    "type",
+    "params",
+    "short-term error",
+    "short-term measure",
+    "bounded",
+    "fixed-point error",
+    "ensemble std error",
+    "unfolding W1/mean",
+]
 
 BASELINE_NOTES = [
     "params: trainable parameters; for SINDy (type sindy) the number of non-zero polynomial "
@@ -223,8 +257,7 @@ BASELINE_NOTES = [
 
 def run_baselines(metrics_files: list[str], out_csv: str, out_md: str) -> None:
     """Every run of every system, OnsagerNet beside the baselines, with footnotes in the Markdown."""
-    df = pd.DataFrame([baseline_row(json.loads(Path(f).read_text())) for f in metrics_files],
-                      columns=BASELINE_COLUMNS)
+    df = pd.DataFrame([baseline_row(json.loads(Path(f).read_text())) for f in metrics_files], columns=BASELINE_COLUMNS)
     with atomic_path(out_csv) as tmp:
         df.to_csv(tmp, index=False)
     with atomic_path(out_md) as tmp:

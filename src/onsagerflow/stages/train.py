@@ -36,30 +36,44 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
     pairs, training = spec["pairs"], spec["training"]
     lag = pair_lag(pairs["tau"], dt)
     if lag is None:
-        raise ConfigError(f"systems.{spec['system']}.pairs.tau: {pairs['tau']} is not a whole multiple "
-                          f"of the store's sampling step {dt} ({data})")
+        raise ConfigError(
+            f"systems.{spec['system']}.pairs.tau: {pairs['tau']} is not a whole multiple "
+            f"of the store's sampling step {dt} ({data})"
+        )
     u_train = split_array(ds, variable, "train")
     u_val = split_array(ds, variable, "val")
     n = spec.get("latent") or u_train.shape[-1]
     if n > u_train.shape[-1]:
-        raise ConfigError(f"run {spec['run']}: latent size {n} exceeds the {u_train.shape[-1]} "
-                          f"coordinates of {data}")
+        raise ConfigError(f"run {spec['run']}: latent size {n} exceeds the {u_train.shape[-1]} coordinates of {data}")
     m = spec["model"]
     stochastic = m["spec"]["type"] == "s_onsagernet"
     cut = dict(lag=lag, steps=pairs["rollout_steps"], per_trajectory=pairs["per_trajectory"])
-    meta = {"model_key": m["key"], "run": spec["run"], "latent": spec.get("latent"),
-            "model_spec": m["spec"], "all_specs": {m["key"]: m["spec"], **m["peers"]}, "n": n,
-            "seed": training["seed"], "system": spec["system"], "variable": variable,
-            "tau": pairs["tau"], "lag": lag, "training": training}
+    meta = {
+        "model_key": m["key"],
+        "run": spec["run"],
+        "latent": spec.get("latent"),
+        "model_spec": m["spec"],
+        "all_specs": {m["key"]: m["spec"], **m["peers"]},
+        "n": n,
+        "seed": training["seed"],
+        "system": spec["system"],
+        "variable": variable,
+        "tau": pairs["tau"],
+        "lag": lag,
+        "training": training,
+    }
 
     if m["spec"]["type"] == "sindy":
         return _sindy(spec, u_train[..., :n], u_val[..., :n], n, dt, cut, meta, out)
     if m["spec"].get("autoencoder"):
         if pretrained is None:
-            raise ConfigError(f"run {spec['run']}: an autoencoder run needs --pretrained (the checkpoint "
-                              f"of {spec.get('pretrained_run')})")
-        model, norm, windows, loss = _joint(spec, u_train, u_val, n, cut, pretrained, meta,
-                                            int(ds.attrs.get("n_observables", 0)), stochastic)
+            raise ConfigError(
+                f"run {spec['run']}: an autoencoder run needs --pretrained (the checkpoint "
+                f"of {spec.get('pretrained_run')})"
+            )
+        model, norm, windows, loss = _joint(
+            spec, u_train, u_val, n, cut, pretrained, meta, int(ds.attrs.get("n_observables", 0)), stochastic
+        )
         train, val = windows
     else:
         u_train, u_val = u_train[..., :n], u_val[..., :n]
@@ -72,19 +86,33 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
             meta["model_spec"] = spec_m
         model = build_model(spec_m, n, seed=training["seed"], all_specs=meta["all_specs"])
         loss = em_nll if stochastic else None
-    log.info("%s on %s: %d parameters, %d train / %d val windows, tau = %g (%d samples), device %s",
-             spec["run"], spec["system"], param_count(model), len(train), len(val), pairs["tau"], lag,
-             jax.devices()[0])
-    result = fit(model, train, val, tau=pairs["tau"] / norm.time_scale, cfg=training,
-                 seed=training["seed"], loss=loss)
+    log.info(
+        "%s on %s: %d parameters, %d train / %d val windows, tau = %g (%d samples), device %s",
+        spec["run"],
+        spec["system"],
+        param_count(model),
+        len(train),
+        len(val),
+        pairs["tau"],
+        lag,
+        jax.devices()[0],
+    )
+    result = fit(model, train, val, tau=pairs["tau"] / norm.time_scale, cfg=training, seed=training["seed"], loss=loss)
     frozen = (m["spec"].get("autoencoder") or {}).get("frozen_epochs", 0)
     if frozen:
-        result = _frozen_stage(model, train, val, pairs["tau"] / norm.time_scale, training, frozen,
-                               result, stochastic)
-    meta.update({"param_count": param_count(model), "best_epoch": result.best_epoch,
-                 "best_val_loss": result.best_val_loss, "epochs_run": len(result.history),
-                 "stopped_early": result.stopped_early, "train_seconds": result.seconds,
-                 "device": str(jax.devices()[0]), "provenance": stamp(spec)})
+        result = _frozen_stage(model, train, val, pairs["tau"] / norm.time_scale, training, frozen, result, stochastic)
+    meta.update(
+        {
+            "param_count": param_count(model),
+            "best_epoch": result.best_epoch,
+            "best_val_loss": result.best_val_loss,
+            "epochs_run": len(result.history),
+            "stopped_early": result.stopped_early,
+            "train_seconds": result.seconds,
+            "device": str(jax.devices()[0]),
+            "provenance": stamp(spec),
+        }
+    )
     save_checkpoint(out, result.model, meta=meta, normalizer=norm, history=result.history)
     log.info("wrote checkpoint %s", out)
 
@@ -101,9 +129,16 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
     s, training, pairs = spec["model"]["spec"], spec["training"], spec["pairs"]
     norm = Normalizer.fit(u_train, dt, isotropic=spec["normalization"] == "isotropic")
     t0 = time.perf_counter()
-    coef, _ = fit_sindy(norm.encode(u_train), dt / norm.time_scale, degree=s["degree"],
-                        threshold=s["threshold"], alpha=s["alpha"], max_iter=s["max_iter"],
-                        method=s["differentiation"], window=s["smoothing_window"])
+    coef, _ = fit_sindy(
+        norm.encode(u_train),
+        dt / norm.time_scale,
+        degree=s["degree"],
+        threshold=s["threshold"],
+        alpha=s["alpha"],
+        max_iter=s["max_iter"],
+        method=s["differentiation"],
+        window=s["smoothing_window"],
+    )
     seconds = time.perf_counter() - t0
     model = build_model(s, n, seed=training["seed"])
     model.coef[...] = jnp.asarray(coef, model.coef[...].dtype)
@@ -113,15 +148,35 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
         log.info("dz%d/dt' = %s", i, terms or "0")
     tau = pairs["tau"] / norm.time_scale
     weight = float(training["rollout_weight"])
-    losses = [float(window_loss(model, jnp.asarray(make_windows(norm.encode(u), seed=training["seed"] + k,
-                                                                **cut)), tau, weight))
-              for k, u in enumerate((u_train, u_val))]
+    losses = [
+        float(
+            window_loss(model, jnp.asarray(make_windows(norm.encode(u), seed=training["seed"] + k, **cut)), tau, weight)
+        )
+        for k, u in enumerate((u_train, u_val))
+    ]
     history = pd.DataFrame([{"epoch": 0, "train_loss": losses[0], "val_loss": losses[1]}])
-    log.info("%s on %s: %d non-zero of %d coefficients, train / val pair loss %.4e / %.4e (%.2f s)",
-             spec["run"], spec["system"], param_count(model), coef.size, *losses, seconds)
-    meta.update({"param_count": param_count(model), "coefficients": int(coef.size), "best_epoch": 0,
-                 "best_val_loss": losses[1], "epochs_run": 1, "stopped_early": False,
-                 "train_seconds": seconds, "device": "cpu (pysindy)", "provenance": stamp(spec)})
+    log.info(
+        "%s on %s: %d non-zero of %d coefficients, train / val pair loss %.4e / %.4e (%.2f s)",
+        spec["run"],
+        spec["system"],
+        param_count(model),
+        coef.size,
+        *losses,
+        seconds,
+    )
+    meta.update(
+        {
+            "param_count": param_count(model),
+            "coefficients": int(coef.size),
+            "best_epoch": 0,
+            "best_val_loss": losses[1],
+            "epochs_run": 1,
+            "stopped_early": False,
+            "train_seconds": seconds,
+            "device": "cpu (pysindy)",
+            "provenance": stamp(spec),
+        }
+    )
     save_checkpoint(out, model, meta=meta, normalizer=norm, history=history)
     log.info("wrote checkpoint %s", out)
 
@@ -134,14 +189,26 @@ def _frozen_stage(model, train, val, tau, training, epochs, first, stochastic):
     h_train = np.asarray(enc(jnp.asarray(train, dtype)))
     h_val = np.asarray(enc(jnp.asarray(val, dtype)))
     log.info("second stage: the chart frozen, %d epochs of the dynamics alone", epochs)
-    second = fit(model.dynamics, h_train, h_val, tau=tau, cfg={**training, "epochs": epochs},
-                 seed=training["seed"] + 2, loss=em_nll if stochastic else None)
+    second = fit(
+        model.dynamics,
+        h_train,
+        h_val,
+        tau=tau,
+        cfg={**training, "epochs": epochs},
+        seed=training["seed"] + 2,
+        loss=em_nll if stochastic else None,
+    )
     h1 = first.history.assign(stage=1)
     h2 = second.history.assign(stage=2, epoch=second.history["epoch"] + len(h1))
     best = second.best_epoch + len(h1)
-    return type(first)(model=model, history=pd.concat([h1, h2], ignore_index=True), best_epoch=best,
-                       best_val_loss=second.best_val_loss, seconds=first.seconds + second.seconds,
-                       stopped_early=second.stopped_early)
+    return type(first)(
+        model=model,
+        history=pd.concat([h1, h2], ignore_index=True),
+        best_epoch=best,
+        best_val_loss=second.best_val_loss,
+        seconds=first.seconds + second.seconds,
+        stopped_early=second.stopped_early,
+    )
 
 
 def _joint(spec, y_train, y_val, n, cut, pretrained, meta, fixed=0, stochastic=False):
@@ -153,8 +220,9 @@ def _joint(spec, y_train, y_val, n, cut, pretrained, meta, fixed=0, stochastic=F
         raise ConfigError(f"run {spec['run']}: {pretrained} is not a plain OnsagerNet on {n} PCA coordinates")
     m_dim = y_train.shape[-1]
     training = spec["training"]
-    model = build_model(spec["model"]["spec"], n, seed=training["seed"], all_specs=meta["all_specs"],
-                        input_dim=m_dim, fixed=fixed)
+    model = build_model(
+        spec["model"]["spec"], n, seed=training["seed"], all_specs=meta["all_specs"], input_dim=m_dim, fixed=fixed
+    )
     nnx.update(model.dynamics, nnx.state(pre_model))
     ae = model.autoencoder
     dtype = ae.h_mean[...].dtype
@@ -169,11 +237,20 @@ def _joint(spec, y_train, y_val, n, cut, pretrained, meta, fixed=0, stochastic=F
     val = val[np.random.default_rng(training["seed"] + 1).permutation(len(val))]
     windows = (make_windows(y_train, seed=training["seed"], **cut), val)
     a = spec["model"]["spec"]["autoencoder"]
-    loss = functools.partial(joint_loss, rollout_weight=float(training["rollout_weight"]),
-                             reconstruction_weight=a["reconstruction_weight"],
-                             isometry_weight=a["isometry_weight"],
-                             pca_penalty_weight=a["pca_penalty_weight"],
-                             dynamics_loss=em_nll if stochastic else None)
-    meta.update({"input_dim": m_dim, "fixed": fixed, "pretrained_run": spec.get("pretrained_run"),
-                 "pretrained_provenance": pre_meta["provenance"]})
+    loss = functools.partial(
+        joint_loss,
+        rollout_weight=float(training["rollout_weight"]),
+        reconstruction_weight=a["reconstruction_weight"],
+        isometry_weight=a["isometry_weight"],
+        pca_penalty_weight=a["pca_penalty_weight"],
+        dynamics_loss=em_nll if stochastic else None,
+    )
+    meta.update(
+        {
+            "input_dim": m_dim,
+            "fixed": fixed,
+            "pretrained_run": spec.get("pretrained_run"),
+            "pretrained_provenance": pre_meta["provenance"],
+        }
+    )
     return model, norm, windows, loss

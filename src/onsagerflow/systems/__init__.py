@@ -12,8 +12,11 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_MODULES = {"lorenz": "onsagerflow.systems.lorenz", "rbc": "onsagerflow.systems.rbc",
-            "polymer": "onsagerflow.systems.polymer"}
+_MODULES = {
+    "lorenz": "onsagerflow.systems.lorenz",
+    "rbc": "onsagerflow.systems.rbc",
+    "polymer": "onsagerflow.systems.polymer",
+}
 
 
 def get_system(kind: str) -> ModuleType:

@@ -8,7 +8,8 @@ training pairs (t, t+τ) of PRF21.
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -53,8 +54,9 @@ def solve_batch(u0, t, args, *, rtol=1e-10, atol=1e-10, dt_step=None, max_steps=
     """
     t = np.asarray(t, dtype=np.float64)
     params = tuple(float(a) for a in args)
-    solver = _solver(float(rtol), float(atol), None if dt_step is None else float(dt_step), int(max_steps),
-                     t.tobytes(), params)
+    solver = _solver(
+        float(rtol), float(atol), None if dt_step is None else float(dt_step), int(max_steps), t.tobytes(), params
+    )
     return solver(jnp.asarray(u0, dtype=jnp.float64))
 
 
@@ -74,9 +76,18 @@ def _solver(rtol, atol, dt_step, max_steps, t_bytes, params):
         controller = diffrax.ConstantStepSize()
 
     def one(y0):
-        sol = diffrax.diffeqsolve(term, solver, t[0], t[-1], dt_step, y0, args=args,
-                                  saveat=diffrax.SaveAt(ts=t), stepsize_controller=controller,
-                                  max_steps=max_steps)
+        sol = diffrax.diffeqsolve(
+            term,
+            solver,
+            t[0],
+            t[-1],
+            dt_step,
+            y0,
+            args=args,
+            saveat=diffrax.SaveAt(ts=t),
+            stepsize_controller=controller,
+            max_steps=max_steps,
+        )
         return sol.ys
 
     return jax.jit(jax.vmap(one))
@@ -112,17 +123,28 @@ def simulate(spec: Mapping[str, Any]) -> xr.Dataset:
     split = assign_splits(n, spec["splits"], spec["seed"])
     return build_dataset(
         system=spec["name"],
-        data_vars={VARIABLE: (("trajectory", "time", "state"), u,
-                              {"units": "1", "long_name": "Lorenz-63 state (x, y, z)"})},
+        data_vars={
+            VARIABLE: (("trajectory", "time", "state"), u, {"units": "1", "long_name": "Lorenz-63 state (x, y, z)"})
+        },
         time=t,
         split=split,
         trajectory_coords={"r": np.full(n, r)},
         coords={"state": (("state",), np.arange(3))},
-        attrs={"system_type": "lorenz", "observed": VARIABLE, "sigma": sigma, "r": r, "b": b,
-               "t_end": float(sim["t_end"]), "dt_sample": float(sim["dt_sample"]),
-               "solver": "diffrax.Dopri8 (PID step control)", "rtol": float(sim["rtol"]),
-               "atol": float(sim["atol"]), "seed": int(spec["seed"]),
-               "state_names": "x y z", **stamp(spec)},
+        attrs={
+            "system_type": "lorenz",
+            "observed": VARIABLE,
+            "sigma": sigma,
+            "r": r,
+            "b": b,
+            "t_end": float(sim["t_end"]),
+            "dt_sample": float(sim["dt_sample"]),
+            "solver": "diffrax.Dopri8 (PID step control)",
+            "rtol": float(sim["rtol"]),
+            "atol": float(sim["atol"]),
+            "seed": int(spec["seed"]),
+            "state_names": "x y z",
+            **stamp(spec),
+        },
     )
 
 

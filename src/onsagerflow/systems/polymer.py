@@ -127,7 +127,8 @@ import dataclasses
 import functools
 import logging
 import math
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -156,14 +157,30 @@ DEFAULTS: dict[str, Any] = {
     "name": "polymer",
     "seed": 0,
     "parameters": {
-        "n_beads": 16, "spring": "fene", "H": 50.0, "Q0": 1.0, "kT": 1.0, "zeta": 1.0,
+        "n_beads": 16,
+        "spring": "fene",
+        "H": 50.0,
+        "Q0": 1.0,
+        "kT": 1.0,
+        "zeta": 1.0,
         "excluded_volume": {"strength": 0.0, "range": 0.25},
-        "Wi": 2.0, "relaxation_time": None,
+        "Wi": 2.0,
+        "relaxation_time": None,
     },
     "simulation": {
-        "n_train": 32, "n_val": 8, "n_ensembles": 2, "n_realisations": 16,
-        "time_unit": "relaxation", "t_equilibrate": 2.0, "t_end": 10.0, "dt_sample": 0.05,
-        "dt": 5e-4, "integrator": "auto", "noise": "gaussian", "batch_size": 32, "dtype": "float32",
+        "n_train": 32,
+        "n_val": 8,
+        "n_ensembles": 2,
+        "n_realisations": 16,
+        "time_unit": "relaxation",
+        "t_equilibrate": 2.0,
+        "t_end": 10.0,
+        "dt_sample": 0.05,
+        "dt": 5e-4,
+        "integrator": "auto",
+        "noise": "gaussian",
+        "batch_size": 32,
+        "dtype": "float32",
         "unfolding": {"fraction": 0.5, "length": None},
         "relaxation_measurement": {"n_chains": 128, "duration": 40.0, "window": [0.5, 0.15]},
     },
@@ -200,7 +217,7 @@ class Chain:
     @property
     def b(self) -> float:
         """H Q0²/kT: the FENE b parameter (also fixes the WLC stiffness)."""
-        return self.H * self.Q0 ** 2 / self.kT
+        return self.H * self.Q0**2 / self.kT
 
     @property
     def persistence_length(self) -> float:
@@ -214,12 +231,18 @@ class Chain:
         return (self.n_beads - 1) * bond
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any]) -> "Chain":
+    def from_spec(cls, spec: Mapping[str, Any]) -> Chain:
         p = spec["parameters"]
-        return cls(n_beads=int(p["n_beads"]), spring=p["spring"], H=float(p["H"]), Q0=float(p["Q0"]),
-                   kT=float(p["kT"]), zeta=float(p["zeta"]),
-                   ev_strength=float(p["excluded_volume"]["strength"]),
-                   ev_range=float(p["excluded_volume"]["range"]))
+        return cls(
+            n_beads=int(p["n_beads"]),
+            spring=p["spring"],
+            H=float(p["H"]),
+            Q0=float(p["Q0"]),
+            kT=float(p["kT"]),
+            zeta=float(p["zeta"]),
+            ev_strength=float(p["excluded_volume"]["strength"]),
+            ev_range=float(p["excluded_volume"]["range"]),
+        )
 
 
 def rouse_relaxation_time(n_beads: int, H: float, zeta: float = 1.0) -> float:
@@ -233,8 +256,9 @@ def resolve_integrator(chain: Chain, integrator: str) -> str:
     if integrator == "auto":
         return "euler" if chain.spring == "hookean" else "semi_implicit"
     if integrator == "euler" and chain.spring == "fene":
-        raise ValueError("simulation.integrator: 'euler' cannot keep FENE bonds below Q0; "
-                         "use 'semi_implicit' (or 'auto')")
+        raise ValueError(
+            "simulation.integrator: 'euler' cannot keep FENE bonds below Q0; use 'semi_implicit' (or 'auto')"
+        )
     return integrator
 
 
@@ -270,8 +294,8 @@ def excluded_volume_forces(chain: Chain, r):
     d = r[:, None, :] - r[None, :, :]
     idx = jnp.arange(n)
     mask = jnp.abs(idx[:, None] - idx[None, :]) >= 2
-    w = jnp.where(mask, jnp.exp(-jnp.sum(d * d, -1) / (2.0 * chain.ev_range ** 2)), 0.0)
-    return (chain.ev_strength * chain.kT / chain.ev_range ** 2) * jnp.einsum("ij,ijk->ik", w, d)
+    w = jnp.where(mask, jnp.exp(-jnp.sum(d * d, -1) / (2.0 * chain.ev_range**2)), 0.0)
+    return (chain.ev_strength * chain.kT / chain.ev_range**2) * jnp.einsum("ij,ijk->ik", w, d)
 
 
 def _flow(r, eps):
@@ -284,8 +308,8 @@ def _flow(r, eps):
 def fene_root(rho, a):
     """x ∈ [0, 1) with x(1 + a/(1 − x²)) = rho, in closed form: the middle root of
     x³ − rho x² − (1 + a) x + rho = 0 (its other roots are < 0 and > 1), trigonometric form."""
-    p = -(1.0 + a) - rho ** 2 / 3.0
-    q = -2.0 * rho ** 3 / 27.0 - rho * (1.0 + a) / 3.0 + rho
+    p = -(1.0 + a) - rho**2 / 3.0
+    q = -2.0 * rho**3 / 27.0 - rho * (1.0 + a) / 3.0 + rho
     m = 2.0 * jnp.sqrt(-p / 3.0)
     arg = jnp.clip((3.0 * q / (2.0 * p)) * jnp.sqrt(-3.0 / p), -1.0, 1.0)
     x = m * jnp.cos(jnp.arccos(arg) / 3.0 - 2.0 * jnp.pi / 3.0) + rho / 3.0
@@ -305,17 +329,18 @@ def wlc_root(rho, a):
     cancellation; one Newton step polishes.
     """
     alpha, beta, gamma = 1.0 + 2.0 * a / 3.0, 1.0 + 0.5 * a - rho, a / 6.0
-    p, q = beta / gamma, -alpha / gamma            # z³ + p z + q = 0, q < 0
+    p, q = beta / gamma, -alpha / gamma  # z³ + p z + q = 0, q < 0
     P = jnp.maximum(jnp.abs(p), 1e-300)
     m = 2.0 * jnp.sqrt(P / 3.0)
-    arg = (1.5 * -q / P) * jnp.sqrt(3.0 / P)       # ≥ 0
-    z_pos = m * jnp.sinh(jnp.arcsinh(arg) / 3.0)   # p > 0: the one real root
-    z_neg = m * jnp.where(arg <= 1.0, jnp.cos(jnp.arccos(jnp.minimum(arg, 1.0)) / 3.0),
-                          jnp.cosh(jnp.arccosh(jnp.maximum(arg, 1.0)) / 3.0))  # p < 0: largest
+    arg = (1.5 * -q / P) * jnp.sqrt(3.0 / P)  # ≥ 0
+    z_pos = m * jnp.sinh(jnp.arcsinh(arg) / 3.0)  # p > 0: the one real root
+    z_neg = m * jnp.where(
+        arg <= 1.0, jnp.cos(jnp.arccos(jnp.minimum(arg, 1.0)) / 3.0), jnp.cosh(jnp.arccosh(jnp.maximum(arg, 1.0)) / 3.0)
+    )  # p < 0: largest
     tiny = jnp.abs(p) < 1e-8 * jnp.abs(q) ** (2.0 / 3.0)  # p ≈ 0: z ≈ cbrt(−q)
     z = jnp.where(tiny, jnp.cbrt(-q), jnp.where(p > 0, z_pos, z_neg))
     F = (gamma * z * z + beta) * z - alpha
-    dF = 3.0 * gamma * z * z + beta              # > 0 at the root (= 2γz² + α/z there)
+    dF = 3.0 * gamma * z * z + beta  # > 0 at the root (= 2γz² + α/z there)
     z = z - jnp.where(dF > 0, F / jnp.where(dF > 0, dF, 1.0), 0.0)
     return jnp.clip(1.0 - 1.0 / z, 0.0, _MAX_X)
 
@@ -342,8 +367,8 @@ def implicit_bond(chain: Chain, R, c):
 class Scheme:
     """An integrator on its own state: bead positions (euler) or bond vectors (semi_implicit)."""
 
-    to_state: Callable   # positions (N, 3), centre of mass at 0 -> state
-    step: Callable       # (state, xi (N, 3) unit noise, strain_rate, dt) -> state
+    to_state: Callable  # positions (N, 3), centre of mass at 0 -> state
+    step: Callable  # (state, xi (N, 3) unit noise, strain_rate, dt) -> state
     positions: Callable  # state -> positions (N, 3), centre of mass at 0
 
 
@@ -368,8 +393,9 @@ def _euler_scheme(chain: Chain) -> Scheme:
         r = _centred(r)
         if chain.spring == "wlc":  # an overshot bond has no meaning: poison the chain
             Q = _bonds(r)
-            r = jnp.where(jnp.max(jnp.sum(Q * Q, -1)) >= chain.Q0 ** 2, jnp.nan, r)
+            r = jnp.where(jnp.max(jnp.sum(Q * Q, -1)) >= chain.Q0**2, jnp.nan, r)
         return r
+
     return Scheme(_centred, step, lambda r: r)
 
 
@@ -400,6 +426,7 @@ def _semi_implicit_scheme(chain: Chain, sweeps: int = 2) -> Scheme:
                 R = base[own] + 0.5 * _flow(Qk[own], eps) * dt + _neighbours(f)[own] * c
                 Qk = Qk.at[own].set(implicit_bond(chain, R, 2.0 * c))
         return Qk
+
     return Scheme(_bonds, step, _from_bonds)
 
 
@@ -443,8 +470,7 @@ def extension_of(r):
     return r[:, 0].max() - r[:, 0].min()
 
 
-@functools.partial(jax.jit, static_argnames=("chain", "integrator", "noise", "observe", "n_saves",
-                                             "save_every"))
+@functools.partial(jax.jit, static_argnames=("chain", "integrator", "noise", "observe", "n_saves", "save_every"))
 def _run(r0, keys, strain_rate, dt, *, chain, integrator, noise, observe, n_saves, save_every):
     scheme = make_scheme(chain, integrator)
 
@@ -455,6 +481,7 @@ def _run(r0, keys, strain_rate, dt, *, chain, integrator, noise, observe, n_save
             def inner(s, j):
                 xi = unit_noise(noise, jax.random.fold_in(key, b * save_every + j), r.shape)
                 return scheme.step(s, xi, eps, dt), None
+
             s, _ = lax.scan(inner, s, jnp.arange(save_every))
             return s, observe(scheme.positions(s))
 
@@ -465,8 +492,19 @@ def _run(r0, keys, strain_rate, dt, *, chain, integrator, noise, observe, n_save
     return jax.vmap(one)(r0, keys, strain_rate, dt)
 
 
-def run(chain: Chain, r0, keys, *, dt: float, n_saves: int, save_every: int, strain_rate=0.0,
-        integrator: str = "auto", noise: str = "gaussian", observe: Callable | None = None):
+def run(
+    chain: Chain,
+    r0,
+    keys,
+    *,
+    dt: float,
+    n_saves: int,
+    save_every: int,
+    strain_rate=0.0,
+    integrator: str = "auto",
+    noise: str = "gaussian",
+    observe: Callable | None = None,
+):
     """Simulate a batch of chains; the one batched entry point of this module.
 
     r0: (B, N, 3) starts (the centre of mass is removed); keys: (B, 2) uint32 PRNG keys, one
@@ -483,8 +521,7 @@ def run(chain: Chain, r0, keys, *, dt: float, n_saves: int, save_every: int, str
         raise ValueError(f"r0: expected shape (batch, {chain.n_beads}, 3), got {tuple(r0.shape)}")
     keys = jnp.asarray(keys)
     if keys.shape != (r0.shape[0], 2):
-        raise ValueError(f"keys: expected shape ({r0.shape[0]}, 2) (one key per chain), "
-                         f"got {tuple(keys.shape)}")
+        raise ValueError(f"keys: expected shape ({r0.shape[0]}, 2) (one key per chain), got {tuple(keys.shape)}")
     if int(n_saves) < 1 or int(save_every) < 1:
         raise ValueError(f"n_saves and save_every must be ≥ 1, got {n_saves}, {save_every}")
     if noise not in NOISES:
@@ -493,8 +530,18 @@ def run(chain: Chain, r0, keys, *, dt: float, n_saves: int, save_every: int, str
     b = r0.shape[0]
     eps = jnp.broadcast_to(jnp.asarray(strain_rate, jnp.float64), (b,))
     dt = jnp.broadcast_to(jnp.asarray(dt, jnp.float64), (b,))
-    return _run(r0, keys, eps, dt, chain=chain, integrator=integrator, noise=noise,
-                observe=observe or identity, n_saves=int(n_saves), save_every=int(save_every))
+    return _run(
+        r0,
+        keys,
+        eps,
+        dt,
+        chain=chain,
+        integrator=integrator,
+        noise=noise,
+        observe=observe or identity,
+        n_saves=int(n_saves),
+        save_every=int(save_every),
+    )
 
 
 # ----------------------------------------------------------------------------- equilibrium coils
@@ -532,15 +579,18 @@ def sample_bonds(chain: Chain, key, n: int):
 
 def random_walks(chain: Chain, keys):
     """(B, N, 3) random walks with equilibrium bonds, centre of mass at the origin."""
+
     def one(key):
         Q = sample_bonds(chain, key, chain.n_beads - 1)
         r = jnp.concatenate([jnp.zeros((1, 3)), jnp.cumsum(Q, axis=0)])
         return r - r.mean(axis=0)
+
     return jax.jit(jax.vmap(one))(jnp.asarray(keys))
 
 
-def equilibrium_coils(chain: Chain, keys, *, t_relax: float, dt: float, integrator: str = "auto",
-                      noise: str = "gaussian"):
+def equilibrium_coils(
+    chain: Chain, keys, *, t_relax: float, dt: float, integrator: str = "auto", noise: str = "gaussian"
+):
     """Equilibrium coils (B, N, 3): random walks with the exact bond distribution, then run at
     rest (ε̇ = 0) for ``t_relax`` (needed with excluded volume; harmless without)."""
     r0 = random_walks(chain, keys)
@@ -548,8 +598,7 @@ def equilibrium_coils(chain: Chain, keys, *, t_relax: float, dt: float, integrat
     if steps <= 0:
         return r0
     relax_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(jnp.asarray(keys))
-    return run(chain, r0, relax_keys, dt=dt, n_saves=1, save_every=steps, integrator=integrator,
-               noise=noise)[:, -1]
+    return run(chain, r0, relax_keys, dt=dt, n_saves=1, save_every=steps, integrator=integrator, noise=noise)[:, -1]
 
 
 # ----------------------------------------------------------------------------- λ measurement
@@ -561,8 +610,8 @@ class RelaxationFit:
 
     value: float
     stderr: float
-    time: np.ndarray          # lag times of the correlation
-    correlation: np.ndarray   # C(t) = ⟨R(t)·R(0)⟩ / ⟨R²⟩
+    time: np.ndarray  # lag times of the correlation
+    correlation: np.ndarray  # C(t) = ⟨R(t)·R(0)⟩ / ⟨R²⟩
     fit_slice: tuple[int, int]
 
 
@@ -584,12 +633,16 @@ def fit_correlation(t: np.ndarray, C: np.ndarray, window=(0.5, 0.15)) -> tuple[f
     below_hi = np.flatnonzero(C <= hi)
     below_lo = np.flatnonzero(C < lo)
     if below_hi.size == 0 or below_lo.size == 0:
-        raise ValueError(f"relaxation fit: C(t) never crossed the window {list(window)} "
-                         "(lengthen simulation.relaxation_measurement.duration)")
+        raise ValueError(
+            f"relaxation fit: C(t) never crossed the window {list(window)} "
+            "(lengthen simulation.relaxation_measurement.duration)"
+        )
     i0, i1 = int(below_hi[0]), int(below_lo[0])
     if i1 - i0 < 3:
-        raise ValueError(f"relaxation fit: only {i1 - i0} lags inside the window {list(window)}; "
-                         "sample more finely or widen the window")
+        raise ValueError(
+            f"relaxation fit: only {i1 - i0} lags inside the window {list(window)}; "
+            "sample more finely or widen the window"
+        )
     return _slope_lambda(t, C, (i0, i1)), (i0, i1)
 
 
@@ -611,15 +664,23 @@ def fit_relaxation(t: np.ndarray, R: np.ndarray, window=(0.5, 0.15), groups: int
     parts = np.array_split(np.arange(R.shape[0]), g)
     sums = np.stack([autocorrelation(R[p]) * len(p) for p in parts])
     total = sums.sum(0)
-    reps = np.array([_slope_lambda(t, (total - sums[k]) / (R.shape[0] - len(parts[k])), lags)
-                     for k in range(g)])
+    reps = np.array([_slope_lambda(t, (total - sums[k]) / (R.shape[0] - len(parts[k])), lags) for k in range(g)])
     stderr = float(np.sqrt((g - 1) / g * np.sum((reps - reps.mean()) ** 2)))
     return RelaxationFit(value, stderr, t - t[0], acf / acf[0], lags)
 
 
-def measure_relaxation_time(chain: Chain, key, *, n_chains: int = 128, duration: float = 40.0,
-                            window=(0.5, 0.15), dt: float = 5e-4, integrator: str = "auto",
-                            noise: str = "gaussian", frames_per_lambda: int = 20) -> RelaxationFit:
+def measure_relaxation_time(
+    chain: Chain,
+    key,
+    *,
+    n_chains: int = 128,
+    duration: float = 40.0,
+    window=(0.5, 0.15),
+    dt: float = 5e-4,
+    integrator: str = "auto",
+    noise: str = "gaussian",
+    frames_per_lambda: int = 20,
+) -> RelaxationFit:
     """λ of any chain from the end-to-end autocorrelation at rest (module docstring).
 
     ``duration`` (after a burn-in of 2 λ_Rouse from exact-bond coils) is in units of the
@@ -629,10 +690,18 @@ def measure_relaxation_time(chain: Chain, key, *, n_chains: int = 128, duration:
     save_every = max(1, int(round(lam_r / frames_per_lambda / dt)))
     n_saves = int(math.ceil(duration * lam_r / (save_every * dt)))
     keys = jax.random.split(key, 2 * n_chains)
-    coils = equilibrium_coils(chain, keys[:n_chains], t_relax=2.0 * lam_r, dt=dt,
-                              integrator=integrator, noise=noise)
-    R = run(chain, coils, keys[n_chains:], dt=dt, n_saves=n_saves, save_every=save_every,
-            integrator=integrator, noise=noise, observe=end_to_end_vector)
+    coils = equilibrium_coils(chain, keys[:n_chains], t_relax=2.0 * lam_r, dt=dt, integrator=integrator, noise=noise)
+    R = run(
+        chain,
+        coils,
+        keys[n_chains:],
+        dt=dt,
+        n_saves=n_saves,
+        save_every=save_every,
+        integrator=integrator,
+        noise=noise,
+        observe=end_to_end_vector,
+    )
     t = np.arange(n_saves + 1) * save_every * dt
     return fit_relaxation(t, np.asarray(R), window)
 
@@ -645,9 +714,11 @@ def observables(r) -> dict[str, np.ndarray]:
     removed, for positions (..., N, 3) (numpy or jax)."""
     x = np.asarray(r)[..., 0]
     x = x - x.mean(axis=-1, keepdims=True)
-    return {"extension": x.max(axis=-1) - x.min(axis=-1),
-            "end_to_end_diff": np.abs(x[..., -1] - x[..., 0]),
-            "end_to_end_sum": np.abs(x[..., -1] + x[..., 0])}
+    return {
+        "extension": x.max(axis=-1) - x.min(axis=-1),
+        "end_to_end_diff": np.abs(x[..., -1] - x[..., 0]),
+        "end_to_end_sum": np.abs(x[..., -1] + x[..., 0]),
+    }
 
 
 def unfolding_time(extension, time, threshold: float) -> np.ndarray:
@@ -673,8 +744,9 @@ def label_ensembles(times: np.ndarray, ensemble: np.ndarray, n_ensembles: int) -
     unlike comparing with the pooled median, cannot leave both of two ensembles unlabelled
     when their medians tie with it on a coarse time grid."""
     times = np.asarray(times, np.float64)
-    finite = np.where(np.isfinite(times), times, np.nanmax(np.where(np.isfinite(times), times, -np.inf),
-                                                            initial=0.0) * 2 + 1)
+    finite = np.where(
+        np.isfinite(times), times, np.nanmax(np.where(np.isfinite(times), times, -np.inf), initial=0.0) * 2 + 1
+    )
     keys = [(np.median(finite[ensemble == e]), np.mean(finite[ensemble == e])) for e in range(n_ensembles)]
     order = sorted(range(n_ensembles), key=lambda e: keys[e])
     labels = np.full(n_ensembles, UNFOLDING_CODES["unlabelled"], np.int8)
@@ -733,53 +805,93 @@ def resolve_spec(spec: Mapping[str, Any]) -> dict:
     _check(_is_int(cfg["seed"]) and cfg["seed"] >= 0, "seed", "need an integer ≥ 0", cfg["seed"])
     p, s = cfg["parameters"], cfg["simulation"]
 
-    _check(_is_int(p["n_beads"]) and p["n_beads"] >= 2, "parameters.n_beads", "need an integer ≥ 2",
-           p["n_beads"])
+    _check(_is_int(p["n_beads"]) and p["n_beads"] >= 2, "parameters.n_beads", "need an integer ≥ 2", p["n_beads"])
     _check(p["spring"] in SPRINGS, "parameters.spring", f"must be one of {list(SPRINGS)}", p["spring"])
     for k in ("H", "Q0", "kT", "zeta"):
         _check(_is_num(p[k]) and p[k] > 0, f"parameters.{k}", "must be a number > 0", p[k])
     ev = p["excluded_volume"]
-    _check(_is_num(ev["strength"]) and ev["strength"] >= 0, "parameters.excluded_volume.strength",
-           "must be a number ≥ 0 (0: off)", ev["strength"])
-    _check(_is_num(ev["range"]) and ev["range"] > 0, "parameters.excluded_volume.range",
-           "must be a number > 0", ev["range"])
+    _check(
+        _is_num(ev["strength"]) and ev["strength"] >= 0,
+        "parameters.excluded_volume.strength",
+        "must be a number ≥ 0 (0: off)",
+        ev["strength"],
+    )
+    _check(
+        _is_num(ev["range"]) and ev["range"] > 0,
+        "parameters.excluded_volume.range",
+        "must be a number > 0",
+        ev["range"],
+    )
     _check(_is_num(p["Wi"]) and p["Wi"] >= 0, "parameters.Wi", "must be a number ≥ 0", p["Wi"])
     lam = p["relaxation_time"]
-    _check(lam is None or (_is_num(lam) and lam > 0), "parameters.relaxation_time",
-           "must be null (computed) or a number > 0", lam)
+    _check(
+        lam is None or (_is_num(lam) and lam > 0),
+        "parameters.relaxation_time",
+        "must be null (computed) or a number > 0",
+        lam,
+    )
 
-    _check(_is_int(s["n_train"]) and s["n_train"] >= 1, "simulation.n_train", "need an integer ≥ 1",
-           s["n_train"])
+    _check(_is_int(s["n_train"]) and s["n_train"] >= 1, "simulation.n_train", "need an integer ≥ 1", s["n_train"])
     for k in ("n_val", "n_ensembles"):
         _check(_is_int(s[k]) and s[k] >= 0, f"simulation.{k}", "need an integer ≥ 0", s[k])
     for k in ("n_realisations", "batch_size"):
         _check(_is_int(s[k]) and s[k] >= 1, f"simulation.{k}", "need an integer ≥ 1", s[k])
-    _check(s["time_unit"] in ("relaxation", "absolute"), "simulation.time_unit",
-           "must be 'relaxation' or 'absolute'", s["time_unit"])
+    _check(
+        s["time_unit"] in ("relaxation", "absolute"),
+        "simulation.time_unit",
+        "must be 'relaxation' or 'absolute'",
+        s["time_unit"],
+    )
     for k in ("t_end", "dt_sample", "dt"):
         _check(_is_num(s[k]) and s[k] > 0, f"simulation.{k}", "must be a number > 0", s[k])
-    _check(_is_num(s["t_equilibrate"]) and s["t_equilibrate"] >= 0, "simulation.t_equilibrate",
-           "must be a number ≥ 0", s["t_equilibrate"])
+    _check(
+        _is_num(s["t_equilibrate"]) and s["t_equilibrate"] >= 0,
+        "simulation.t_equilibrate",
+        "must be a number ≥ 0",
+        s["t_equilibrate"],
+    )
     n = round(s["t_end"] / s["dt_sample"])
-    _check(n >= 1 and abs(n * s["dt_sample"] - s["t_end"]) <= 1e-9 * s["t_end"], "simulation.t_end",
-           f"must be a whole multiple of simulation.dt_sample ({s['dt_sample']})", s["t_end"])
-    _check(s["dtype"] in ("float32", "float64"), "simulation.dtype", "must be 'float32' or 'float64'",
-           s["dtype"])
+    _check(
+        n >= 1 and abs(n * s["dt_sample"] - s["t_end"]) <= 1e-9 * s["t_end"],
+        "simulation.t_end",
+        f"must be a whole multiple of simulation.dt_sample ({s['dt_sample']})",
+        s["t_end"],
+    )
+    _check(s["dtype"] in ("float32", "float64"), "simulation.dtype", "must be 'float32' or 'float64'", s["dtype"])
     _check(s["noise"] in NOISES, "simulation.noise", f"must be one of {list(NOISES)}", s["noise"])
     u = s["unfolding"]
-    _check(_is_num(u["fraction"]) and 0 < u["fraction"] <= 1, "simulation.unfolding.fraction",
-           "must lie in (0, 1]", u["fraction"])
-    _check(u["length"] is None or (_is_num(u["length"]) and u["length"] > 0),
-           "simulation.unfolding.length", "must be null (maximum length) or a number > 0", u["length"])
+    _check(
+        _is_num(u["fraction"]) and 0 < u["fraction"] <= 1,
+        "simulation.unfolding.fraction",
+        "must lie in (0, 1]",
+        u["fraction"],
+    )
+    _check(
+        u["length"] is None or (_is_num(u["length"]) and u["length"] > 0),
+        "simulation.unfolding.length",
+        "must be null (maximum length) or a number > 0",
+        u["length"],
+    )
     m = s["relaxation_measurement"]
-    _check(_is_int(m["n_chains"]) and m["n_chains"] >= 2, "simulation.relaxation_measurement.n_chains",
-           "need an integer ≥ 2", m["n_chains"])
-    _check(_is_num(m["duration"]) and m["duration"] > 0, "simulation.relaxation_measurement.duration",
-           "must be a number > 0", m["duration"])
+    _check(
+        _is_int(m["n_chains"]) and m["n_chains"] >= 2,
+        "simulation.relaxation_measurement.n_chains",
+        "need an integer ≥ 2",
+        m["n_chains"],
+    )
+    _check(
+        _is_num(m["duration"]) and m["duration"] > 0,
+        "simulation.relaxation_measurement.duration",
+        "must be a number > 0",
+        m["duration"],
+    )
     w = m["window"]
-    _check(isinstance(w, (list, tuple)) and len(w) == 2 and all(_is_num(v) for v in w)
-           and 1 > w[0] > w[1] > 0, "simulation.relaxation_measurement.window",
-           "need [upper, lower] with 1 > upper > lower > 0", w)
+    _check(
+        isinstance(w, (list, tuple)) and len(w) == 2 and all(_is_num(v) for v in w) and 1 > w[0] > w[1] > 0,
+        "simulation.relaxation_measurement.window",
+        "need [upper, lower] with 1 > upper > lower > 0",
+        w,
+    )
 
     chain = Chain.from_spec(cfg)
     try:
@@ -788,8 +900,12 @@ def resolve_spec(spec: Mapping[str, Any]) -> dict:
         raise ValueError(f"{exc} (spring '{chain.spring}')") from None
     if integrator == "euler":
         limit = chain.zeta / (2.0 * chain.H)
-        _check(s["dt"] < limit, "simulation.dt", f"explicit Euler is unstable for dt ≥ ζ/(2H) = {limit:g} "
-               "(use a smaller dt or integrator 'semi_implicit')", s["dt"])
+        _check(
+            s["dt"] < limit,
+            "simulation.dt",
+            f"explicit Euler is unstable for dt ≥ ζ/(2H) = {limit:g} (use a smaller dt or integrator 'semi_implicit')",
+            s["dt"],
+        )
     return cfg
 
 
@@ -807,13 +923,13 @@ class Plan:
     relaxation_stderr: float
     relaxation_method: str
     strain_rate: float
-    time_scale: float      # absolute time per unit of the spec's times
-    dt: float              # step actually used (≤ simulation.dt, divides dt_sample exactly)
+    time_scale: float  # absolute time per unit of the spec's times
+    dt: float  # step actually used (≤ simulation.dt, divides dt_sample exactly)
     save_every: int
     n_saves: int
     equilibrate_steps: int
-    times: np.ndarray      # frame times in the spec's time unit
-    split: np.ndarray      # per trajectory
+    times: np.ndarray  # frame times in the spec's time unit
+    split: np.ndarray  # per trajectory
     ensemble: np.ndarray
     batch_size: int
 
@@ -831,9 +947,16 @@ def relaxation_time(cfg: Mapping[str, Any], chain: Chain, integrator: str) -> tu
         return rouse_relaxation_time(chain.n_beads, chain.H, chain.zeta), 0.0, "rouse"
     m = cfg["simulation"]["relaxation_measurement"]
     key = jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), STREAM_RELAX)
-    fit = measure_relaxation_time(chain, key, n_chains=m["n_chains"], duration=m["duration"],
-                                  window=tuple(m["window"]), dt=cfg["simulation"]["dt"],
-                                  integrator=integrator, noise=cfg["simulation"]["noise"])
+    fit = measure_relaxation_time(
+        chain,
+        key,
+        n_chains=m["n_chains"],
+        duration=m["duration"],
+        window=tuple(m["window"]),
+        dt=cfg["simulation"]["dt"],
+        integrator=integrator,
+        noise=cfg["simulation"]["noise"],
+    )
     log.info("measured λ = %.5g ± %.2g (end-to-end autocorrelation at rest)", fit.value, fit.stderr)
     return fit.value, fit.stderr, "measured: end-to-end autocorrelation at rest"
 
@@ -850,8 +973,9 @@ def _store_batch_size(want: int, n_total: int, frames: int, n_beads: int, itemsi
     from ..data.store import trajectory_chunk
 
     b = min(want, n_total)
-    probe = xr.Dataset({VARIABLE: (("trajectory", "time", "bead", "xyz"),
-                                   da.empty((b, frames, n_beads, 3), dtype=f"f{itemsize}"))})
+    probe = xr.Dataset(
+        {VARIABLE: (("trajectory", "time", "bead", "xyz"), da.empty((b, frames, n_beads, 3), dtype=f"f{itemsize}"))}
+    )
     chunk = trajectory_chunk(probe)
     return max(chunk, (b // chunk) * chunk)
 
@@ -870,20 +994,36 @@ def plan(spec: Mapping[str, Any]) -> tuple[dict, Plan]:
     n_saves = int(round(s["t_end"] / s["dt_sample"]))
     n_tv = s["n_train"] + s["n_val"]
     n_test = s["n_ensembles"] * s["n_realisations"]
-    split = np.concatenate([np.full(s["n_train"], SPLIT_CODES["train"]),
-                            np.full(s["n_val"], SPLIT_CODES["val"]),
-                            np.full(n_test, SPLIT_CODES["test"])]).astype(np.int8)
-    ensemble = np.concatenate([np.full(n_tv, -1), np.repeat(np.arange(s["n_ensembles"]),
-                                                           s["n_realisations"])]).astype(np.int32)
+    split = np.concatenate(
+        [
+            np.full(s["n_train"], SPLIT_CODES["train"]),
+            np.full(s["n_val"], SPLIT_CODES["val"]),
+            np.full(n_test, SPLIT_CODES["test"]),
+        ]
+    ).astype(np.int8)
+    ensemble = np.concatenate([np.full(n_tv, -1), np.repeat(np.arange(s["n_ensembles"]), s["n_realisations"])]).astype(
+        np.int32
+    )
     itemsize = 4 if s["dtype"] == "float32" else 8
     batch = _store_batch_size(s["batch_size"], len(split), n_saves + 1, chain.n_beads, itemsize)
-    return cfg, Plan(chain=chain, integrator=integrator, noise=s["noise"], relaxation_time=lam,
-                     relaxation_stderr=lam_se, relaxation_method=method,
-                     strain_rate=float(cfg["parameters"]["Wi"]) / lam,
-                     time_scale=scale, dt=dt, save_every=save_every, n_saves=n_saves,
-                     equilibrate_steps=int(math.ceil(s["t_equilibrate"] * scale / dt - 1e-9)),
-                     times=np.arange(n_saves + 1) * s["dt_sample"], split=split, ensemble=ensemble,
-                     batch_size=batch)
+    return cfg, Plan(
+        chain=chain,
+        integrator=integrator,
+        noise=s["noise"],
+        relaxation_time=lam,
+        relaxation_stderr=lam_se,
+        relaxation_method=method,
+        strain_rate=float(cfg["parameters"]["Wi"]) / lam,
+        time_scale=scale,
+        dt=dt,
+        save_every=save_every,
+        n_saves=n_saves,
+        equilibrate_steps=int(math.ceil(s["t_equilibrate"] * scale / dt - 1e-9)),
+        times=np.arange(n_saves + 1) * s["dt_sample"],
+        split=split,
+        ensemble=ensemble,
+        batch_size=batch,
+    )
 
 
 class _Runner:
@@ -892,8 +1032,7 @@ class _Runner:
     def __init__(self, cfg: Mapping[str, Any], pl: Plan):
         self.pl = pl
         base = jax.random.PRNGKey(cfg["seed"])
-        self.streams = {k: jax.random.fold_in(base, k)
-                        for k in (STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE)}
+        self.streams = {k: jax.random.fold_in(base, k) for k in (STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE)}
         n_e = int(pl.ensemble.max()) + 1 if (pl.ensemble >= 0).any() else 0
         self.ensemble_coils = self._coils(STREAM_ENSEMBLES, np.arange(n_e)) if n_e else None
 
@@ -907,11 +1046,17 @@ class _Runner:
     def _coils(self, stream: int, ids: np.ndarray) -> np.ndarray:
         out = []
         for i in range(0, len(ids), self.pl.batch_size):
-            part = ids[i:i + self.pl.batch_size]
+            part = ids[i : i + self.pl.batch_size]
             keys = self._keys(stream, self._pad(part))
-            r = equilibrium_coils(self.pl.chain, keys, t_relax=self.pl.equilibrate_steps * self.pl.dt,
-                                  dt=self.pl.dt, integrator=self.pl.integrator, noise=self.pl.noise)
-            out.append(np.asarray(r)[:len(part)])
+            r = equilibrium_coils(
+                self.pl.chain,
+                keys,
+                t_relax=self.pl.equilibrate_steps * self.pl.dt,
+                dt=self.pl.dt,
+                integrator=self.pl.integrator,
+                noise=self.pl.noise,
+            )
+            out.append(np.asarray(r)[: len(part)])
         return np.concatenate(out)
 
     def initial_states(self, ids: np.ndarray) -> np.ndarray:
@@ -929,10 +1074,18 @@ class _Runner:
         pl = self.pl
         full = self._pad(ids)
         r0 = self.initial_states(full)
-        r = run(pl.chain, r0, self._keys(STREAM_NOISE, full), dt=pl.dt, n_saves=pl.n_saves,
-                save_every=pl.save_every, strain_rate=pl.strain_rate, integrator=pl.integrator,
-                noise=pl.noise)
-        return np.asarray(r)[:len(ids)]
+        r = run(
+            pl.chain,
+            r0,
+            self._keys(STREAM_NOISE, full),
+            dt=pl.dt,
+            n_saves=pl.n_saves,
+            save_every=pl.save_every,
+            strain_rate=pl.strain_rate,
+            integrator=pl.integrator,
+            noise=pl.noise,
+        )
+        return np.asarray(r)[: len(ids)]
 
 
 def _batches(n: int, size: int) -> list[np.ndarray]:
@@ -962,10 +1115,12 @@ def _generate(cfg: dict, pl: Plan) -> Iterator[xr.Dataset]:
         if test.size:
             ext = observables(runner.positions(ids))["extension"]
             test_ids.append(test)
-            test_times.append(unfolding_time(ext[pl.split[ids] == SPLIT_CODES["test"]], pl.times,
-                                             threshold))
-    labels = (label_ensembles(np.concatenate(test_times), pl.ensemble[np.concatenate(test_ids)], n_e)
-              if test_ids else np.zeros(0, np.int8))
+            test_times.append(unfolding_time(ext[pl.split[ids] == SPLIT_CODES["test"]], pl.times, threshold))
+    labels = (
+        label_ensembles(np.concatenate(test_times), pl.ensemble[np.concatenate(test_ids)], n_e)
+        if test_ids
+        else np.zeros(0, np.int8)
+    )
     if n_e:
         log.info("test ensembles labelled (0 fast, 1 slow, 2 tie): %s", labels.tolist())
 
@@ -981,59 +1136,109 @@ def _attrs(cfg: Mapping[str, Any], pl: Plan, threshold: float, labels: np.ndarra
     p, s = cfg["parameters"], cfg["simulation"]
     c = pl.chain
     return {
-        "system_type": "polymer", "observed": VARIABLE, "seed": int(cfg["seed"]),
-        "n_beads": c.n_beads, "spring": c.spring, "H": c.H, "Q0": c.Q0, "kT": c.kT, "zeta": c.zeta,
-        "fene_b": c.b, "wlc_persistence_length": c.persistence_length if c.spring == "wlc" else 0.0,
+        "system_type": "polymer",
+        "observed": VARIABLE,
+        "seed": int(cfg["seed"]),
+        "n_beads": c.n_beads,
+        "spring": c.spring,
+        "H": c.H,
+        "Q0": c.Q0,
+        "kT": c.kT,
+        "zeta": c.zeta,
+        "fene_b": c.b,
+        "wlc_persistence_length": c.persistence_length if c.spring == "wlc" else 0.0,
         "max_length": c.max_length,
-        "excluded_volume_strength": c.ev_strength, "excluded_volume_range": c.ev_range,
+        "excluded_volume_strength": c.ev_strength,
+        "excluded_volume_range": c.ev_range,
         "flow": "planar elongation, kappa = strain_rate * diag(1, -1, 0)",
-        "Wi": float(p["Wi"]), "strain_rate": pl.strain_rate,
-        "relaxation_time": pl.relaxation_time, "relaxation_time_stderr": pl.relaxation_stderr,
+        "Wi": float(p["Wi"]),
+        "strain_rate": pl.strain_rate,
+        "relaxation_time": pl.relaxation_time,
+        "relaxation_time_stderr": pl.relaxation_stderr,
         "relaxation_time_method": pl.relaxation_method,
-        "time_unit": ("relaxation time lambda" if s["time_unit"] == "relaxation"
-                      else "absolute (zeta Q0^2 / kT with the defaults)"),
-        "time_scale": pl.time_scale, "integrator": pl.integrator, "noise": pl.noise, "dt": pl.dt,
+        "time_unit": (
+            "relaxation time lambda"
+            if s["time_unit"] == "relaxation"
+            else "absolute (zeta Q0^2 / kT with the defaults)"
+        ),
+        "time_scale": pl.time_scale,
+        "integrator": pl.integrator,
+        "noise": pl.noise,
+        "dt": pl.dt,
         "dt_requested": float(s["dt"]),
-        "save_every": pl.save_every, "dt_sample": float(s["dt_sample"]), "t_end": float(s["t_end"]),
-        "t_equilibrate": float(s["t_equilibrate"]), "equilibrate_steps": pl.equilibrate_steps,
-        "n_train": int(s["n_train"]), "n_val": int(s["n_val"]), "n_ensembles": int(s["n_ensembles"]),
-        "n_realisations": int(s["n_realisations"]), "batch_size": pl.batch_size, "dtype": s["dtype"],
-        "unfolding_fraction": float(s["unfolding"]["fraction"]), "unfolding_threshold": threshold,
+        "save_every": pl.save_every,
+        "dt_sample": float(s["dt_sample"]),
+        "t_end": float(s["t_end"]),
+        "t_equilibrate": float(s["t_equilibrate"]),
+        "equilibrate_steps": pl.equilibrate_steps,
+        "n_train": int(s["n_train"]),
+        "n_val": int(s["n_val"]),
+        "n_ensembles": int(s["n_ensembles"]),
+        "n_realisations": int(s["n_realisations"]),
+        "batch_size": pl.batch_size,
+        "dtype": s["dtype"],
+        "unfolding_fraction": float(s["unfolding"]["fraction"]),
+        "unfolding_threshold": threshold,
         "ensemble_labels": [int(v) for v in labels],
         "center_of_mass": "removed: positions are relative to the chain's centre of mass",
     }
 
 
-def _dataset(cfg, pl: Plan, ids: np.ndarray, r: np.ndarray, labels: np.ndarray, threshold: float,
-             attrs: dict) -> xr.Dataset:
+def _dataset(
+    cfg, pl: Plan, ids: np.ndarray, r: np.ndarray, labels: np.ndarray, threshold: float, attrs: dict
+) -> xr.Dataset:
     dtype = np.dtype(cfg["simulation"]["dtype"])
     obs = observables(r)
     ens = pl.ensemble[ids]
-    unfolding = np.where(ens >= 0, labels[np.maximum(ens, 0)] if labels.size else 2,
-                         UNFOLDING_CODES["unlabelled"]).astype(np.int8)
-    long_names = {"extension": "extension: max − min of bead x",
-                  "end_to_end_diff": "|x_N − x_1| (centre of mass removed)",
-                  "end_to_end_sum": "|x_N + x_1| (centre of mass removed)"}
-    data_vars = {VARIABLE: (("trajectory", "time", "bead", "xyz"), r.astype(dtype),
-                            {"units": "1", "long_name": "bead position relative to the centre of "
-                             "mass, in units of the length unit (Q0 with the defaults)"})}
+    unfolding = np.where(
+        ens >= 0, labels[np.maximum(ens, 0)] if labels.size else 2, UNFOLDING_CODES["unlabelled"]
+    ).astype(np.int8)
+    long_names = {
+        "extension": "extension: max − min of bead x",
+        "end_to_end_diff": "|x_N − x_1| (centre of mass removed)",
+        "end_to_end_sum": "|x_N + x_1| (centre of mass removed)",
+    }
+    data_vars = {
+        VARIABLE: (
+            ("trajectory", "time", "bead", "xyz"),
+            r.astype(dtype),
+            {
+                "units": "1",
+                "long_name": "bead position relative to the centre of "
+                "mass, in units of the length unit (Q0 with the defaults)",
+            },
+        )
+    }
     for k in DERIVED:
-        data_vars[k] = (("trajectory", "time"), obs[k].astype(dtype),
-                        {"units": "1", "long_name": long_names[k]})
+        data_vars[k] = (("trajectory", "time"), obs[k].astype(dtype), {"units": "1", "long_name": long_names[k]})
     ds = build_dataset(
-        system=cfg["name"], data_vars=data_vars, time=pl.times, split=pl.split[ids], trajectory=ids,
-        trajectory_coords={"ensemble": ens, "unfolding": unfolding,
-                           "unfolding_time": unfolding_time(obs["extension"], pl.times, threshold),
-                           "Wi": np.full(len(ids), float(cfg["parameters"]["Wi"]))},
+        system=cfg["name"],
+        data_vars=data_vars,
+        time=pl.times,
+        split=pl.split[ids],
+        trajectory=ids,
+        trajectory_coords={
+            "ensemble": ens,
+            "unfolding": unfolding,
+            "unfolding_time": unfolding_time(obs["extension"], pl.times, threshold),
+            "Wi": np.full(len(ids), float(cfg["parameters"]["Wi"])),
+        },
         coords={"bead": (("bead",), np.arange(pl.chain.n_beads)), "xyz": (("xyz",), np.arange(3))},
-        attrs=attrs)
+        attrs=attrs,
+    )
     ds["time"].attrs["long_name"] = f"time ({attrs['time_unit']})"
-    ds["ensemble"].attrs.update({"long_name": "test ensemble (fixed initial conformation); "
-                                              "-1 for train and val trajectories"})
-    ds["unfolding"].attrs.update({"long_name": "unfolding class of the trajectory's ensemble",
-                                  "flag_values": [0, 1, 2],
-                                  "flag_meanings": "fast slow unlabelled"})
-    ds["unfolding_time"].attrs.update({"long_name": "first time the extension reaches "
-                                                    "unfolding_threshold (inf: never)", "units": "1"})
+    ds["ensemble"].attrs.update(
+        {"long_name": "test ensemble (fixed initial conformation); -1 for train and val trajectories"}
+    )
+    ds["unfolding"].attrs.update(
+        {
+            "long_name": "unfolding class of the trajectory's ensemble",
+            "flag_values": [0, 1, 2],
+            "flag_meanings": "fast slow unlabelled",
+        }
+    )
+    ds["unfolding_time"].attrs.update(
+        {"long_name": "first time the extension reaches unfolding_threshold (inf: never)", "units": "1"}
+    )
     ds["xyz"].attrs["long_name"] = "0 = x (stretching), 1 = y (compression), 2 = z (neutral)"
     return ds

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -91,8 +92,17 @@ def _reflect_z(f):
 class Solver:
     """One jitted step and a scanned run for a batch of trajectories (spectral states)."""
 
-    def __init__(self, grid: Grid, ra: float, pr: float, dt: float, *, reflection: bool = True,
-                 cfl_max: float = 0.8, dtype=jnp.float64):
+    def __init__(
+        self,
+        grid: Grid,
+        ra: float,
+        pr: float,
+        dt: float,
+        *,
+        reflection: bool = True,
+        cfl_max: float = 0.8,
+        dtype=jnp.float64,
+    ):
         self.grid, self.ra, self.pr, self.dt = grid, float(ra), float(pr), float(dt)
         self.reflection, self.cfl_max = reflection, float(cfl_max)
         self.rdtype = dtype
@@ -135,9 +145,12 @@ class Solver:
         zeta, theta = s[0], s[1]
         uh, wh = self.velocity(s)
         u, w = self.to_physical(uh), self.to_physical(wh)
-        adv = jnp.stack([
-            u * self.to_physical(self.ikx * zeta) + w * self.to_physical(self.ikz * zeta),
-            u * self.to_physical(self.ikx * theta) + w * self.to_physical(self.ikz * theta)])
+        adv = jnp.stack(
+            [
+                u * self.to_physical(self.ikx * zeta) + w * self.to_physical(self.ikz * zeta),
+                u * self.to_physical(self.ikx * theta) + w * self.to_physical(self.ikz * theta),
+            ]
+        )
         adv = self.to_spectral(adv) * self.mask
         return jnp.stack([-adv[0] - self.ra * self.pr * self.ikx * theta, -adv[1] + wh])
 
@@ -186,8 +199,9 @@ class Solver:
         """(u, w, θ) on the physical grid, walls included: (..., 3, nz+1, nx)."""
         uh, wh = self.velocity(s)
         nz = self.grid.nz
-        return jnp.stack([self.to_physical(uh), self.to_physical(wh), self.to_physical(s[..., 1, :, :])],
-                         axis=-3)[..., : nz + 1, :]
+        return jnp.stack([self.to_physical(uh), self.to_physical(wh), self.to_physical(s[..., 1, :, :])], axis=-3)[
+            ..., : nz + 1, :
+        ]
 
     def averages(self, s):
         """Volume averages ⟨wθ⟩, ⟨|∇θ|²⟩, ⟨|∇u|²⟩ (the doubled domain averages the
@@ -195,11 +209,10 @@ class Solver:
         uh, wh = self.velocity(s)
         th = s[..., 1, :, :]
         P = self.to_physical
-        mean = lambda f: jnp.mean(f, axis=(-2, -1))  # noqa: E731
+        mean = lambda f: jnp.mean(f, axis=(-2, -1))
         wt = mean(P(wh) * P(th))
         grad_t = mean(P(self.ikx * th) ** 2 + P(self.ikz * th) ** 2)
-        grad_u = mean(P(self.ikx * uh) ** 2 + P(self.ikz * uh) ** 2 + P(self.ikx * wh) ** 2
-                      + P(self.ikz * wh) ** 2)
+        grad_u = mean(P(self.ikx * uh) ** 2 + P(self.ikz * uh) ** 2 + P(self.ikx * wh) ** 2 + P(self.ikz * wh) ** 2)
         return wt, grad_t, grad_u
 
     def nusselt(self, s):
@@ -244,8 +257,15 @@ def make_solver(spec: Mapping[str, Any]) -> Solver:
     p, sim = spec["parameters"], spec["simulation"]
     grid = Grid(nx=sim["nx"], nz=sim["nz"])
     dtype = jnp.float64 if sim.get("float64", True) else jnp.float32
-    return Solver(grid, p["r"] * RA_C, p["Pr"], sim["dt"], reflection=sim["reflection_symmetric"],
-                  cfl_max=sim["cfl_max"], dtype=dtype)
+    return Solver(
+        grid,
+        p["r"] * RA_C,
+        p["Pr"],
+        sim["dt"],
+        reflection=sim["reflection_symmetric"],
+        cfl_max=sim["cfl_max"],
+        dtype=dtype,
+    )
 
 
 def _check_cfl(spec, solver, ids, frozen, t) -> None:
@@ -256,7 +276,8 @@ def _check_cfl(spec, solver, ids, frozen, t) -> None:
         raise CFLError(
             f"systems.{spec['name']}: trajectory {ids[k]} passed the Courant limit {solver.cfl_max} "
             f"(or went non-finite) by t = {when}; lower simulation.dt (now {solver.dt:g}) or raise "
-            "the resolution")
+            "the resolution"
+        )
 
 
 def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
@@ -267,8 +288,10 @@ def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
     n = int(sim["n_trajectories"])
     every = int(round(sim["dt_sample"] / sim["dt"]))
     if every < 1 or abs(every * sim["dt"] - sim["dt_sample"]) > 1e-9 * sim["dt_sample"]:
-        raise ValueError(f"systems.{spec['name']}.simulation.dt_sample ({sim['dt_sample']}) must be a whole "
-                         f"multiple of simulation.dt ({sim['dt']})")
+        raise ValueError(
+            f"systems.{spec['name']}.simulation.dt_sample ({sim['dt_sample']}) must be a whole "
+            f"multiple of simulation.dt ({sim['dt']})"
+        )
     n_save = int(round(sim["t_end"] / sim["dt_sample"])) + 1
     burn = int(round(sim["t_burn"] / sim["dt"]))
     # time keeps counting from the perturbed conduction state; the burn-in is not stored
@@ -278,13 +301,25 @@ def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
     batch = int(sim["batch_size"])
     fields_fn = jax.jit(jax.vmap(jax.vmap(solver.fields)))
     nu_fn = jax.jit(jax.vmap(jax.vmap(solver.nusselt)))
-    attrs = {"system_type": "rbc", "Ra": solver.ra, "Ra_c": RA_C, "r": float(spec["parameters"]["r"]),
-             "Pr": solver.pr, "length": solver.grid.length, "nx": solver.grid.nx, "nz": solver.grid.nz,
-             "dt": solver.dt, "dt_sample": float(sim["dt_sample"]), "t_end": float(sim["t_end"]),
-             "t_burn": float(sim["t_burn"]),
-             "time_stepping": "Kutta RK3, Lawson integrating factor (exact diffusion); 2/3 dealiasing",
-             "reflection_symmetric": int(solver.reflection), "perturbation": float(sim["perturbation"]),
-             "seed": int(spec["seed"]), **stamp(spec)}
+    attrs = {
+        "system_type": "rbc",
+        "Ra": solver.ra,
+        "Ra_c": RA_C,
+        "r": float(spec["parameters"]["r"]),
+        "Pr": solver.pr,
+        "length": solver.grid.length,
+        "nx": solver.grid.nx,
+        "nz": solver.grid.nz,
+        "dt": solver.dt,
+        "dt_sample": float(sim["dt_sample"]),
+        "t_end": float(sim["t_end"]),
+        "t_burn": float(sim["t_burn"]),
+        "time_stepping": "Kutta RK3, Lawson integrating factor (exact diffusion); 2/3 dealiasing",
+        "reflection_symmetric": int(solver.reflection),
+        "perturbation": float(sim["perturbation"]),
+        "seed": int(spec["seed"]),
+        **stamp(spec),
+    }
     for start in range(0, n, batch):
         ids = np.arange(start, min(n, start + batch))
         keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.asarray(ids))
@@ -297,22 +332,38 @@ def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
         _check_cfl(spec, solver, ids, frozen, t)
         f = np.asarray(fields_fn(states))  # (B, T, 3, nz+1, nx)
         nu = np.asarray(nu_fn(states))
-        log.info("trajectories %d–%d: max Courant %.2f, final Nu %s", ids[0], ids[-1],
-                 float(np.max(cmax)), np.round(nu[:, -1], 3).tolist())
+        log.info(
+            "trajectories %d–%d: max Courant %.2f, final Nu %s",
+            ids[0],
+            ids[-1],
+            float(np.max(cmax)),
+            np.round(nu[:, -1], 3).tolist(),
+        )
         store_dtype = np.float64 if sim["store_float64"] else np.float32
         yield build_dataset(
             system=spec["name"],
             data_vars={
-                "u": (("trajectory", "time", "z", "x"), f[:, :, 0].astype(store_dtype),
-                      {"units": "d/(d²/κ)", "long_name": "horizontal velocity"}),
-                "w": (("trajectory", "time", "z", "x"), f[:, :, 1].astype(store_dtype),
-                      {"units": "d/(d²/κ)", "long_name": "vertical velocity"}),
-                "theta": (("trajectory", "time", "z", "x"), f[:, :, 2].astype(store_dtype),
-                          {"units": "ΔT", "long_name": "temperature deviation from conduction"}),
-                "nusselt": (("trajectory", "time"), nu,
-                            {"units": "1", "long_name": "Nusselt number 1 + <w theta>"}),
+                "u": (
+                    ("trajectory", "time", "z", "x"),
+                    f[:, :, 0].astype(store_dtype),
+                    {"units": "d/(d²/κ)", "long_name": "horizontal velocity"},
+                ),
+                "w": (
+                    ("trajectory", "time", "z", "x"),
+                    f[:, :, 1].astype(store_dtype),
+                    {"units": "d/(d²/κ)", "long_name": "vertical velocity"},
+                ),
+                "theta": (
+                    ("trajectory", "time", "z", "x"),
+                    f[:, :, 2].astype(store_dtype),
+                    {"units": "ΔT", "long_name": "temperature deviation from conduction"},
+                ),
+                "nusselt": (("trajectory", "time"), nu, {"units": "1", "long_name": "Nusselt number 1 + <w theta>"}),
             },
-            time=t, split=split[ids], trajectory=ids,
+            time=t,
+            split=split[ids],
+            trajectory=ids,
             trajectory_coords={"Ra": np.full(len(ids), solver.ra), "Pr": np.full(len(ids), solver.pr)},
             coords={"z": (("z",), solver.grid.z), "x": (("x",), solver.grid.x)},
-            attrs=attrs)
+            attrs=attrs,
+        )

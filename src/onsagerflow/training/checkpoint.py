@@ -7,8 +7,9 @@ package versions and provenance (model.json), and the training curve (history.cs
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -37,8 +38,14 @@ def _flat(state) -> dict[str, np.ndarray]:
     return {_key(path): np.asarray(leaf) for path, leaf in leaves}
 
 
-def save_checkpoint(path: str | Path, model: nnx.Module, *, meta: Mapping[str, Any],
-                    normalizer: Normalizer, history: pd.DataFrame | None = None) -> Path:
+def save_checkpoint(
+    path: str | Path,
+    model: nnx.Module,
+    *,
+    meta: Mapping[str, Any],
+    normalizer: Normalizer,
+    history: pd.DataFrame | None = None,
+) -> Path:
     """``meta`` must hold 'model_spec', 'n' and 'seed' (and may hold 'all_specs')."""
     for key in ("model_spec", "n", "seed"):
         if key not in meta:
@@ -60,10 +67,16 @@ def load_checkpoint(path: str | Path) -> tuple[nnx.Module, Normalizer, dict]:
         raise FileNotFoundError(f"not a checkpoint (needs {META} and {PARAMS}): {p}")
     meta = json.loads((p / META).read_text())
     # Shapes only: the saved parameters replace the initial ones, so none are drawn.
-    abstract = nnx.eval_shape(lambda: build_model(meta["model_spec"], meta["n"], seed=meta["seed"],
-                                                  all_specs=meta.get("all_specs"),
-                                                  input_dim=meta.get("input_dim"),
-                                                  fixed=meta.get("fixed", 0)))
+    abstract = nnx.eval_shape(
+        lambda: build_model(
+            meta["model_spec"],
+            meta["n"],
+            seed=meta["seed"],
+            all_specs=meta.get("all_specs"),
+            input_dim=meta.get("input_dim"),
+            fixed=meta.get("fixed", 0),
+        )
+    )
     graphdef, state = nnx.split(abstract)
     leaves, treedef = jax.tree_util.tree_flatten_with_path(state)
     with np.load(p / PARAMS) as saved:
@@ -74,8 +87,9 @@ def load_checkpoint(path: str | Path) -> tuple[nnx.Module, Normalizer, dict]:
         for k, leaf in leaves:
             arr = saved[_key(k)]
             if arr.shape != leaf.shape:
-                raise ValueError(f"checkpoint {p}: parameter {_key(k)} has shape "
-                                 f"{arr.shape}, the model expects {leaf.shape}")
+                raise ValueError(
+                    f"checkpoint {p}: parameter {_key(k)} has shape {arr.shape}, the model expects {leaf.shape}"
+                )
             new.append(jnp.asarray(arr, dtype=leaf.dtype))
     model = nnx.merge(graphdef, jax.tree_util.tree_unflatten(treedef, new))
     return model, Normalizer.from_dict(meta["normalizer"]), meta

@@ -31,15 +31,23 @@ def window_loss(field, windows, tau, rollout_weight=0.0):
     _, preds = jax.lax.scan(step, z0, None, length=K)  # (K, batch, n)
     preds = jnp.swapaxes(preds, 0, 1)
     k = jnp.arange(1, K + 1, dtype=windows.dtype)[None, :, None]
-    err = jnp.mean(((preds - windows[:, 1:K + 1]) / (k * tau)) ** 2, axis=(0, 2))  # per k
+    err = jnp.mean(((preds - windows[:, 1 : K + 1]) / (k * tau)) ** 2, axis=(0, 2))  # per k
     pair = err[0]
     if K == 1:
         return pair
     return pair + rollout_weight * jnp.mean(err[1:])
 
 
-def joint_loss(model, windows, tau, rollout_weight=0.0, reconstruction_weight=1.0, isometry_weight=0.1,
-               pca_penalty_weight=0.0, dynamics_loss=None):
+def joint_loss(
+    model,
+    windows,
+    tau,
+    rollout_weight=0.0,
+    reconstruction_weight=1.0,
+    isometry_weight=0.1,
+    pca_penalty_weight=0.0,
+    dynamics_loss=None,
+):
     """An autoencoder chart + latent dynamics on windows of PCA coordinates y (batch, K+1, m).
 
     Dynamics: ``dynamics_loss(dynamics, h_windows, tau)`` of the encoded windows — by

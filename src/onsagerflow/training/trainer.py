@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -25,8 +26,9 @@ from .losses import window_loss
 log = logging.getLogger("onsagerflow.training")
 
 
-def make_windows(u: np.ndarray, *, lag: int, steps: int = 1, per_trajectory: int | None = None,
-                 seed: int = 0) -> np.ndarray:
+def make_windows(
+    u: np.ndarray, *, lag: int, steps: int = 1, per_trajectory: int | None = None, seed: int = 0
+) -> np.ndarray:
     """Windows (N, steps+1, n) of states ``lag`` samples apart from trajectories (traj, time, n).
 
     ``per_trajectory`` draws that many window starts from each trajectory without
@@ -37,14 +39,12 @@ def make_windows(u: np.ndarray, *, lag: int, steps: int = 1, per_trajectory: int
     span = lag * steps
     n_starts = n_time - span
     if n_starts < 1:
-        raise ValueError(f"trajectories of {n_time} samples are too short for windows of "
-                         f"{steps} step(s) of lag {lag}")
+        raise ValueError(f"trajectories of {n_time} samples are too short for windows of {steps} step(s) of lag {lag}")
     rng = np.random.default_rng(seed)
     if per_trajectory is None or per_trajectory >= n_starts:
         starts = np.broadcast_to(np.arange(n_starts), (n_traj, n_starts))
     else:
-        starts = np.stack([np.sort(rng.choice(n_starts, per_trajectory, replace=False))
-                           for _ in range(n_traj)])
+        starts = np.stack([np.sort(rng.choice(n_starts, per_trajectory, replace=False)) for _ in range(n_traj)])
     idx = starts[..., None] + lag * np.arange(steps + 1)  # (traj, starts, steps+1)
     w = u[np.arange(n_traj)[:, None, None], idx]  # (traj, starts, steps+1, n)
     return w.reshape(n_traj * starts.shape[1], steps + 1, u.shape[-1])
@@ -60,8 +60,16 @@ class FitResult:
     stopped_early: bool
 
 
-def fit(model: nnx.Module, train: np.ndarray, val: np.ndarray, *, tau: float,
-        cfg: Mapping[str, Any], seed: int, loss: Callable | None = None) -> FitResult:
+def fit(
+    model: nnx.Module,
+    train: np.ndarray,
+    val: np.ndarray,
+    *,
+    tau: float,
+    cfg: Mapping[str, Any],
+    seed: int,
+    loss: Callable | None = None,
+) -> FitResult:
     """Train ``model`` on windows ``train`` (N, K+1, n), early-stopping on ``val``.
 
     ``loss(model, windows, tau)`` defaults to the pair (+ rollout) loss of the model's
@@ -78,6 +86,7 @@ def fit(model: nnx.Module, train: np.ndarray, val: np.ndarray, *, tau: float,
     batch = int(min(cfg["batch_size"], train.shape[0]))
     rollout_weight = float(cfg.get("rollout_weight", 0.0))
     if loss is None:
+
         def loss(m, w, tau):
             return window_loss(m, w, tau, rollout_weight)
 
@@ -86,13 +95,18 @@ def fit(model: nnx.Module, train: np.ndarray, val: np.ndarray, *, tau: float,
     def loss_fn(p, w, tau):
         return loss(nnx.merge(graphdef, p, rest), w, tau)
 
-    tx = optax.chain(optax.clip_by_global_norm(cfg["grad_clip"]),
-                     optax.adamw(cfg["learning_rate"], weight_decay=cfg["weight_decay"]))
+    tx = optax.chain(
+        optax.clip_by_global_norm(cfg["grad_clip"]), optax.adamw(cfg["learning_rate"], weight_decay=cfg["weight_decay"])
+    )
     opt_state = tx.init(params)
     plateau_cfg = cfg["plateau"]
     plateau = optax.contrib.reduce_on_plateau(
-        factor=plateau_cfg["factor"], patience=plateau_cfg["patience"], rtol=1e-4,
-        cooldown=plateau_cfg.get("cooldown", 0), min_scale=plateau_cfg["min_scale"])
+        factor=plateau_cfg["factor"],
+        patience=plateau_cfg["patience"],
+        rtol=1e-4,
+        cooldown=plateau_cfg.get("cooldown", 0),
+        min_scale=plateau_cfg["min_scale"],
+    )
     plateau_state = plateau.init(params)
 
     # Data go in as arguments, not closure constants: the compiled epoch then depends on
@@ -128,20 +142,28 @@ def fit(model: nnx.Module, train: np.ndarray, val: np.ndarray, *, tau: float,
     bar = progress(range(1, int(cfg["epochs"]) + 1), desc="epochs", unit="ep")
     for epoch in bar:
         params, opt_state, plateau_state, scale, train_loss, val_loss = run_epoch(
-            params, opt_state, plateau_state, key, epoch, train, val, tau)
+            params, opt_state, plateau_state, key, epoch, train, val, tau
+        )
         train_loss, val_loss, scale = float(train_loss), float(val_loss), float(scale)
         if not np.isfinite(train_loss) or not np.isfinite(val_loss):
-            raise FloatingPointError(f"training diverged at epoch {epoch}: train loss {train_loss}, "
-                                     f"val loss {val_loss}; lower learning_rate or grad_clip")
-        rows.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                     "lr": float(cfg["learning_rate"]) * scale,
-                     "seconds": time.perf_counter() - t0})
+            raise FloatingPointError(
+                f"training diverged at epoch {epoch}: train loss {train_loss}, "
+                f"val loss {val_loss}; lower learning_rate or grad_clip"
+            )
+        rows.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "lr": float(cfg["learning_rate"]) * scale,
+                "seconds": time.perf_counter() - t0,
+            }
+        )
         if val_loss < best_val * (1.0 - es["min_delta"]):
             best_params, best_val, best_epoch, since_best = params, val_loss, epoch, 0
         else:
             since_best += 1
-        bar.set_postfix(train=f"{train_loss:.3e}", val=f"{val_loss:.3e}", lr=f"{rows[-1]['lr']:.1e}",
-                        refresh=False)
+        bar.set_postfix(train=f"{train_loss:.3e}", val=f"{val_loss:.3e}", lr=f"{rows[-1]['lr']:.1e}", refresh=False)
         if since_best >= es["patience"]:
             stopped = True
             log.info("early stop at epoch %d: no val improvement for %d epochs", epoch, since_best)
@@ -150,5 +172,11 @@ def fit(model: nnx.Module, train: np.ndarray, val: np.ndarray, *, tau: float,
     seconds = time.perf_counter() - t0
     nnx.update(model, best_params)
     log.info("best val loss %.4e at epoch %d of %d (%.1f s)", best_val, best_epoch, len(rows), seconds)
-    return FitResult(model=model, history=pd.DataFrame(rows), best_epoch=best_epoch,
-                     best_val_loss=float(best_val), seconds=seconds, stopped_early=stopped)
+    return FitResult(
+        model=model,
+        history=pd.DataFrame(rows),
+        best_epoch=best_epoch,
+        best_val_loss=float(best_val),
+        seconds=seconds,
+        stopped_early=stopped,
+    )
