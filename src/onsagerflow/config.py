@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import UserError
+
 DATA_KEYS = ("type", "parameters", "simulation", "source", "splits", "seed")
 RUN_SEPARATOR = "-n"  # a run of model m on latent size n is "m-n<n>"; config keys have no '-'
 
@@ -46,7 +48,7 @@ def evaluation_spec(config: Mapping[str, Any], system: str) -> dict:
     return {**config["evaluation"], **config["systems"][system].get("evaluation", {})}
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config that passes the schema but cannot work; the message names the key."""
 
 

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..errors import UserError
+
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 SPLIT_ATTRS = {
     "flag_values": [0, 1, 2],
@@ -22,7 +24,7 @@ PROVENANCE_ATTRS = ("onsagerflow_version", "git_sha", "config_sha256", "created"
 REQUIRED_ATTRS = ("system",) + PROVENANCE_ATTRS
 
 
-class SchemaError(ValueError):
+class SchemaError(UserError, ValueError):
     """A Dataset that breaks the canonical schema; the message names the culprit."""
 
 

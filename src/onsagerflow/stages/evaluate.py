@@ -32,7 +32,7 @@ from ..models.dynamics import physical_field
 from ..models.reducers import PCA
 from ..provenance import stamp
 from ..systems import get_system, known_systems
-from .common import load_run, observed, split_array, write_json
+from .common import load_run, observed, split_array, training_summary, write_json
 
 log = logging.getLogger("onsagerflow.evaluate")
 
@@ -182,7 +182,7 @@ def run(
                 long_time_statistics(long_truth, t_long, cfg["long_discard"]) if long_truth is not None else None
             ),
         },
-        "training": {k: meta[k] for k in ("best_epoch", "best_val_loss", "epochs_run", "train_seconds", "device")},
+        "training": training_summary(meta),
         "latent_metrics": (
             _latent_metrics(
                 field,

@@ -19,11 +19,12 @@ import numpy as np
 from ..analysis.ensembles import abs_correlation, censor, covariance_error, ks_statistic, moment_errors, wasserstein1
 from ..analysis.fixed_points import find_fixed_points
 from ..analysis.sde import physical_sde, simulate_sde
+from ..config import ConfigError
 from ..data import build_dataset, open_store, split_mask, write_store
 from ..models.dynamics import physical_field
 from ..provenance import stamp
 from ..systems.polymer import unfolding_time
-from .common import load_run, observed, split_array, write_json
+from .common import load_run, observed, split_array, training_summary, write_json
 
 log = logging.getLogger("onsagerflow.evaluate")
 
@@ -45,7 +46,7 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
     z_true = chart.encode(y_test)  # the run's latent coordinates (physical units of h)
     observables = ds.attrs.get("observables", "").split()
     if "extension" not in observables:
-        raise ValueError(
+        raise ConfigError(
             f"{data}: the ensemble evaluation needs the extension among the latent "
             f"observables (reduction.observables), found {observables}"
         )
@@ -199,7 +200,7 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
         "fixed_points": critical,
         "correlations": correlations,
         "diffusion": meta["model_spec"].get("diffusion"),
-        "training": {k: meta[k] for k in ("best_epoch", "best_val_loss", "epochs_run", "train_seconds", "device")},
+        "training": training_summary(meta),
         "evaluate_seconds": time.perf_counter() - t_start,
         "provenance": provenance,
     }

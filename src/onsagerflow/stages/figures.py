@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from ..figures.potential import plane_through, potential_figure
 from ..figures.training import training_figure
 from ..provenance import stamp
 from ..training.checkpoint import HISTORY
-from .common import load_run
+from .common import load_run, read_json
 
 log = logging.getLogger("onsagerflow.figures")
 
@@ -29,7 +28,7 @@ def run(spec: dict, models: dict[str, str], evals: dict[str, str], out_dir: str)
     sys_spec = spec["system"]
     name = sys_spec["name"]
     provenance = stamp(spec)
-    metrics = {m: json.loads((Path(evals[m]) / "metrics.json").read_text()) for m in spec["models"]}
+    metrics = {m: read_json(Path(evals[m]) / "metrics.json") for m in spec["models"]}
     longs = {m: read_zarr(Path(evals[m]) / "long_rollouts.zarr").load() for m in spec["models"]}
     exact = None
     first = metrics[spec["models"][0]]
@@ -73,7 +72,7 @@ def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> N
     sys_spec = spec["system"]
     name, key = sys_spec["name"], spec["model"]
     provenance = stamp(spec)
-    metrics = json.loads((Path(eval_dir) / "metrics.json").read_text())
+    metrics = read_json(Path(eval_dir) / "metrics.json")
     exact = np.array([p["x"] for p in metrics["exact_fixed_points"]]) if metrics.get("exact_fixed_points") else None
     long = read_zarr(Path(eval_dir) / "long_rollouts.zarr")
     truth = long["truth"].isel(start=0).values if "truth" in long else None
@@ -131,7 +130,7 @@ def run_fields(
         f"{name} variance spectrum",
     )
 
-    metrics = {r: json.loads((Path(evals[r]) / "metrics.json").read_text()) for r in spec["models"]}
+    metrics = {r: read_json(Path(evals[r]) / "metrics.json") for r in spec["models"]}
     by_n: dict[int, list[str]] = {}
     for r in spec["models"]:
         by_n.setdefault(metrics[r]["latent"], []).append(r)
@@ -230,7 +229,7 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
     out.mkdir(parents=True, exist_ok=True)
     name = spec["system"]["name"]
     provenance = stamp(spec)
-    m = json.loads((Path(eval_dir) / "metrics.json").read_text())
+    m = read_json(Path(eval_dir) / "metrics.json")
     loaded = load_run(model_dir)
     norm, chart, dyn = loaded.norm, loaded.chart, loaded.dynamics
     lat = open_store(latent)

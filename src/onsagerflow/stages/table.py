@@ -1,18 +1,53 @@
-"""``onsagerflow table``: one row per system and model, CSV and Markdown."""
+"""``onsagerflow table``: one row per system and model, CSV and Markdown.
+
+Every metrics file is checked as it is read (valid JSON, the keys a row needs); a run
+whose training did not learn (training.warnings in its metrics) gets its warnings in
+the 'training warnings' column of the CSV, and a mark after its name in the Markdown,
+with the warnings as notes under the table.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..data import atomic_path
+from ..errors import DamagedFileError
+from .common import read_json
 
 log = logging.getLogger("onsagerflow.table")
+
+WARNINGS = "training warnings"  # CSV column: the run's 'did not learn' warnings, '; '-joined
+MARK = "⚠"  # after a model's name in the Markdown tables when it has warnings
+METRICS_KEYS = ("system", "training", "provenance")
+
+
+def read_metrics(path: str) -> dict:
+    return read_json(path, "metrics file", needs=METRICS_KEYS)
+
+
+def learning_warnings(m: dict) -> str:
+    return "; ".join(m["training"].get("warnings", []))  # metrics made before the judge have none
+
+
+def rows(metrics_files: list[str], make_row) -> list[dict]:
+    """One row per metrics file; a file without a key its row needs is named."""
+    out = []
+    for f in metrics_files:
+        m = read_metrics(f)
+        try:
+            r = make_row(m)
+        except (KeyError, TypeError, IndexError) as exc:
+            raise DamagedFileError(
+                f"metrics file {f} lacks {exc} for this table (made by another version of onsagerflow, or "
+                "damaged); delete it and rerun the evaluate rule"
+            ) from None
+        r[WARNINGS] = learning_warnings(m)
+        out.append(r)
+    return out
 
 
 def row(m: dict) -> dict:
@@ -41,7 +76,7 @@ def row(m: dict) -> dict:
 
 def run(metrics_files: list[str], out_csv: str, out_md: str, make_row=None) -> None:
     """One row per metrics file (``row`` by default), written as CSV and Markdown."""
-    df = pd.DataFrame([(make_row or row)(json.loads(Path(f).read_text())) for f in metrics_files])
+    df = pd.DataFrame(rows(metrics_files, make_row or row))
     with atomic_path(out_csv) as tmp:
         df.to_csv(tmp, index=False)
     with atomic_path(out_md) as tmp:
@@ -105,8 +140,24 @@ def with_seed_summaries(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=df.columns)
 
 
+def marked(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The table without the warnings column, a mark after each model that has warnings,
+    and one note per such model."""
+    if WARNINGS not in df:
+        return df, []
+    df, notes = df.copy(), []
+    for i, w in enumerate(df[WARNINGS]):
+        if not isinstance(w, str) or not w:
+            continue
+        name = f"{df['system'].iloc[i]} {df['model'].iloc[i]}"
+        df.iloc[i, df.columns.get_loc("model")] = f"{df['model'].iloc[i]} {MARK}"
+        why = "some of its seeds did not learn (rows above)" if w == "varies" else f"did not learn: {w}"
+        notes.append(f"- {MARK} {name}: {why}")
+    return df.drop(columns=WARNINGS), notes
+
+
 def to_markdown(df: pd.DataFrame) -> str:
-    df = with_seed_summaries(df)
+    df, notes = marked(with_seed_summaries(df))
 
     def fmt(v):
         if isinstance(v, float):
@@ -115,7 +166,7 @@ def to_markdown(df: pd.DataFrame) -> str:
 
     lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in df.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
 def latent_row(m: dict) -> dict:
@@ -149,13 +200,16 @@ def latent_row(m: dict) -> dict:
 
 
 def run_latent(metrics_files: list[str], out_csv: str, out_md: str) -> None:
-    order = sorted(
-        metrics_files,
-        key=lambda f: (lambda m: (m["system"], m["latent"], m["autoencoder"], m["model_key"]))(
-            json.loads(Path(f).read_text())
-        ),
-    )
-    run(order, out_csv, out_md, latent_row)
+    def order(f):
+        m = read_metrics(f)
+        try:
+            return (m["system"], m["latent"], m["autoencoder"], m["model_key"])
+        except KeyError as exc:
+            raise DamagedFileError(
+                f"metrics file {f} lacks {exc} for the latent table; rerun the evaluate rule"
+            ) from None
+
+    run(sorted(metrics_files, key=order), out_csv, out_md, latent_row)
 
 
 def polymer_row(m: dict) -> dict:
@@ -241,6 +295,7 @@ BASELINE_COLUMNS = [
     "fixed-point error",
     "ensemble std error",
     "unfolding W1/mean",
+    WARNINGS,
 ]
 
 BASELINE_NOTES = [
@@ -257,7 +312,7 @@ BASELINE_NOTES = [
 
 def run_baselines(metrics_files: list[str], out_csv: str, out_md: str) -> None:
     """Every run of every system, OnsagerNet beside the baselines, with footnotes in the Markdown."""
-    df = pd.DataFrame([baseline_row(json.loads(Path(f).read_text())) for f in metrics_files], columns=BASELINE_COLUMNS)
+    df = pd.DataFrame(rows(metrics_files, baseline_row), columns=BASELINE_COLUMNS)
     with atomic_path(out_csv) as tmp:
         df.to_csv(tmp, index=False)
     with atomic_path(out_md) as tmp:

@@ -19,10 +19,12 @@ from flax import nnx
 
 from ..config import ConfigError, pair_lag
 from ..data import open_store
+from ..errors import TrainingFailed
 from ..models import build_model, param_count
 from ..models.normalizer import Normalizer
 from ..provenance import stamp
 from ..training import fit, load_checkpoint, make_windows, save_checkpoint
+from ..training.judge import judge, trivial_model, trivial_warnings
 from ..training.losses import em_nll, joint_loss, window_loss
 from .common import observed, sampling_step, split_array
 
@@ -30,6 +32,13 @@ log = logging.getLogger("onsagerflow.train")
 
 
 def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
+    try:
+        _run(spec, data, out, pretrained)
+    except TrainingFailed as exc:  # name the run: the message travels up to the rule's log
+        raise TrainingFailed(f"{spec['system']}/{spec['run']}: {exc}") from None
+
+
+def _run(spec: dict, data: str, out: str, pretrained: str | None) -> None:
     ds = open_store(data)
     variable = observed(ds, data)
     dt = sampling_step(ds)
@@ -97,15 +106,23 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
         lag,
         jax.devices()[0],
     )
-    result = fit(model, train, val, tau=pairs["tau"] / norm.time_scale, cfg=training, seed=training["seed"], loss=loss)
+    warm = bool(m["spec"].get("autoencoder"))  # the dynamics start pre-trained
+    tau = pairs["tau"] / norm.time_scale
+    result = fit(model, train, val, tau=tau, cfg=training, seed=training["seed"], loss=loss, warm_start=warm)
+    result.warnings = judge(result, training, warm_start=warm)
     frozen = (m["spec"].get("autoencoder") or {}).get("frozen_epochs", 0)
     if frozen:
-        result = _frozen_stage(model, train, val, pairs["tau"] / norm.time_scale, training, frozen, result, stochastic)
+        result = _frozen_stage(model, train, val, tau, training, frozen, result, stochastic)
+    for w in result.warnings:
+        log.warning("did not learn: %s", w)
     meta.update(
         {
             "param_count": param_count(model),
             "best_epoch": result.best_epoch,
             "best_val_loss": result.best_val_loss,
+            "initial_val_loss": result.initial_val_loss,
+            "trivial_val_loss": result.trivial_val_loss,
+            "warnings": result.warnings,
             "epochs_run": len(result.history),
             "stopped_early": result.stopped_early,
             "train_seconds": result.seconds,
@@ -148,12 +165,15 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
         log.info("dz%d/dt' = %s", i, terms or "0")
     tau = pairs["tau"] / norm.time_scale
     weight = float(training["rollout_weight"])
-    losses = [
-        float(
-            window_loss(model, jnp.asarray(make_windows(norm.encode(u), seed=training["seed"] + k, **cut)), tau, weight)
-        )
+    windows = [
+        jnp.asarray(make_windows(norm.encode(u), seed=training["seed"] + k, **cut))
         for k, u in enumerate((u_train, u_val))
     ]
+    losses = [float(window_loss(model, w, tau, weight)) for w in windows]
+    trivial = float(window_loss(trivial_model(model, windows[0], tau), windows[1], tau, weight))
+    warnings = trivial_warnings(losses[1], trivial)
+    for w in warnings:
+        log.warning("did not learn: %s", w)
     history = pd.DataFrame([{"epoch": 0, "train_loss": losses[0], "val_loss": losses[1]}])
     log.info(
         "%s on %s: %d non-zero of %d coefficients, train / val pair loss %.4e / %.4e (%.2f s)",
@@ -170,6 +190,9 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
             "coefficients": int(coef.size),
             "best_epoch": 0,
             "best_val_loss": losses[1],
+            "initial_val_loss": None,  # no iterations: nothing to start from
+            "trivial_val_loss": trivial,
+            "warnings": warnings,
             "epochs_run": 1,
             "stopped_early": False,
             "train_seconds": seconds,
@@ -197,10 +220,13 @@ def _frozen_stage(model, train, val, tau, training, epochs, first, stochastic):
         cfg={**training, "epochs": epochs},
         seed=training["seed"] + 2,
         loss=em_nll if stochastic else None,
+        warm_start=True,
     )
+    warnings = judge(second, {**training, "epochs": epochs}, warm_start=True)
     h1 = first.history.assign(stage=1)
     h2 = second.history.assign(stage=2, epoch=second.history["epoch"] + len(h1))
-    best = second.best_epoch + len(h1)
+    # the second stage starts from the first's kept (best) epoch: that is its epoch 0
+    best = second.best_epoch + len(h1) if second.best_epoch else first.best_epoch
     return type(first)(
         model=model,
         history=pd.concat([h1, h2], ignore_index=True),
@@ -208,6 +234,9 @@ def _frozen_stage(model, train, val, tau, training, epochs, first, stochastic):
         best_val_loss=second.best_val_loss,
         seconds=first.seconds + second.seconds,
         stopped_early=second.stopped_early,
+        initial_val_loss=first.initial_val_loss,
+        trivial_val_loss=second.trivial_val_loss,
+        warnings=first.warnings + [f"second stage: {w}" for w in warnings],
     )
 
 
