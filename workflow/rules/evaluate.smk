@@ -2,9 +2,9 @@ rule evaluate:
     input:
         unpack(evaluate_inputs),
     output:
-        metrics=f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json",
-        predictions=directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr"),
-        long=directory(f"{RESULTS}/eval/{{system}}/{{model}}/long_rollouts.zarr"),
+        metrics=update(f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json"),
+        predictions=update(directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr")),
+        long=update(directory(f"{RESULTS}/eval/{{system}}/{{model}}/long_rollouts.zarr")),
     log:
         f"{RESULTS}/logs/evaluate/{{system}}/{{model}}.log",
     benchmark:
@@ -34,8 +34,8 @@ rule evaluate_ensembles:
     input:
         unpack(evaluate_inputs),
     output:
-        metrics=f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json",
-        predictions=directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr"),
+        metrics=update(f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json"),
+        predictions=update(directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr")),
     log:
         f"{RESULTS}/logs/evaluate/{{system}}/{{model}}.log",
     benchmark:

@@ -36,8 +36,10 @@ rule potential:
         model=f"{RESULTS}/models/{{system}}/{{model}}",
     output:
         report(
-            multiext(
-                f"{RESULTS}/figures/{{system}}/potential_{{model}}", ".png", ".pdf"
+            update(
+                multiext(
+                    f"{RESULTS}/figures/{{system}}/potential_{{model}}", ".png", ".pdf"
+                )
             ),
             caption="../report/potential.rst",
             category="Figures",
@@ -105,11 +107,11 @@ rule table:
         all_metrics(STATE_SYSTEMS),
     output:
         csv=report(
-            f"{RESULTS}/tables/results.csv",
+            update(f"{RESULTS}/tables/results.csv"),
             caption="../report/table.rst",
             category="Tables",
         ),
-        md=f"{RESULTS}/tables/results.md",
+        md=update(f"{RESULTS}/tables/results.md"),
     log:
         f"{RESULTS}/logs/table.log",
     benchmark:
@@ -129,11 +131,11 @@ rule latent_table:
         all_metrics(FIELD_SYSTEMS),
     output:
         csv=report(
-            f"{RESULTS}/tables/latent_models.csv",
+            update(f"{RESULTS}/tables/latent_models.csv"),
             caption="../report/latent_table.rst",
             category="Tables",
         ),
-        md=f"{RESULTS}/tables/latent_models.md",
+        md=update(f"{RESULTS}/tables/latent_models.md"),
     log:
         f"{RESULTS}/logs/latent_table.log",
     benchmark:
@@ -186,11 +188,11 @@ rule polymer_table:
         all_metrics(POLYMER_SYSTEMS),
     output:
         csv=report(
-            f"{RESULTS}/tables/polymer_models.csv",
+            update(f"{RESULTS}/tables/polymer_models.csv"),
             caption="../report/polymer_table.rst",
             category="Tables",
         ),
-        md=f"{RESULTS}/tables/polymer_models.md",
+        md=update(f"{RESULTS}/tables/polymer_models.md"),
     log:
         f"{RESULTS}/logs/polymer_table.log",
     benchmark:
@@ -208,7 +210,7 @@ rule polymer_table:
 rule config_file:
     output:
         report(
-            f"{RESULTS}/config.yaml",
+            update(f"{RESULTS}/config.yaml"),
             caption="../report/config.rst",
             category="Configuration",
         ),
@@ -234,11 +236,11 @@ rule baselines_table:
         all_metrics(SYSTEMS),
     output:
         csv=report(
-            f"{RESULTS}/tables/baselines.csv",
+            update(f"{RESULTS}/tables/baselines.csv"),
             caption="../report/baselines_table.rst",
             category="Tables",
         ),
-        md=f"{RESULTS}/tables/baselines.md",
+        md=update(f"{RESULTS}/tables/baselines.md"),
     log:
         f"{RESULTS}/logs/baselines_table.log",
     benchmark:

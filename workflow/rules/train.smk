@@ -2,7 +2,7 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        directory(f"{RESULTS}/models/{{system}}/{{model}}"),
+        update(directory(f"{RESULTS}/models/{{system}}/{{model}}")),
     log:
         f"{RESULTS}/logs/train/{{system}}/{{model}}.log",
     benchmark:
