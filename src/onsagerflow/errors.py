@@ -56,9 +56,16 @@ OS_HINTS = {
 }
 
 
-def one_line(text: str) -> str:
-    """A message on one line: line breaks and runs of blanks become single spaces."""
-    return " ".join(str(text).split())
+MAX_MESSAGE = 2000  # characters of a one-line message; a longer one is cut (--debug shows it whole)
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """A message on one line: line breaks and runs of blanks become single spaces, and a
+    message longer than ``limit`` is cut there."""
+    line = " ".join(str(text).split())
+    if len(line) > limit:
+        line = f"{line[:limit]} … ({len(line) - limit} more characters: --debug shows them)"
+    return line
 
 
 def expected_os_error(exc: BaseException) -> str | None:

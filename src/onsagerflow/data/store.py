@@ -292,10 +292,27 @@ def open_store(
     return ds
 
 
+def _raised_in_zarr(exc: BaseException) -> bool:
+    """Whether the failure (or one it arose from) was raised inside zarr or its codecs."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        tb = exc.__traceback__
+        while tb is not None:
+            name = tb.tb_frame.f_globals.get("__name__", "")
+            if name.split(".")[0] in ("zarr", "numcodecs"):
+                return True
+            tb = tb.tb_next
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def diagnose(exc: BaseException) -> DamagedStoreError | None:
-    """For a failure that is not a UserError: a damaged chunk in one of the stores this
-    process opened, which may be its cause (a codec error deep in a lazy computation
-    names no file), or None."""
+    """For a failure raised inside zarr that is not a UserError: a damaged chunk in one of
+    the stores this process opened, its likely cause (a codec error deep in a lazy
+    computation names no file), or None. Reads those stores whole, so only on failure."""
+    if not _raised_in_zarr(exc):
+        return None
     for p in reversed(_opened):
         try:
             problem = damage(p, decode=True)

@@ -77,8 +77,8 @@ def judge(result, cfg: Mapping[str, Any], *, warm_start: bool = False) -> list[s
         if not best < limit:
             raise TrainingFailed(
                 f"training diverged or learned nothing: best validation loss {best:.4g} (epoch "
-                f"{result.best_epoch}) is not below {limit:.4g}, training.divergence_factor "
-                f"({cfg['divergence_factor']:g}) of the untrained model's {initial:.4g}; lower "
+                f"{result.best_epoch}) is not below {limit:.4g} (training.divergence_factor "
+                f"{cfg['divergence_factor']:g} of the untrained model's {initial:.4g}); lower "
                 f"training.learning_rate (now {cfg['learning_rate']:g}) or training.grad_clip (now "
                 f"{cfg['grad_clip']:g}); no checkpoint written"
             )
