@@ -19,7 +19,7 @@ import psutil
 import pytest
 import yaml
 
-from onsagerflow.config import prepare_config, stage_spec_json
+from onsagerflow.config import load_config, stage_spec_json
 from onsagerflow.training import load_checkpoint
 
 pytestmark = pytest.mark.slow
@@ -222,11 +222,7 @@ def stage(*args) -> subprocess.CompletedProcess:
 
 
 def spec(config: Path, stage_name: str) -> str:
-    from snakemake.utils import validate
-
-    cfg = yaml.safe_load(config.read_text())
-    validate(cfg, str(ROOT / "config" / "schema.yaml"))
-    return stage_spec_json(prepare_config(cfg), stage_name, SYSTEM, MODEL)
+    return stage_spec_json(load_config(config), stage_name, SYSTEM, MODEL)
 
 
 def one_line(out: subprocess.CompletedProcess) -> str:
