@@ -280,3 +280,49 @@ def test_a_read_only_results_folder_is_one_line_naming_it(finished, tmp_path):
     line = one_line(out)
     assert f"{folder}/.{MODEL}.tmp-" in line and "choose another results folder" in line
     assert list(folder.iterdir()) == []
+
+
+def test_an_untrainable_data_set_warns_in_the_log_metrics_and_tables(tmp_path, caplog):
+    """A random walk (increments of pure noise: nothing to learn beyond dz/dt = 0), ingested,
+    trained, evaluated and tabulated by the stages themselves: training ends, with the
+    'did not learn' warning in the log, metrics.json, the CSV and the marked Markdown table."""
+    import logging
+
+    import numpy as np
+    import pandas as pd
+    import xarray as xr
+
+    from onsagerflow.config import stage_spec, validate_config
+    from onsagerflow.stages import evaluate, ingest, table, train
+
+    rng = np.random.default_rng(0)
+    t = 0.002 * np.arange(300)
+    walk = np.cumsum(rng.normal(scale=0.05, size=(12, t.size, 3)), axis=1)
+    xr.Dataset(
+        {"X": (("run", "t", "comp"), walk, {"units": "1", "long_name": "random walk"})}, coords={"t": t}
+    ).to_netcdf(tmp_path / "walk.nc", engine="h5netcdf")
+    cfg = yaml.safe_load((ROOT / "tests" / "configs" / "ingest_tiny.yaml").read_text())
+    system = cfg["systems"]["lorenz_mine"]
+    system["source"] = {
+        "files": str(tmp_path / "walk.nc"),
+        "layout": "state",
+        "variables": {"u": {"name": "X", "long_name": "random walk"}},
+        "dims": {"run": "trajectory", "t": "time", "comp": "state"},
+        "time": {"name": "t"},
+    }
+    system["models"] = ["onsagernet"]
+    cfg["training"]["epochs"] = 40
+    cfg = validate_config(cfg)
+    data, model, out = tmp_path / "walk.zarr", tmp_path / "model", tmp_path / "eval"
+    ingest.run(stage_spec(cfg, "ingest", "lorenz_mine"), data)
+    with caplog.at_level(logging.WARNING, logger="onsagerflow"):
+        train.run(stage_spec(cfg, "train", "lorenz_mine", "onsagernet"), data, model)
+    assert any("did not learn: never beat the trivial predictor dz/dt = 0" in r.getMessage() for r in caplog.records)
+    evaluate.run(stage_spec(cfg, "evaluate", "lorenz_mine", "onsagernet"), data, model, out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    (warning,) = metrics["training"]["warnings"]
+    assert warning.startswith("never beat the trivial predictor")
+    assert metrics["training"]["best_val_loss"] >= metrics["training"]["trivial_val_loss"]
+    table.run_baselines([str(out / "metrics.json")], tmp_path / "b.csv", tmp_path / "b.md")
+    assert pd.read_csv(tmp_path / "b.csv")[table.WARNINGS].iloc[0] == warning
+    assert "| onsagernet ⚠ |" in (tmp_path / "b.md").read_text()
