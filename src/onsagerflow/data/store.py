@@ -54,11 +54,6 @@ class DamagedStoreError(StoreError, DamagedFileError):
 _opened: list[Path] = []
 
 
-def opened_stores() -> list[Path]:
-    """The stores read in this process, oldest first."""
-    return list(_opened)
-
-
 def _process_start(pid: int) -> float | None:
     """When process ``pid`` started (seconds since the epoch), or None where /proc cannot tell."""
     try:

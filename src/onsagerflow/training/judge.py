@@ -6,9 +6,10 @@
   (a pre-trained chart or a second training stage) keeps its start when no epoch beats
   it, with a warning.
 - The trivial predictor dz/dt = 0 (persistence: z(t + τ) = z(t)), scored by the run's own
-  loss. For a likelihood loss it is a random walk: zero drift with the constant noise
-  covariance of the train increments. A model that never beats it has learned nothing
-  the data show over τ: a warning.
+  loss. For a likelihood loss it is a random walk: zero drift and constant, independent
+  noise in each component, of the size of the train increments (the simplest noise any
+  S-OnsagerNet diffusion can represent, so only the drift is being compared). A model that
+  never beats it has learned nothing the data show over τ: a warning.
 
 A best epoch in the first ``training.early_best_fraction`` of the epochs is a warning too:
 the validation loss stopped falling almost at once, so early stopping kept a barely
@@ -27,7 +28,7 @@ import numpy as np
 
 from ..errors import TrainingFailed
 
-RIDGE = 1e-12  # relative ridge that keeps the random walk's covariance positive definite
+RIDGE = 1e-12  # relative floor that keeps the random walk's variances positive
 
 
 class Persistence:
@@ -50,12 +51,12 @@ class Persistence:
 def trivial_model(model, train: np.ndarray, tau: float):
     """The trivial counterpart of ``model`` for its own loss: persistence in the space its
     dynamics see (for a model with an autoencoder, that chart as it starts), with the
-    noise covariance E[ΔzΔzᵀ]/τ of the train windows' increments."""
+    diagonal noise covariance diag(E[Δz²])/τ of the train windows' increments."""
     ae = getattr(model, "autoencoder", None)
     h = np.asarray(ae.encode(jnp.asarray(train))) if ae is not None else np.asarray(train)
     dz = np.diff(h, axis=1).reshape(-1, h.shape[-1]).astype(np.float64)
-    cov = dz.T @ dz / (max(len(dz), 1) * float(tau))
-    cov += RIDGE * max(float(np.trace(cov)) / len(cov), 1.0) * np.eye(len(cov))
+    var = np.mean(dz**2, axis=0) / float(tau) if len(dz) else np.ones(h.shape[-1])
+    cov = np.diag(var + RIDGE * max(float(var.mean()), 1.0))
     walk = Persistence(cov.astype(np.asarray(train).dtype))
     return SimpleNamespace(autoencoder=ae, dynamics=walk) if ae is not None else walk
 
