@@ -149,6 +149,13 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--baselines", action="store_true", help="every system's runs beside the baselines (MLP-ODE, SINDy, drift-only)"
     )
+    c = sub.add_parser(
+        "check",
+        help="check a workflow config as snakemake -n does (YAML, schema, every config-only check)",
+        description="Reads the file (a YAML error names the line), validates it against "
+        "config/schema.yaml, fills the defaults and runs every check that needs only the config.",
+    )
+    c.add_argument("config", help="a workflow config file")
     i = sub.add_parser("info", help="print the provenance of a result")
     i.add_argument("result")
     return p
@@ -171,6 +178,17 @@ def main(argv: list[str] | None = None) -> int:
         from .stages import info
 
         info.run(args.result)
+        return 0
+    if args.stage == "check":
+        from .config import ConfigError, load_config, runs_of
+
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            log.error("check failed: %s", exc)
+            return 1
+        runs = sum(len(runs_of(config, s)) for s in config["systems"])
+        print(f"{args.config}: valid; {len(config['systems'])} systems, {runs} runs, results in {config['results']}")
         return 0
     from .stages.from_config import NEEDS
 
