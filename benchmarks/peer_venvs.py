@@ -131,7 +131,8 @@ def _link_libraries(peer: Peer) -> None:
 def python(peer: Peer) -> tuple[str, str]:
     """(the venv's interpreter, the peer's version), building the venv on first use."""
     v = _works(peer)
-    if v is None and peer.lib_links and all(Path(t).exists() for t in peer.lib_links.values()):
+    built = (peer.venv() / "bin" / "python").exists()
+    if v is None and built and peer.lib_links and all(Path(t).exists() for t in peer.lib_links.values()):
         _link_libraries(peer)  # a venv built elsewhere may only lack the links
         v = _works(peer)
     if v is not None:
@@ -147,11 +148,11 @@ def python(peer: Peer) -> tuple[str, str]:
     t0 = time.perf_counter()
     print(f"building the {peer.name} venv in {d} with {base} (first use)", file=sys.stderr, flush=True)
     try:
-        subprocess.run([base, "-m", "venv", "--clear", str(d)], check=True)
+        subprocess.run([base, "-m", "venv", "--clear", str(d)], check=True, capture_output=True)
+        if peer.lib_links:
+            _link_libraries(peer)
     except (OSError, subprocess.CalledProcessError) as e:
         raise PeerUnavailable(f"could not create the {peer.name} venv in {d}: {e}") from None
-    if peer.lib_links:
-        _link_libraries(peer)
     for args, extra in peer.steps:
         if "CC" in extra and not shutil.which(extra["CC"]):
             raise PeerUnavailable(f"building {peer.name} needs the compiler wrapper {extra['CC']} (libopenmpi-dev)")
