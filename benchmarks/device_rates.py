@@ -102,12 +102,14 @@ RUN = {"polymer": polymer, "polymer_wide": polymer, "rbc": rbc, "rbc_wide": rbc,
 
 
 def table(folder: Path) -> None:
-    """One table from DIR/{gpu,cpu}_{case}.json and DIR/dag_{gpu,cpu}.json."""
+    """One table from DIR/{gpu,cpu}_{case}.json: run 'gpu' is JAX's default device, 'cpu' the
+    same case under JAX_PLATFORMS=cpu; 'vs CPU' is the GPU rate over the CPU rate (the DAG:
+    CPU wall time over GPU wall time)."""
     rows = {}
     for f in sorted(folder.glob("*.json")):
         r = json.loads(f.read_text())
         rows.setdefault(r["case"], {})[r["where"]] = r
-    head = f"{'benchmark':14s} {'size':44s} {'device':28s} {'rate':>12s} {'unit':20s} {'vs CPU':>7s}"
+    head = f"{'benchmark':14s} {'size':44s} {'run':4s} {'device':28s} {'rate':>12s} {'unit':20s} {'vs CPU':>7s}"
     print(head)
     print("-" * len(head))
     for case, by in rows.items():
@@ -116,19 +118,15 @@ def table(folder: Path) -> None:
             r = by.get(where)
             if r is None:
                 continue
+            lead = f"{case:14s} {r.get('size', ''):44s} {where:4s} {r.get('device', '-'):28s}"
             if r.get("error"):
-                print(
-                    f"{case:14s} {r.get('size', ''):44s} {r.get('device', where):28s} {'failed':>12s} {r['error'][:40]}"
-                )
+                print(f"{lead} {'failed':>12s} {r['error']}")
                 continue
             ratio = ""
             if where == "gpu" and cpu and not cpu.get("error"):
-                ratio = (
-                    f"{r['rate'] / cpu['rate']:6.1f}x"
-                    if r["unit"] != "s (wall)"
-                    else f"{cpu['rate'] / r['rate']:6.1f}x"
-                )
-            print(f"{case:14s} {r['size']:44s} {r['device']:28s} {r['rate']:12.4g} {r['unit']:20s} {ratio:>7s}")
+                wall = r["unit"] == "s (wall)"
+                ratio = f"{(cpu['rate'] / r['rate']) if wall else (r['rate'] / cpu['rate']):6.1f}x"
+            print(f"{lead} {r['rate']:12.4g} {r['unit']:20s} {ratio:>7s}")
 
 
 def main() -> None:
