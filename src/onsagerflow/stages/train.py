@@ -106,11 +106,12 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None) -> None:
         lag,
         jax.devices()[0],
     )
-    warm = bool(m["spec"].get("autoencoder"))  # the dynamics start pre-trained
+    ae = m["spec"].get("autoencoder")  # NCS24's second stage: the dynamics on the frozen chart
+    warm = bool(ae)  # the dynamics start pre-trained
     tau = pairs["tau"] / norm.time_scale
     result = fit(model, train, val, tau=tau, cfg=training, seed=training["seed"], loss=loss, warm_start=warm)
     result.warnings = judge(result, training, warm_start=warm)
-    frozen = (m["spec"].get("autoencoder") or {}).get("frozen_epochs", 0)
+    frozen = ae["frozen_epochs"] if ae else 0
     if frozen:
         result = _frozen_stage(model, train, val, tau, training, frozen, result, stochastic)
     for w in result.warnings:
