@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from onsagerflow.cli import failed, main
+from onsagerflow.config import validated_block
 from onsagerflow.data import assign_splits, build_dataset, open_store, read_zarr, write_store
 from onsagerflow.data.store import DamagedStoreError, remove_stale_temporaries
 from onsagerflow.errors import TrainingFailed, UserError
@@ -34,19 +35,20 @@ from onsagerflow.training.trainer import FitResult
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 log = logging.getLogger("onsagerflow.test")
 
-CFG = {
-    "epochs": 6,
-    "batch_size": 32,
-    "learning_rate": 3e-3,
-    "weight_decay": 0.0,
-    "grad_clip": 10.0,
-    "rollout_weight": 0.0,
-    "plateau": {"factor": 0.5, "patience": 2, "min_scale": 1e-3},
-    "early_stopping": {"patience": 50, "min_delta": 0.0},
-    "divergence_factor": 1.0,
-    "early_best_fraction": 0.05,
-}
-MLP = {"type": "mlp_ode", "width": 16, "depth": 1, "activation": "tanh"}
+CFG = validated_block(  # every default filled, divergence_factor and early_best_fraction included
+    "training",
+    {
+        "epochs": 6,
+        "batch_size": 32,
+        "learning_rate": 3e-3,
+        "weight_decay": 0.0,
+        "grad_clip": 10.0,
+        "rollout_weight": 0.0,
+        "plateau": {"factor": 0.5, "patience": 2, "min_scale": 1e-3},
+        "early_stopping": {"patience": 50, "min_delta": 0.0},
+    },
+)
+MLP = validated_block("model", {"type": "mlp_ode", "width": 16, "depth": 1, "activation": "tanh"})
 
 
 @pytest.fixture(autouse=True)
