@@ -13,6 +13,7 @@ import pytest
 import xarray as xr
 import yaml
 from conftest import held_out_predictions
+from ingest_specs import SPLITS, spec_of
 from snakemake.utils import validate
 
 from onsagerflow.config import ConfigError, prepare_config
@@ -23,16 +24,11 @@ from onsagerflow.data.split import assign_splits
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMA = os.path.join(ROOT, "config", "schema.yaml")
 INGEST_TINY = os.path.join(ROOT, "tests", "configs", "ingest_tiny.yaml")
-SPLITS = {"train": 0.5, "val": 0.25, "test": 0.25}
 
 
 def states(n=8, m=40, seed=0):
     rng = np.random.default_rng(seed)
     return rng.normal(size=(n, m, 3)), 0.5 + 0.01 * np.arange(m)
-
-
-def spec_of(source, name="mine", seed=1):
-    return {"name": name, "type": "ingested", "seed": seed, "splits": SPLITS, "source": source}
 
 
 def ingested(tmp_path, source, dims=("state",)):
@@ -87,7 +83,7 @@ def test_netcdf4_with_a_trajectory_dimension_round_trips(tmp_path):
 def test_streams_in_trajectory_batches(tmp_path):
     u, t = states(n=7)
     write_nc(tmp_path / "data.nc", u, t)
-    src = {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_size": 3}
+    src = spec_of({**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_size": 3})["source"]
     p = plan(src)
     parts = list(batches(src, p, system="s", split=assign_splits(7, SPLITS, 0), attrs={}, observed="u", batch_size=3))
     assert [b.sizes["trajectory"] for b in parts] == [3, 3, 1]
