@@ -26,6 +26,11 @@ SCHEMA = os.path.join(ROOT, "config", "schema.yaml")
 INGEST_TINY = os.path.join(ROOT, "tests", "configs", "ingest_tiny.yaml")
 
 
+def per_run_mb(m=40, k=3):
+    """batch_mb that holds exactly one run of m samples of k float64 components (plus slack)."""
+    return (m * k * 8 + 1) / 2**20
+
+
 def states(n=8, m=40, seed=0):
     rng = np.random.default_rng(seed)
     return rng.normal(size=(n, m, 3)), 0.5 + 0.01 * np.arange(m)
@@ -64,7 +69,7 @@ NC_SOURCE = {
 def test_netcdf4_with_a_trajectory_dimension_round_trips(tmp_path):
     u, t = states()
     write_nc(tmp_path / "data.nc", u, t)
-    src = {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_size": 3}
+    src = {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_mb": 3 * per_run_mb()}
     ds = ingested(tmp_path, src)
     np.testing.assert_array_equal(ds["u"].values, u)
     np.testing.assert_array_equal(ds["time"].values, t)
@@ -83,9 +88,9 @@ def test_netcdf4_with_a_trajectory_dimension_round_trips(tmp_path):
 def test_streams_in_trajectory_batches(tmp_path):
     u, t = states(n=7)
     write_nc(tmp_path / "data.nc", u, t)
-    src = spec_of({**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_size": 3})["source"]
+    src = spec_of({**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_mb": 3 * per_run_mb()})["source"]
     p = plan(src)
-    parts = list(batches(src, p, system="s", split=assign_splits(7, SPLITS, 0), attrs={}, observed="u", batch_size=3))
+    parts = list(batches(src, p, system="s", split=assign_splits(7, SPLITS, 0), attrs={}))
     assert [b.sizes["trajectory"] for b in parts] == [3, 3, 1]
     np.testing.assert_array_equal(np.concatenate([b["u"].values for b in parts]), u)
 
@@ -266,7 +271,7 @@ def test_nan_names_file_variable_and_trajectory(tmp_path):
         match=r"data\.nc: variable 'u': NaN or inf \(trajectory 5 of the file\) "
         r"at time index 17",
     ):
-        ingested(tmp_path, {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_size": 2})
+        ingested(tmp_path, {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_mb": 2 * per_run_mb()})
 
 
 def test_unsorted_time_names_file_and_trajectory(tmp_path):
@@ -389,7 +394,7 @@ def test_missing_files_and_unknown_extensions_are_named(tmp_path):
 def test_a_failed_ingest_leaves_the_existing_store_untouched(tmp_path):
     u, t = states()
     write_nc(tmp_path / "data.nc", u, t)
-    src = {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_size": 2}
+    src = {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_mb": 2 * per_run_mb()}
     good = ingested(tmp_path, src)
     u[7, 3, 0] = np.inf  # in the last batch: earlier batches were already written to the temporary store
     write_nc(tmp_path / "data.nc", u, t)

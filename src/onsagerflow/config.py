@@ -242,15 +242,19 @@ def _check_source(system: Mapping[str, Any], where: str) -> None:
             raise ConfigError(f"{where}.reduction.observables: not supported for ingested data")
     time = src.get("time", {})
     given = [k for k in ("name", "dt") if k in time] + (["csv.time_column"] if src["csv"].get("time_column") else [])
-    if len(given) != 1:
+    if len(given) > 1:
         raise ConfigError(
-            f"{where}.source.time: give exactly one of time.name (a time variable), time.dt "
-            f"(with time.start) or csv.time_column; got {given or 'none'}"
+            f"{where}.source.time: give at most one of time.name (a time variable), time.dt "
+            f"(with time.start) or csv.time_column (none: the file's own, e.g. Dedalus's sim_time); got {given}"
         )
-    if "dt" in time and pair_lag(system["pairs"]["tau"], time["dt"]) is None:
-        raise ConfigError(
-            f"{where}.pairs.tau: {system['pairs']['tau']} must be a whole multiple of source.time.dt ({time['dt']})"
-        )
+    # the step pairs are formed on: the resample grid's, else a declared uniform step
+    step, key = (
+        (time["resample"]["dt"], "source.time.resample.dt")
+        if "resample" in time
+        else (time.get("dt"), "source.time.dt")
+    )
+    if step is not None and pair_lag(system["pairs"]["tau"], step) is None:
+        raise ConfigError(f"{where}.pairs.tau: {system['pairs']['tau']} must be a whole multiple of {key} ({step})")
 
 
 def data_spec(config: Mapping[str, Any], system: str) -> dict:

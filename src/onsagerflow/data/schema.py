@@ -65,6 +65,15 @@ def time_axis_problem(t: np.ndarray) -> str | None:
     return None
 
 
+def _is_labels(ds: xr.Dataset, name: str) -> bool:
+    """Names along a system axis (a state's components x, y, z; a vector's): the
+    coordinate of a dimension other than trajectory and time, every entry a string."""
+    var = ds.variables[name]
+    if var.dims != (name,) or name in ("trajectory", "time"):
+        return False
+    return all(isinstance(v, str) for v in np.asarray(var.values).ravel().tolist())
+
+
 def split_mask(ds: xr.Dataset, split: str) -> np.ndarray:
     return np.asarray(ds["split"].values == SPLIT_CODES[split])
 
@@ -94,8 +103,11 @@ def validate_dataset(
     if not ds.data_vars:
         raise SchemaError(f"{where}: no data variables")
     for name, var in ds.variables.items():
-        if var.dtype.kind in "OSU":
-            raise SchemaError(f"{where}: variable '{name}' holds strings ({var.dtype}); the store keeps numbers only")
+        if var.dtype.kind in "OSUT" and not _is_labels(ds, name):
+            raise SchemaError(
+                f"{where}: variable '{name}' holds strings ({var.dtype}); the store keeps numbers only "
+                "(and names along a state or component axis)"
+            )
     for name, var in ds.data_vars.items():
         if var.dims[:2] != ("trajectory", "time"):
             raise SchemaError(

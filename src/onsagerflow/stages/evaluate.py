@@ -267,13 +267,14 @@ def _latent_metrics(
 
 
 def _field_errors(chart, pca, fields, test_ids, y_test, pred) -> dict:
-    """Relative L2 errors of decoded fields, in the PCA's centred and scaled units:
-    of the chart alone (decode(encode(y))) and of the predicted rollouts, over the test set."""
+    """Relative L2 errors of decoded fields, in the PCA's centred and scaled units (and, on a
+    non-uniform grid, its quadrature-weighted L² norm): of the chart alone (decode(encode(y)))
+    and of the predicted rollouts, over the test set."""
     ds = open_store(fields)
     num_rec = num_pred = den = 0.0
     for k, i in enumerate(test_ids):  # one trajectory at a time: bounded memory
         X = np.asarray(pca.rows(ds.isel(trajectory=[i])).compute())
-        Xs = (X - pca.mean) / pca.scale_vector
+        Xs = pca.scaled(X)
         rec = pca.pad(chart.decode(chart.encode(y_test[k]))) @ pca.components
         num_rec += float(np.sum((rec - Xs) ** 2))
         p = pca.pad(chart.decode(pred[k])) @ pca.components
@@ -282,5 +283,6 @@ def _field_errors(chart, pca, fields, test_ids, y_test, pred) -> dict:
     return {
         "reconstruction": float(np.sqrt(num_rec / den)),
         "prediction": float(np.sqrt(num_pred / den)),
-        "units": "fields centred by the train mean and scaled by each field's train RMS",
+        "units": "fields centred by the train mean and scaled by each field's train RMS"
+        + ("; L2 norm with the grid's quadrature weights" if pca.weights is not None else ""),
     }

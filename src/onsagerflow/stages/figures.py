@@ -170,22 +170,24 @@ def run_fields(
     test = np.flatnonzero(split_mask(ds, "test"))[pick]
     t = ds["time"].values
     idx = np.unique(np.linspace(0, len(t) - 1, 4).round().astype(int))
-    k = pca.fields.index("theta") if "theta" in pca.fields else 0
-    size = int(np.prod(pca.shape))
-    true_theta = ds[pca.fields[k]].isel(trajectory=test, time=idx).values
+    scalar = [f for f in pca.fields if ds[f].dims[2:] == ("z", "x")]  # a vector field has a component axis
+    shown = "theta" if "theta" in scalar else scalar[0]
+    true_theta = ds[shown].isel(trajectory=test, time=idx).values
     decoded = {}
     for r in runs:
         rows = pca.inverse_rows(pca.pad(charts[r].decode(preds[r][pick, idx])))
-        decoded[r] = rows[:, k * size : (k + 1) * size].reshape(len(idx), *pca.shape)
-    x, z = ds["x"].values, ds["z"].values
+        decoded[r] = rows[:, pca.field_block(shown)].reshape(len(idx), *pca.shape)
+    units = ds[shown].attrs["units"]
     save_figure(
         temperature_figure(
             true_theta,
             decoded,
             t[idx],
-            (x[0], x[-1], z[0], z[-1]),
-            title=f"{name}: θ of test trajectory {int(ds['trajectory'][test])}, "
+            ds["x"].values,
+            ds["z"].values,
+            title=f"{name}: {shown} of test trajectory {int(ds['trajectory'][test])}, "
             f"true and decoded from n = {n0} rollouts",
+            label=shown if units == "1" else f"{shown} [{units}]",
         ),
         out / "temperature_fields",
         provenance,

@@ -1,6 +1,7 @@
 """How one file's variables sit on the canonical schema: which source arrays make each
-canonical variable, their axes in canonical names, the file's time axes and per-trajectory
-parameters. Reads shapes, time axes and parameters only; the data stay in the file."""
+canonical variable, their axes in canonical names, the file's time axes, coordinates and
+per-trajectory values. Reads shapes, coordinates, times and attributes; the data stay in
+the file until the batch pass."""
 
 from __future__ import annotations
 
@@ -11,22 +12,30 @@ from typing import Any
 
 import numpy as np
 
+from . import dedalus
 from .check import IngestError, check_time, shortlist, traj
 from .files import file_format
-from .open import CsvReader, Reader, open_reader
+from .open import Reader, open_reader
+
+LAYOUT_DIMS = {"state": ("state",), "field": ("z", "x"), "chain": ("bead", "xyz")}
+# axes a layout admits besides its own: a field's vector or tensor components
+EXTRA_DIMS = {"state": (), "field": dedalus.component_dims(2), "chain": ()}
 
 
 @dataclass
 class VarMap:
     """How one canonical variable sits in one file: its source arrays (one, or several
-    stacked as the layout's last dimension) and the axis order that makes it canonical."""
+    stacked as the layout's last dimension), their axes in canonical names, and what makes
+    them canonical (stacking, a component taken, the axis order)."""
 
     name: str
-    parts: list[Any]  # CSV: per-trajectory columns; else source names (read per batch)
+    parts: list[Any]  # CSV: per-trajectory columns; else the file's names (read per batch)
     src_dims: tuple[str, ...]  # canonical names of the source axes (before stacking)
     out_dims: tuple[str, ...]  # canonical dims after stacking, trajectory and time first
     stacked: str | None  # the canonical dim the parts are stacked along
     attrs: dict
+    select: dict[str, int] = field(default_factory=dict)  # one index taken along a dim
+    labels: dict[str, list] = field(default_factory=dict)  # names along a dim (state, component)
 
 
 @dataclass
@@ -37,8 +46,13 @@ class FileMap:
     times: list[np.ndarray]  # one time axis per trajectory
     vars: dict[str, VarMap]
     params: dict[str, np.ndarray]  # per-trajectory parameters, one value per trajectory
-    labels: np.ndarray | None = None
+    labels: np.ndarray | None = None  # a CSV's trajectory ids
     sizes: dict[str, int] = field(default_factory=dict)
+    attrs: dict = field(default_factory=dict)  # the file's global attributes
+    coords: dict[str, tuple[np.ndarray, dict]] = field(default_factory=dict)  # canonical dim -> values, attrs
+    time_attrs: dict = field(default_factory=dict)
+    split: np.ndarray | None = None  # a user's split of the file's trajectories (names or codes)
+    dedalus: bool = False
 
 
 def source_names(spec) -> list[str]:
@@ -47,7 +61,21 @@ def source_names(spec) -> list[str]:
 
 
 def var_spec(spec) -> dict:
-    return dict(spec) if isinstance(spec, Mapping) else {"name": spec}
+    if isinstance(spec, Mapping):
+        return dict(spec)
+    return {"name": spec}
+
+
+def carried_attrs(vspec: Mapping[str, Any], found: Mapping[str, Any], default_name: str) -> dict:
+    """units and long_name from the mapping, else the source's attributes, else '1' and the
+    name; the source's standard_name is kept too."""
+    out = {
+        "units": str(vspec.get("units", found.get("units", "1"))),
+        "long_name": str(vspec.get("long_name", found.get("long_name", default_name))),
+    }
+    if "standard_name" in found:
+        out["standard_name"] = str(found["standard_name"])
+    return out
 
 
 def _canonical_dims(reader: Reader, variable: str, name: str, labels, declared, dims_map) -> tuple:
@@ -65,29 +93,49 @@ def _canonical_dims(reader: Reader, variable: str, name: str, labels, declared, 
 
 
 def map_file(path: Path, source: Mapping[str, Any], layout: tuple[str, ...]) -> FileMap:
+    from .tabular import map_csv
+
     fmt = file_format(path, source["format"])
     reader = open_reader(path, fmt, source)
     try:
         if fmt == "csv":
-            return _plan_csv(reader, source, layout)
-        return _plan_array_file(reader, fmt, source, layout)
+            return map_csv(reader, source, layout)
+        return _map_array_file(reader, fmt, source, layout)
     finally:
         reader.close()
 
 
-def _plan_array_file(reader: Reader, fmt: str, source, layout) -> FileMap:
+def _component_index(reader: Reader, variable: str, real: str, want, size: int) -> int:
+    names = reader.component_labels(real)
+    if isinstance(want, str):
+        if names is None or want not in names:
+            raise IngestError(
+                f"{reader.path}: variable '{variable}': component '{want}' is not one of "
+                f"{names if names is not None else list(range(size))} (give its index, or a name)"
+            )
+        return names.index(want)
+    if not 0 <= want < size:
+        raise IngestError(f"{reader.path}: variable '{variable}': component {want} is out of range 0..{size - 1}")
+    return int(want)
+
+
+def _map_array_file(reader: Reader, fmt: str, source, layout) -> FileMap:
     path = reader.path
-    dims_map = dict(source["dims"])
-    allowed = {"trajectory", "time", *layout}
+    dims_map = {dedalus.TIME_LABEL: "time", **source["dims"]} if reader.dedalus else dict(source["dims"])
+    allowed = {"trajectory", "time", *layout, *EXTRA_DIMS[source["layout"]]}
     vars_: dict[str, VarMap] = {}
     sizes: dict[str, int] = {}
+    coords: dict[str, tuple[np.ndarray, dict]] = {}
+    time_src = None
     for variable, vspec in source["variables"].items():
         vspec = var_spec(vspec)
         names = source_names(vspec)
-        parts, src_dims = [], None
+        parts, src_dims, labels = [], None, {}
         for name in names:
-            arr, labels = reader.get(name, variable)
-            d = _canonical_dims(reader, variable, name, labels, vspec.get("dims"), dims_map)
+            real, arr, file_dims = reader.get(name, variable)
+            if file_dims is not None and time_src is None:
+                time_src = next((d for d in file_dims if dims_map.get(d, d) == "time"), None)
+            d = _canonical_dims(reader, variable, name, file_dims, vspec.get("dims"), dims_map)
             if len(d) != len(arr.shape):
                 raise IngestError(
                     f"{path}: variable '{variable}': {reader.kind} '{name}' has shape "
@@ -108,6 +156,13 @@ def _plan_array_file(reader: Reader, fmt: str, source, layout) -> FileMap:
                 raise IngestError(
                     f"{path}: variable '{variable}': '{name}' has dims {list(d)}, unlike '{names[0]}' {list(src_dims)}"
                 )
+            if reader.dedalus and real.startswith(dedalus.TASKS):
+                spectral = dedalus.coefficient_axes(reader.f[real])
+                if spectral:
+                    raise IngestError(
+                        f"{path}: variable '{variable}': task '{name}' is written in coefficient space "
+                        f"along {spectral}; add it to the file handler with layout='g' (grid space)"
+                    )
             for dim, size in zip(d, arr.shape):
                 if sizes.setdefault(dim, size) != size:
                     raise IngestError(
@@ -116,7 +171,28 @@ def _plan_array_file(reader: Reader, fmt: str, source, layout) -> FileMap:
                         "(mismatched shapes)"
                     )
             src_dims = d
-            parts.append(name)  # handles do not outlive the file; the batch pass opens it again
+            parts.append(real)  # handles do not outlive the file; the batch pass opens it again
+            found = reader.coords_of(real)
+            for sdim, (values, cattrs) in found.items():
+                cdim = dims_map.get(sdim, sdim)
+                if cdim in layout or cdim in EXTRA_DIMS[source["layout"]]:
+                    coords.setdefault(cdim, (values, cattrs))
+                    if cdim == "state" and len(names) == 1:
+                        labels["state"] = list(values)
+        select = {}
+        if "component" in vspec:
+            comp = [x for x in src_dims if x.startswith(dedalus.COMPONENT)]
+            if len(comp) != 1:
+                raise IngestError(
+                    f"{path}: variable '{variable}': source.variables.{variable}.component takes one "
+                    f"component of a vector; '{names[0]}' has {len(comp)} component axes (dims {list(src_dims)})"
+                )
+            select[comp[0]] = _component_index(reader, variable, parts[0], vspec["component"], sizes[comp[0]])
+        comp_labels = reader.component_labels(parts[0])
+        if comp_labels is not None:
+            for cdim in src_dims:
+                if cdim.startswith(dedalus.COMPONENT) and cdim not in select and len(comp_labels) == sizes[cdim]:
+                    labels[cdim] = comp_labels
         stacked = None
         if len(names) > 1:
             missing = [x for x in layout if x not in src_dims]
@@ -127,19 +203,14 @@ def _plan_array_file(reader: Reader, fmt: str, source, layout) -> FileMap:
                     f"dims {list(src_dims)}"
                 )
             stacked = missing[-1]
-        have = set(src_dims) | ({stacked} if stacked else set())
-        out = ("trajectory", "time", *[x for x in layout if x in have])
-        attrs = reader.var_attrs(names[0]) if len(names) == 1 else {}
+            if stacked == "state":
+                labels["state"] = list(names)
+        have = (set(src_dims) - set(select)) | ({stacked} if stacked else set())
+        extra = [x for x in src_dims if x in have and x not in layout and x not in ("trajectory", "time")]
+        out = ("trajectory", "time", *extra, *[x for x in layout if x in have])
+        found_attrs = reader.var_attrs(parts[0]) if len(names) == 1 else {}
         vars_[variable] = VarMap(
-            variable,
-            parts,
-            src_dims,
-            out,
-            stacked,
-            {
-                "units": str(vspec.get("units", attrs.get("units", "1"))),
-                "long_name": str(vspec.get("long_name", attrs.get("long_name", variable))),
-            },
+            variable, parts, src_dims, out, stacked, carried_attrs(vspec, found_attrs, variable), select, labels
         )
     without = [v.name for v in vars_.values() if "trajectory" not in v.src_dims]
     if "trajectory" in sizes and without:
@@ -148,18 +219,41 @@ def _plan_array_file(reader: Reader, fmt: str, source, layout) -> FileMap:
         )
     n = sizes.get("trajectory", 1)
     nt = sizes["time"]
-    times = _times(reader, source, n, nt)
-    params = {}
-    for coord, pname in source["trajectory_parameters"].items():
-        params[coord] = _parameter(reader, coord, pname, n)
-    return FileMap(path, fmt, n, times, vars_, params, sizes=sizes)
+    times, time_attrs = _times(reader, source, n, nt, time_src)
+    for d, name in source["coords"].items():
+        _, arr, _ = reader.get(name, f"coordinate {d}")
+        coords[d] = (np.asarray(arr[()]), reader.var_attrs(reader.resolve(name)))
+    params = {
+        coord: per_trajectory(reader, coord, pname, n) for coord, pname in source["trajectory_parameters"].items()
+    }
+    split = None
+    given = source.get("split")  # optional: no block means splits by fraction
+    if given and "variable" in given:
+        split = per_trajectory(reader, "source.split.variable", given["variable"], n, numeric=False)
+    return FileMap(
+        path,
+        fmt,
+        n,
+        times,
+        vars_,
+        params,
+        sizes=sizes,
+        attrs=reader.attrs(),
+        coords=coords,
+        time_attrs=time_attrs,
+        split=split,
+        dedalus=reader.dedalus,
+    )
 
 
-def _times(reader: Reader, source, n: int, nt: int) -> list[np.ndarray]:
+def _times(reader: Reader, source, n: int, nt: int, time_dim: str | None) -> tuple[list[np.ndarray], dict]:
     tspec = source["time"]
     path = reader.path
-    if "name" in tspec:
-        arr, _ = reader.get(tspec["name"], "time")
+    name = tspec.get("name") or (None if "dt" in tspec else reader.time_variable(time_dim))
+    attrs: dict = {}
+    if name is not None:
+        real, arr, _ = reader.get(name, "time")
+        attrs = reader.var_attrs(real)
         t = np.asarray(arr[()], dtype=np.float64)
         if t.ndim == 1:
             ts = [t] * n
@@ -167,116 +261,50 @@ def _times(reader: Reader, source, n: int, nt: int) -> list[np.ndarray]:
             ts = list(t)
         else:
             raise IngestError(
-                f"{path}: variable 'time': '{tspec['name']}' has shape {t.shape}; it must be "
+                f"{path}: variable 'time': '{name}' has shape {t.shape}; it must be "
                 f"(time,) or (trajectory, time) with {n} trajectories"
             )
-    else:
+    elif "dt" in tspec:
         ts = [tspec["start"] + tspec["dt"] * np.arange(nt)] * n
+    else:
+        raise IngestError(
+            f"{path}: variable 'time': the file names no time for its time axis; set "
+            "source.time.name (a variable) or source.time.dt (a uniform step)"
+        )
     for k, t in enumerate(ts):
         if len(t) != nt:
             raise IngestError(
                 f"{path}: variable 'time': the time axis has {len(t)} samples but the data have {nt}{traj(k, n)}"
             )
         check_time(t, path, k, n)
-    return ts
+    return ts, {k: v for k, v in attrs.items() if k in ("units", "long_name", "standard_name", "calendar")}
 
 
-def _parameter(reader: Reader, coord: str, pname: str, n: int) -> np.ndarray:
+def per_trajectory(reader: Reader, coord: str, pname: str, n: int, numeric: bool = True) -> np.ndarray:
+    """One value per trajectory of the file: a variable (scalar, or one per trajectory) or
+    a global attribute. ``numeric=False`` admits names (a split's 'train', 'test')."""
     path = reader.path
+    what = coord if coord.startswith("source.") else f"trajectory parameter '{coord}'"
     if reader.has(pname):
-        arr, _ = reader.array(pname)
+        _, arr, _ = reader.get(pname, coord)
         v = np.asarray(arr[()])
         if v.ndim == 0:
             v = np.full(n, v)
         elif v.shape != (n,):
             raise IngestError(
-                f"{path}: trajectory parameter '{coord}': '{pname}' has shape {v.shape}; it "
-                f"must be a scalar or hold one value per trajectory ({n})"
+                f"{path}: {what}: '{pname}' has shape {v.shape}; it must be "
+                f"a scalar or hold one value per trajectory ({n})"
             )
     elif pname in reader.attrs():
         v = np.full(n, reader.attrs()[pname])
     else:
         raise IngestError(
-            f"{path}: trajectory parameter '{coord}': no variable or attribute '{pname}' "
+            f"{path}: {what}: no variable or attribute '{pname}' "
             f"(variables: {shortlist(reader.names())}; attributes: "
             f"{shortlist(list(reader.attrs()))})"
         )
-    if v.dtype.kind not in "iufb":
-        raise IngestError(f"{path}: trajectory parameter '{coord}': '{pname}' is not numeric ({v.dtype})")
+    if v.dtype.kind == "S":
+        v = v.astype(str)
+    if numeric and v.dtype.kind not in "iufb":
+        raise IngestError(f"{path}: {what}: '{pname}' is not numeric ({v.dtype})")
     return v
-
-
-def _plan_csv(reader: CsvReader, source, layout) -> FileMap:
-    path = reader.path
-    csv = source["csv"]
-    n = len(reader.rows)
-    vars_ = {}
-    for variable, vspec in source["variables"].items():
-        vspec = var_spec(vspec)
-        names = source_names(vspec)
-        cols = [reader.column(c, variable) for c in names]
-        stacked = layout[-1] if len(layout) == 1 else None
-        if len(layout) != 1:
-            raise IngestError(
-                f"{path}: variable '{variable}': CSV holds state data (layout 'state'), "
-                f"not a '{source['layout']}' layout"
-            )
-        vars_[variable] = VarMap(
-            variable,
-            cols,
-            ("trajectory", "time"),
-            ("trajectory", "time", "state"),
-            stacked,
-            {"units": str(vspec.get("units", "1")), "long_name": str(vspec.get("long_name", variable))},
-        )
-    tcol = csv.get("time_column") or source["time"].get("name")
-    lengths = [len(r) for r in reader.rows]
-    if tcol is not None:
-        tv = reader.column(tcol, "time")
-        times = [np.asarray(t, np.float64) for t in tv]
-        for k, t in enumerate(times):
-            if t.size > 1 and not np.all(np.diff(t) > 0):
-                order = np.argsort(t, kind="stable")
-                if np.any(np.diff(t[order]) == 0) or not csv["sort"]:
-                    i = int(np.argmin(np.diff(t) > 0))
-                    raise IngestError(
-                        f"{path}: variable 'time': trajectory {_label(reader, k)} is not "
-                        f"strictly increasing in '{tcol}' (at its row {i}: {t[i]} then "
-                        f"{t[i + 1]}); set source.csv.sort: true to sort rows by time"
-                    )
-                reader.rows[k] = reader.rows[k][order]
-                times[k] = t[order]
-        # re-read columns in the (possibly) sorted row order
-        for v in vars_.values():
-            v.parts = [reader.column(c, v.name) for c in source_names(var_spec(source["variables"][v.name]))]
-        for k, t in enumerate(times):
-            check_time(t, path, k, 1)
-    else:
-        tspec = source["time"]
-        times = [tspec["start"] + tspec["dt"] * np.arange(m) for m in lengths]
-    params = {}
-    for coord, pname in source["trajectory_parameters"].items():
-        col = reader.column(pname, f"trajectory parameter '{coord}'")
-        vals = []
-        for k, c in enumerate(col):
-            if not np.all(c == c[0]):
-                raise IngestError(
-                    f"{path}: trajectory parameter '{coord}': column '{pname}' changes within "
-                    f"trajectory {_label(reader, k)}"
-                )
-            vals.append(c[0])
-        params[coord] = np.asarray(vals)
-    return FileMap(
-        path,
-        "csv",
-        n,
-        times,
-        vars_,
-        params,
-        labels=np.asarray(reader.labels),
-        sizes={"time": max(lengths), "state": None},
-    )
-
-
-def _label(reader: CsvReader, k: int) -> str:
-    return f"'{reader.labels[k]}'"

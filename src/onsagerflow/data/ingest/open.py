@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from . import dedalus
 from .check import IngestError, shortlist
 from .files import FORMATS
 
@@ -26,6 +27,7 @@ class Reader:
 
     path: Path
     kind = ""
+    dedalus = False
 
     def names(self) -> list[str]:
         raise NotImplementedError
@@ -40,19 +42,40 @@ class Reader:
     def var_attrs(self, name: str) -> dict:
         return {}
 
+    def coords_of(self, name: str) -> dict[str, tuple[np.ndarray, dict]]:
+        """Coordinates the file gives a variable's axes: source dim -> (values, attributes)."""
+        return {}
+
+    def time_variable(self, dim: str | None) -> str | None:
+        """The variable holding the times of the source dimension ``dim``, if the file says."""
+        return None
+
+    def component_labels(self, name: str) -> list[str] | None:
+        """Names of a vector variable's components, if the file says."""
+        return None
+
     def close(self) -> None:
         pass
 
-    def has(self, name: str) -> bool:
-        return name in self.names()
+    def resolve(self, name: str) -> str | None:
+        """The file's own name for ``name`` (a Dedalus task by its bare name), or None."""
+        return name if name in self.names() else None
 
-    def get(self, name: str, variable: str):
-        if not self.has(name):
+    def get(self, name: str, variable: str) -> tuple[str, Any, tuple[str, ...] | None]:
+        """(resolved name, array, its dimension names or None); an error names what the file has."""
+        real = self.resolve(name)
+        if real is None:
             raise IngestError(
                 f"{self.path}: variable '{variable}': no {self.kind} '{name}' in the file "
-                f"(it has {shortlist(self.names())})"
+                f"(it has {shortlist(self.listing())})"
             )
-        return self.array(name)
+        return (real, *self.array(real))
+
+    def has(self, name: str) -> bool:
+        return self.resolve(name) is not None
+
+    def listing(self) -> list[str]:
+        return self.names()
 
 
 class XarrayReader(Reader):
@@ -93,11 +116,24 @@ class XarrayReader(Reader):
     def var_attrs(self, name):
         return dict(self.ds[name].attrs)
 
+    def coords_of(self, name):
+        out = {}
+        for d in map(str, self.ds[name].dims):
+            if d in self.ds.variables and self.ds[d].ndim == 1:
+                out[d] = (np.asarray(self.ds[d].values), dict(self.ds[d].attrs))
+        return out
+
+    def time_variable(self, dim):
+        return dim if dim is not None and dim in self.ds.variables and self.ds[dim].ndim == 1 else None
+
     def close(self):
         self.ds.close()
 
 
 class H5Reader(Reader):
+    """Any HDF5 file by dataset path (``tasks/b``); a Dedalus set also by task name (``b``),
+    with its axes, grids and times read from the dimension scales Dedalus attaches."""
+
     kind = "dataset"
 
     def __init__(self, path: Path):
@@ -110,14 +146,50 @@ class H5Reader(Reader):
             raise IngestError(f"{path}: cannot open as HDF5: {type(exc).__name__}: {exc}") from exc
         self._names: list[str] = []
         self.f.visititems(lambda n, o: self._names.append(n) if isinstance(o, h5py.Dataset) else None)
+        self.dedalus = dedalus.is_dedalus(self.f)
+        if self.dedalus:
+            self.kind = "task"
 
     def names(self):
         return self._names
 
+    def listing(self):
+        if self.dedalus:
+            return list(self.f[dedalus.TASKS])
+        return self._names
+
+    def resolve(self, name):
+        if name in self._names:
+            return name
+        task = f"{dedalus.TASKS}/{name}"
+        return task if self.dedalus and task in self._names else None
+
+    def _is_task(self, name: str) -> bool:
+        return self.dedalus and name.startswith(f"{dedalus.TASKS}/")
+
     def array(self, name):
         d = self.f[name]
+        if self._is_task(name):
+            return d, dedalus.task_dims(d)
         labels = tuple(str(dim.label) for dim in d.dims) if d.ndim else ()
         return d, (labels if labels and all(labels) else None)
+
+    def coords_of(self, name):
+        if not self._is_task(name):
+            return {}
+        d = self.f[name]
+        out = {}
+        for axis, label in enumerate(dedalus.task_dims(d)):
+            scale = dedalus.axis_scale(d, axis) if axis > 0 else None
+            if scale is not None and scale.ndim == 1 and scale.shape[0] == d.shape[axis]:
+                out[label] = (np.asarray(scale[()]), {k: plain(v) for k, v in scale.attrs.items() if k == "units"})
+        return out
+
+    def time_variable(self, dim):
+        return dedalus.TIME if self.dedalus else None
+
+    def component_labels(self, name):
+        return dedalus.component_labels(self.f[name]) if self._is_task(name) else None
 
     def attrs(self):
         return {k: plain(v) for k, v in self.f.attrs.items()}
@@ -183,14 +255,14 @@ class CsvReader(Reader):
     def names(self):
         return [str(c) for c in self.df.columns]
 
-    def column(self, name: str, variable: str) -> list[np.ndarray]:
-        """One array per trajectory."""
+    def column(self, name: str, variable: str, numeric: bool = True) -> list[np.ndarray]:
+        """One array per trajectory (``numeric=False`` admits names, as a split's)."""
         if name not in self.df.columns:
             raise IngestError(
                 f"{self.path}: variable '{variable}': no column '{name}' in the file (it has {shortlist(self.names())})"
             )
         values = self.df[name].to_numpy()
-        if values.dtype.kind not in "iuf":
+        if numeric and values.dtype.kind not in "iuf":
             raise IngestError(f"{self.path}: variable '{variable}': column '{name}' is not numeric ({values.dtype})")
         return [values[r] for r in self.rows]
 

@@ -1,10 +1,9 @@
-"""The first pass over every file: shapes and time axes read and checked together, so the
-number of trajectories, the store's one time axis and its layout coordinates are known
-before any data move."""
+"""The first pass over every file: shapes, coordinates and time axes read and checked
+together, files grouped into runs, so the number of trajectories, the store's one time
+axis, its coordinates and the grid's quadrature weights are known before any data move."""
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,89 +13,36 @@ import numpy as np
 
 from .check import IngestError
 from .files import resolve_files
-from .map import FileMap, VarMap, map_file
-from .open import open_reader
+from .map import EXTRA_DIMS, LAYOUT_DIMS, FileMap, VarMap, map_file
+from .quadrature import grid_weights
+from .runs import Group, Run, group_runs
+from .timeaxis import TimeAxis, store_time
 
-log = logging.getLogger("onsagerflow.ingest")
-
-LAYOUT_DIMS = {"state": ("state",), "field": ("z", "x"), "chain": ("bead", "xyz")}
+WEIGHTED_LAYOUTS = ("field",)  # layouts whose dims are a spatial grid with a quadrature
 
 
 @dataclass
 class Plan:
     files: list[FileMap]
-    time: np.ndarray
-    n: int
+    runs: list[Run]
+    groups: list[Group]
+    axis: TimeAxis
     layout: tuple[str, ...]
-    coords: dict[str, np.ndarray]
+    coords: dict[str, tuple[np.ndarray, dict]]  # canonical dim -> values, attributes
+    weights: dict[str, tuple[np.ndarray, str]]  # grid dim -> quadrature weights, rule
+
+    @property
+    def n(self) -> int:
+        return len(self.runs)
+
+    @property
+    def time(self) -> np.ndarray:
+        return self.axis.time
 
 
-def plan(source: Mapping[str, Any], base: str | os.PathLike | None = None) -> Plan:
-    """First pass: open every file, read shapes and time axes, check they fit together."""
-    layout = LAYOUT_DIMS[source["layout"]]
-    files = [map_file(p, source, layout) for p in resolve_files(source, base)]
-    ragged = source["ragged"]
-    # one time axis for the store: every trajectory's must agree (up to a tolerance of the step)
-    entries = [(f, k, t) for f in files for k, t in enumerate(f.times)]
-    if source["time"]["start_at_zero"]:
-        entries = [(f, k, t - t[0]) for f, k, t in entries]
-        for f in files:
-            f.times = [t - t[0] for t in f.times]
-    lengths = np.array([len(t) for _, _, t in entries])
-    f0, k0, t0 = entries[0]
-    m = int(lengths.min())
-    if lengths.max() != m:
-        short = next(e for e in entries if len(e[2]) == m)
-        long_ = next(e for e in entries if len(e[2]) != m)
-        if ragged != "truncate":
-            raise IngestError(
-                f"ragged time axes: {short[0].path}{where(short[0], short[1])} has {m} samples but "
-                f"{long_[0].path}{where(long_[0], long_[1])} has {len(long_[2])}; the store has one time "
-                "axis: set source.ragged: truncate to keep the first "
-                f"{m} samples of every trajectory, or fix the files"
-            )
-        log.warning(
-            "ragged time axes: keeping the first %d samples of every trajectory (longest: %d)", m, int(lengths.max())
-        )
-    ref = t0[:m]
-    step = float(np.min(np.diff(ref))) if m > 1 else 1.0
-    tol = float(source["time"]["tolerance"]) * step
-    for f, k, t in entries:
-        bad = np.flatnonzero(np.abs(t[:m] - ref) > tol)
-        if bad.size:
-            i = int(bad[0])
-            raise IngestError(
-                f"{f.path}: variable 'time': the time axis{where(f, k)} differs from that of "
-                f"{f0.path}{where(f0, k0)} at index {i} ({t[i]} vs {ref[i]}); the store has "
-                "one time axis (source.time.start_at_zero: true aligns the starts)"
-            )
-    # the layout's sizes must agree across files
-    for f in files:
-        for v in f.vars.values():
-            for d in v.out_dims[2:]:
-                size = size_along(f, v, d)
-                first = size_along(files[0], files[0].vars[v.name], d) if d in files[0].vars[v.name].out_dims else size
-                if size != first:
-                    raise IngestError(
-                        f"{f.path}: variable '{v.name}': {size} along '{d}' where "
-                        f"{files[0].path} has {first} (mismatched shapes)"
-                    )
-    for f in files:
-        for v in f.vars.values():
-            if v.out_dims[2:] != files[0].vars[v.name].out_dims[2:]:
-                raise IngestError(
-                    f"{f.path}: variable '{v.name}': dims {list(v.out_dims)} where "
-                    f"{files[0].path} has {list(files[0].vars[v.name].out_dims)}"
-                )
-    if not any(v.out_dims[2:] == layout for v in files[0].vars.values()):
-        raise IngestError(
-            f"{files[0].path}: no variable has all of the '{source['layout']}' layout's "
-            f"dimensions {list(layout)} (dims: "
-            f"{ {k: list(v.out_dims) for k, v in files[0].vars.items()} })"
-        )
-    coords = _layout_coords(files[0], source, layout)
-    n = sum(f.n for f in files)
-    return Plan(files, ref, n, layout, coords)
+def weight_name(dim: str) -> str:
+    """The coordinate holding a grid dimension's quadrature weights."""
+    return f"{dim}_weight"
 
 
 def where(f: FileMap, k: int) -> str:
@@ -111,30 +57,73 @@ def size_along(f: FileMap, v: VarMap, d: str) -> int:
     return f.sizes[d]
 
 
-def _layout_coords(f: FileMap, source, layout) -> dict[str, np.ndarray]:
-    """Coordinates of the layout's dimensions: source.coords names a 1-D source variable per
-    canonical dimension; else index numbers."""
-    out = {}
-    wanted = dict(source["coords"])
-    first = next(v for v in f.vars.values() if v.out_dims[2:] == layout)
-    reader = None
-    try:
-        for d in layout:
-            size = size_along(f, first, d)
-            if d in wanted:
-                if reader is None:
-                    reader = open_reader(f.path, f.fmt, source)
-                arr, _ = reader.get(wanted[d], f"coordinate {d}")
-                c = np.asarray(arr[()])
-                if c.shape != (size,):
+def plan(source: Mapping[str, Any], base: str | os.PathLike | None = None) -> Plan:
+    """First pass: open every file, read shapes, coordinates and time axes, check they fit together."""
+    layout = LAYOUT_DIMS[source["layout"]]
+    files = [map_file(p, source, layout) for p in resolve_files(source, base)]
+    first = files[0]
+    for f in files:
+        for v in f.vars.values():
+            ref = first.vars[v.name]
+            if v.out_dims[2:] != ref.out_dims[2:]:
+                raise IngestError(
+                    f"{f.path}: variable '{v.name}': dims {list(v.out_dims)} where {first.path} has {list(ref.out_dims)}"
+                )
+            for d in v.out_dims[2:]:
+                size, want = size_along(f, v, d), size_along(first, ref, d)
+                if size != want:
                     raise IngestError(
-                        f"{f.path}: coordinate '{d}': '{wanted[d]}' has shape {c.shape}, "
-                        f"the data have {size} along '{d}'"
+                        f"{f.path}: variable '{v.name}': {size} along '{d}' where "
+                        f"{first.path} has {want} (mismatched shapes)"
                     )
-                out[d] = c
-            else:
-                out[d] = np.arange(size)
-    finally:
-        if reader is not None:
-            reader.close()
+    if not any(v.out_dims[-len(layout) :] == layout for v in first.vars.values()):
+        raise IngestError(
+            f"{first.path}: no variable has all of the '{source['layout']}' layout's "
+            f"dimensions {list(layout)} (dims: "
+            f"{ {k: list(v.out_dims) for k, v in first.vars.items()} })"
+        )
+    runs, groups = group_runs(files, source["runs"])
+    axis = store_time(runs, files, source)
+    coords = _coords(files, source, layout)
+    weights = {}
+    if source["quadrature"] == "auto" and source["layout"] in WEIGHTED_LAYOUTS:
+        for d in layout:
+            if d in first.coords or d in source["coords"]:
+                try:
+                    weights[d] = grid_weights(np.asarray(coords[d][0], dtype=np.float64))
+                except ValueError as exc:
+                    raise IngestError(f"{first.path}: coordinate '{d}': {exc}") from None
+    return Plan(files, runs, groups, axis, layout, coords, weights)
+
+
+def _coords(files: list[FileMap], source, layout) -> dict[str, tuple[np.ndarray, dict]]:
+    """Coordinates of the layout's dimensions (and of vector components): a source
+    variable named in source.coords, else those the file gives the axis (netCDF coordinate
+    variables, Dedalus grids), else names (CSV columns, stacked variables), else 0, 1, ..."""
+    first = files[0]
+    observed = source.get("observed")  # optional: the state's names come from that variable first
+    order = sorted(first.vars.values(), key=lambda v: v.name != observed)
+    dims = [*layout, *[d for d in EXTRA_DIMS[source["layout"]] if any(d in v.out_dims for v in order)]]
+    out = {}
+    for d in dims:
+        v = next(v for v in order if d in v.out_dims)
+        size = size_along(first, v, d)
+        labels = next((w.labels[d] for w in order if d in w.labels), None)
+        if d in first.coords:
+            values, attrs = first.coords[d]
+            values = np.asarray(values)
+        elif labels is not None:
+            values, attrs = np.asarray(labels), {}
+        else:
+            values, attrs = np.arange(size), {}
+        if values.shape != (size,):
+            raise IngestError(
+                f"{first.path}: coordinate '{d}': has shape {values.shape}, the data have {size} along '{d}'"
+            )
+        for f in files[1:]:
+            if d in f.coords and not np.array_equal(np.asarray(f.coords[d][0]), values):
+                raise IngestError(f"{f.path}: coordinate '{d}': differs from that of {first.path}")
+        if values.dtype.kind in "SUO":
+            values = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in values], dtype=object)
+        out[d] = (values, {k: str(x) for k, x in attrs.items() if k in ("units", "long_name", "standard_name")})
     return out
