@@ -197,7 +197,7 @@ def rows(ds: xr.Dataset, fields: Sequence[str], select: dict | None = None) -> d
     blocks = []
     for f, c in zip(fields, channels):
         v = ds[f].transpose("trajectory", "time", *_components(ds[f].dims), *grid)
-        a = v.data.rechunk({i: -1 for i in range(1, v.ndim)})
+        a = da.asarray(v.data).rechunk({i: -1 for i in range(1, v.ndim)})
         blocks.append(a.reshape(n_traj, n_time, c, *[ds.sizes[d] for d in grid]))
     stacked = da.concatenate(blocks, axis=2) if len(blocks) > 1 else blocks[0]  # (traj, time, channel, ...)
     X = stacked.reshape(n_traj * n_time, -1).astype(np.float64)

@@ -35,6 +35,8 @@ def run_splits(spec: Mapping[str, Any], p: Plan) -> np.ndarray:
 def _code(value, where: str) -> int:
     if isinstance(value, bytes):
         value = value.decode()
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, str):
         key = value.strip().lower()
         if key in SPLIT_CODES:
