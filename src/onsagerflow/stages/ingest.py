@@ -6,7 +6,7 @@ import logging
 import time
 from pathlib import Path
 
-from ..data import open_store
+from ..data import SPLIT_CODES, open_store
 from ..data.ingest import LAYOUT_DIMS, ingest
 
 log = logging.getLogger("onsagerflow.ingest")
@@ -17,7 +17,7 @@ def run(spec: dict, out: str) -> None:
     ingest(spec, out)
     dims = LAYOUT_DIMS[spec["source"]["layout"]]
     ds = open_store(out, dims=dims, validate=False)
-    counts = {s: int((ds["split"].values == c).sum()) for s, c in (("train", 0), ("val", 1), ("test", 2))}
+    counts = {s: int((ds["split"].values == c).sum()) for s, c in SPLIT_CODES.items()}
     log.info(
         "wrote %d trajectories x %d samples (%s) in %.1f s: %s",
         ds.sizes["trajectory"],
@@ -59,6 +59,6 @@ def run_from_config(config_path: str, system: str, out: str | None = None) -> st
             f"systems.{system}: has no source block (type "
             f"'{config['systems'][system]['type']}' is simulated: use snakemake)"
         )
-    out = out or f"{config.get('results', 'results')}/data/{system}/trajectories.zarr"
+    out = out or f"{config['results']}/data/{system}/trajectories.zarr"
     run(stage_spec(config, "ingest", system), out)
     return out

@@ -5,6 +5,8 @@ store writer. Each file a batch needs is opened once for the batch."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -17,6 +19,8 @@ from .map import FileMap, VarMap
 from .open import Reader, open_reader
 from .plan import Plan, size_along, weight_name, where
 from .resample import interpolate
+
+log = logging.getLogger("onsagerflow.ingest")
 
 MB = 2**20
 BYTES_PER_VALUE = 8  # float64: what a run costs in memory once read and interpolated
@@ -114,6 +118,7 @@ def batches(
     names = list(source["variables"])
     single = all(len(run.pieces) == 1 for run in p.runs)
     report = {} if report is None else report
+    t0 = time.perf_counter()
     for runs in batch_ranges(p, source["batch_mb"]):
         blocks = _read_files(p, runs, source, m if rs is None and single else None)
         data: dict[str, list[np.ndarray]] = {name: [] for name in names}
@@ -139,6 +144,16 @@ def batches(
                         )
                 data[name].append(y)
         yield _dataset(p, runs, data, errors if rs is not None else None, system, split, attrs)
+        done, spent = runs.stop, time.perf_counter() - t0
+        log.info(
+            "runs %d-%d of %d read and written (%.0f%%, %.1f s, about %.0f s left)",
+            runs.start,
+            done - 1,
+            p.n,
+            100.0 * done / p.n,
+            spent,
+            spent * (p.n - done) / done,
+        )
 
 
 def _dataset(p: Plan, runs: range, data, errors, system, split, attrs) -> xr.Dataset:

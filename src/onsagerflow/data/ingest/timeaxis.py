@@ -93,8 +93,12 @@ def store_time(runs: list[Run], files: list[FileMap], source: Mapping[str, Any])
     zero = tspec["start_at_zero"]
     offsets = np.array([float(r.time[0]) if zero else 0.0 for r in runs])
     axes = []
+    checked: dict[int, np.ndarray] = {}  # runs of one file share its time array: check it once
     for run, off in zip(runs, offsets):
-        t = run.time - off
+        t = run.time - off if off else run.time
+        if not off and id(t) in checked:
+            axes.append(checked[id(t)])
+            continue
         if t.size < MIN_SAMPLES:
             raise IngestError(
                 f"{describe(run, files)}: its time axis has {t.size} sample; a run needs at least "
@@ -125,6 +129,8 @@ def store_time(runs: list[Run], files: list[FileMap], source: Mapping[str, Any])
                     np.max(np.abs(line - t)),
                 )
                 t = line
+            if not off:
+                checked[id(run.time)] = t
         axes.append(t)
     lengths = np.array([len(t) for t in axes])
     m = int(lengths.min())
@@ -145,6 +151,8 @@ def store_time(runs: list[Run], files: list[FileMap], source: Mapping[str, Any])
     step = float(np.min(np.diff(ref)))
     tol = float(tspec["tolerance"]) * step
     for run, t in zip(runs[1:], axes[1:]):
+        if t is axes[0]:
+            continue
         bad = np.flatnonzero(np.abs(t[:m] - ref) > tol)
         if bad.size:
             i = int(bad[0])
