@@ -203,7 +203,9 @@ def test_the_start_at_zero_hint_only_where_it_is_not_set(tmp_path):
     }
     with pytest.raises(IngestError, match=r"differs from that of .*at index 0 .*start_at_zero: true aligns"):
         write(tmp_path, src)
-    with pytest.raises(IngestError, match=r"r1\.npz: variable 'time': .*at index 1 \([^)]*\); the store has one time axis$"):
+    with pytest.raises(
+        IngestError, match=r"r1\.npz: variable 'time': .*at index 1 \([^)]*\); the store has one time axis$"
+    ):
         write(tmp_path, {**src, "time": {"name": "t", "start_at_zero": True}})
 
 
@@ -363,3 +365,63 @@ def test_batches_are_sized_by_bytes(tmp_path):
     )["source"]
     sizes = [len(r) for r in batch_ranges(plan(src), src["batch_mb"])]
     assert sizes == [7] * 7 + [1]
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.slow
+def test_dedalus_output_runs_the_workflow(tmp_path):
+    """The docs' worked example, small: Dedalus-shaped runs in several sets with adaptive
+    steps, a config naming the files, the tasks and the grid; ingest, the quadrature-weighted
+    PCA, training and evaluation on held-out runs, figures."""
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "onsagerflow.examples.dedalus_like",
+            str(tmp_path / "rbc"),
+            "--runs",
+            "6",
+            "--t-end",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr[-2000:]
+    with open(os.path.join(root, "tests", "configs", "ingest_dedalus.yaml")) as fh:
+        cfg = yaml.safe_load(fh)
+    system = cfg["systems"]["rbc_dedalus"]
+    system["source"]["files"] = str(tmp_path / "rbc" / "run_*" / "snapshots" / "*.h5")
+    system["splits"] = {"train": 0.5, "val": 0.25, "test": 0.25}
+    system["evaluation"].update(long_rollouts=4, long_t_end=2.0, long_discard=0.5, fixed_point_starts=16)
+    cfg["training"]["epochs"] = 3
+    cfg["results"] = str(tmp_path / "results")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", str(tmp_path / "c.yaml")],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = tmp_path / "results"
+    data = open_store(results / "data" / "rbc_dedalus" / "trajectories.zarr", dims=FIELD)
+    assert data.sizes["trajectory"] == 6 and len(data.attrs["source_files"]) > 6  # runs, not sets
+    assert "z_weight" in data.coords and data["u"].dims[2] == "component"
+    latent = open_store(results / "reduce" / "rbc_dedalus" / "latent.zarr")
+    assert (latent.attrs["Nx"], latent.attrs["Nz"]) == (16, 8) and "quadrature" in latent.attrs
+    import json
+
+    for model in ("onsagernet-n3", "mlp_ode-n3"):
+        m = json.loads((results / "eval" / "rbc_dedalus" / model / "metrics.json").read_text())
+        assert m["n_test_trajectories"] == int((data["split"].values == 2).sum())
+        assert "quadrature weights" in m["latent_metrics"]["field_error"]["units"]
+    for stem in ("variance_spectrum", "latent_trajectories", "temperature_fields"):
+        assert (results / "figures" / "rbc_dedalus" / f"{stem}.png").exists()

@@ -156,8 +156,8 @@ def write_run(
     nx: int = 16,
     nz: int = 8,
     t_end: float = 10.0,
-    sim_dt: float = 0.05,
-    max_dt: float = 0.02,
+    sim_dt: float = 0.02,
+    max_dt: float = 0.01,
     max_writes: int = 50,
     r: float = 28.0,
     handler: str = "snapshots",
@@ -202,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nx", type=int, default=16)
     p.add_argument("--nz", type=int, default=8)
     p.add_argument("--t-end", type=float, default=10.0)
-    p.add_argument("--sim-dt", type=float, default=0.05, help="scheduled output interval")
-    p.add_argument("--max-dt", type=float, default=0.02, help="largest solver step")
+    p.add_argument("--sim-dt", type=float, default=0.02, help="scheduled output interval")
+    p.add_argument("--max-dt", type=float, default=0.01, help="largest solver step")
     p.add_argument("--max-writes", type=int, default=50, help="writes per set")
     p.add_argument("--r", type=float, default=28.0)
     p.add_argument("--seed", type=int, default=0)
