@@ -11,15 +11,12 @@ from onsagerflow.data.ingest import resolve_files
 from onsagerflow.config import (
     parse_run,
     potential_models,
-    prepare_config,
     reduction,
     run_name,
     runs_of,
     runtime_flags,
     stage_spec_json,
 )
-
-prepare_config(config)
 
 RESULTS = config["results"]
 
