@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-SIZES = {"default": 10_000, "small": 2_000}
+SIZES = {"default": 10_000, "paper": 10_000, "small": 2_000}  # the issue's 10,000 runs is already paper-sized
 COUNT_BATCH = 32  # the former default batch: 32 trajectories, whatever their size
 
 
@@ -35,10 +35,9 @@ def make_archive(path: Path, n: int) -> int:
 
 
 def spec(path: Path, batch_mb: float | None) -> dict:
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from ingest_specs import spec_of
+    """The ingest stage's spec, defaults filled by the config's own validator."""
+    from onsagerflow.config import data_spec, load_schema
+    from onsagerflow.config.validate import fill_and_validate
 
     source = {
         "files": str(path),
@@ -48,7 +47,10 @@ def spec(path: Path, batch_mb: float | None) -> dict:
     }
     if batch_mb is not None:
         source["batch_mb"] = batch_mb
-    return spec_of(source, splits={"train": 0.7, "val": 0.1, "test": 0.2})
+    block = {"type": "ingested", "source": source, "models": ["onsagernet"]}
+    schema = load_schema()
+    fill_and_validate(block, schema, schema["$defs"]["system"])
+    return data_spec({"systems": {"pairs": block}}, "pairs")
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ BENCHMARKS = {
     "lorenz": "bench_lorenz.py",
     "polymer": "bench_polymer.py",
     "rbc": "bench_rbc.py",
+    "ingest": "bench_ingest.py",
 }
 
 
