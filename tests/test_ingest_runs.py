@@ -209,6 +209,25 @@ def test_the_start_at_zero_hint_only_where_it_is_not_set(tmp_path):
         write(tmp_path, {**src, "time": {"name": "t", "start_at_zero": True}})
 
 
+def test_a_uniform_axis_written_in_float32_is_put_back_on_its_line(tmp_path):
+    """0.1·k in float32 has steps that differ by 1e-7 relative: not uniform to the grid's
+    tolerance, but within source.time.tolerance of the line t0 + k·h."""
+    t = (0.1 * np.arange(200)).astype(np.float32)
+    assert not np.allclose(np.diff(t.astype(np.float64)), 0.1, rtol=1e-8, atol=0)
+    u = np.random.default_rng(4).normal(size=(4, 200, 2))
+    xr.Dataset({"u": (("run", "t", "c"), u)}, coords={"t": t}).to_netcdf(tmp_path / "f.nc", engine="h5netcdf")
+    src = {
+        "files": str(tmp_path / "f.nc"),
+        "layout": "state",
+        "variables": {"u": "u"},
+        "dims": {"run": "trajectory", "t": "time", "c": "state"},
+    }
+    ds = write(tmp_path, src)
+    assert time_grid(ds["time"].values).uniform
+    np.testing.assert_allclose(ds["time"].values, t, rtol=0, atol=1e-6 * 0.1 * 200)
+    np.testing.assert_array_equal(ds["u"].values, u)
+
+
 def test_a_burst_sampled_archive_round_trips(tmp_path):
     """PCA coordinates stored as snapshot pairs, h(t) and h(t + 0.001) at t = 0, 1, ..., 99
     (PRF21's RBC archive): the store keeps the bursts, the grid reads them back."""
@@ -317,6 +336,9 @@ def test_field_layouts_need_no_observed_variable(tmp_path):
     dedalus_runs(tmp_path, n=3)
     ds = write(tmp_path, dedalus_source(tmp_path))
     assert "observed" not in ds.attrs and set(ds.data_vars) == {"b", "u"}
+    assert {"z_weight", "x_weight"} <= set(ds.coords)
+    unweighted = write(tmp_path, dedalus_source(tmp_path, quadrature="none"))
+    assert not {"z_weight", "x_weight"} & set(unweighted.coords)
 
 
 def test_one_component_of_a_vector_task(tmp_path):

@@ -53,6 +53,7 @@ class FileMap:
     time_attrs: dict = field(default_factory=dict)
     split: np.ndarray | None = None  # a user's split of the file's trajectories (names or codes)
     dedalus: bool = False
+    time_eps: float = 0.0  # relative resolution of the stored times (float32: 1.2e-7)
 
 
 def source_names(spec) -> list[str]:
@@ -219,7 +220,7 @@ def _map_array_file(reader: Reader, fmt: str, source, layout) -> FileMap:
         )
     n = sizes.get("trajectory", 1)
     nt = sizes["time"]
-    times, time_attrs = _times(reader, source, n, nt, time_src)
+    times, time_attrs, time_eps = _times(reader, source, n, nt, time_src)
     for d, name in source["coords"].items():
         _, arr, _ = reader.get(name, f"coordinate {d}")
         coords[d] = (np.asarray(arr[()]), reader.var_attrs(reader.resolve(name)))
@@ -243,18 +244,22 @@ def _map_array_file(reader: Reader, fmt: str, source, layout) -> FileMap:
         time_attrs=time_attrs,
         split=split,
         dedalus=reader.dedalus,
+        time_eps=time_eps,
     )
 
 
-def _times(reader: Reader, source, n: int, nt: int, time_dim: str | None) -> tuple[list[np.ndarray], dict]:
+def _times(reader: Reader, source, n: int, nt: int, time_dim: str | None) -> tuple[list[np.ndarray], dict, float]:
     tspec = source["time"]
     path = reader.path
     name = tspec.get("name") or (None if "dt" in tspec else reader.time_variable(time_dim))
     attrs: dict = {}
+    eps = 0.0
     if name is not None:
         real, arr, _ = reader.get(name, "time")
         attrs = reader.var_attrs(real)
-        t = np.asarray(arr[()], dtype=np.float64)
+        raw = np.asarray(arr[()])
+        eps = float(np.finfo(raw.dtype).eps) if raw.dtype.kind == "f" else 0.0
+        t = raw.astype(np.float64)
         if t.ndim == 1:
             ts = [t] * n
         elif t.ndim == 2 and t.shape[0] == n:
@@ -277,7 +282,7 @@ def _times(reader: Reader, source, n: int, nt: int, time_dim: str | None) -> tup
                 f"{path}: variable 'time': the time axis has {len(t)} samples but the data have {nt}{traj(k, n)}"
             )
         check_time(t, path, k, n)
-    return ts, {k: v for k, v in attrs.items() if k in ("units", "long_name", "standard_name", "calendar")}
+    return ts, {k: v for k, v in attrs.items() if k in ("units", "long_name", "standard_name", "calendar")}, eps
 
 
 def per_trajectory(reader: Reader, coord: str, pname: str, n: int, numeric: bool = True) -> np.ndarray:

@@ -64,7 +64,7 @@ def _from_lists(p: Plan, given: Mapping[str, Any]) -> np.ndarray:
     by_label = {run.label: r for r, run in enumerate(p.runs)}
     out = np.full(p.n, -1, np.int8)
     for s in SPLITS:
-        for entry in given.get(s, []):  # optional: a split may be left out, then it is empty
+        for entry in given[s]:  # the schema asks for all three lists
             if isinstance(entry, str):
                 if entry not in by_label:
                     raise IngestError(

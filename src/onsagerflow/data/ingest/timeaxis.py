@@ -78,13 +78,15 @@ def _grid_unit(rs: Mapping[str, Any]) -> int:
     return rs["burst"] if "every" in rs else 1
 
 
-def _snapped(t: np.ndarray, tolerance: float) -> np.ndarray | None:
+def _snapped(t: np.ndarray, tolerance: float, eps: float) -> np.ndarray | None:
     """A uniform axis written with round-off (float32 times): its least-squares line
-    t0 + k·h where every sample lies within ``tolerance`` steps of it, else None."""
+    t0 + k·h where every sample lies within ``tolerance`` steps of it, or within the
+    rounding of the stored precision ``eps``, else None."""
     k = np.arange(t.size)
     h, t0 = np.polyfit(k, t, 1)
     line = t0 + h * k
-    return line if h > 0 and np.max(np.abs(line - t)) <= tolerance * h else None
+    slack = tolerance * h + 2 * eps * float(np.max(np.abs(t)))
+    return line if h > 0 and np.max(np.abs(line - t)) <= slack else None
 
 
 def store_time(runs: list[Run], files: list[FileMap], source: Mapping[str, Any]) -> TimeAxis:
@@ -120,7 +122,7 @@ def store_time(runs: list[Run], files: list[FileMap], source: Mapping[str, Any])
             try:
                 time_grid(t, where=run.label)
             except TimeGridError:
-                line = _snapped(t, float(tspec["tolerance"]))
+                line = _snapped(t, float(tspec["tolerance"]), files[run.first[0]].time_eps)
                 if line is None:
                     raise _uneven(t, run, files) from None
                 log.info(
