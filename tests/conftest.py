@@ -66,3 +66,38 @@ def held_out_predictions(results, system, models):
         metrics[model] = json.loads((ev / "metrics.json").read_text())
         assert metrics[model]["n_test_trajectories"] == len(test_ids), model
     return test_ids, metrics
+
+
+def assert_cf_clean(path, tmp_dir):
+    """A zarr store the workflow wrote: opens in xarray with no warning (consolidated
+    metadata, specified dtypes), declares its CF version, has pint-parsable units on every
+    variable and a long_name on every data variable, and round-trips through netCDF.
+    Returns the opened Dataset."""
+    import warnings
+    from pathlib import Path
+
+    import numpy as np
+    import pint
+    import xarray as xr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = xr.open_zarr(path)
+        ds.load()
+    assert ds.attrs["Conventions"].startswith("CF-"), path
+    ureg = pint.UnitRegistry()
+    for var in ds.variables.values():
+        if "units" in var.attrs:
+            ureg.parse_units(var.attrs["units"])  # raises on a unit pint cannot read
+    for name, var in ds.data_vars.items():
+        assert "long_name" in var.attrs and "units" in var.attrs, (path, name)
+    nc = Path(tmp_dir) / (Path(path).stem + ".nc")
+    ds.to_netcdf(nc)
+    with xr.open_dataset(nc) as back:
+        back.load()
+    for name, var in ds.variables.items():
+        if var.dtype.kind in "fiu":
+            np.testing.assert_array_equal(back[name].values, var.values, err_msg=f"{path}: {name}")
+        else:
+            assert [str(v) for v in back[name].values] == [str(v) for v in var.values], (path, name)
+    return ds

@@ -73,12 +73,39 @@ def trajectory_chunk(ds: xr.Dataset, target_mb: float = 16.0) -> int:
     return int(max(1, min(ds.sizes["trajectory"], (target_mb * 2**20) // max(per_traj, 1))))
 
 
-def _prepare(ds: xr.Dataset, chunk: int) -> xr.Dataset:
+def _prepare(ds: xr.Dataset, chunk: int | None = None) -> xr.Dataset:
     ds = ds.copy()
-    for v in ds.variables.values():
+    for name, v in ds.variables.items():
         v.encoding = {}
+        if v.dtype.kind == "U":
+            # labels as variable-length strings: zarr v3 specifies those, not fixed-width ones
+            ds[name] = v.astype(object)
+    if chunk is None:
+        return ds
     # chunks along trajectory only: every other dimension whole
     return ds.chunk({"trajectory": chunk, **{d: -1 for d in ds.dims if d != "trajectory"}})
+
+
+def _consolidate(path: Path) -> None:
+    """Consolidated metadata, so that xarray opens the store without a warning (zarr warns
+    that consolidation is not yet part of the v3 specification; zarr and xarray read it)."""
+    import zarr
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        zarr.consolidate_metadata(str(path))
+
+
+def write_zarr(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+    """Write any Dataset (not a canonical store: PCA, long rollouts) atomically as zarr v3
+    with consolidated metadata and netCDF-safe attributes."""
+    from .cf import annotate
+
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        _prepare(annotate(ds)).to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
+        _consolidate(tmp)
+    return target
 
 
 def write_store(
@@ -109,7 +136,8 @@ def write_store(
                 _prepare(batch, chunk).to_zarr(tmp, append_dim="trajectory", zarr_format=3, consolidated=False)
         if chunk is None:
             raise SchemaError(f"{target}: no data to write")
-        with xr.open_zarr(tmp, consolidated=False) as written:
+        _consolidate(tmp)
+        with xr.open_zarr(tmp, consolidated=True) as written:
             validate_dataset(written, dims=dims, where=str(target), allow_nan=allow_nan)
     return target
 

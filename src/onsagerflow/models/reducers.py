@@ -18,7 +18,8 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from ..data import atomic_path, read_zarr, split_mask
+from ..data import read_zarr, split_mask
+from ..data.store import write_zarr
 
 ROW_BLOCK_MB = 4
 
@@ -73,13 +74,22 @@ class PCA:
     def to_dataset(self, attrs: dict) -> xr.Dataset:
         return xr.Dataset(
             {
-                "mean": ("feature", self.mean),
-                "field_scale": ("field", self.field_scale),
-                "components": (("component", "feature"), self.components),
-                "singular_values": ("component", self.singular_values),
-                "explained_variance_ratio": ("component", self.explained_variance_ratio),
+                "mean": ("feature", self.mean, {"long_name": "train mean of the stacked fields"}),
+                "field_scale": ("field", self.field_scale, {"long_name": "train RMS of each centred field"}),
+                "components": (
+                    ("component", "feature"),
+                    self.components,
+                    {"long_name": "principal directions of the centred, scaled fields (orthonormal rows)"},
+                ),
+                "singular_values": ("component", self.singular_values, {"long_name": "singular values"}),
+                "explained_variance_ratio": (
+                    "component",
+                    self.explained_variance_ratio,
+                    {"long_name": "fraction of the train variance per component"},
+                ),
             },
             attrs={
+                "title": f"PCA of {', '.join(self.fields)} on the train split",
                 "fields": list(self.fields),
                 "shape": list(self.shape),
                 "total_variance": self.total_variance,
@@ -89,8 +99,7 @@ class PCA:
         )
 
     def save(self, path: str | Path, attrs: dict) -> None:
-        with atomic_path(path) as tmp:
-            self.to_dataset(attrs).to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
+        write_zarr(self.to_dataset(attrs), path)
 
     @classmethod
     def load(cls, path: str | Path) -> PCA:

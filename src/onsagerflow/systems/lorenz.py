@@ -1,4 +1,4 @@
-"""Lorenz-63 (SCIENCE.md §3): x' = σ(y−x), y' = x(r−z) − y, z' = xy − bz.
+"""Lorenz-63 (docs/science.md): x' = σ(y−x), y' = x(r−z) − y, z' = xy − bz.
 
 Pure JAX, float64, vmapped over trajectories; an 8th-order Dormand–Prince solver
 (diffrax) with error control, sampled on a uniform grid fine enough to form the
@@ -129,7 +129,7 @@ def simulate(spec: Mapping[str, Any]) -> xr.Dataset:
         time=t,
         split=split,
         trajectory_coords={"r": np.full(n, r)},
-        coords={"state": (("state",), np.arange(3))},
+        coords={"state": (("state",), list(STATE_NAMES))},
         attrs={
             "system_type": "lorenz",
             "observed": VARIABLE,
@@ -142,7 +142,6 @@ def simulate(spec: Mapping[str, Any]) -> xr.Dataset:
             "rtol": float(sim["rtol"]),
             "atol": float(sim["atol"]),
             "seed": int(spec["seed"]),
-            "state_names": "x y z",
             **stamp(spec),
         },
     )
