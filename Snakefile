@@ -1,5 +1,5 @@
 # onsagerflow: simulate or ingest -> reduce -> learn -> evaluate -> figures -> report.
-# `snakemake --cores 2` runs the default config; see README.md and config/README.md.
+# `snakemake --cores 2` runs the default config; see README.md, config/README.md and docs/.
 
 from snakemake.utils import min_version, validate
 
@@ -32,3 +32,11 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+onsuccess:
+    print(
+        f"\nonsagerflow: done. Tables: {', '.join(f'{RESULTS}/tables/{t}.md' for t in TABLE_NAMES)};"
+        f" figures under {RESULTS}/figures/.\n"
+        f"Every figure and table with captions: snakemake --report {RESULTS}/report.html\n"
+    )
