@@ -1,4 +1,4 @@
-"""The Lorenz-63 simulator against exact and reference results (SCIENCE.md §3)."""
+"""The Lorenz-63 simulator against exact and reference results."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Physics of the bead-spring simulator (SCIENCE.md §5) against exact results.
+"""Physics of the bead-spring simulator against exact results.
 
 Every tolerance is Z standard errors of the measured quantity, the standard error coming
 from independent chains (the spread of per-chain time averages over √M). Where the time

@@ -1,4 +1,4 @@
-"""The Rayleigh–Bénard solver against exact results (SCIENCE.md §4)."""
+"""The Rayleigh–Bénard solver against exact results."""
 
 import jax
 import jax.numpy as jnp

@@ -1,4 +1,8 @@
-"""onsagerflow: learn interpretable reduced dynamics (OnsagerNet) from trajectories."""
+"""onsagerflow: learn interpretable reduced dynamics (OnsagerNet) from trajectories.
+
+``onsagerflow.load("results/models/<system>/<run>")`` returns a trained run as a
+:class:`~onsagerflow.api.LearnedModel` (docs/api.md).
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -20,3 +24,15 @@ try:
     __version__ = version("onsagerflow")
 except PackageNotFoundError:
     __version__ = _source_version()
+
+__all__ = ["LearnedModel", "__version__", "load"]
+
+
+def __getattr__(name: str):
+    """``onsagerflow.load`` and ``onsagerflow.LearnedModel`` (imported on first use: the
+    command-line stages need neither)."""
+    if name in ("load", "LearnedModel"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'onsagerflow' has no attribute '{name}'")

@@ -1,4 +1,4 @@
-"""OnsagerNet (SCIENCE.md §1, PRF21):  dz/dt = −(M(z) + W(z)) ∇V(z) + f(z).
+"""OnsagerNet (docs/science.md, "OnsagerNet"; PRF21):  dz/dt = −(M(z) + W(z)) ∇V(z) + f(z).
 
 M = L Lᵀ + α I (symmetric positive definite), W = U − Uᵀ (antisymmetric), with L
 (lower triangle, diagonal included) and U (strict upper triangle) read off one
@@ -84,7 +84,7 @@ def _inverse_softplus(y: float) -> float:
 
 
 class SOnsagerNet(OnsagerNet):
-    """S-OnsagerNet (SCIENCE.md §2, NCS24): the Itô SDE
+    """S-OnsagerNet (docs/science.md, "S-OnsagerNet"; NCS24): the Itô SDE
 
         dZ = [−(M(Z) + W(Z)) ∇V(Z) + f(Z) (+ ε ∇·M(Z))] dt + σ(Z) dW,
 
