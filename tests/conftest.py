@@ -101,3 +101,25 @@ def assert_cf_clean(path, tmp_dir):
         else:
             assert [str(v) for v in back[name].values] == [str(v) for v in var.values], (path, name)
     return ds
+
+
+def assert_figure(path):
+    """A saved figure is a picture: a PNG with more than one colour spread over its area and
+    the provenance in its text chunks (its PDF twin, where there is one, is a PDF)."""
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    path = Path(path)
+    with Image.open(path) as im:
+        assert im.info.get("config_sha256") and im.info.get("git_sha"), f"{path}: no provenance"
+        pixels = np.asarray(im.convert("L"), dtype=float)
+    assert min(pixels.shape) > 100, f"{path}: {pixels.shape} pixels"
+    ink = pixels < 250  # not white
+    assert 0.01 < ink.mean() < 0.95, f"{path}: {ink.mean():.1%} of the picture is drawn"
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    assert np.ptp(rows) > 0.5 * pixels.shape[0] and np.ptp(cols) > 0.5 * pixels.shape[1], f"{path}: drawing in a corner"
+    pdf = path.with_suffix(".pdf")
+    if pdf.exists():
+        assert pdf.read_bytes()[:5] == b"%PDF-", f"{pdf}: not a PDF"

@@ -83,3 +83,4 @@ def test_axis_label_names_units_unless_dimensionless():
     assert axis_label(xr.DataArray([1.0], attrs={"long_name": "time in units of d²/κ", "units": "1"})) == (
         "time in units of d²/κ"
     )
+    assert axis_label(xr.DataArray([1.0], attrs={"long_name": "time", "units": "1"})) == "time (dimensionless)"

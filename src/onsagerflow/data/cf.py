@@ -78,8 +78,8 @@ def annotate(ds: xr.Dataset, *, title: str | None = None) -> xr.Dataset:
             ds[name].attrs = {**base, **ds[name].attrs}
             if name in ("x", "z") and "units" not in ds[name].attrs:
                 ds[name].attrs["units"] = DIMENSIONLESS
-    for var in ds.data_vars.values():
-        var.attrs.setdefault("units", DIMENSIONLESS)
+    for dv in ds.data_vars.values():
+        dv.attrs.setdefault("units", DIMENSIONLESS)
     system = str(ds.attrs.get("system", "unknown"))
     ds.attrs = {**global_attrs(system, title), **ds.attrs}
     for var in ds.variables.values():
@@ -114,11 +114,17 @@ def _netcdf_value(v: Any) -> Any:
 
 
 def axis_label(var: xr.DataArray, name: str | None = None) -> str:
-    """An axis label from a variable's attributes: ``long_name [units]``, the units left out
-    when dimensionless (a non-dimensional quantity names its scale in its long_name)."""
-    text = name or str(var.attrs.get("long_name", var.name))
-    units = str(var.attrs.get("units", DIMENSIONLESS))
-    return text if units == DIMENSIONLESS else f"{text} [{units}]"
+    """An axis label from a variable's attributes: ``long_name [units]``; a dimensionless
+    quantity is marked so, unless its long_name already names its scale ("… in units of
+    d²/κ", "time (relaxation time λ)")."""
+    return with_units(name or str(var.attrs.get("long_name", var.name)), str(var.attrs.get("units", DIMENSIONLESS)))
+
+
+def with_units(text: str, units: str) -> str:
+    """``text [units]``, or ``text (dimensionless)`` for units "1" where ``text`` names no scale."""
+    if units != DIMENSIONLESS:
+        return f"{text} [{units}]"
+    return text if "units of" in text or text.endswith(")") else f"{text} (dimensionless)"
 
 
 def component_labels(ds: xr.Dataset, dim: str = "state") -> list[str]:

@@ -7,7 +7,7 @@ attrs: system, parameters, provenance and the CF attributes of :mod:`onsagerflow
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -32,12 +32,12 @@ class SchemaError(ValueError):
 def build_dataset(
     *,
     system: str,
-    data_vars: Mapping[str, tuple[tuple[str, ...], Any, Mapping[str, str]]],
+    data_vars: Mapping[str, tuple[tuple[Hashable, ...], Any, Mapping[str, Any]]],
     time: np.ndarray,
     split: np.ndarray,
     trajectory: np.ndarray | None = None,
-    trajectory_coords: Mapping[str, np.ndarray] | None = None,
-    coords: Mapping[str, tuple[Any, ...]] | None = None,
+    trajectory_coords: Mapping[Hashable, Any] | None = None,
+    coords: Mapping[Hashable, tuple[Any, ...]] | None = None,
     attrs: Mapping[str, Any] | None = None,
     time_units: str = cf.DIMENSIONLESS,
     time_long_name: str = "time",
@@ -65,7 +65,7 @@ def build_dataset(
     split = np.asarray(split)
     n = split.shape[0]
     ids = np.arange(n, dtype=np.int64) if trajectory is None else np.asarray(trajectory, np.int64)
-    c: dict[str, Any] = {
+    c: dict[Hashable, Any] = {
         "trajectory": ("trajectory", ids),
         "time": ("time", np.asarray(time, dtype=np.float64), cf.time_attrs(time_units, time_long_name)),
         "split": ("trajectory", split.astype(np.int8), dict(SPLIT_ATTRS)),
@@ -106,7 +106,7 @@ def _ids(ds: xr.Dataset, mask) -> list[int]:
 def validate_dataset(
     ds: xr.Dataset,
     *,
-    dims: Iterable[str] = (),
+    dims: Iterable[Hashable] = (),
     where: str = "dataset",
     check_leak: bool = True,
     allow_nan: bool = False,
@@ -129,13 +129,13 @@ def validate_dataset(
                 f"{where}: variable '{name}' holds strings ({var.dtype}); the store keeps numbers only"
                 " (strings only as labels of a component dimension)"
             )
-    for name, var in ds.data_vars.items():
-        if var.dims[:2] != ("trajectory", "time"):
+    for name, dv in ds.data_vars.items():
+        if dv.dims[:2] != ("trajectory", "time"):
             raise SchemaError(
-                f"{where}: data variable '{name}' has dims {var.dims}; they must start with ('trajectory', 'time')"
+                f"{where}: data variable '{name}' has dims {dv.dims}; they must start with ('trajectory', 'time')"
             )
         for key in ("units", "long_name"):
-            if key not in var.attrs:
+            if key not in dv.attrs:
                 raise SchemaError(f"{where}: data variable '{name}' lacks the '{key}' attribute")
 
     ids = np.asarray(ds["trajectory"].values)
@@ -167,9 +167,9 @@ def validate_dataset(
     if missing:
         raise SchemaError(f"{where}: missing attribute(s) {missing}")
 
-    for name, var in ds.data_vars.items():
-        other = [d for d in var.dims if d != "trajectory"]
-        ok = (np.isfinite(var) | np.isnan(var)) if allow_nan else np.isfinite(var)
+    for name, dv in ds.data_vars.items():
+        other = [d for d in dv.dims if d != "trajectory"]
+        ok: Any = (np.isfinite(dv) | np.isnan(dv)) if allow_nan else np.isfinite(dv)
         finite = np.asarray(ok.all(dim=other).values)
         if not finite.all():
             raise SchemaError(

@@ -12,7 +12,7 @@ import os
 import shutil
 import uuid
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +112,7 @@ def write_store(
     data: xr.Dataset | Iterable[xr.Dataset],
     path: str | os.PathLike,
     *,
-    dims: Iterable[str] = (),
+    dims: Iterable[Hashable] = (),
     chunk_mb: float = 16.0,
     allow_nan: bool = False,
 ) -> Path:

@@ -147,8 +147,10 @@ class SOnsagerNet(OnsagerNet):
             bias = jnp.zeros((n_out,), param_dtype)
             diag = np.arange(n) if diffusion == "diagonal" else self._tril_diagonal_slots()
             bias = bias.at[diag].set(_inverse_softplus(sigma_init - sigma_floor))
-            self.noise.out.kernel[...] = jnp.zeros_like(self.noise.out.kernel[...])
-            self.noise.out.bias[...] = bias
+            out = self.noise.out
+            assert out.bias is not None  # the output layer has a bias
+            out.kernel[...] = jnp.zeros_like(out.kernel[...])
+            out.bias[...] = bias
 
     def _tril_diagonal_slots(self):
         """Positions of the diagonal among the row-major lower-triangle entries."""

@@ -66,8 +66,10 @@ class PCA:
         n_traj, n_time = ds.sizes["trajectory"], ds.sizes["time"]
         comps, mean, scale = self.components, self.mean, self.scale_vector
         X = self.rows(ds)
-        H = X.map_blocks(
-            lambda b: ((b - mean) / scale) @ comps.T, chunks=(X.chunks[0], (comps.shape[0],)), dtype=np.float64
+        H = X.map_blocks(  # type: ignore[call-arg]  # dask's stubs miss map_blocks' method form
+            lambda b: ((b - mean) / scale) @ comps.T,  # type: ignore[arg-type]
+            chunks=(X.chunks[0], (comps.shape[0],)),
+            dtype=np.float64,
         )
         return H.reshape(n_traj, n_time, comps.shape[0])
 
@@ -119,11 +121,11 @@ class PCA:
 def rows(ds: xr.Dataset, fields: Sequence[str], select: dict | None = None) -> da.Array:
     missing = [f for f in fields if f not in ds]
     if missing:
-        raise KeyError(f"store lacks field(s) {missing}; it has {sorted(ds.data_vars)}")
+        raise KeyError(f"store lacks field(s) {missing}; it has {sorted(map(str, ds.data_vars))}")
     if select:
         bad = [d for d in select if d not in ds.dims]
         if bad:
-            raise KeyError(f"reduction.select names dimension(s) {bad} the store lacks ({sorted(ds.dims)})")
+            raise KeyError(f"reduction.select names dimension(s) {bad} the store lacks ({sorted(map(str, ds.dims))})")
         ds = ds.isel({d: list(v) for d, v in select.items()})
     dims = ds[fields[0]].dims
     for f in fields:

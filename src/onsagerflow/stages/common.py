@@ -21,11 +21,11 @@ def observed(ds: xr.Dataset, where: str = "store") -> str:
     if name is None:
         if len(ds.data_vars) != 1:
             raise KeyError(
-                f"{where}: set the 'observed' attribute; it has several data variables {sorted(ds.data_vars)}"
+                f"{where}: set the 'observed' attribute; it has several data variables {sorted(map(str, ds.data_vars))}"
             )
         name = next(iter(ds.data_vars))
     if name not in ds.data_vars:
-        raise KeyError(f"{where}: observed variable '{name}' is not among {sorted(ds.data_vars)}")
+        raise KeyError(f"{where}: observed variable '{name}' is not among {sorted(map(str, ds.data_vars))}")
     return str(name)
 
 

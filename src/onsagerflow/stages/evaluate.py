@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Hashable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +58,7 @@ def run(
     sys_spec, cfg = spec["system"], spec["evaluation"]
     # Ingested data have no simulator: no exact fixed points and no true long rollouts, so
     # those metrics are null (and their table columns absent), never made up.
-    system = get_system(sys_spec["type"]) if sys_spec["type"] in known_systems() else None
+    system: Any = get_system(sys_spec["type"]) if sys_spec["type"] in known_systems() else None
     ds = open_store(data)
     variable = observed(ds, data)
     run_ = load_run(model_dir)
@@ -85,7 +87,7 @@ def run(
 
     var = ds[variable]
     state_dims = var.dims[2:]
-    coords = {d: ((d,), ds[d].values) for d in state_dims if d in ds.coords}
+    coords: dict[Hashable, tuple[Any, ...]] = {d: ((d,), ds[d].values) for d in state_dims if d in ds.coords}
     if chart is not None:  # predictions live in the run's own latent coordinates
         coords = {state_dims[0]: ((state_dims[0],), latent_labels(pred.shape[-1]))}
     pred_ds = build_dataset(

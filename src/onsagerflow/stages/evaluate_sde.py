@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
@@ -83,7 +84,7 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
         int(bounded.sum()),
     )
 
-    per_ensemble = []
+    per_ensemble: list[dict[str, Any]] = []
     for e in np.unique(ensembles):
         idx = np.flatnonzero(ensembles == e)
         ut_true = censor(unfolding_time(ext_true[idx], t, threshold), t[-1])
