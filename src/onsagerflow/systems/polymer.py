@@ -1092,6 +1092,12 @@ def _batches(n: int, size: int) -> list[np.ndarray]:
     return [np.arange(i, min(i + size, n)) for i in range(0, n, size)]
 
 
+def trajectory_count(spec: Mapping[str, Any]) -> int:
+    """How many trajectories ``simulate`` makes: train, val, and every test ensemble's realisations."""
+    s = spec["simulation"]
+    return int(s["n_train"] + s["n_val"] + s["n_ensembles"] * s["n_realisations"])
+
+
 def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
     """Canonical Datasets, consecutive batches of trajectories (module docstring).
 

@@ -280,6 +280,11 @@ def _check_cfl(spec, solver, ids, frozen, t) -> None:
         )
 
 
+def trajectory_count(spec: Mapping[str, Any]) -> int:
+    """How many trajectories ``simulate`` makes."""
+    return int(spec["simulation"]["n_trajectories"])
+
+
 def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
     """Batches of trajectories from random small perturbations of the conduction state,
     as canonical Datasets: u, w, θ on (trajectory, time, z, x) and the Nusselt number."""
