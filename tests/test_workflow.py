@@ -165,6 +165,12 @@ def test_cli_names_a_missing_store(tmp_path):
     assert not (tmp_path / "m").exists()
 
 
+def test_info_on_a_missing_path_says_so_in_one_line(tmp_path):
+    out = subprocess.run(["onsagerflow", "info", str(tmp_path / "nothing.zarr")], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert out.stderr.strip() == f"onsagerflow info: no such result: {tmp_path / 'nothing.zarr'}"
+
+
 @pytest.mark.slow
 def test_training_and_evaluation_are_bit_identical_across_processes(tiny_run, tmp_path):
     """Same seed, same data, two separate processes: the same parameters, bit for bit, and the
