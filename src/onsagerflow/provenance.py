@@ -56,7 +56,15 @@ def package_versions() -> dict[str, str]:
 
 
 def stamp(spec: Mapping[str, Any]) -> dict[str, str]:
-    """Attributes every store, checkpoint, metrics file and figure carries."""
+    """The provenance every store, checkpoint, metrics file and figure carries.
+
+    Args:
+        spec: the config slice the result was made from.
+
+    Returns:
+        ``onsagerflow_version``, ``git_sha`` (``-dirty`` with uncommitted changes),
+        ``config_sha256`` of ``spec`` and ``created`` (UTC, ISO 8601).
+    """
     return {
         "onsagerflow_version": __version__,
         "git_sha": git_sha(),

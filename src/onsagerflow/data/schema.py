@@ -111,12 +111,24 @@ def validate_dataset(
     check_leak: bool = True,
     allow_nan: bool = False,
 ) -> xr.Dataset:
-    """Raise SchemaError naming the culprit, or return ``ds`` unchanged.
+    """Check a Dataset against the canonical schema.
 
-    ``dims`` are the system's own dimensions that must be present (e.g. ``state``).
-    Works on lazy (dask) Datasets chunk by chunk: the NaN scan reduces every
-    trajectory to one flag. ``allow_nan`` admits NaN in data (model rollouts that
-    diverged are NaN from the moment they escaped) but never inf.
+    Works on lazy (dask) Datasets chunk by chunk: the NaN scan reduces every trajectory to
+    one flag.
+
+    Args:
+        ds: the Dataset.
+        dims: the system's own dimensions that must be present (e.g. ``state``).
+        where: how messages name the Dataset (its path).
+        check_leak: refuse the same first state in two splits.
+        allow_nan: admit NaN in data (model rollouts that escaped are NaN from then on),
+            never inf.
+
+    Returns:
+        ``ds``, unchanged.
+
+    Raises:
+        SchemaError: naming the variable, trajectory or attribute at fault.
     """
     for d in ("trajectory", "time", *dims):
         if d not in ds.dims:

@@ -97,8 +97,16 @@ def _consolidate(path: Path) -> None:
 
 
 def write_zarr(ds: xr.Dataset, path: str | os.PathLike) -> Path:
-    """Write any Dataset (not a canonical store: PCA, long rollouts) atomically as zarr v3
-    with consolidated metadata and netCDF-safe attributes."""
+    """Write any Dataset that is not a canonical store (a PCA, long rollouts) atomically as
+    zarr v3, with its CF attributes (``cf.annotate``) and consolidated metadata.
+
+    Args:
+        ds: the Dataset.
+        path: where the store goes.
+
+    Returns:
+        ``path``.
+    """
     from .cf import annotate
 
     target = Path(path)
@@ -116,11 +124,24 @@ def write_store(
     chunk_mb: float = 16.0,
     allow_nan: bool = False,
 ) -> Path:
-    """Validate and write a canonical store atomically.
+    """Validate and write a canonical store atomically, with consolidated metadata.
 
-    ``data`` is one Dataset or an iterable of Datasets that are consecutive batches
-    along ``trajectory`` (a simulator can stream a store larger than memory this way).
-    The whole store is validated again, lazily, before it is moved into place.
+    The whole store is validated again, lazily, before it is moved into place; until then
+    a store already at ``path`` stays as it was.
+
+    Args:
+        data: one Dataset, or an iterable of Datasets that are consecutive batches along
+            ``trajectory`` (a simulator streams a store larger than memory this way).
+        path: where the store goes (``….zarr``).
+        dims: the system's own dimensions the store must have (``state``; ``z``, ``x``).
+        chunk_mb: about how many MB one chunk (a run of whole trajectories) holds.
+        allow_nan: admit NaN (rollouts that escaped), never inf.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        SchemaError: a batch or the whole store breaks the schema (the message names it).
     """
     dims = tuple(dims)
     target = Path(path)
@@ -159,7 +180,21 @@ def read_zarr(path: str | os.PathLike) -> xr.Dataset:
 def open_store(
     path: str | os.PathLike, *, dims: Iterable[str] = (), validate: bool = True, allow_nan: bool = False
 ) -> xr.Dataset:
-    """Open a canonical store lazily (dask) and check it against the schema."""
+    """Open a canonical store lazily (dask) and check it against the schema.
+
+    Args:
+        path: the store.
+        dims: the system's own dimensions it must have.
+        validate: check the schema (NaN, dimensions, splits, attributes).
+        allow_nan: admit NaN in data variables (prediction stores).
+
+    Returns:
+        The Dataset, backed by dask arrays.
+
+    Raises:
+        StoreError: the store is missing or unreadable.
+        SchemaError: it breaks the schema.
+    """
     p = Path(path)
     ds = read_zarr(p)
     if validate:
