@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 
 
 def config_sha256(spec: Mapping[str, Any]) -> str:

@@ -58,7 +58,7 @@ def time_attrs(units: str = DIMENSIONLESS, long_name: str = "time") -> dict[str,
 
 def global_attrs(system: str, title: str | None = None) -> dict[str, str]:
     """The global CF attributes of a store of ``system``."""
-    from .. import __version__
+    from .._version import __version__
 
     return {
         "Conventions": CONVENTIONS,
