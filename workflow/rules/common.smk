@@ -11,15 +11,12 @@ from onsagerflow.data.ingest import resolve_files
 from onsagerflow.config import (
     parse_run,
     potential_models,
-    prepare_config,
     reduction,
     run_name,
     runs_of,
     runtime_flags,
     stage_spec_json,
 )
-
-prepare_config(config)
 
 RESULTS = config["results"]
 
@@ -40,9 +37,9 @@ if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
 else:
     ONSAGERFLOW = "onsagerflow"
 
-# How JAX uses a GPU (config `runtime`), passed to every JAX stage. A Snakefile global in the
-# shell commands: Snakemake's code trigger sees the unformatted command, so editing these
-# settings re-runs nothing. Which jobs ask the scheduler for a GPU is a profile's business
+# How JAX uses a GPU (config `runtime`), passed to every JAX stage by `command` below, in a
+# parameter Snakemake does not track, so editing these settings re-runs nothing. Which jobs
+# ask the scheduler for a GPU is a profile's business
 # (profiles/slurm: set-resources), not the rules', so a CPU-only local run never waits on one.
 RUNTIME = runtime_flags(config)
 SYSTEMS = list(config["systems"])
