@@ -28,7 +28,9 @@ def tiny_config():
     return validate_config(yaml.safe_load(open(TINY)))
 
 
-def snakemake(*args, config=TINY, timeout=300):
+def snakemake(*args, config=TINY, timeout=3600):
+    """Snakemake on a config; the timeout only guards against a hung run (a loaded machine may
+    take many times the usual few minutes)."""
     return subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", config, *args],
         cwd=ROOT,
