@@ -90,6 +90,7 @@ def test_sigma_of_an_s_onsagernet_in_physical_units(tmp_path, states):
     assert not np.allclose(paths[0, -1], paths[1, -1])  # each realisation its own noise
 
 
+@pytest.mark.slow  # heavy: run with -m slow
 def test_rollout_and_fixed_points_from_given_starts(tmp_path, states):
     path, _ = saved(tmp_path, spec("onsagernet"))
     model = onsagerflow.load(path)
