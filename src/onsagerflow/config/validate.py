@@ -128,13 +128,15 @@ def fill_and_validate(instance: Any, schema: dict, subschema: dict | None = None
         raise ConfigError(describe(first, prefix), (*prefix, *first.absolute_path))
 
 
-def defaults(definition: str, schema_path: str | Path = SCHEMA) -> dict:
-    """The block ``$defs/<definition>`` with every default filled (e.g. ``dask``)."""
+def validated_block(definition: str, block: Mapping[str, Any] | None = None, schema_path: str | Path = SCHEMA) -> dict:
+    """A copy of ``block`` validated against ``$defs/<definition>`` (or the top-level key of
+    that name), every default filled: e.g. ``validated_block("training", {"epochs": 5})``,
+    ``validated_block("model", {"type": "onsagernet"})``, ``validated_block("dask")``."""
     schema = load_schema(schema_path)
     sub = schema["$defs"].get(definition) or schema["properties"][definition]
-    block: dict = {}
-    fill_and_validate(block, schema, sub, (definition,))
-    return block
+    filled = copy.deepcopy(dict(block or {}))
+    fill_and_validate(filled, schema, sub, (definition,))
+    return filled
 
 
 # --- messages ----------------------------------------------------------------------------

@@ -25,23 +25,3 @@ def run(spec: dict, out: str) -> None:
         time.perf_counter() - t0,
         out,
     )
-
-
-def run_from_config(config_path: str, system: str, out: str | None = None) -> str:
-    """The friendly form: a config file and a system name; the store goes where the workflow
-    would put it (``{results}/data/{system}/trajectories.zarr``) unless ``out`` says otherwise."""
-    from ..config import ConfigError, load_config, stage_spec
-
-    config = load_config(config_path)
-    if system not in config["systems"]:
-        raise ConfigError(
-            f"--system: '{system}' is not a key of systems in {config_path} (known: {sorted(config['systems'])})"
-        )
-    if "source" not in config["systems"][system]:
-        raise ConfigError(
-            f"systems.{system}: has no source block (type "
-            f"'{config['systems'][system]['type']}' is simulated: use snakemake)"
-        )
-    out = out or f"{config['results']}/data/{system}/trajectories.zarr"
-    run(stage_spec(config, "ingest", system), out)
-    return out
