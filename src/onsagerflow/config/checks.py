@@ -175,7 +175,10 @@ def pca_size_limit(system: Mapping[str, Any]) -> int | None:
     """The most PCA components a simulated system's train split allows — min(rows, features)
     of the matrix the PCA factors — where the config alone tells; None where it does not."""
     sim, red = system["simulation"], system["reduction"]
-    samples = whole_multiple(sim["t_end"], sim["dt_sample"]) + 1
+    steps = whole_multiple(sim["t_end"], sim["dt_sample"])
+    if steps is None:  # check_system reports that t_end is no whole multiple of dt_sample
+        return None
+    samples = steps + 1
     if system["type"] == "rbc":
         n_train = split_counts(sim["n_trajectories"], system["splits"])["train"]
         features = len(red["fields"]) * (sim["nz"] + 1) * sim["nx"]  # (nz + 1) points in z: walls included

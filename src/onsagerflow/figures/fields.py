@@ -36,10 +36,10 @@ def variance_figure(ratio: np.ndarray, marks=(3, 5, 7), title: str = ""):
 
 
 def latent_figure(
-    truth: np.ndarray,
+    truth: dict[str, np.ndarray],
     preds: dict[str, np.ndarray],
     fixed_points: dict[str, list[dict]],
-    steady: list[np.ndarray],
+    steady: dict[str, list[np.ndarray]],
     n_show: int = 4,
     title: str = "",
 ):

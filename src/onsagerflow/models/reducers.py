@@ -27,7 +27,8 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from ..data import atomic_path, read_zarr, split_mask
+from ..data import read_zarr, split_mask
+from ..data.store import write_zarr
 
 ROW_BLOCK_MB = 4
 COMPONENT = "component"  # a vector field's component axes are named component, component_2, ...
@@ -109,17 +110,30 @@ class PCA:
 
     def to_dataset(self, attrs: dict) -> xr.Dataset:
         data = {
-            "mean": ("feature", self.mean),
-            "field_scale": ("field", self.field_scale),
-            "components": (("component", "feature"), self.components),
-            "singular_values": ("component", self.singular_values),
-            "explained_variance_ratio": ("component", self.explained_variance_ratio),
+            "mean": ("feature", self.mean, {"long_name": "train mean of the stacked fields"}),
+            "field_scale": ("field", self.field_scale, {"long_name": "train RMS of each centred field"}),
+            "components": (
+                ("component", "feature"),
+                self.components,
+                {"long_name": "principal directions of the centred, scaled fields (orthonormal rows)"},
+            ),
+            "singular_values": ("component", self.singular_values, {"long_name": "singular values"}),
+            "explained_variance_ratio": (
+                "component",
+                self.explained_variance_ratio,
+                {"long_name": "fraction of the train variance per component"},
+            ),
         }
         if self.weights is not None:
-            data["grid_weight"] = ("grid_point", self.weights)
+            data["grid_weight"] = (
+                "grid_point",
+                self.weights,
+                {"long_name": "quadrature weight of each grid point in the L2 inner product (mean 1)"},
+            )
         return xr.Dataset(
             data,
             attrs={
+                "title": f"PCA of {', '.join(self.fields)} on the train split",
                 "fields": list(self.fields),
                 "shape": list(self.shape),
                 "channels": list(self.field_channels),
@@ -130,8 +144,7 @@ class PCA:
         )
 
     def save(self, path: str | Path, attrs: dict) -> None:
-        with atomic_path(path) as tmp:
-            self.to_dataset(attrs).to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
+        write_zarr(self.to_dataset(attrs), path)
 
     @classmethod
     def load(cls, path: str | Path) -> PCA:
@@ -186,11 +199,11 @@ def grid_weights(ds: xr.Dataset, grid: Sequence[str]) -> np.ndarray | None:
 def rows(ds: xr.Dataset, fields: Sequence[str], select: dict | None = None) -> da.Array:
     missing = [f for f in fields if f not in ds]
     if missing:
-        raise KeyError(f"store lacks field(s) {missing}; it has {sorted(ds.data_vars)}")
+        raise KeyError(f"store lacks field(s) {missing}; it has {sorted(map(str, ds.data_vars))}")
     if select:
         bad = [d for d in select if d not in ds.dims]
         if bad:
-            raise KeyError(f"reduction.select names dimension(s) {bad} the store lacks ({sorted(ds.dims)})")
+            raise KeyError(f"reduction.select names dimension(s) {bad} the store lacks ({sorted(map(str, ds.dims))})")
         ds = ds.isel({d: list(v) for d, v in select.items()})
     grid, channels = field_layout(ds, fields)
     n_traj, n_time = ds.sizes["trajectory"], ds.sizes["time"]

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Hashable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import xarray as xr
 
 from ..analysis.fixed_points import find_fixed_points, match_exact
 from ..analysis.metrics import (
@@ -28,12 +29,14 @@ from ..analysis.metrics import (
 )
 from ..analysis.rollout import integrate
 from ..config import check_times_within
-from ..data import atomic_path, build_dataset, open_store, split_mask, write_store
+from ..data import build_dataset, open_store, split_mask, write_store
+from ..data.cf import latent_labels
+from ..data.store import write_zarr
 from ..models.dynamics import physical_field
 from ..models.reducers import PCA
 from ..provenance import stamp
 from ..systems import get_system, known_systems
-from .common import load_run, observed, split_array, write_json
+from .common import load_run, long_rollouts_dataset, observed, split_array, write_json
 
 log = logging.getLogger("onsagerflow.evaluate")
 
@@ -56,7 +59,7 @@ def run(
     sys_spec, cfg = spec["system"], spec["evaluation"]
     # Ingested data have no simulator: no exact fixed points and no true long rollouts, so
     # those metrics are null (and their table columns absent), never made up.
-    system = get_system(sys_spec["type"]) if sys_spec["type"] in known_systems() else None
+    system: Any = get_system(sys_spec["type"]) if sys_spec["type"] in known_systems() else None
     ds = open_store(data)
     variable = observed(ds, data)
     run_ = load_run(model_dir)
@@ -92,9 +95,9 @@ def run(
 
     var = ds[variable]
     state_dims = var.dims[2:]
-    coords = {d: ((d,), ds[d].values) for d in state_dims if d in ds.coords}
+    coords: dict[Hashable, tuple[Any, ...]] = {d: ((d,), ds[d].values) for d in state_dims if d in ds.coords}
     if chart is not None:  # predictions live in the run's own latent coordinates
-        coords = {state_dims[0]: ((state_dims[0],), np.arange(pred.shape[-1]))}
+        coords = {state_dims[0]: ((state_dims[0],), latent_labels(pred.shape[-1]))}
     pred_ds = build_dataset(
         system=ds.attrs["system"],
         data_vars={
@@ -105,6 +108,8 @@ def run(
             )
         },
         time=t,
+        time_units=ds["time"].attrs.get("units", "1"),
+        time_long_name=ds["time"].attrs.get("long_name", "time"),
         split=np.full(len(test_ids), 2, np.int8),
         trajectory=ds["trajectory"].values[test_ids],
         trajectory_coords={"rollout_ok": ok.astype(np.int8)},
@@ -146,19 +151,15 @@ def run(
         field, starts_long, t_long, args=args, rtol=cfg["long_rtol"], atol=cfg["long_atol"], bound=bound, center=center
     )
     log.info("long rollouts: %d of %d bounded up to t = %g", int(long_ok.sum()), n_long, t_long[-1])
-    long_dims = ("start", "time", *state_dims)
-    long_vars = {"model": (long_dims, long_pred)}
     long_truth = None
     if chart is None and hasattr(system, "solve"):
         long_truth = system.solve(sys_spec, starts_long, t_long)
-        long_vars["truth"] = (long_dims, long_truth)
-    long_ds = xr.Dataset(
-        long_vars,
-        coords={"time": t_long, "bounded": ("start", long_ok.astype(np.int8))},
-        attrs={"model": meta["model_key"], "bound": bound, **provenance},
+    write_zarr(
+        long_rollouts_dataset(
+            pred_ds, long_pred, long_truth, t_long, long_ok, attrs={"model": meta["model_key"], "bound": bound}
+        ),
+        out / LONG,
     )
-    with atomic_path(out / LONG) as tmp:
-        long_ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
 
     metrics = {
         "system": sys_spec["name"],

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..config.paths import LATENT_STORE, PCA_STORE
 from ..data import build_dataset, open_store, write_store
+from ..data.cf import latent_labels
 from ..models.reducers import fit_pca
 from ..provenance import stamp
 
@@ -71,7 +72,7 @@ def run(spec: dict, data: str, out_dir: str) -> None:
         )
     provenance = stamp(spec)
     out = Path(out_dir)
-    pca.save(out / PCA_STORE, {"source_store": str(data), **provenance})
+    pca.save(out / PCA_STORE, {"system": ds.attrs["system"], "source_store": str(data), **provenance})
     # Macroscopic observables (NCS24's Z*: the polymer's extension) lead the latent state,
     # the PCA coordinates follow; a chart passes the observables through unlearned.
     observables = list(red.get("observables", []))
@@ -93,10 +94,12 @@ def run(spec: dict, data: str, out_dir: str) -> None:
             )
         },
         time=ds["time"].values,
+        time_units=ds["time"].attrs.get("units", "1"),
+        time_long_name=ds["time"].attrs.get("long_name", "time"),
         split=ds["split"].values,
         trajectory=ds["trajectory"].values,
         trajectory_coords=kept,
-        coords={"state": (("state",), np.arange(k))},
+        coords={"state": (("state",), latent_labels(k))},
         attrs={
             "observed": "h",
             "reduction": "pca",
