@@ -82,7 +82,7 @@ def write_set(
         lookups = {}
         for axis, values in grids.items():
             data = np.ascontiguousarray(values, dtype=np.float64)
-            lookup = f"{axis}_hash_{hashlib.sha1(data).hexdigest()}"
+            lookup = f"{axis}_hash_{hashlib.sha1(data.tobytes()).hexdigest()}"
             scales.create_dataset(lookup, data=data)
             scales[lookup].make_scale(axis)
             lookups[axis] = lookup

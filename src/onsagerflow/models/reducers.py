@@ -105,7 +105,7 @@ class PCA:
         n_traj, n_time = ds.sizes["trajectory"], ds.sizes["time"]
         X = self.rows(ds)
         k = self.components.shape[0]
-        H = X.map_blocks(self.transform_rows, chunks=(X.chunks[0], (k,)), dtype=np.float64)
+        H = da.map_blocks(self.transform_rows, X, chunks=(X.chunks[0], (k,)), dtype=np.float64)
         return H.reshape(n_traj, n_time, k)
 
     def to_dataset(self, attrs: dict) -> xr.Dataset:
@@ -169,11 +169,14 @@ def _components(dims) -> list[str]:
 
 def field_layout(ds: xr.Dataset, fields: Sequence[str]) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """The grid dims every field shares, and each field's number of channels (components)."""
-    grid, channels = None, []
-    for f in fields:
+    if not fields:
+        raise ValueError("no fields given: reduction.fields names at least one")
+    grid: tuple[str, ...] = ()
+    channels = []
+    for i, f in enumerate(fields):
         comp = _components(ds[f].dims)
-        g = tuple(d for d in ds[f].dims[2:] if d not in comp)
-        if grid is not None and g != grid:
+        g = tuple(str(d) for d in ds[f].dims[2:] if d not in comp)
+        if i > 0 and g != grid:
             raise ValueError(f"field '{f}' lies on dims {g}, '{fields[0]}' on {grid}")
         grid = g
         channels.append(int(np.prod([ds.sizes[d] for d in comp])))

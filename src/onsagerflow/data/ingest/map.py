@@ -15,7 +15,7 @@ import numpy as np
 from . import dedalus
 from .check import IngestError, check_time, shortlist, traj
 from .files import file_format
-from .open import Reader, open_reader
+from .open import CsvReader, H5Reader, Reader, open_reader
 
 LAYOUT_DIMS = {"state": ("state",), "field": ("z", "x"), "chain": ("bead", "xyz")}
 # axes a layout admits besides its own: a field's vector or tensor components
@@ -99,7 +99,7 @@ def map_file(path: Path, source: Mapping[str, Any], layout: tuple[str, ...]) -> 
     fmt = file_format(path, source["format"])
     reader = open_reader(path, fmt, source)
     try:
-        if fmt == "csv":
+        if isinstance(reader, CsvReader):  # open_reader gives a CSV file a CsvReader
             return map_csv(reader, source, layout)
         return _map_array_file(reader, fmt, source, layout)
     finally:
@@ -131,7 +131,9 @@ def _map_array_file(reader: Reader, fmt: str, source, layout) -> FileMap:
     for variable, vspec in source["variables"].items():
         vspec = var_spec(vspec)
         names = source_names(vspec)
-        parts, src_dims, labels = [], None, {}
+        parts: list[str] = []
+        src_dims: tuple[str, ...] | None = None
+        labels: dict[str, list] = {}
         for name in names:
             real, arr, file_dims = reader.get(name, variable)
             if file_dims is not None and time_src is None:
@@ -157,7 +159,7 @@ def _map_array_file(reader: Reader, fmt: str, source, layout) -> FileMap:
                 raise IngestError(
                     f"{path}: variable '{variable}': '{name}' has dims {list(d)}, unlike '{names[0]}' {list(src_dims)}"
                 )
-            if reader.dedalus and real.startswith(dedalus.TASKS):
+            if isinstance(reader, H5Reader) and reader.dedalus and real.startswith(dedalus.TASKS):
                 spectral = dedalus.coefficient_axes(reader.f[real])
                 if spectral:
                     raise IngestError(
@@ -180,6 +182,8 @@ def _map_array_file(reader: Reader, fmt: str, source, layout) -> FileMap:
                     coords.setdefault(cdim, (values, cattrs))
                     if cdim == "state" and len(names) == 1:
                         labels["state"] = list(values)
+        if src_dims is None:  # the schema asks for at least one source name
+            raise IngestError(f"{path}: variable '{variable}': source.variables.{variable} names no {reader.kind}")
         select = {}
         if "component" in vspec:
             comp = [x for x in src_dims if x.startswith(dedalus.COMPONENT)]
@@ -222,8 +226,8 @@ def _map_array_file(reader: Reader, fmt: str, source, layout) -> FileMap:
     nt = sizes["time"]
     times, time_attrs, time_eps = _times(reader, source, n, nt, time_src)
     for d, name in source["coords"].items():
-        _, arr, _ = reader.get(name, f"coordinate {d}")
-        coords[d] = (np.asarray(arr[()]), reader.var_attrs(reader.resolve(name)))
+        real, arr, _ = reader.get(name, f"coordinate {d}")
+        coords[d] = (np.asarray(arr[()]), reader.var_attrs(real))
     params = {
         coord: per_trajectory(reader, coord, pname, n) for coord, pname in source["trajectory_parameters"].items()
     }

@@ -71,7 +71,6 @@ def grid_weights(x: np.ndarray) -> tuple[np.ndarray, str]:
     if np.allclose(dx, dx[0], rtol=1e-6, atol=0):
         w, rule = np.full(n, float(np.mean(dx))), UNIFORM
     else:
-        w, rule = None, TRAPEZOID
         candidates = [(FEJER, fejer1(n)), (GAUSS_LEGENDRE, np.polynomial.legendre.leggauss(n))]
         if n >= 3:
             candidates.append((CLENSHAW_CURTIS, clenshaw_curtis(n)))
@@ -80,8 +79,8 @@ def grid_weights(x: np.ndarray) -> tuple[np.ndarray, str]:
             if half is not None:
                 w, rule = weights * half, name
                 break
-        if w is None:
-            w = np.zeros(n)
+        else:
+            w, rule = np.zeros(n), TRAPEZOID
             w[:-1] += dx / 2
             w[1:] += dx / 2
     return (w[::-1] if flip else w), rule

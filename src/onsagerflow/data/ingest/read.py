@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,8 @@ def read_piece(reader: Reader | None, f: FileMap, v: VarMap, ks: slice, m: int |
     if f.fmt == "csv":
         rows = [np.stack([np.asarray(p[k])[:m] for p in v.parts], axis=-1) for k in range(ks.start, ks.stop)]
         return np.stack(rows).astype(np.float64 if rows[0].dtype.kind in "iub" else rows[0].dtype)
+    if reader is None:  # only a CSV's columns are read whole in the planning pass
+        raise IngestError(f"{f.path}: variable '{v.name}': a {f.fmt} file is read through an open reader")
     src = v.src_dims
     parts = []
     for name in v.parts:
@@ -159,7 +161,7 @@ def batches(
 def _dataset(p: Plan, runs: range, data, errors, system, split, attrs) -> xr.Dataset:
     ids = np.arange(runs.start, runs.stop, dtype=np.int64)
     first = [p.runs[r].first for r in runs]
-    tcoords = {
+    tcoords: dict[Hashable, np.ndarray] = {
         "source_file": np.array([i for i, _ in first], np.int32),
         "source_index": np.array([_source_index(p.files[i], k) for i, k in first], np.int64),
         "source_group": np.array([p.runs[r].group for r in runs], np.int32),
@@ -170,7 +172,7 @@ def _dataset(p: Plan, runs: range, data, errors, system, split, attrs) -> xr.Dat
         tcoords["interpolation_error"] = errors
     f0 = p.files[first[0][0]]
     data_vars = {name: (f0.vars[name].out_dims, np.stack(arrs), f0.vars[name].attrs) for name, arrs in data.items()}
-    coords = {d: ((d,), values) for d, (values, _) in p.coords.items()}
+    coords: dict[Hashable, tuple[Any, ...]] = {d: ((d,), values) for d, (values, _) in p.coords.items()}
     for d, (w, _) in p.weights.items():
         coords[weight_name(d)] = ((d,), w)
     ds = build_dataset(

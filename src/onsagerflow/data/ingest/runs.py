@@ -59,6 +59,8 @@ class Group:
 
 def _key(f: FileMap, by: str, pattern: re.Pattern | None) -> str:
     if by == "pattern":
+        if pattern is None:  # group_runs compiles source.runs.pattern, which the schema requires
+            raise IngestError("source.runs.pattern: by: pattern needs a regular expression naming each file's run")
         m = pattern.search(f.path.as_posix())
         if m is None:
             raise IngestError(
@@ -90,8 +92,9 @@ def _order(files: list[FileMap], members: list[int], label: str) -> list[int]:
     if len(members) == 1:
         return members
     sets = [files[i].attrs.get(SET_NUMBER) for i in members]  # optional: Dedalus writes it
+    keys: list[float]
     if all(s is not None for s in sets):
-        keys = [int(s) for s in sets]
+        keys = [int(s) for s in sets if s is not None]
         what = "set number"
     else:
         keys = [float(files[i].times[0][0]) for i in members]

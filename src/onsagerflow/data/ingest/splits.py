@@ -12,6 +12,7 @@ import numpy as np
 from ..schema import SPLIT_CODES
 from ..split import assign_splits
 from .check import IngestError, shortlist
+from .map import FileMap
 from .plan import Plan
 
 SPLITS = tuple(SPLIT_CODES)  # train, val, test
@@ -49,13 +50,19 @@ def _code(value, where: str) -> int:
 def _from_variable(p: Plan, name: str) -> np.ndarray:
     out = np.empty(p.n, np.int8)
     for r, run in enumerate(p.runs):
-        values = {
-            _code(p.files[i].split[k], f"{p.files[i].path}: source.split.variable '{name}'") for i, k in run.pieces
-        }
+        values = {_file_code(p.files[i], k, name) for i, k in run.pieces}
         if len(values) > 1:
             raise IngestError(f"run '{run.label}': source.split.variable '{name}' differs between its files")
         out[r] = values.pop()
     return out
+
+
+def _file_code(f: FileMap, k: int, name: str) -> int:
+    """Split code of trajectory ``k`` of file ``f``, from the variable ``name`` it holds."""
+    where = f"{f.path}: source.split.variable '{name}'"
+    if f.split is None:  # map_file reads the variable whenever source.split names one
+        raise IngestError(f"{where}: not read from the file")
+    return _code(f.split[k], where)
 
 
 def _from_lists(p: Plan, given: Mapping[str, Any]) -> np.ndarray:

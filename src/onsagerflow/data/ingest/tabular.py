@@ -79,7 +79,7 @@ def map_csv(reader: CsvReader, source, layout) -> FileMap:
         vars_,
         params,
         labels=np.asarray(reader.labels),
-        sizes={"time": max(lengths), "state": None},
+        sizes={"time": max(lengths)},  # 'state' is stacked: its size is the number of columns
         time_attrs=time_attrs,
         split=split,
     )
