@@ -59,9 +59,9 @@ OS_HINTS = {
 MAX_MESSAGE = 2000  # characters of a one-line message; a longer one is cut (--debug shows it whole)
 
 
-def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
-    """A message on one line: line breaks and runs of blanks become single spaces, and a
-    message longer than ``limit`` is cut there."""
+def one_line(text: object, limit: int = MAX_MESSAGE) -> str:
+    """A message (or an exception's) on one line: line breaks and runs of blanks become
+    single spaces, and a message longer than ``limit`` is cut there."""
     line = " ".join(str(text).split())
     if len(line) > limit:
         line = f"{line[:limit]} … ({len(line) - limit} more characters: --debug shows them)"

@@ -75,7 +75,7 @@ def save_checkpoint(
         )
     with atomic_path(path) as tmp:
         tmp.mkdir(parents=True)
-        np.savez(tmp / PARAMS, **params)
+        np.savez(tmp / PARAMS, **params)  # type: ignore[arg-type]  # names → arrays
         (tmp / META).write_text(json.dumps(record, indent=2, default=str))
         if history is not None:
             history.to_csv(tmp / HISTORY, index=False)

@@ -48,10 +48,11 @@ class Persistence:
         return jnp.broadcast_to(self.cov.astype(z.dtype), (*z.shape[:-1], *self.cov.shape))
 
 
-def trivial_model(model, train: np.ndarray, tau: float):
+def trivial_model(model, train, tau):
     """The trivial counterpart of ``model`` for its own loss: persistence in the space its
     dynamics see (for a model with an autoencoder, that chart as it starts), with the
-    diagonal noise covariance diag(E[Δz²])/τ of the train windows' increments."""
+    diagonal noise covariance diag(E[Δz²])/τ of the train windows' increments.
+    ``train`` (N, K+1, n) and ``tau`` are arrays (NumPy or JAX) or numbers."""
     ae = getattr(model, "autoencoder", None)
     h = np.asarray(ae.encode(jnp.asarray(train))) if ae is not None else np.asarray(train)
     dz = np.diff(h, axis=1).reshape(-1, h.shape[-1]).astype(np.float64)
