@@ -33,7 +33,7 @@ def jacobian_eigenvalues(field, xs, args=None) -> np.ndarray:
     return np.linalg.eigvals(np.asarray(jac))
 
 
-def find_fixed_points(
+def newton_roots(
     field,
     starts: np.ndarray,
     *,
@@ -43,15 +43,12 @@ def find_fixed_points(
     residual_tol: float = 1e-6,
     merge_tol: float = 1e-3,
     max_steps: int = 100,
-    domain: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[dict]:
-    """Roots of ``field(x, args)`` reached by Newton's method from each start.
+    """Distinct roots of ``field(x, args)`` reached by Newton's method from each start.
 
     A root counts when |field(x)| < residual_tol·field_scale; roots closer than
-    merge_tol·length_scale are one. Each entry holds x, eigenvalues, kind, residual
-    and the fraction of Newton starts that converged to it (not a dynamical basin), and,
-    given ``domain`` = (low, high) of the training data, whether it lies within the data's
-    box widened by 10% (a root far outside is an extrapolation artefact, not physics).
+    merge_tol·length_scale are one. Returns [{x (array), residual, count}], count the number
+    of starts that converged to it, most exact first.
     """
     solver = optx.Newton(rtol=1e-10, atol=1e-10 * length_scale)
 
@@ -72,6 +69,45 @@ def find_fixed_points(
                 break
         else:
             points.append({"x": xs[i], "residual": float(res[i]), "count": 1})
+    return points
+
+
+def in_domain(x: np.ndarray, domain: tuple[np.ndarray, np.ndarray], margin: float = 0.1) -> bool:
+    """Whether x lies within the box (low, high) widened by ``margin`` of its size per side."""
+    lo, hi = np.asarray(domain[0], float), np.asarray(domain[1], float)
+    pad = margin * (hi - lo)
+    return bool(np.all((np.asarray(x) >= lo - pad) & (np.asarray(x) <= hi + pad)))
+
+
+def find_fixed_points(
+    field,
+    starts: np.ndarray,
+    *,
+    args=None,
+    length_scale: float,
+    field_scale: float,
+    residual_tol: float = 1e-6,
+    merge_tol: float = 1e-3,
+    max_steps: int = 100,
+    domain: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[dict]:
+    """Fixed points of the vector field ``field(x, args)``: its roots by ``newton_roots``,
+    classified by the eigenvalues of its Jacobian (``classify``: stable, saddle-k, unstable,
+    ...). Each entry holds x, eigenvalues, kind, residual and the fraction of Newton starts
+    that converged to it (not a dynamical basin), and, given ``domain`` = (low, high) of the
+    training data, whether it lies within the data's box widened by 10% (a root far outside
+    is an extrapolation artefact, not physics).
+    """
+    points = newton_roots(
+        field,
+        starts,
+        args=args,
+        length_scale=length_scale,
+        field_scale=field_scale,
+        residual_tol=residual_tol,
+        merge_tol=merge_tol,
+        max_steps=max_steps,
+    )
     out = []
     eigs = jacobian_eigenvalues(field, np.array([p["x"] for p in points]), args) if points else []
     for p, ev in zip(points, eigs):
@@ -84,9 +120,7 @@ def find_fixed_points(
             "newton_start_fraction": p["count"] / len(starts),
         }
         if domain is not None:
-            lo, hi = np.asarray(domain[0], float), np.asarray(domain[1], float)
-            pad = 0.1 * (hi - lo)
-            entry["in_data_range"] = bool(np.all((p["x"] >= lo - pad) & (p["x"] <= hi + pad)))
+            entry["in_data_range"] = in_domain(p["x"], domain)
         out.append(entry)
     return out
 
