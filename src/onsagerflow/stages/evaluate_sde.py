@@ -143,9 +143,11 @@ def run(
         critical = potential_critical_points(dyn, norm, frames, starts, domain, cfg["seed"])
         if reducer is not None:
             pca = PCA.load(reducer)
-            chains = decoded_chains(chart, pca, np.array([c["x"] for c in critical]), n_obs)
-            for c, x in zip(critical, chains):
-                c["conformation"] = conformation(x, c["x"][ie])
+            zc = np.array([c["x"] for c in critical])
+            chains = decoded_chains(chart, pca, zc, n_obs)
+            ext = chart.decode(zc)[..., ie] if len(zc) else []  # the observable, in its own units
+            for c, x, e in zip(critical, chains, ext):
+                c["conformation"] = conformation(x, e)
         log.info(
             "critical points of V: %s",
             [
@@ -271,7 +273,7 @@ def decoded_chains(chart, pca: PCA, z: np.ndarray, n_obs: int) -> np.ndarray:
 def conformation(chain: np.ndarray, extension_latent: float) -> dict:
     """A decoded chain's extension, |x_N − x_1|, |x_N + x_1| and fold ratio |x_N + x_1| /
     extension (x = its first coordinate, the stretching axis), beside the extension the
-    latent state itself holds."""
+    latent state itself holds (its observable Z1, which the chart does not decode)."""
     folds = chain_folds(np.asarray(chain)[:, 0])
     return {**{k: float(v) for k, v in folds.items()}, "extension_latent": float(extension_latent)}
 
