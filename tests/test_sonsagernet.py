@@ -1,4 +1,4 @@
-"""S-OnsagerNet (SCIENCE.md §2): diffusion structure, the Euler–Maruyama likelihood, the SDE
+"""S-OnsagerNet: diffusion structure, the Euler–Maruyama likelihood, the SDE
 simulator, and recovery of an Ornstein–Uhlenbeck process. Tolerances are multiples of the
 sampling standard error (SE) stated next to each check."""
 

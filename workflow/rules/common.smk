@@ -37,9 +37,9 @@ if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
 else:
     ONSAGERFLOW = "onsagerflow"
 
-# How JAX uses a GPU (config `runtime`), passed to every JAX stage. A Snakefile global in the
-# shell commands: Snakemake's code trigger sees the unformatted command, so editing these
-# settings re-runs nothing. Which jobs ask the scheduler for a GPU is a profile's business
+# How JAX uses a GPU (config `runtime`), passed to every JAX stage by `command` below, in a
+# parameter Snakemake does not track, so editing these settings re-runs nothing. Which jobs
+# ask the scheduler for a GPU is a profile's business
 # (profiles/slurm: set-resources), not the rules', so a CPU-only local run never waits on one.
 RUNTIME = runtime_flags(config)
 SYSTEMS = list(config["systems"])
@@ -57,6 +57,29 @@ FIELD_FIGURES = [
     "latent_trajectories",
     "temperature_fields",
 ]
+
+
+def log_file(name):
+    """The log of a job: results/logs/<name>.log (name: stage/{system}/..., with wildcards)."""
+    return f"{RESULTS}/logs/{name}.log"
+
+
+def benchmark_file(name):
+    """The run-time statistics of a job: results/benchmarks/<name>.tsv."""
+    return f"{RESULTS}/benchmarks/{name}.tsv"
+
+
+def command(stage, jax=True):
+    """params.cmd of a rule: `onsagerflow <stage>`, for a JAX stage with the job's threads
+    and the config's `runtime` flags. It is a function of the job's threads, which makes it
+    a parameter Snakemake derives from the job rather than a rerun trigger: editing
+    `runtime` (how JAX uses a GPU; no result depends on it) or moving the checkout under
+    `--sdm conda` re-runs nothing."""
+
+    def cmd(wildcards, threads):
+        return f"{ONSAGERFLOW} {stage} --threads {threads} {RUNTIME}" if jax else f"{ONSAGERFLOW} {stage}"
+
+    return cmd
 
 
 def one_of(names):
@@ -111,18 +134,19 @@ def stochastic_runs(system):
     ]
 
 
+# Every results table: name -> (the `onsagerflow table` flag that selects it, the systems
+# whose runs it covers). A table is made only when it covers a system.
+TABLES = {
+    "results": ("", STATE_SYSTEMS),
+    "latent_models": ("--latent", FIELD_SYSTEMS),
+    "polymer_models": ("--polymer", POLYMER_SYSTEMS),
+    "baselines": ("--baselines", SYSTEMS),
+}
+TABLE_NAMES = [t for t, (_, systems) in TABLES.items() if systems]
+
+
 def all_targets():
-    tables = [
-        name
-        for name, systems in (
-            ("results", STATE_SYSTEMS),
-            ("latent_models", FIELD_SYSTEMS),
-            ("polymer_models", POLYMER_SYSTEMS),
-        )
-        if systems
-    ]
-    tables.append("baselines")
-    targets = [f"{RESULTS}/tables/{t}.{e}" for t in tables for e in ("csv", "md")]
+    targets = [f"{RESULTS}/tables/{t}.{e}" for t in TABLE_NAMES for e in ("csv", "md")]
     targets.append(f"{RESULTS}/config.yaml")
     for s in SYSTEMS:
         targets.extend(figure_files(s))

@@ -3,6 +3,8 @@ eigenvalues of the Jacobian, and matched to exact fixed points where they are kn
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -50,7 +52,7 @@ def newton_roots(
     merge_tol·length_scale are one. Returns [{x (array), residual, count}], count the number
     of starts that converged to it, most exact first.
     """
-    solver = optx.Newton(rtol=1e-10, atol=1e-10 * length_scale)
+    solver: Any = optx.Newton(rtol=1e-10, atol=1e-10 * length_scale)
 
     def solve(y0, a):
         return optx.root_find(field, solver, y0, args=a, throw=False, max_steps=max_steps).value
@@ -109,7 +111,7 @@ def find_fixed_points(
         max_steps=max_steps,
     )
     out = []
-    eigs = jacobian_eigenvalues(field, np.array([p["x"] for p in points]), args) if points else []
+    eigs: Any = jacobian_eigenvalues(field, np.array([p["x"] for p in points]), args) if points else []
     for p, ev in zip(points, eigs):
         entry = {
             "x": p["x"].tolist(),

@@ -69,6 +69,10 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
         return {"out": data_store(results, system)}
     if stage == "reduce":
         return {"data": data_store(results, system), "out_dir": reduce_dir(results, system), "dask": config["dask"]}
+    if stage in ("figures", "figures-fields"):
+        return _figure_paths(results, system, runs, fields=stage == "figures-fields")
+    if run is None:
+        raise ValueError(f"stage '{stage}' needs a run")
     if stage == "train":
         return {
             "data": learned_store(config, system),
@@ -86,19 +90,6 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
             paths["fields"] = data_store(results, system)
             paths["reducer"] = pca_store(results, system)
         return paths
-    if stage in ("figures", "figures-fields"):
-        paths = {
-            "model": [f"{r}={model_dir(results, system, r)}" for r in runs],
-            "eval": [f"{r}={eval_dir(results, system, r)}" for r in runs],
-            "out_dir": figures_dir(results, system),
-        }
-        if stage == "figures-fields":
-            paths.update(
-                reducer=pca_store(results, system),
-                data=data_store(results, system),
-                latent=latent_store(results, system),
-            )
-        return paths
     if stage == "figures-polymer":
         return {
             "run": run,
@@ -115,3 +106,19 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
             "out": f"{figures_dir(results, system)}/potential_{run}",
         }
     raise ValueError(f"unknown stage '{stage}'")
+
+
+def _figure_paths(results: str, system: str, runs: list[str], *, fields: bool) -> dict[str, Any]:
+    """Inputs and outputs of the figures and figures-fields stages (every run of a system)."""
+    paths: dict[str, Any] = {
+        "model": [f"{r}={model_dir(results, system, r)}" for r in runs],
+        "eval": [f"{r}={eval_dir(results, system, r)}" for r in runs],
+        "out_dir": figures_dir(results, system),
+    }
+    if fields:
+        paths.update(
+            reducer=pca_store(results, system),
+            data=data_store(results, system),
+            latent=latent_store(results, system),
+        )
+    return paths

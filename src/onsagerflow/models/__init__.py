@@ -33,8 +33,8 @@ def build_model(
     parameter count closest to that model's (looked up in ``all_specs``). An OnsagerNet
     with an ``autoencoder`` block becomes a JointModel whose PCA-ResNet maps the
     ``input_dim`` leading PCA coordinates to n (``positions_dim``: the bead coordinates behind
-    them, for a chart of form ncs24 or a loss that measures positions). An ``s_onsagernet`` (stochastic,
-    SCIENCE.md §2) takes the OnsagerNet keys plus ``diffusion`` and optional
+    them, for a chart of form ncs24 or a loss that measures positions). An ``s_onsagernet``
+    (stochastic, docs/science.md, "S-OnsagerNet") takes the OnsagerNet keys plus ``diffusion`` and optional
     ``sigma_init`` (initial noise amplitude in normalised units, default 1) and
     ``sigma_floor``. A ``sindy`` model is the polynomial of its ``degree`` with zero
     coefficients until ``fit_sindy`` fills them.

@@ -63,8 +63,10 @@ class PCAResNet(nnx.Module):
             self.enc = MLP(m, n - fixed, **kw)
             self.dec = MLP(n, m - fixed, **kw)
             for net in (self.enc, self.dec):  # start from plain PCA
-                net.out.kernel[...] = jnp.zeros_like(net.out.kernel[...])
-                net.out.bias[...] = jnp.zeros_like(net.out.bias[...])
+                out = net.out
+                assert out.bias is not None  # the output layer has a bias
+                out.kernel[...] = jnp.zeros_like(out.kernel[...])
+                out.bias[...] = jnp.zeros_like(out.bias[...])
         else:
             self.enc = MLP(positions_dim, n - fixed, **kw)
             self.dec = MLP(n - fixed, positions_dim, **kw)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from ..data import open_store
+from ..data import SPLIT_CODES, open_store
 from ..data.ingest import LAYOUT_DIMS, ingest
 
 log = logging.getLogger("onsagerflow.ingest")
@@ -16,7 +16,7 @@ def run(spec: dict, out: str) -> None:
     ingest(spec, out)
     dims = LAYOUT_DIMS[spec["source"]["layout"]]
     ds = open_store(out, dims=dims, validate=False)
-    counts = {s: int((ds["split"].values == c).sum()) for s, c in (("train", 0), ("val", 1), ("test", 2))}
+    counts = {s: int((ds["split"].values == c).sum()) for s, c in SPLIT_CODES.items()}
     log.info(
         "wrote %d trajectories x %d samples (%s) in %.1f s: %s",
         ds.sizes["trajectory"],

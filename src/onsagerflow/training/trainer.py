@@ -62,10 +62,10 @@ class FitResult:
 
 def fit(
     model: nnx.Module,
-    train: np.ndarray,
-    val: np.ndarray,
+    train: np.ndarray | jax.Array,
+    val: np.ndarray | jax.Array,
     *,
-    tau: float,
+    tau: float | jax.Array,
     cfg: Mapping[str, Any],
     seed: int,
     loss: Callable | None = None,
@@ -95,7 +95,7 @@ def fit(
         def loss(m, w, tau):
             return window_loss(m, w, tau, rollout_weight)
 
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)  # type: ignore[misc]
 
     def loss_fn(p, w, tau):
         return loss(nnx.merge(graphdef, p, rest), w, tau)
