@@ -55,8 +55,7 @@ class PCAResNet(nnx.Module):
             raise ValueError(f"{fixed} fixed observables leave no closure coordinate in n = {n}")
         if form not in FORMS:
             raise ValueError(f"autoencoder form must be one of {FORMS}, got '{form}'")
-        if form == "ncs24" and not positions_dim:
-            raise ValueError("the ncs24 chart needs positions_dim (the bead coordinates the PCA was fitted on)")
+
         self.m, self.n, self.fixed, self.form, self.input_scale = m, n, fixed, form, float(input_scale)
         kw = dict(width=width, depth=depth, act=activation, rngs=rngs, param_dtype=param_dtype)
         if form == "ours":
@@ -68,6 +67,8 @@ class PCAResNet(nnx.Module):
                 out.kernel[...] = jnp.zeros_like(out.kernel[...])
                 out.bias[...] = jnp.zeros_like(out.bias[...])
         else:
+            if not positions_dim:
+                raise ValueError("the ncs24 chart needs positions_dim (the bead coordinates the PCA was fitted on)")
             self.enc = MLP(positions_dim, n - fixed, **kw)
             self.dec = MLP(n - fixed, positions_dim, **kw)
         if positions_dim:  # the inverse PCA: positions x = (y_PCA @ P) · s + mean
