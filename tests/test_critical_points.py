@@ -118,3 +118,15 @@ def test_with_a_forcing_the_drift_fixed_points_are_not_critical_points_of_V():
     assert fps and cps
     g_at_fps = np.linalg.norm(np.asarray(grad(jnp.array([p["x"] for p in fps]), state)), axis=-1)
     assert g_at_fps.min() > 1e-3  # f ≠ 0 moves every zero of the drift off ∇V = 0
+
+
+def test_a_point_in_the_empty_middle_of_the_data_is_not_near_it():
+    """Training states on a ring: its centre lies inside the data's box but far from every
+    state, a point on the ring is near."""
+    from onsagerflow.analysis.fixed_points import near_data
+
+    phi = np.random.default_rng(0).uniform(0, 2 * np.pi, 3000)
+    ring = np.column_stack([np.cos(phi), np.sin(phi), 0.01 * np.random.default_rng(1).normal(size=phi.size)])
+    dist, near = near_data(np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 3.0, 0.0]]), ring)
+    assert list(near) == [False, True, False]
+    assert dist[1] < 0.05 < dist[0]

@@ -157,3 +157,42 @@ def match_exact(learned: list[dict], exact: np.ndarray, exact_field, *, length_s
             )
         out.append(entry)
     return out
+
+
+# A point is near the data when its distance to the nearest training state is at most
+# NEAR_FACTOR × the NEAR_QUANTILE of the training states' own nearest-neighbour distances.
+NEAR_QUANTILE, NEAR_FACTOR, NEAR_SAMPLE = 0.95, 2.0, 4000
+
+
+def nearest_distances(points: np.ndarray, frames: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """Distance from each point (k, n) to its nearest row of ``frames`` (m, n)."""
+    points, frames = np.atleast_2d(points), np.asarray(frames)
+    out = np.empty(len(points))
+    for i in range(0, len(points), chunk):
+        d = np.linalg.norm(points[i : i + chunk, None, :] - frames[None, :, :], axis=-1)
+        out[i : i + chunk] = d.min(axis=1)
+    return out
+
+
+def near_data(points: np.ndarray, frames: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(distance to the nearest training state, whether that is within reach of the data) for
+    each point, in units of the training states' per-component standard deviation.
+
+    A box around the data can hold large empty regions (the polymer's closure data fill a
+    diamond, not its box), where a learned landscape is pure extrapolation. "Within reach":
+    at most NEAR_FACTOR × the NEAR_QUANTILE of the nearest-neighbour distances among up to
+    NEAR_SAMPLE training states (a sample's spacing is wider than the whole set's: generous).
+    """
+    frames = np.asarray(frames, float)
+    scale = np.where(frames.std(axis=0) > 0, frames.std(axis=0), 1.0)
+    f = frames / scale
+    rng = np.random.default_rng(seed)
+    sample = f[rng.choice(len(f), min(len(f), NEAR_SAMPLE), replace=False)]
+    d_sample = np.empty(len(sample))
+    for i in range(0, len(sample), 1024):
+        d = np.linalg.norm(sample[i : i + 1024, None, :] - sample[None, :, :], axis=-1)
+        d[np.arange(d.shape[0]), np.arange(i, i + d.shape[0])] = np.inf
+        d_sample[i : i + 1024] = d.min(axis=1)
+    radius = NEAR_FACTOR * float(np.quantile(d_sample, NEAR_QUANTILE))
+    dist = nearest_distances(np.atleast_2d(points) / scale, f) if len(points) else np.zeros(0)
+    return dist, dist <= radius

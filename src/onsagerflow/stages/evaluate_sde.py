@@ -19,7 +19,7 @@ import numpy as np
 
 from ..analysis.critical_points import find_critical_points, saddle_connections
 from ..analysis.ensembles import abs_correlation, censor, covariance_error, ks_statistic, moment_errors, wasserstein1
-from ..analysis.fixed_points import find_fixed_points
+from ..analysis.fixed_points import find_fixed_points, near_data
 from ..analysis.folds import chain_folds
 from ..analysis.sde import physical_sde, simulate_sde
 from ..data import build_dataset, open_store, split_mask, write_store
@@ -139,10 +139,12 @@ def run(
         field_scale=length_scale / norm.time_scale,
         domain=domain,
     )
+    mark_near_data(fixed, frames, cfg["seed"])
     log.info("drift fixed points: %s", [(np.round(c["x"], 2).tolist(), c["kind"]) for c in fixed])
     critical = None
     if hasattr(dyn, "potential"):
         critical = potential_critical_points(dyn, norm, frames, starts, domain, cfg["seed"])
+        mark_near_data(critical, frames, cfg["seed"])
         if reducer is not None:
             pca = PCA.load(reducer)
             zc = np.array([c["x"] for c in critical])
@@ -229,6 +231,18 @@ def _cut_unbounded(z: np.ndarray, center: np.ndarray, bound: float):
     out = ~(np.isfinite(dist) & (dist <= bound))  # (paths, time)
     after = np.cumsum(out, axis=1) > 0
     return np.where(after[..., None], np.nan, z), ~after.any(axis=1)
+
+
+def mark_near_data(points: list[dict], frames: np.ndarray, seed: int) -> None:
+    """Each point's distance to the nearest training state (in units of the training data's
+    per-component std) as ``data_distance``; ``in_data_range`` holds only for a point inside
+    the data's box and within reach of a training state (analysis.fixed_points.near_data)."""
+    if not points:
+        return
+    dist, near = near_data(np.array([p["x"] for p in points]), frames, seed)
+    for p, d, ok in zip(points, dist, near):
+        p["data_distance"] = float(d)
+        p["in_data_range"] = bool(p.get("in_data_range", True) and ok)
 
 
 def newton_starts(frames: np.ndarray, k: int, seed: int) -> np.ndarray:
