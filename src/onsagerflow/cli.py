@@ -122,6 +122,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--data")
     s.add_argument("--out")
     s.add_argument("--pretrained", help="checkpoint an autoencoder run starts its dynamics from")
+    s.add_argument("--reducer", help="pca.zarr of a reduced system (a chart on bead positions needs it)")
     s = stage("evaluate", "evaluate a checkpoint on the store's test split")
     s.add_argument("--data")
     s.add_argument("--model", help=run_or_dir)
@@ -285,7 +286,7 @@ def run_stage(args: argparse.Namespace) -> None:
     elif args.stage == "train":
         from .stages import train
 
-        train.run(args.spec, args.data, args.out, args.pretrained)
+        train.run(args.spec, args.data, args.out, args.pretrained, args.reducer)
     elif args.stage == "evaluate":
         from .stages import evaluate
 

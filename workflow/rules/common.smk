@@ -218,12 +218,10 @@ def figure_output(stem, caption):
 
 def train_inputs(w):
     inputs = paths.stage_paths(config, "train", w.system, w.model)
-    return {k: inputs[k] for k in ("data", "pretrained") if inputs[k]}
+    return {k: inputs[k] for k in ("data", "pretrained", "reducer") if inputs[k]}
 
 
 def evaluate_inputs(w):
     inputs = paths.stage_paths(config, "evaluate", w.system, w.model)
     inputs.pop("out_dir")
-    if w.system in REDUCED:  # the rule of a polymer system passes only fields; both are inputs
-        inputs["reducer"] = paths.pca_store(RESULTS, w.system)
     return inputs

@@ -56,4 +56,4 @@ rule evaluate_ensembles:
     shell:
         "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
         " --model {input.model:q} --out-dir {params.out_dir:q} --fields {input.fields:q}"
-        " > {log:q} 2>&1"
+        " --reducer {input.reducer:q} > {log:q} 2>&1"

@@ -54,7 +54,7 @@ def run(
     if spec["system"]["type"] == "polymer":  # stochastic models on held-out test ensembles
         from . import evaluate_sde
 
-        return evaluate_sde.run(spec, data, model_dir, out_dir, fields)
+        return evaluate_sde.run(spec, data, model_dir, out_dir, fields, reducer)
     out = Path(out_dir)
     sys_spec, cfg = spec["system"], spec["evaluation"]
     # Ingested data have no simulator: no exact fixed points and no true long rollouts, so

@@ -239,6 +239,7 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
     from ..data import open_store, split_mask
     from ..figures.polymer import conformations_figure, extension_figure, landscape_figure, unfolding_figure
     from ..models.reducers import PCA
+    from .evaluate_sde import decoded_chains
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -252,7 +253,7 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
     z = chart.encode(lat["h"].isel(trajectory=test).values)
     t = lat["time"].values
     labels = np.asarray(lat["unfolding"].values)[test]
-    critical = m["critical_points"]
+    critical = m["critical_points"] or []  # V's own critical points (none without a potential)
 
     if z.shape[-1] >= 3:
         v = jax.jit(lambda x: dyn.potential((x - norm.mean) / norm.scale))
@@ -286,14 +287,13 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
         f"{name} unfolding times",
     )
 
-    pca = PCA.load(reducer)
-    obs = int(lat.attrs.get("n_observables", 0))
-    chains = []
-    for c in critical:
-        y = chart.decode(np.asarray(c["x"])[None])[0][obs:]  # the observables lead; PCA coordinates follow
-        chains.append(pca.inverse_rows(pca.pad(y[None]))[0].reshape(pca.shape))
+    chains = decoded_chains(
+        chart, PCA.load(reducer), np.array([c["x"] for c in critical]), int(lat.attrs.get("n_observables", 0))
+    )
     save_figure(
-        conformations_figure(chains, critical, title=f"{name}: decoded chains at the critical points of {run}"),
+        conformations_figure(
+            list(chains), critical, title=f"{name}: decoded chains at the critical points of V, {run}"
+        ),
         out / f"conformations_{run}",
         provenance,
         f"{name} conformations",

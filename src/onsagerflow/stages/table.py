@@ -220,8 +220,18 @@ def run_latent(metrics_files: list[str], out_csv: str, out_md: str) -> None:
     run(sorted(metrics_files, key=order), out_csv, out_md, latent_row)
 
 
+def _critical_label(c: dict) -> str:
+    fold = c.get("conformation", {}).get("fold_ratio")
+    return c["type"] + (f" (fold {fold:.2f})" if fold is not None else "")
+
+
 def polymer_row(m: dict) -> dict:
-    """One stochastic run: critical points, ensemble statistics (NCS24), closure correlations."""
+    """One stochastic run: V's critical points (with the fold ratio of each decoded chain),
+    the drift's fixed points, ensemble statistics (NCS24), closure correlations."""
+    from ..analysis.folds import folded_saddle_summary
+
+    critical = m.get("critical_points")  # None: a model without a potential (SINDy)
+    fixed = m["fixed_points"]
     r = {
         "system": m["system"],
         "n": m["latent"],
@@ -229,11 +239,17 @@ def polymer_row(m: dict) -> dict:
         "closure": "PCA-ResNet" if m["autoencoder"] else "PCA",
         "diffusion": m["diffusion"],
         "params": m["param_count"],
-        "critical points in data range": ", ".join(
-            sorted(c["type"] for c in m["critical_points"] if c.get("in_data_range", True))
-        )
+        "critical points of V in data range": (
+            "; ".join(_critical_label(c) for c in critical if c.get("in_data_range", True)) or "none"
+            if critical is not None
+            else "– (no V)"
+        ),
+        "V outside": sum(not c.get("in_data_range", True) for c in critical) if critical is not None else None,
+        "folded saddle joins two stretched minima": (
+            folded_saddle_summary(critical)["folded_saddle_joins_stretched_minima"] if critical is not None else None
+        ),
+        "drift fixed points in data range": ", ".join(sorted(p["kind"] for p in fixed if p.get("in_data_range", True)))
         or "none",
-        "outside": sum(not c.get("in_data_range", True) for c in m["critical_points"]),
     }
     for e in m["ensembles"]:
         tag = f"{e['label']} #{e['ensemble']}"
@@ -243,8 +259,8 @@ def polymer_row(m: dict) -> dict:
         r[f"{tag}: unfolding KS"] = e["unfolding_time"]["ks"]
         r[f"{tag}: covariance error"] = e["covariance_error"]
     c = m.get("correlations") or {}
-    r["corr(|Z2|, |xN−x1|)"] = c.get("Z2_vs_end_to_end_diff")
-    r["corr(|Z3|, |xN+x1|)"] = c.get("Z3_vs_end_to_end_sum")
+    r["corr(|Z2|, |xN−x1|) train"] = c.get("Z2_vs_end_to_end_diff")
+    r["corr(|Z3|, |xN+x1|) train"] = c.get("Z3_vs_end_to_end_sum")
     return r
 
 

@@ -98,6 +98,7 @@ def load_checkpoint(path: str | Path) -> tuple[nnx.Module, Normalizer, dict]:
                 all_specs=meta.get("all_specs"),
                 input_dim=meta.get("input_dim"),
                 fixed=meta.get("fixed", 0),
+                positions_dim=meta.get("positions_dim"),
             )
         )
     except (KeyError, TypeError, ValueError) as exc:
