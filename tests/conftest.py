@@ -37,6 +37,14 @@ def lorenz_spec(r=28.0, n=12, t_end=0.5, dt=0.005, seed=0, splits=None):
     }
 
 
+def simulated(system, spec):
+    """A simulator's whole output as one Dataset (simulators yield batches of trajectories)."""
+    import xarray as xr
+
+    out = system.simulate(spec)
+    return out if isinstance(out, xr.Dataset) else xr.concat(list(out), dim="trajectory", combine_attrs="override")
+
+
 @pytest.fixture
 def small_lorenz_spec():
     return lorenz_spec()

@@ -41,6 +41,15 @@ def _bool(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got '{value}'")
 
 
+def _range(value: str) -> range:
+    from .jobs.shards import parse_range
+
+    try:
+        return parse_range(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _fraction(value: str) -> float:
     f = float(value)
     if not 0 < f <= 1:
@@ -73,8 +82,21 @@ def parser() -> argparse.ArgumentParser:
         )
         return s
 
-    s = stage("simulate", "simulate a built-in system into a canonical store")
+    s = stage("simulate", "simulate a built-in system into a canonical store (or one shard of it)")
     s.add_argument("--out", required=True)
+    s.add_argument("--trajectories", type=_range, metavar="START-STOP", help="a shard: trajectories START..STOP-1 only")
+    s.add_argument("--calibration", metavar="FILE", help="the system's calibration (onsagerflow calibrate)")
+    s = stage("gather", "a system's shard stores into its canonical store")
+    s.add_argument("--out", required=True)
+    s.add_argument("shards", nargs="+", help="the shard stores, in trajectory order")
+    s = stage(
+        "calibrate",
+        "what a simulator measures once before its trajectories (the polymer's λ): "
+        "--part START-STOP writes one part, else the parts are combined",
+    )
+    s.add_argument("--out", required=True)
+    s.add_argument("--part", type=_range, metavar="START-STOP", help="measure units START..STOP-1 (.npz out)")
+    s.add_argument("parts", nargs="*", help="without --part: the parts to combine (calibration JSON out)")
     s = sub.add_parser(
         "ingest",
         help="your own trajectory files (netCDF, HDF5, zarr, npz, CSV) into a canonical store",
@@ -137,6 +159,12 @@ def parser() -> argparse.ArgumentParser:
     )
     i = sub.add_parser("info", help="print the provenance of a result")
     i.add_argument("result")
+    j = sub.add_parser(
+        "jobs",
+        help="every sized job of a config (simulate shards, train, evaluate): estimated and requested "
+        "hours, memory, total core-hours, against the cap jobs.max_hours",
+    )
+    j.add_argument("--config", default="config/config.yaml", help="a workflow config file")
     return p
 
 
@@ -157,6 +185,16 @@ def main(argv: list[str] | None = None) -> int:
         from .stages import info
 
         info.run(args.result)
+        return 0
+    if args.stage == "jobs":
+        from .config import ConfigError, load_config
+        from .jobs import table as job_table
+
+        try:
+            print(job_table(load_config(args.config)))
+        except ConfigError as exc:
+            log.error("jobs failed: %s", exc)
+            return 1
         return 0
     if args.stage == "config":
         from .stages import config_file
@@ -202,7 +240,18 @@ def main(argv: list[str] | None = None) -> int:
         elif args.stage == "simulate":
             from .stages import simulate
 
-            simulate.run(args.spec, args.out)
+            simulate.run(args.spec, args.out, args.trajectories, args.calibration)
+        elif args.stage == "gather":
+            from .stages import gather
+
+            gather.run(args.spec, args.shards, args.out)
+        elif args.stage == "calibrate":
+            from .stages import calibrate
+
+            if args.part is not None:
+                calibrate.run_part(args.spec, args.part, args.out)
+            else:
+                calibrate.run(args.spec, args.parts, args.out)
         elif args.stage == "reduce":
             from .data.scheduler import dask_scheduler
             from .stages import reduce

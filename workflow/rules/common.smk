@@ -3,11 +3,13 @@
 import json
 import re
 import shlex
+import sys
 from pathlib import Path
 
 from snakemake.settings.types import DeploymentMethod
 
 from onsagerflow.data.ingest import resolve_files
+from onsagerflow.jobs import calibration_plan, jobs, range_name, shard_plan, summary
 from onsagerflow.config import (
     parse_run,
     potential_models,
@@ -49,6 +51,19 @@ SIMULATED = [s for s in SYSTEMS if s not in INGESTED]
 STATE_SYSTEMS = [s for s in SYSTEMS if s not in REDUCED]
 POLYMER_SYSTEMS = [s for s in SYSTEMS if config["systems"][s]["type"] == "polymer"]
 FIELD_SYSTEMS = [s for s in REDUCED if s not in POLYMER_SYSTEMS]
+
+# Job sizes and shard plans (onsagerflow.jobs, config `jobs` and systems.<name>.shards): which
+# trajectories each simulate job holds, and the run time and memory every sized job asks for.
+# A job over the cap jobs.max_hours ends the run here with one line.
+SHARDS = config_or_exit(lambda: {s: shard_plan(config, s) for s in SIMULATED})
+WHOLE = [s for s in SIMULATED if len(SHARDS[s]) == 1]
+SHARDED = [s for s in SIMULATED if len(SHARDS[s]) > 1]
+CALIBRATION = config_or_exit(lambda: {s: calibration_plan(config, s) for s in SIMULATED})
+CALIBRATED = [s for s in SIMULATED if CALIBRATION[s]]
+JOB_SIZES = config_or_exit(lambda: {(j.rule, j.system, j.item): j for j in jobs(config)})
+RANGE = r"[0-9]+-[0-9]+"
+if workflow.is_main_process:
+    print(f"job sizes: {summary(config, list(JOB_SIZES.values()))}", file=sys.stderr)
 POLYMER_FIGURES = ["landscape", "extension", "unfolding_times", "conformations"]
 FIGURES = ["attractor", "error_vs_time", "training_curves"]
 FIELD_FIGURES = [
@@ -57,6 +72,29 @@ FIELD_FIGURES = [
     "latent_trajectories",
     "temperature_fields",
 ]
+
+
+def job_size(rule, system, item=None):
+    """The run time (minutes) and memory (MB) a sized job asks for (onsagerflow.jobs)."""
+    job = JOB_SIZES[(rule, system, item)]
+    return {"runtime": job.runtime, "mem_mb": job.mem_mb}
+
+
+def shard_stores(system):
+    return [f"{RESULTS}/data/{system}/shards/{range_name(r)}.zarr" for r in SHARDS[system]]
+
+
+def calibration_parts(system):
+    return [f"{RESULTS}/data/{system}/calibration/{range_name(r)}.npz" for r in CALIBRATION[system]]
+
+
+def calibration_input(w):
+    """The calibration a system's simulate jobs read (the polymer's measured λ), if it has one."""
+    return {"calibration": f"{RESULTS}/data/{w.system}/calibration.json"} if w.system in CALIBRATED else {}
+
+
+def calibration_flag(w, input):
+    return f"--calibration {shlex.quote(input.calibration)}" if "calibration" in input.keys() else ""
 
 
 def one_of(names):

@@ -73,6 +73,12 @@ def trajectory_chunk(ds: xr.Dataset, target_mb: float = 16.0) -> int:
     return int(max(1, min(ds.sizes["trajectory"], (target_mb * 2**20) // max(per_traj, 1))))
 
 
+def stored_chunk(ds: xr.Dataset) -> int:
+    """Trajectories per chunk of a store opened from disk (its first data variable's)."""
+    var = next(iter(ds.data_vars.values()))
+    return int(var.encoding["chunks"][var.dims.index("trajectory")])
+
+
 def _prepare(ds: xr.Dataset, chunk: int) -> xr.Dataset:
     ds = ds.copy()
     for v in ds.variables.values():
@@ -87,27 +93,30 @@ def write_store(
     *,
     dims: Iterable[str] = (),
     chunk_mb: float = 16.0,
+    chunk: int | None = None,
     allow_nan: bool = False,
 ) -> Path:
     """Validate and write a canonical store atomically.
 
     ``data`` is one Dataset or an iterable of Datasets that are consecutive batches
     along ``trajectory`` (a simulator can stream a store larger than memory this way).
+    Chunks hold ``chunk`` trajectories, else about ``chunk_mb`` as the first batch decides.
     The whole store is validated again, lazily, before it is moved into place.
     """
     dims = tuple(dims)
     target = Path(path)
     batches = [data] if isinstance(data, xr.Dataset) else data
     with atomic_path(target) as tmp:
-        chunk = None
+        first = True
         for i, batch in enumerate(batches):
             validate_dataset(batch, dims=dims, where=f"{target} (batch {i})", check_leak=False, allow_nan=allow_nan)
-            if chunk is None:
-                chunk = trajectory_chunk(batch, chunk_mb)
+            if first:
+                chunk = chunk or trajectory_chunk(batch, chunk_mb)
                 _prepare(batch, chunk).to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
+                first = False
             else:
                 _prepare(batch, chunk).to_zarr(tmp, append_dim="trajectory", zarr_format=3, consolidated=False)
-        if chunk is None:
+        if first:
             raise SchemaError(f"{target}: no data to write")
         with xr.open_zarr(tmp, consolidated=False) as written:
             validate_dataset(written, dims=dims, where=str(target), allow_nan=allow_nan)
