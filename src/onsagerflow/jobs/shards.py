@@ -108,9 +108,9 @@ def _shard_plan(config: Mapping[str, Any], system: str) -> list[range]:
         return cut(sz.n, min(size, sz.n))
     best = _largest(sz.n, batch, lambda s: fits(s, budget_seconds(config, system)))
     if not best:  # not even one batch fits
-        one = work.simulate(config, system, rates, range(0, min(batch, sz.n)))
+        one = max((work.simulate(config, system, rates, r) for r in cut(sz.n, batch)), key=lambda e: e.seconds)
         raise ConfigError(
-            f"systems.{system}: one batch of {min(batch, sz.n)} trajectories is estimated at "
+            f"systems.{system}: one batch of {min(batch, sz.n)} trajectories is estimated at up to "
             f"{one.hours:.1f} h, over the {budget_seconds(config, system) / 3600:.1f} h a job may hold "
             "(shards.hours or jobs.max_hours over jobs.margin); lower the simulation's batch size or raise the cap"
         )

@@ -150,6 +150,9 @@ NOISES = ("gaussian", "uniform")
 UNFOLDING_CODES = {"fast": 0, "slow": 1, "unlabelled": 2}
 # Key streams: each use of randomness draws from its own branch of the seed.
 STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE, STREAM_RELAX = 0, 1, 2, 3
+# Chains of the λ measurement run together; its parts (calibrate jobs) hold whole batches.
+# Small, so that a part of a long measurement (N = 300: hours per batch) fits in a job.
+MEASUREMENT_BATCH = 16
 # Guards rounding only: the exact implicit bond solution always lies below Q0.
 _MAX_X = 1.0 - 1e-12
 
@@ -994,9 +997,8 @@ def relaxation_time(
 
 
 def calibration_batch(spec: Mapping[str, Any]) -> int:
-    """Chains of the λ measurement run together (padded): the simulation's batch, or all."""
-    cfg = resolve_spec(spec)
-    return min(batch_size(cfg), cfg["simulation"]["relaxation_measurement"]["n_chains"])
+    """Chains of the λ measurement run together (padded): ``MEASUREMENT_BATCH``, or all."""
+    return min(MEASUREMENT_BATCH, resolve_spec(spec)["simulation"]["relaxation_measurement"]["n_chains"])
 
 
 def _relaxation_part(cfg: Mapping[str, Any], ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
