@@ -198,10 +198,11 @@ def _train_rate(kind: str) -> tuple[float, str]:
         loss = em_nll if kind == "sde" else None
     # after a first fit (compiling), the difference between fits of two lengths is the epochs alone
     fit(model, w, val, tau=0.01, cfg={**cfg, "epochs": 1}, seed=0, loss=loss)
-    one, more = (
-        cpu_seconds(lambda: fit(model, w, val, tau=0.01, cfg={**cfg, "epochs": e}, seed=0, loss=loss))
-        for e in (1, 1 + epochs)
-    )
+
+    def fit_epochs(e: int) -> float:
+        return cpu_seconds(lambda: fit(model, w, val, tau=0.01, cfg={**cfg, "epochs": e}, seed=0, loss=loss))
+
+    one, more = fit_epochs(1), fit_epochs(1 + epochs)
     per_epoch = (more - one) / epochs
     what = {"det": "OnsagerNet", "sde": "S-OnsagerNet", "joint": "PCA-ResNet (m = 32) + OnsagerNet"}[kind]
     return (
