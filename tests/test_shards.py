@@ -7,12 +7,11 @@ starts; RBC and polymer: keys folded with the trajectory id), keeps the split of
 and is integrated on its own inside a batch (vmap), so a trajectory does not depend on which
 shard or batch it runs in."""
 
-import numpy as np
 import pytest
+from conftest import assert_stores_identical
 
 from onsagerflow.config import stage_spec, validate_config
 from onsagerflow.data import open_store
-from onsagerflow.data.schema import PROVENANCE_ATTRS
 from onsagerflow.jobs import cut, range_name
 from onsagerflow.stages import calibrate, gather, simulate
 from onsagerflow.systems import get_system
@@ -75,21 +74,6 @@ def spec_of(name):
     return stage_spec(config, "simulate", name)
 
 
-def assert_identical(a, b):
-    """Every variable and coordinate equal bit for bit (values, dtype, dims), the same chunks,
-    and the same attributes but the provenance of when and where each was written."""
-    assert set(a.variables) == set(b.variables)
-    for name in a.variables:
-        va, vb = a[name], b[name]
-        assert va.dims == vb.dims and va.dtype == vb.dtype, name
-        assert np.array_equal(va.values, vb.values, equal_nan=va.dtype.kind == "f"), name
-        assert va.attrs == vb.attrs, name
-    for name in a.data_vars:
-        assert a[name].encoding["chunks"] == b[name].encoding["chunks"], name
-    skip = set(PROVENANCE_ATTRS)
-    assert {k: v for k, v in a.attrs.items() if k not in skip} == {k: v for k, v in b.attrs.items() if k not in skip}
-
-
 def sharded(spec, tmp_path, size, calibration=None):
     n = get_system(spec["type"]).trajectory_count(spec)
     paths = []
@@ -106,7 +90,7 @@ def test_sharded_store_equals_the_store_of_one_job(name, size, tmp_path):
     spec = spec_of(name)
     simulate.run(spec, str(tmp_path / "whole.zarr"))
     whole = open_store(tmp_path / "whole.zarr")
-    assert_identical(sharded(spec, tmp_path, size), whole)
+    assert_stores_identical(sharded(spec, tmp_path, size), whole)
 
 
 def test_polymer_shards_with_ensembles_and_a_calibration_in_parts_equal_one_job(tmp_path):
@@ -126,7 +110,7 @@ def test_polymer_shards_with_ensembles_and_a_calibration_in_parts_equal_one_job(
 
     # batches of 2 chains; the shard 4-8 holds val and test trajectories
     gathered = sharded(spec, tmp_path, 4, str(tmp_path / "calibration.json"))
-    assert_identical(gathered, whole)
+    assert_stores_identical(gathered, whole)
     shard = open_store(tmp_path / "shards" / "8-11.zarr")
     assert (shard["unfolding"].values == 2).all() and shard.attrs["ensemble_labels"] == []
 
