@@ -437,3 +437,18 @@ def test_an_unseeded_autoencoder_over_a_seeded_pretrained_model_is_named():
         ConfigError, match="onsagernet_resnet.autoencoder.pretrained.*give models.onsagernet_resnet seeds"
     ):
         validate_config(cfg)
+
+
+def test_onsagerflow_check_names_the_line_snakemake_cannot(tmp_path):
+    """Snakemake reads --configfile itself and reports a YAML syntax error without file or line;
+    `onsagerflow check` runs the workflow's checks and names both."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("systems:\n  a: {type: lorenz\n  b: 1\n")
+    out = subprocess.run(["onsagerflow", "check", str(bad)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.strip().endswith(
+        f"check failed: {bad}:3:4: YAML: expected ',' or '}}', but got ':' (while parsing a flow mapping)"
+    )
+    good = os.path.join(ROOT, "tests", "configs", "tiny.yaml")
+    out = subprocess.run(["onsagerflow", "check", good], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == f"{good}: valid; 1 systems, 3 runs, results in results"

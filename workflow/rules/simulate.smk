@@ -9,9 +9,9 @@ rule calibrate_part:
     output:
         temp(f"{RESULTS}/data/{{system}}/calibration/{{part}}.npz"),
     log:
-        f"{RESULTS}/logs/calibrate_part/{{system}}/{{part}}.log",
+        log_file("calibrate_part/{system}/{part}"),
     benchmark:
-        f"{RESULTS}/benchmarks/calibrate_part/{{system}}/{{part}}.tsv"
+        benchmark_file("calibrate_part/{system}/{part}")
     wildcard_constraints:
         system=one_of(CALIBRATED),
         part=RANGE,
@@ -22,10 +22,10 @@ rule calibrate_part:
         mem_mb=lambda w: job_size("calibrate_part", w.system, w.part)["mem_mb"],
         runtime=lambda w: job_size("calibrate_part", w.system, w.part)["runtime"],
     params:
+        cmd=command("calibrate"),
         spec=spec("simulate"),
     shell:
-        "{ONSAGERFLOW} calibrate --threads {threads} {RUNTIME} --spec {params.spec:q} --part {wildcards.part}"
-        " --out {output:q} > {log:q} 2>&1"
+        "{params.cmd} --spec {params.spec:q} --part {wildcards.part} --out {output:q} > {log:q} 2>&1"
 
 
 rule calibrate:
@@ -34,9 +34,9 @@ rule calibrate:
     output:
         f"{RESULTS}/data/{{system}}/calibration.json",
     log:
-        f"{RESULTS}/logs/calibrate/{{system}}.log",
+        log_file("calibrate/{system}"),
     benchmark:
-        f"{RESULTS}/benchmarks/calibrate/{{system}}.tsv"
+        benchmark_file("calibrate/{system}")
     wildcard_constraints:
         system=one_of(CALIBRATED),
     conda:
@@ -46,10 +46,10 @@ rule calibrate:
         mem_mb=lambda w: job_size("calibrate", w.system)["mem_mb"],
         runtime=lambda w: job_size("calibrate", w.system)["runtime"],
     params:
+        cmd=command("calibrate"),
         spec=spec("simulate"),
     shell:
-        "{ONSAGERFLOW} calibrate --threads {threads} {RUNTIME} --spec {params.spec:q} --out {output:q}"
-        " {input:q} > {log:q} 2>&1"
+        "{params.cmd} --spec {params.spec:q} --out {output:q} {input:q} > {log:q} 2>&1"
 
 
 rule simulate:
@@ -58,9 +58,9 @@ rule simulate:
     output:
         directory(f"{RESULTS}/data/{{system}}/trajectories.zarr"),
     log:
-        f"{RESULTS}/logs/simulate/{{system}}.log",
+        log_file("simulate/{system}"),
     benchmark:
-        f"{RESULTS}/benchmarks/simulate/{{system}}.tsv"
+        benchmark_file("simulate/{system}")
     wildcard_constraints:
         system=one_of(WHOLE),
     conda:
@@ -70,11 +70,11 @@ rule simulate:
         mem_mb=lambda w: job_size("simulate", w.system)["mem_mb"],
         runtime=lambda w: job_size("simulate", w.system)["runtime"],
     params:
+        cmd=command("simulate"),
         spec=spec("simulate"),
         calibration=calibration_flag,
     shell:
-        "{ONSAGERFLOW} simulate --threads {threads} {RUNTIME} --spec {params.spec:q} {params.calibration}"
-        " --out {output:q} > {log:q} 2>&1"
+        "{params.cmd} --spec {params.spec:q} {params.calibration} --out {output:q} > {log:q} 2>&1"
 
 
 rule simulate_shard:
@@ -83,9 +83,9 @@ rule simulate_shard:
     output:
         temp(directory(f"{RESULTS}/data/{{system}}/shards/{{shard}}.zarr")),
     log:
-        f"{RESULTS}/logs/simulate_shard/{{system}}/{{shard}}.log",
+        log_file("simulate_shard/{system}/{shard}"),
     benchmark:
-        f"{RESULTS}/benchmarks/simulate_shard/{{system}}/{{shard}}.tsv"
+        benchmark_file("simulate_shard/{system}/{shard}")
     wildcard_constraints:
         system=one_of(SHARDED),
         shard=RANGE,
@@ -96,11 +96,12 @@ rule simulate_shard:
         mem_mb=lambda w: job_size("simulate_shard", w.system, w.shard)["mem_mb"],
         runtime=lambda w: job_size("simulate_shard", w.system, w.shard)["runtime"],
     params:
+        cmd=command("simulate"),
         spec=spec("simulate"),
         calibration=calibration_flag,
     shell:
-        "{ONSAGERFLOW} simulate --threads {threads} {RUNTIME} --spec {params.spec:q} {params.calibration}"
-        " --trajectories {wildcards.shard} --out {output:q} > {log:q} 2>&1"
+        "{params.cmd} --spec {params.spec:q} {params.calibration} --trajectories {wildcards.shard}"
+        " --out {output:q} > {log:q} 2>&1"
 
 
 rule gather:
@@ -109,9 +110,9 @@ rule gather:
     output:
         directory(f"{RESULTS}/data/{{system}}/trajectories.zarr"),
     log:
-        f"{RESULTS}/logs/gather/{{system}}.log",
+        log_file("gather/{system}"),
     benchmark:
-        f"{RESULTS}/benchmarks/gather/{{system}}.tsv"
+        benchmark_file("gather/{system}")
     wildcard_constraints:
         system=one_of(SHARDED),
     conda:
@@ -121,7 +122,7 @@ rule gather:
         mem_mb=lambda w: job_size("gather", w.system)["mem_mb"],
         runtime=lambda w: job_size("gather", w.system)["runtime"],
     params:
+        cmd=command("gather"),
         spec=spec("simulate"),
     shell:
-        "{ONSAGERFLOW} gather --threads {threads} {RUNTIME} --spec {params.spec:q} --out {output:q}"
-        " {input:q} > {log:q} 2>&1"
+        "{params.cmd} --spec {params.spec:q} --out {output:q} {input:q} > {log:q} 2>&1"

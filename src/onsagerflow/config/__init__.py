@@ -29,7 +29,6 @@ from .specs import (
 )
 from .validate import (
     SCHEMA,
-    defaults,
     describe,
     load_config,
     load_schema,
@@ -37,6 +36,7 @@ from .validate import (
     parse_yaml,
     prepare_config,
     validate_config,
+    validated_block,
     validated_system,
 )
 from .workflow import check_files, typed_overrides, workflow_config
@@ -52,7 +52,6 @@ __all__ = [
     "check_system",
     "check_times_within",
     "data_spec",
-    "defaults",
     "describe",
     "evaluation_spec",
     "expand_seeds",
@@ -76,6 +75,7 @@ __all__ = [
     "training_spec",
     "typed_overrides",
     "validate_config",
+    "validated_block",
     "validated_system",
     "whole_multiple",
     "workflow_config",

@@ -126,9 +126,12 @@ def stage_spec(config: Mapping[str, Any], stage: str, system: str, model: str | 
     if stage in ("simulate", "ingest"):
         return data_spec(config, system)
     if stage == "reduce":  # the latent sizes learned later do not change the PCA
-        return {"name": system, "reduction": {k: v for k, v in reduction(config, system).items() if k != "latent_dims"}}
+        red = reduction(config, system)
+        assert red is not None, f"system {system} has no reduction"
+        return {"name": system, "reduction": {k: v for k, v in red.items() if k != "latent_dims"}}
     key, n = parse_run(model) if model else (None, None)
     if stage == "train":
+        assert key is not None, "the train stage needs a model"
         spec = {
             "system": system,
             "run": model,

@@ -13,6 +13,7 @@ import copy
 import difflib
 import functools
 import json
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -127,13 +128,15 @@ def fill_and_validate(instance: Any, schema: dict, subschema: dict | None = None
         raise ConfigError(describe(first, prefix), (*prefix, *first.absolute_path))
 
 
-def defaults(definition: str, schema_path: str | Path = SCHEMA) -> dict:
-    """The block ``$defs/<definition>`` with every default filled (e.g. ``dask``)."""
+def validated_block(definition: str, block: Mapping[str, Any] | None = None, schema_path: str | Path = SCHEMA) -> dict:
+    """A copy of ``block`` validated against ``$defs/<definition>`` (or the top-level key of
+    that name), every default filled: e.g. ``validated_block("training", {"epochs": 5})``,
+    ``validated_block("model", {"type": "onsagernet"})``, ``validated_block("dask")``."""
     schema = load_schema(schema_path)
     sub = schema["$defs"].get(definition) or schema["properties"][definition]
-    block: dict = {}
-    fill_and_validate(block, schema, sub, (definition,))
-    return block
+    filled = copy.deepcopy(dict(block or {}))
+    fill_and_validate(filled, schema, sub, (definition,))
+    return filled
 
 
 # --- messages ----------------------------------------------------------------------------
@@ -247,12 +250,12 @@ def _looks_numeric(text: str) -> bool:
 # --- the config as a whole ----------------------------------------------------------------
 
 
-def validate_config(config: dict, schema_path: str | Path = SCHEMA) -> dict:
+def validate_config(config: dict, schema_path: str | os.PathLike = SCHEMA) -> dict:
     """Validate in place, fill every default, then expand seeded models and run the checks
     the schema cannot express. Returns ``config``; the first problem raises ConfigError."""
     if not isinstance(config, dict):
         raise ConfigError(f"a config is a mapping of keys (systems:, models:, ...), got {_kind(config)}")
-    fill_and_validate(config, load_schema(schema_path))
+    fill_and_validate(config, load_schema(Path(schema_path)))
     return prepare_config(config)
 
 
@@ -283,8 +286,8 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None, sc
 def validated_system(block: Mapping[str, Any], name: str, schema_path: str | Path = SCHEMA) -> dict:
     """One system block (the value under ``systems.<name>``), validated, with every default
     filled and the checks that need no other part of the config; a copy."""
-    block = copy.deepcopy(dict(block))
+    out = copy.deepcopy(dict(block))
     schema = load_schema(schema_path)
-    fill_and_validate(block, schema, schema["$defs"]["system"], ("systems", name))
-    check_system(block, name)
-    return block
+    fill_and_validate(out, schema, schema["$defs"]["system"], ("systems", name))
+    check_system(out, name)
+    return out

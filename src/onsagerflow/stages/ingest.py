@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from ..data import open_store
+from ..data import SPLIT_CODES, open_store
 from ..data.ingest import LAYOUT_DIMS, ingest
 
 log = logging.getLogger("onsagerflow.ingest")
@@ -16,7 +16,7 @@ def run(spec: dict, out: str) -> None:
     ingest(spec, out)
     dims = LAYOUT_DIMS[spec["source"]["layout"]]
     ds = open_store(out, dims=dims, validate=False)
-    counts = {s: int((ds["split"].values == c).sum()) for s, c in (("train", 0), ("val", 1), ("test", 2))}
+    counts = {s: int((ds["split"].values == c).sum()) for s, c in SPLIT_CODES.items()}
     log.info(
         "wrote %d trajectories x %d samples (%s) in %.1f s: %s",
         ds.sizes["trajectory"],
@@ -25,23 +25,3 @@ def run(spec: dict, out: str) -> None:
         time.perf_counter() - t0,
         out,
     )
-
-
-def run_from_config(config_path: str, system: str, out: str | None = None) -> str:
-    """The friendly form: a config file and a system name; the store goes where the workflow
-    would put it (``{results}/data/{system}/trajectories.zarr``) unless ``out`` says otherwise."""
-    from ..config import ConfigError, load_config, stage_spec
-
-    config = load_config(config_path)
-    if system not in config["systems"]:
-        raise ConfigError(
-            f"--system: '{system}' is not a key of systems in {config_path} (known: {sorted(config['systems'])})"
-        )
-    if "source" not in config["systems"][system]:
-        raise ConfigError(
-            f"systems.{system}: has no source block (type "
-            f"'{config['systems'][system]['type']}' is simulated: use snakemake)"
-        )
-    out = out or f"{config['results']}/data/{system}/trajectories.zarr"
-    run(stage_spec(config, "ingest", system), out)
-    return out

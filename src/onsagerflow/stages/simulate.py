@@ -6,7 +6,10 @@ import inspect
 import json
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+import xarray as xr
 
 from ..config import ConfigError
 from ..data import open_store, write_store
@@ -37,9 +40,11 @@ def run(spec: dict, out: str, trajectories: range | None = None, calibration: st
     what = "all trajectories" if trajectories is None else f"trajectories {trajectories.start}–{trajectories.stop - 1}"
     log.info("simulating %s (%s), %s: %s", spec["name"], spec["type"], what, spec.get("simulation"))
     # A simulator returns one Dataset or yields consecutive batches of one (a store larger
-    # than memory); write_store takes either.
+    # than memory); write_store takes either, and each batch logs the progress.
     data = system.simulate(spec, **kwargs)
-    write_store(data, out, dims=system.DIMS)
+    batches = [data] if isinstance(data, xr.Dataset) else data
+    total = system.trajectory_count(spec) if trajectories is None else len(trajectories)
+    write_store(with_progress(batches, total), out, dims=system.DIMS)
     sizes = open_store(out, dims=system.DIMS, validate=False).sizes
     log.info(
         "simulated and wrote %d trajectories x %d samples in %.1f s: %s",
@@ -65,3 +70,23 @@ def read_calibration(path: str) -> dict:
         return json.loads(Path(path).read_text())["calibration"]
     except (OSError, ValueError, KeyError) as exc:
         raise FileNotFoundError(f"calibration file {path} is missing or malformed: {exc}") from None
+
+
+def with_progress(batches: Iterable[xr.Dataset], total: int) -> Iterator[xr.Dataset]:
+    """The batches, logging after each how many of ``total`` trajectories are done, the time
+    so far and the estimated time left (from the mean time per trajectory so far)."""
+    t0 = time.perf_counter()
+    done = 0
+    for batch in batches:
+        done += batch.sizes["trajectory"]
+        elapsed = time.perf_counter() - t0
+        eta = elapsed / done * max(total - done, 0)
+        log.info(
+            "%d/%d trajectories (%.0f%%), %s elapsed, ETA %s", done, total, 100 * done / total, _hms(elapsed), _hms(eta)
+        )
+        yield batch
+
+
+def _hms(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"

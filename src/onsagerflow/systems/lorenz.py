@@ -1,4 +1,4 @@
-"""Lorenz-63 (SCIENCE.md §3): x' = σ(y−x), y' = x(r−z) − y, z' = xy − bz.
+"""Lorenz-63 (docs/science.md): x' = σ(y−x), y' = x(r−z) − y, z' = xy − bz.
 
 Pure JAX, float64, vmapped over trajectories; an 8th-order Dormand–Prince solver
 (diffrax) with error control, sampled on a uniform grid fine enough to form the
@@ -154,7 +154,7 @@ def _dataset(spec: Mapping[str, Any], u: np.ndarray, t: np.ndarray, split: np.nd
         split=split,
         trajectory=ids,
         trajectory_coords={"r": np.full(len(ids), r)},
-        coords={"state": (("state",), np.arange(3))},
+        coords={"state": (("state",), list(STATE_NAMES))},
         attrs={
             "system_type": "lorenz",
             "observed": VARIABLE,
@@ -167,7 +167,6 @@ def _dataset(spec: Mapping[str, Any], u: np.ndarray, t: np.ndarray, split: np.nd
             "rtol": float(sim["rtol"]),
             "atol": float(sim["atol"]),
             "seed": int(spec["seed"]),
-            "state_names": "x y z",
             **stamp(spec),
         },
     )

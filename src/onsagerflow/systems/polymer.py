@@ -1,4 +1,4 @@
-"""Bead-spring chains in planar elongational flow: Brownian dynamics in pure JAX (SCIENCE.md §5).
+"""Bead-spring chains in planar elongational flow: Brownian dynamics in pure JAX (docs/science.md, "Polymer chains").
 
 Physics
 -------
