@@ -55,12 +55,15 @@ FIELD_SYSTEMS = [s for s in REDUCED if s not in POLYMER_SYSTEMS]
 # Job sizes and shard plans (onsagerflow.jobs, config `jobs` and systems.<name>.shards): which
 # trajectories each simulate job holds, and the run time and memory every sized job asks for.
 # A job over the cap jobs.max_hours ends the run here with one line.
-SHARDS = config_or_exit(lambda: {s: shard_plan(config, s) for s in SIMULATED})
+try:
+    SHARDS = {s: shard_plan(config, s) for s in SIMULATED}
+    CALIBRATION = {s: calibration_plan(config, s) for s in SIMULATED}
+    JOB_SIZES = {(j.rule, j.system, j.item): j for j in jobs(config)}
+except ConfigError as exc:
+    sys.exit(f"config error: {exc}")
 WHOLE = [s for s in SIMULATED if len(SHARDS[s]) == 1]
 SHARDED = [s for s in SIMULATED if len(SHARDS[s]) > 1]
-CALIBRATION = config_or_exit(lambda: {s: calibration_plan(config, s) for s in SIMULATED})
 CALIBRATED = [s for s in SIMULATED if CALIBRATION[s]]
-JOB_SIZES = config_or_exit(lambda: {(j.rule, j.system, j.item): j for j in jobs(config)})
 RANGE = r"[0-9]+-[0-9]+"
 if workflow.is_main_process:
     print(f"job sizes: {summary(config, list(JOB_SIZES.values()))}", file=sys.stderr)

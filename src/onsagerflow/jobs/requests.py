@@ -39,6 +39,8 @@ def runtime_minutes(config: Mapping[str, Any], est: Estimate | None, job: str) -
 def estimate(config: Mapping[str, Any], rule: str, system: str, item: str | None = None) -> Estimate | None:
     """The estimate of one job: ``rule`` a rule name, ``item`` its shard, part or run."""
     rates = rates_of(config)
+    if rule in ("simulate_shard", "calibrate_part", "train", "evaluate", "evaluate_ensembles") and item is None:
+        raise ValueError(f"rule '{rule}' needs its shard, part or run")
     if (
         rule in ("simulate", "simulate_shard", "gather", "calibrate_part")
         and config["systems"][system]["type"] not in SIMULATED_TYPES
@@ -49,19 +51,19 @@ def estimate(config: Mapping[str, Any], rule: str, system: str, item: str | None
     if rule == "simulate_shard":
         from .shards import parse_range
 
-        return work.simulate(config, system, rates, parse_range(item))
+        return work.simulate(config, system, rates, parse_range(str(item)))
     if rule == "gather":
         return work.gather(config, system, rates)
     if rule == "calibrate_part":
         from .shards import parse_range
 
-        return work.calibration(config, system, rates, parse_range(item, "calibration part"))
+        return work.calibration(config, system, rates, parse_range(str(item), "calibration part"))
     if rule == "calibrate":
         return Estimate(rates["startup"], BASE_MB + 500, "fit")
     if rule == "train":
-        return work.train(config, system, item, rates)
+        return work.train(config, system, str(item), rates)
     if rule in ("evaluate", "evaluate_ensembles"):
-        return work.evaluate(config, system, item, rates)
+        return work.evaluate(config, system, str(item), rates)
     raise ValueError(f"no estimate for rule '{rule}'")
 
 
@@ -133,12 +135,13 @@ def table(config: Mapping[str, Any]) -> str:
 def summary(config: Mapping[str, Any], rows: list[Job] | None = None) -> str:
     """One line: jobs, estimated core-hours, requested hours and the longest job against the cap."""
     rows = jobs(config) if rows is None else rows
-    known = [j for j in rows if j.estimate]
-    core = sum(j.estimate.hours for j in known)
+    known = [j.estimate for j in rows if j.estimate is not None]
+    core = sum(e.hours for e in known)
     longest = max(rows, key=lambda j: j.runtime) if rows else None
     by_rule: dict[str, float] = {}
-    for j in known:
-        by_rule[j.rule] = by_rule.get(j.rule, 0.0) + j.estimate.hours
+    for j in rows:
+        if j.estimate is not None:
+            by_rule[j.rule] = by_rule.get(j.rule, 0.0) + j.estimate.hours
     parts = ", ".join(f"{r} {h:.1f}" for r, h in by_rule.items())
     text = (
         f"{len(rows)} sized jobs: {core:.1f} estimated core-hours ({parts}); "

@@ -63,7 +63,8 @@ class Sizes:
 def sizes(config: Mapping[str, Any], system: str) -> Sizes | None:
     """The data set a system's store holds (None for ingested data: known only once ingested)."""
     spec = data_spec(config, system)
-    kind, sim = spec["type"], spec.get("simulation")
+    kind = spec["type"]
+    sim: dict[str, Any] = spec.get("simulation") or {}
     if kind == "lorenz":
         frames = int(round(sim["t_end"] / sim["dt_sample"])) + 1
         n = sim["n_trajectories"]
@@ -146,6 +147,8 @@ def simulate(config: Mapping[str, Any], system: str, rates: Mapping[str, float],
         raise ValueError(f"systems.{system}: a '{kind}' system is not simulated")
     whole = ids is None
     ids = range(sz.n) if ids is None else ids
+    seconds: float
+    nbytes: float
     if kind == "lorenz":
         sim = spec["simulation"]
         seconds = len(ids) * sim["t_end"] / rates["lorenz"]
@@ -224,6 +227,8 @@ def calibration(config: Mapping[str, Any], system: str, rates: Mapping[str, floa
 def gather(config: Mapping[str, Any], system: str, rates: Mapping[str, float]) -> Estimate:
     """Shards streamed into the store: read, written, then read back to validate."""
     sz = sizes(config, system)
+    if sz is None:
+        raise ValueError(f"systems.{system}: only a simulated system is gathered")
     mb = sz.n * sz.frames * sz.sample_bytes / MB
     return Estimate(rates["startup"] + 3 * mb / rates["store"], _mem(8 * STORE_MB * MB), f"{mb:.0f} MB store")
 
