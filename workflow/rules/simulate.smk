@@ -1,6 +1,8 @@
 # A simulated system's store: one simulate job, or shards gathered (onsagerflow.jobs decides
 # which, and which trajectories each shard holds). Shard stores and calibration parts are
-# temp(): Snakemake deletes them once the store (or calibration) that needs them is written.
+# temp(): Snakemake deletes them once the store (or calibration) that needs them is written
+# (temp, not update(): nothing earlier to keep). The store and calibration are update() as
+# every other output.
 # Until then a rerun finds the finished ones and makes only what is missing (a shard killed
 # mid-run left no store: its write is atomic).
 
@@ -32,7 +34,7 @@ rule calibrate:
     input:
         lambda w: calibration_parts(w.system),
     output:
-        f"{RESULTS}/data/{{system}}/calibration.json",
+        update(f"{RESULTS}/data/{{system}}/calibration.json"),
     log:
         log_file("calibrate/{system}"),
     benchmark:
@@ -56,7 +58,7 @@ rule simulate:
     input:
         unpack(calibration_input),
     output:
-        directory(f"{RESULTS}/data/{{system}}/trajectories.zarr"),
+        update(directory(f"{RESULTS}/data/{{system}}/trajectories.zarr")),
     log:
         log_file("simulate/{system}"),
     benchmark:
@@ -108,7 +110,7 @@ rule gather:
     input:
         lambda w: shard_stores(w.system),
     output:
-        directory(f"{RESULTS}/data/{{system}}/trajectories.zarr"),
+        update(directory(f"{RESULTS}/data/{{system}}/trajectories.zarr")),
     log:
         log_file("gather/{system}"),
     benchmark:
