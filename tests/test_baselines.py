@@ -121,6 +121,7 @@ def test_drift_only_model_trains_without_noise_and_is_deterministic():
         "beta": 0.1,
         "activation": "requr",
         "forcing": "linear",
+        "architecture": "separate",
     }
     model = build_model(spec, 2, seed=0)
     cfg = {

@@ -57,6 +57,7 @@ def test_closure_chart_passes_the_observables_through():
         "beta": 0.1,
         "activation": "requr",
         "forcing": "linear",
+        "architecture": "separate",
         "diffusion": "diagonal",
         "autoencoder": {"pretrained": "x", "width": 8, "depth": 1, "activation": "tanh"},
     }

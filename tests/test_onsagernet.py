@@ -124,8 +124,9 @@ def test_mlp_ode_matches_parameter_count():
             "beta": 0.1,
             "activation": "requr",
             "forcing": "linear",
+            "architecture": "separate",
         },
-        "mlp": {"type": "mlp_ode", "depth": 2, "activation": "tanh", "match_params_of": "on"},
+        "mlp": {"type": "mlp_ode", "depth": 2, "activation": "tanh", "match_params_of": "on", "residual": False},
     }
     a = param_count(build_model(specs["on"], 3, seed=0, all_specs=specs))
     b = param_count(build_model(specs["mlp"], 3, seed=0, all_specs=specs))

@@ -123,6 +123,7 @@ SPECS = {
         "beta": 0.1,
         "activation": "requr",
         "forcing": "linear",
+        "architecture": "separate",
         "autoencoder": {
             "pretrained": "x",
             "width": 8,

@@ -26,6 +26,7 @@ def spec(diffusion, **kw):
         "beta": 0.2,
         "activation": "requr",
         "forcing": "linear",
+        "architecture": "separate",
         "diffusion": diffusion,
         "dtype": "float64",
         **kw,

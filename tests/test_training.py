@@ -20,8 +20,9 @@ SPECS = {
         "beta": 0.1,
         "activation": "requr",
         "forcing": "linear",
+        "architecture": "separate",
     },
-    "mlp": {"type": "mlp_ode", "depth": 1, "activation": "tanh", "match_params_of": "on"},
+    "mlp": {"type": "mlp_ode", "depth": 1, "activation": "tanh", "match_params_of": "on", "residual": False},
 }
 CFG = {
     "epochs": 6,

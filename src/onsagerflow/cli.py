@@ -126,6 +126,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--reducer", required=True)
     s.add_argument("--latent", required=True)
     s.add_argument("--out-dir", required=True)
+    a = sub.add_parser("accuracy", help="accuracy bar charts (PRF21 Figs. 2a, 7, 8) from metrics.json files")
+    a.add_argument("metrics", nargs="+")
+    a.add_argument("--out", required=True, help="file stem; .png and .pdf are written")
     t = sub.add_parser("table", help="results table from metrics.json files")
     t.add_argument("metrics", nargs="+")
     t.add_argument("--csv", required=True)
@@ -162,6 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         from .stages import config_file
 
         config_file.run(args.spec, args.out)
+        return 0
+    if args.stage == "accuracy":
+        from .stages import figures
+
+        figures.run_accuracy(args.metrics, args.out)
         return 0
     if args.stage == "table":
         from .stages import table

@@ -132,6 +132,8 @@ def all_targets():
     tables.append("baselines")
     targets = [f"{RESULTS}/tables/{t}.{e}" for t in tables for e in ("csv", "md")]
     targets.append(f"{RESULTS}/config.yaml")
+    if STATE_SYSTEMS:
+        targets.extend(f"{RESULTS}/figures/accuracy.{e}" for e in ("png", "pdf"))
     for s in SYSTEMS:
         targets.extend(figure_files(s))
     return targets

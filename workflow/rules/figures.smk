@@ -251,3 +251,30 @@ rule baselines_table:
         runtime=5,
     shell:
         "{ONSAGERFLOW} table --baselines {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
+
+
+rule accuracy:
+    input:
+        all_metrics(STATE_SYSTEMS),
+    output:
+        report(
+            multiext(f"{RESULTS}/figures/accuracy", ".png", ".pdf"),
+            caption="../report/accuracy.rst",
+            category="Figures",
+            subcategory="accuracy",
+            labels={"figure": "accuracy"},
+        ),
+    log:
+        f"{RESULTS}/logs/figures/accuracy.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figures/accuracy.tsv"
+    conda:
+        ENVS["figures"]
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        stem=f"{RESULTS}/figures/accuracy",
+    shell:
+        "{ONSAGERFLOW} accuracy {input:q} --out {params.stem:q} > {log:q} 2>&1"

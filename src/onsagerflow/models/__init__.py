@@ -13,6 +13,7 @@ from .baselines import MLPODE, matched_width
 from .layers import param_count as dense_param_count
 from .onsagernet import OnsagerNet, SOnsagerNet
 from .sindy import SINDy
+from .symoden import SymODEN
 
 DTYPES = {"float32": jnp.float32, "float64": jnp.float64}
 
@@ -51,6 +52,7 @@ def build_model(
             beta=spec["beta"],
             activation=spec["activation"],
             forcing=spec["forcing"],
+            architecture=spec["architecture"],
             rngs=rngs,
             param_dtype=dtype,
         )
@@ -96,8 +98,28 @@ def build_model(
             width = matched_width(n, spec["depth"], target)
         if not width:
             raise ValueError("model spec: mlp_ode needs 'width' or 'match_params_of'")
-        return MLPODE(n, width=width, depth=spec["depth"], activation=spec["activation"], rngs=rngs, param_dtype=dtype)
-    raise ValueError(f"unknown model type '{kind}'; known: onsagernet, s_onsagernet, mlp_ode, sindy")
+        return MLPODE(
+            n,
+            width=width,
+            depth=spec["depth"],
+            activation=spec["activation"],
+            residual=spec["residual"],
+            rngs=rngs,
+            param_dtype=dtype,
+        )
+    if kind == "symoden":
+        return SymODEN(
+            n,
+            width=spec["width"],
+            depth=spec["depth"],
+            activation=spec["activation"],
+            alpha=spec["alpha"],
+            beta=spec["beta"],
+            forcing=spec["forcing"],
+            rngs=rngs,
+            param_dtype=dtype,
+        )
+    raise ValueError(f"unknown model type '{kind}'; known: onsagernet, s_onsagernet, mlp_ode, symoden, sindy")
 
 
 def param_count(model: nnx.Module) -> int:
@@ -107,4 +129,14 @@ def param_count(model: nnx.Module) -> int:
     return dense_param_count(model)
 
 
-__all__ = ["JointModel", "MLPODE", "OnsagerNet", "PCAResNet", "SINDy", "SOnsagerNet", "build_model", "param_count"]
+__all__ = [
+    "JointModel",
+    "MLPODE",
+    "OnsagerNet",
+    "PCAResNet",
+    "SINDy",
+    "SOnsagerNet",
+    "SymODEN",
+    "build_model",
+    "param_count",
+]

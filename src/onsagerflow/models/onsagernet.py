@@ -1,9 +1,15 @@
-"""OnsagerNet (SCIENCE.md §1, PRF21):  dz/dt = −(M(z) + W(z)) ∇V(z) + f(z).
+"""OnsagerNet (PRF21):  dz/dt = −(M(z) + W(z)) ∇V(z) + f(z).
 
 M = L Lᵀ + α I (symmetric positive definite), W = U − Uᵀ (antisymmetric), with L
 (lower triangle, diagonal included) and U (strict upper triangle) read off one
 network head of n² outputs; V = ½ Σ φ_i(z)² + β|z|² with φ a residual MLP plus a
 linear term; f(z) = F z + f₀ (or none). Every method takes states of shape (..., n).
+
+``architecture``: "separate" gives φ and the (L, U) head networks of their own;
+"shared" is the authors' code's: one residual MLP whose last hidden layer feeds both the
+φ head and the (L, U) head (PRF21's Lorenz net, one hidden layer of 20: 353 parameters,
+the authors count 356 with two redundant biases on φ). α = 0 (M = L Lᵀ, positive
+semi-definite) and β = 0 are the authors' Langevin settings.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import numpy as np
 from flax import nnx
 
 from .layers import MLP
+
+ARCHITECTURES = ("separate", "shared")
 
 
 class OnsagerNet(nnx.Module):
@@ -30,19 +38,26 @@ class OnsagerNet(nnx.Module):
         beta: float = 0.1,
         activation: str = "requr",
         forcing: str = "linear",
+        architecture: str = "separate",
         rngs: nnx.Rngs,
         param_dtype=jnp.float32,
     ):
-        if alpha <= 0 or beta <= 0:
-            raise ValueError(f"OnsagerNet needs alpha > 0 and beta > 0 (got {alpha}, {beta})")
+        if alpha < 0 or beta < 0:
+            raise ValueError(f"OnsagerNet needs alpha >= 0 and beta >= 0 (got {alpha}, {beta})")
         if forcing not in ("linear", "none"):
             raise ValueError(f"forcing must be 'linear' or 'none', got '{forcing}'")
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got '{architecture}'")
         m = potential_dim or n
         kw = dict(rngs=rngs, param_dtype=param_dtype)
         self.n, self.alpha, self.beta, self.forcing_kind = n, float(alpha), float(beta), forcing
+        self.shared = architecture == "shared"
         self.phi = MLP(n, m, width=width, depth=depth, act=activation, residual=True, **kw)
         self.phi_linear = nnx.Linear(n, m, use_bias=False, **kw)
-        self.mw = MLP(n, n * n, width=width, depth=depth, act=activation, **kw)
+        if self.shared:  # the (L, U) head reads φ's last hidden layer
+            self.mw_head = nnx.Linear(width, n * n, **kw)
+        else:
+            self.mw = MLP(n, n * n, width=width, depth=depth, act=activation, **kw)
         if forcing == "linear":
             self.F = nnx.Param(jnp.zeros((n, n), param_dtype))
             self.f0 = nnx.Param(jnp.zeros((n,), param_dtype))
@@ -57,7 +72,8 @@ class OnsagerNet(nnx.Module):
 
     def matrices(self, z):
         """(M, W): dissipation (SPD) and conservative (antisymmetric) matrices at z."""
-        a = self.mw(z).reshape(*z.shape[:-1], self.n, self.n)
+        a = self.mw_head(self.phi.features(z)) if self.shared else self.mw(z)
+        a = a.reshape(*z.shape[:-1], self.n, self.n)
         lower = jnp.tril(a)
         upper = jnp.triu(a, k=1)
         eye = jnp.eye(self.n, dtype=a.dtype)

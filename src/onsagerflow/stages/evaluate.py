@@ -33,6 +33,7 @@ from ..models.reducers import PCA
 from ..provenance import stamp
 from ..systems import get_system, known_systems
 from .common import load_run, observed, split_array, write_json
+from .evaluate_extra import extra_metrics
 
 log = logging.getLogger("onsagerflow.evaluate")
 
@@ -152,6 +153,8 @@ def run(
     with atomic_path(out / LONG) as tmp:
         long_ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
 
+    extra = extra_metrics(spec, system, run_, field, args, truth, long_pred, long_truth, t_long, length_scale)
+
     metrics = {
         "system": sys_spec["name"],
         "model": meta["run"],
@@ -203,6 +206,7 @@ def run(
             if chart is not None
             else None
         ),
+        **extra,
         "evaluate_seconds": time.perf_counter() - t_start,
         "provenance": provenance,
     }
