@@ -33,6 +33,13 @@ def accuracy_table(runs: list[dict]) -> dict:
     return out
 
 
+def _net_rank(net: str):
+    """OnsagerNet first, then the baselines in the authors' order; sizes ascending."""
+    labels = list(NET_LABELS.values())
+    name, _, size = net.partition(" (")
+    return (labels.index(name) if name in labels else len(labels), name, int(size.rstrip(")") or 0))
+
+
 def accuracy_figure(table: dict, title: str = ""):
     systems = sorted(table)
     fig, axes = plt.subplots(1, len(systems), figsize=(max(4.5 * len(systems), 5.0), 3.8), squeeze=False)
@@ -41,7 +48,7 @@ def accuracy_figure(table: dict, title: str = ""):
         acts = sorted(
             {a for a, _ in bars}, key=lambda a: (ACTIVATION_ORDER.index(a) if a in ACTIVATION_ORDER else 99, a)
         )
-        nets = sorted({n for _, n in bars})
+        nets = sorted({n for _, n in bars}, key=_net_rank)
         width = 0.8 / max(len(nets), 1)
         x = np.arange(len(acts))
         for j, net in enumerate(nets):

@@ -16,6 +16,7 @@ from ..figures.errors import error_figure
 from ..figures.potential import plane_through, potential_figure
 from ..figures.training import training_figure
 from ..provenance import stamp
+from ..systems import get_system, known_systems
 from ..training.checkpoint import HISTORY
 from .common import load_run
 
@@ -37,6 +38,7 @@ def run(spec: dict, models: dict[str, str], evals: dict[str, str], out_dir: str)
         exact = np.array([p["x"] for p in first["exact_fixed_points"]])
 
     truth = longs[spec["models"][0]]["truth"].values if "truth" in longs[spec["models"][0]] else None
+    simulator = get_system(sys_spec["type"]) if sys_spec["type"] in known_systems() else None
     orbits = {m: metrics[m]["periodic_orbits"]["learned"] for m in spec["models"]}
     orbits["truth"] = first["periodic_orbits"]["exact"] or []
     fig = attractor_figure(
@@ -46,6 +48,7 @@ def run(spec: dict, models: dict[str, str], evals: dict[str, str], out_dir: str)
         exact,
         title=f"{name}: long rollouts from the same random starts",
         orbits=orbits,
+        labels=getattr(simulator, "STATE_NAMES", None),
     )
     save_figure(fig, out / "attractor", provenance, f"{name} attractor")
 
@@ -124,7 +127,6 @@ def _energy(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> None:
     from ..analysis.energy import energy_errors
     from ..figures.energy import energy_figure
     from ..models.dynamics import physical_potential
-    from ..systems import get_system
 
     sys_spec = spec["system"]
     system = get_system(sys_spec["type"])

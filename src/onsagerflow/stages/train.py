@@ -23,7 +23,7 @@ from ..models import build_model, param_count
 from ..models.normalizer import Normalizer
 from ..provenance import stamp
 from ..training import fit, load_checkpoint, make_windows, save_checkpoint
-from ..training.losses import em_nll, joint_loss, window_loss
+from ..training.losses import em_nll, joint_loss, smooth_window_loss, window_loss
 from .common import observed, sampling_step, split_array
 
 log = logging.getLogger("onsagerflow.train")
@@ -80,7 +80,7 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
         train, val = windows
     else:
         u_train, u_val = u_train[..., :n], u_val[..., :n]
-        norm = Normalizer.fit(u_train, dt, isotropic=spec["normalization"] == "isotropic")
+        norm = Normalizer.for_kind(spec["normalization"], u_train, dt)
         train = make_windows(norm.encode(u_train), seed=training["seed"], **cut)
         val = make_windows(norm.encode(u_val), seed=training["seed"] + 1, **cut)
         spec_m = m["spec"]
@@ -89,6 +89,12 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
             meta["model_spec"] = spec_m
         model = build_model(spec_m, n, seed=training["seed"], all_specs=meta["all_specs"])
         loss = em_nll if stochastic else None
+        if spec_m["type"] == "onsagernet" and spec_m["matrix_smoothness"] > 0:
+            loss = functools.partial(
+                smooth_window_loss,
+                rollout_weight=float(training["rollout_weight"]),
+                smoothness=spec_m["matrix_smoothness"],
+            )
     log.info(
         "%s on %s: %d parameters, %d train / %d val windows, tau = %g (%d samples), device %s",
         spec["run"],
@@ -134,7 +140,7 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
     from ..models.sindy import derivatives, feature_names, fit_sindy, stlsq_grid
 
     s, training, pairs = spec["model"]["spec"], spec["training"], spec["pairs"]
-    norm = Normalizer.fit(u_train, dt, isotropic=spec["normalization"] == "isotropic")
+    norm = Normalizer.for_kind(spec["normalization"], u_train, dt)
     tau = pairs["tau"] / norm.time_scale
     weight = float(training["rollout_weight"])
     windows = [
