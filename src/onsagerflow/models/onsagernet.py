@@ -81,16 +81,6 @@ class OnsagerNet(nnx.Module):
         W = upper - jnp.swapaxes(upper, -1, -2)
         return M, W
 
-    def matrix_roughness(self, z):
-        """Mean over the states z (batch, n) of ‖∂(M + W)/∂z‖²_F: how much M and W vary."""
-
-        def mw(y):
-            M, W = self.matrices(y)
-            return M + W
-
-        J = jax.vmap(jax.jacfwd(mw))(z)  # (batch, n, n, n)
-        return jnp.mean(jnp.sum(J**2, axis=(-3, -2, -1)))
-
     def forcing(self, z):
         if self.forcing_kind == "none":
             return jnp.zeros_like(z)

@@ -173,3 +173,17 @@ def stlsq_grid(theta, x_dot, thresholds, alphas, max_iter: int = 20) -> dict:
     """``stlsq`` for every (threshold, alpha): {(threshold, alpha): coef}."""
     G, B = theta.T @ theta, theta.T @ x_dot
     return {(t, a): _stlsq_normal(G, B, t, a, max_iter) for t in thresholds for a in alphas}
+
+
+def select_stlsq(theta, x_dot, thresholds, alphas, val_loss, max_iter: int = 20):
+    """The (threshold, alpha) of the grid whose ``stlsq`` fit has the lowest ``val_loss(coef)``
+    (ties: the sparser fit, larger threshold). Returns ((threshold, alpha), coef, trials) with
+    trials a list of {threshold, alpha, val_loss}; raises if no fit gives a finite loss."""
+    grid = stlsq_grid(theta, x_dot, thresholds, alphas, max_iter)
+    trials = [{"threshold": t, "alpha": a, "val_loss": float(val_loss(c))} for (t, a), c in grid.items()]
+    finite = [r for r in trials if np.isfinite(r["val_loss"])]
+    if not finite:
+        raise FloatingPointError("every SINDy fit of the grid gives a non-finite validation loss")
+    best = min(finite, key=lambda r: (r["val_loss"], -r["threshold"], -r["alpha"]))
+    pair = (best["threshold"], best["alpha"])
+    return pair, grid[pair], trials

@@ -23,7 +23,7 @@ from ..models import build_model, param_count
 from ..models.normalizer import Normalizer
 from ..provenance import stamp
 from ..training import fit, load_checkpoint, make_windows, save_checkpoint
-from ..training.losses import em_nll, joint_loss, smooth_window_loss, window_loss
+from ..training.losses import em_nll, joint_loss, window_loss
 from .common import observed, sampling_step, split_array
 
 log = logging.getLogger("onsagerflow.train")
@@ -89,12 +89,6 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
             meta["model_spec"] = spec_m
         model = build_model(spec_m, n, seed=training["seed"], all_specs=meta["all_specs"])
         loss = em_nll if stochastic else None
-        if spec_m["type"] == "onsagernet" and spec_m["matrix_smoothness"] > 0:
-            loss = functools.partial(
-                smooth_window_loss,
-                rollout_weight=float(training["rollout_weight"]),
-                smoothness=spec_m["matrix_smoothness"],
-            )
     log.info(
         "%s on %s: %d parameters, %d train / %d val windows, tau = %g (%d samples), device %s",
         spec["run"],
@@ -137,7 +131,7 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
     that pair loss on the same train and val windows, so 'best val loss' compares across models."""
     import pysindy  # noqa: F401  (imported before the clock starts: train_seconds is the fit)
 
-    from ..models.sindy import derivatives, feature_names, fit_sindy, stlsq_grid
+    from ..models.sindy import derivatives, feature_names, fit_sindy, select_stlsq
 
     s, training, pairs = spec["model"]["spec"], spec["training"], spec["pairs"]
     norm = Normalizer.for_kind(spec["normalization"], u_train, dt)
@@ -159,17 +153,14 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
     if s["selection"] == "validation":
         x_dot = derivatives(z_train, dt_model, method=s["differentiation"], window=s["smoothing_window"])
         theta = np.asarray(jax.jit(model.features)(jnp.asarray(np.concatenate(list(z_train)))))
-        grid = stlsq_grid(theta, np.concatenate(x_dot), s["threshold_grid"], s["alpha_grid"], s["max_iter"])
-        trials = [
-            {"threshold": t, "alpha": a, "val_loss": float(pair_loss(jnp.asarray(c), windows[1]))}
-            for (t, a), c in grid.items()
-        ]
-        finite = [r for r in trials if np.isfinite(r["val_loss"])]
-        if not finite:
-            raise FloatingPointError(f"run {spec['run']}: every SINDy fit of the grid gives a non-finite val loss")
-        # the lowest val loss; among equal ones the sparser fit (larger threshold)
-        best = min(finite, key=lambda r: (r["val_loss"], -r["threshold"], -r["alpha"]))
-        threshold, alpha = best["threshold"], best["alpha"]
+        (threshold, alpha), chosen, trials = select_stlsq(
+            theta,
+            np.concatenate(x_dot),
+            s["threshold_grid"],
+            s["alpha_grid"],
+            lambda c: pair_loss(jnp.asarray(c), windows[1]),
+            s["max_iter"],
+        )
         coef, _ = fit_sindy(z_train, dt_model, threshold=threshold, alpha=alpha, x_dot=x_dot, **common)
         log.info(
             "SINDy: threshold %g and alpha %g chosen on the val split (%d fits; pysindy's coefficients differ from "
@@ -177,7 +168,7 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
             threshold,
             alpha,
             len(trials),
-            float(np.abs(coef - grid[threshold, alpha]).max()),
+            float(np.abs(coef - chosen).max()),
         )
         meta["sindy_selection"] = {"threshold": threshold, "alpha": alpha, "trials": trials}
     else:

@@ -38,15 +38,6 @@ def window_loss(field, windows, tau, rollout_weight=0.0):
     return pair + rollout_weight * jnp.mean(err[1:])
 
 
-def smooth_window_loss(model, windows, tau, rollout_weight=0.0, smoothness=0.0):
-    """``window_loss`` plus ``smoothness`` × the model's ``matrix_roughness`` at the windows'
-    first states: an OnsagerNet whose M and W vary least among those that fit equally well."""
-    loss = window_loss(model, windows, tau, rollout_weight)
-    if smoothness:
-        loss = loss + smoothness * model.matrix_roughness(windows[:, 0])
-    return loss
-
-
 def joint_loss(
     model,
     windows,
