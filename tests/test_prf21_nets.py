@@ -6,16 +6,11 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from onsagerflow.config import validated_block
 from onsagerflow.models import build_model, param_count
 from onsagerflow.models.layers import ACTIVATIONS
 
-ONS = {
-    "type": "onsagernet",
-    "architecture": "shared",
-    "depth": 1,
-    "activation": "requr",
-    "potential_dim": None,
-}
+ONS = {"type": "onsagernet", "architecture": "shared", "depth": 1, "activation": "requr"}
 
 
 @pytest.mark.parametrize(
@@ -45,12 +40,14 @@ ONS = {
     ],
 )
 def test_parameter_counts(spec, n, count):
-    assert param_count(build_model(spec, n, seed=0)) == count
+    assert param_count(build_model(validated_block("model", spec), n, seed=0)) == count
 
 
 def test_shared_trunk_feeds_both_heads():
     """Changing the trunk's hidden layer changes both V and M; the separate variant has none."""
-    net = build_model({**ONS, "width": 8, "alpha": 0.1, "beta": 0.1, "forcing": "none"}, 3, seed=0)
+    net = build_model(
+        validated_block("model", {**ONS, "width": 8, "alpha": 0.1, "beta": 0.1, "forcing": "none"}), 3, seed=0
+    )
     assert not hasattr(net, "mw") and hasattr(net, "mw_head")
     z = jnp.ones((4, 3))
     V0, (M0, _) = net.potential(z), net.matrices(z)
@@ -70,7 +67,7 @@ def symoden(alpha=0.0, seed=0):
         "forcing": "none",
         "dtype": "float64",
     }
-    net = build_model(spec, 4, seed=seed)
+    net = build_model(validated_block("model", spec), 4, seed=seed)
     graphdef, state = nnx.split(net)
     keys = jax.random.split(jax.random.key(seed), len(jax.tree.leaves(state)))
     leaves = [x + 0.5 * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(jax.tree.leaves(state), keys)]
@@ -96,19 +93,7 @@ def test_symoden_energy_balance():
 
 def test_symoden_needs_an_even_state():
     with pytest.raises(ValueError, match="even state dimension"):
-        build_model(
-            {
-                "type": "symoden",
-                "width": 4,
-                "depth": 1,
-                "activation": "tanh",
-                "alpha": 0.0,
-                "beta": 0.0,
-                "forcing": "none",
-            },
-            3,
-            seed=0,
-        )
+        build_model(validated_block("model", {"type": "symoden", "width": 4}), 3, seed=0)
 
 
 def test_the_authors_activations_are_known():

@@ -8,8 +8,15 @@ import numpy as np
 from .common import MODEL_COLORS
 
 
-def error_figure(curves: dict[str, dict], threshold: float, title: str = "", edge: dict[str, dict] | None = None):
-    """``curves[name]`` is metrics['relative_error'] (time, median, q10, q90). ``edge[name]``
+def error_figure(
+    curves: dict[str, dict],
+    threshold: float,
+    title: str = "",
+    time_label: str = "time",
+    edge: dict[str, dict] | None = None,
+):
+    """``curves[name]`` is metrics['relative_error'] (time, median, q10, q90); ``time_label``
+    the time axis's label with its units (``cf.axis_label`` of the store's time). ``edge[name]``
     (metrics['edge_rollouts'] of a damped-oscillator system) adds a second panel in the style of
     PRF21 Fig. 2b: |x̂(t) − x(t)| from the starts on the edge of the start box, mean ± std."""
     if edge:
@@ -19,7 +26,7 @@ def error_figure(curves: dict[str, dict], threshold: float, title: str = "", edg
             col = MODEL_COLORS[i % len(MODEL_COLORS)]
             ax2.errorbar(t, mean, yerr=std, color=col, fmt="-o", ms=2, lw=1, elinewidth=0.6, label=name)
         n_starts = len(next(iter(edge.values()))["starts"])
-        ax2.set_xlabel("time")
+        ax2.set_xlabel(time_label)
         ax2.set_ylabel("|x̂(t) − x(t)|")
         ax2.set_title(f"from the {n_starts} starts on the edge of the start box: mean ± std", fontsize=9)
         ax2.legend(fontsize=8)
@@ -38,7 +45,7 @@ def error_figure(curves: dict[str, dict], threshold: float, title: str = "", edg
         ax.set_ylim(bottom=max(lowest / 2, 1e-12))
     ax.axhline(threshold, color="k", ls="--", lw=0.8, label=f"{threshold:.0%}")
     ax.set_yscale("log")
-    ax.set_xlabel("time")
+    ax.set_xlabel(time_label)
     ax.set_ylabel("relative error |x̂ − x| / |x|")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)

@@ -1,4 +1,4 @@
-"""2D Rayleigh–Bénard convection, free-slip isothermal walls (SCIENCE.md §4, PRF21 Sec. V).
+"""2D Rayleigh–Bénard convection, free-slip isothermal walls (docs/science.md, PRF21 Sec. V).
 
 Units: depth d, thermal diffusion time d²/κ, temperature difference ΔT; θ is the
 deviation from the conduction profile. Streamfunction–vorticity form, u = ∂ψ/∂z,
@@ -256,7 +256,7 @@ def growth_rate(ra: float, pr: float, k: float, n: int = 1) -> float:
 def make_solver(spec: Mapping[str, Any]) -> Solver:
     p, sim = spec["parameters"], spec["simulation"]
     grid = Grid(nx=sim["nx"], nz=sim["nz"])
-    dtype = jnp.float64 if sim.get("float64", True) else jnp.float32
+    dtype = jnp.float64 if sim["float64"] else jnp.float32
     return Solver(
         grid,
         p["r"] * RA_C,
@@ -278,6 +278,11 @@ def _check_cfl(spec, solver, ids, frozen, t) -> None:
             f"(or went non-finite) by t = {when}; lower simulation.dt (now {solver.dt:g}) or raise "
             "the resolution"
         )
+
+
+def trajectory_count(spec: Mapping[str, Any]) -> int:
+    """How many trajectories ``simulate`` makes."""
+    return int(spec["simulation"]["n_trajectories"])
 
 
 def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
@@ -346,17 +351,17 @@ def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
                 "u": (
                     ("trajectory", "time", "z", "x"),
                     f[:, :, 0].astype(store_dtype),
-                    {"units": "d/(d²/κ)", "long_name": "horizontal velocity"},
+                    {"units": "1", "long_name": "horizontal velocity in units of κ/d"},
                 ),
                 "w": (
                     ("trajectory", "time", "z", "x"),
                     f[:, :, 1].astype(store_dtype),
-                    {"units": "d/(d²/κ)", "long_name": "vertical velocity"},
+                    {"units": "1", "long_name": "vertical velocity in units of κ/d"},
                 ),
                 "theta": (
                     ("trajectory", "time", "z", "x"),
                     f[:, :, 2].astype(store_dtype),
-                    {"units": "ΔT", "long_name": "temperature deviation from conduction"},
+                    {"units": "1", "long_name": "temperature deviation from conduction in units of ΔT"},
                 ),
                 "nusselt": (("trajectory", "time"), nu, {"units": "1", "long_name": "Nusselt number 1 + <w theta>"}),
             },
@@ -364,6 +369,10 @@ def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
             split=split[ids],
             trajectory=ids,
             trajectory_coords={"Ra": np.full(len(ids), solver.ra), "Pr": np.full(len(ids), solver.pr)},
-            coords={"z": (("z",), solver.grid.z), "x": (("x",), solver.grid.x)},
+            coords={
+                "z": (("z",), solver.grid.z, {"long_name": "height above the lower wall in units of d"}),
+                "x": (("x",), solver.grid.x, {"long_name": "horizontal position in units of d"}),
+            },
             attrs=attrs,
+            time_long_name="time in units of d²/κ",
         )
