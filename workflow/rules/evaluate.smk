@@ -2,9 +2,9 @@ rule evaluate:
     input:
         unpack(evaluate_inputs),
     output:
-        metrics=f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json",
-        predictions=directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr"),
-        long=directory(f"{RESULTS}/eval/{{system}}/{{model}}/long_rollouts.zarr"),
+        metrics=update(f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json"),
+        predictions=update(directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr")),
+        long=update(directory(f"{RESULTS}/eval/{{system}}/{{model}}/long_rollouts.zarr")),
     log:
         log_file("evaluate/{system}/{model}"),
     benchmark:
@@ -35,8 +35,8 @@ rule evaluate_ensembles:
     input:
         unpack(evaluate_inputs),
     output:
-        metrics=f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json",
-        predictions=directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr"),
+        metrics=update(f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json"),
+        predictions=update(directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr")),
     log:
         log_file("evaluate/{system}/{model}"),
     benchmark:
@@ -56,4 +56,4 @@ rule evaluate_ensembles:
     shell:
         "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
         " --model {input.model:q} --out-dir {params.out_dir:q} --fields {input.fields:q}"
-        " > {log:q} 2>&1"
+        " --reducer {input.reducer:q} > {log:q} 2>&1"

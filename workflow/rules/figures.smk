@@ -37,8 +37,10 @@ rule potential:
         model=f"{RESULTS}/models/{{system}}/{{model}}",
     output:
         report(
-            multiext(
-                f"{RESULTS}/figures/{{system}}/potential_{{model}}", ".png", ".pdf"
+            update(
+                multiext(
+                    f"{RESULTS}/figures/{{system}}/potential_{{model}}", ".png", ".pdf"
+                )
             ),
             caption="../report/potential.rst",
             category="Figures",
@@ -143,12 +145,12 @@ rule table:
         lambda w: all_metrics(TABLES[w.table][1]),
     output:
         csv=report(
-            f"{RESULTS}/tables/{{table}}.csv",
+            update(f"{RESULTS}/tables/{{table}}.csv"),
             caption="../report/table.rst",
             category="Tables",
             labels={"table": "{table}"},
         ),
-        md=f"{RESULTS}/tables/{{table}}.md",
+        md=update(f"{RESULTS}/tables/{{table}}.md"),
     log:
         log_file("tables/{table}"),
     benchmark:
@@ -171,7 +173,7 @@ rule table:
 rule config_file:
     output:
         report(
-            f"{RESULTS}/config.yaml",
+            update(f"{RESULTS}/config.yaml"),
             caption="../report/config.rst",
             category="Configuration",
         ),

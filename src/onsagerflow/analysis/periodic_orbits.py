@@ -187,7 +187,9 @@ def shoot(
         if not np.isfinite(step).all():
             return x0, T, None, False
         shrink = min(
-            1.0, 0.1 * length_scale / max(np.linalg.norm(step[:n]), 1e-300), 0.25 * T / max(abs(step[n]), 1e-300)
+            1.0,
+            0.1 * length_scale / max(float(np.linalg.norm(step[:n])), 1e-300),
+            0.25 * T / max(abs(float(step[n])), 1e-300),
         )
         x0, T = x0 + shrink * step[:n], T + shrink * step[n]
         if T <= 0:

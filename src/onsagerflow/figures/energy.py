@@ -24,7 +24,7 @@ def energy_figure(axes: np.ndarray, exact: np.ndarray, aligned: np.ndarray, *, a
     ]
     for i, (field, name) in enumerate(panels):
         diff = i == 2
-        lim = float(np.abs(field).max()) if diff else None
+        lim = float(np.abs(field).max())
         im = ax[i].imshow(
             field,
             origin="lower",

@@ -26,14 +26,16 @@ def build_model(
     all_specs: Mapping[str, Mapping[str, Any]] | None = None,
     input_dim: int | None = None,
     fixed: int = 0,
+    positions_dim: int | None = None,
 ) -> nnx.Module:
     """Instantiate the model named by ``spec['type']`` for states of dimension n.
 
     An MLP-ODE with ``match_params_of: <key>`` takes the hidden width that brings its
     parameter count closest to that model's (looked up in ``all_specs``). An OnsagerNet
     with an ``autoencoder`` block becomes a JointModel whose PCA-ResNet maps the
-    ``input_dim`` leading PCA coordinates to n. An ``s_onsagernet`` (stochastic,
-    docs/science.md, "S-OnsagerNet") takes the OnsagerNet keys plus ``diffusion`` and optional
+    ``input_dim`` leading PCA coordinates to n (``positions_dim``: the bead coordinates behind
+    them, for a chart of form ncs24 or a loss that measures positions). An ``s_onsagernet``
+    (stochastic, docs/science.md, "S-OnsagerNet") takes the OnsagerNet keys plus ``diffusion`` and optional
     ``sigma_init`` (initial noise amplitude in normalised units, default 1) and
     ``sigma_floor``. A ``symoden`` is the dissipative Hamiltonian baseline of PRF21's damped
     oscillators. A ``sindy`` model is the polynomial of its ``degree`` with zero
@@ -56,6 +58,9 @@ def build_model(
             activation=spec["activation"],
             forcing=spec["forcing"],
             architecture=spec["architecture"],
+            matrices=spec["matrices"],
+            matrix_width=spec.get("matrix_width"),
+            matrix_depth=spec.get("matrix_depth"),
             rngs=rngs,
             param_dtype=dtype,
         )
@@ -85,6 +90,9 @@ def build_model(
                 rngs=rngs,
                 param_dtype=dtype,
                 fixed=fixed,
+                form=ae["form"],
+                input_scale=ae["input_scale"],
+                positions_dim=positions_dim,
             ),
         )
     if kind == "symoden":

@@ -36,7 +36,7 @@ from ..models.dynamics import physical_field
 from ..models.reducers import PCA
 from ..provenance import stamp
 from ..systems import get_system, known_systems
-from .common import load_run, long_rollouts_dataset, observed, split_array, write_json
+from .common import load_run, long_rollouts_dataset, observed, split_array, training_summary, write_json
 from .evaluate_extra import extra_metrics
 
 log = logging.getLogger("onsagerflow.evaluate")
@@ -55,7 +55,7 @@ def run(
     if spec["system"]["type"] == "polymer":  # stochastic models on held-out test ensembles
         from . import evaluate_sde
 
-        return evaluate_sde.run(spec, data, model_dir, out_dir, fields)
+        return evaluate_sde.run(spec, data, model_dir, out_dir, fields, reducer)
     out = Path(out_dir)
     sys_spec, cfg = spec["system"], spec["evaluation"]
     # Ingested data have no simulator: no exact fixed points and no true long rollouts, so
@@ -194,7 +194,7 @@ def run(
                 long_time_statistics(long_truth, t_long, cfg["long_discard"]) if long_truth is not None else None
             ),
         },
-        "training": {k: meta[k] for k in ("best_epoch", "best_val_loss", "epochs_run", "train_seconds", "device")},
+        "training": training_summary(meta),
         "latent_metrics": (
             _latent_metrics(
                 field,

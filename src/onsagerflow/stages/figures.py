@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from ..figures.training import training_figure
 from ..provenance import stamp
 from ..systems import get_system
 from ..training.checkpoint import HISTORY
-from .common import load_run
+from .common import load_run, read_json
 
 log = logging.getLogger("onsagerflow.figures")
 
@@ -31,7 +30,7 @@ def run(spec: dict, models: dict[str, str], evals: dict[str, str], out_dir: str)
     sys_spec = spec["system"]
     name = sys_spec["name"]
     provenance = stamp(spec)
-    metrics = {m: json.loads((Path(evals[m]) / "metrics.json").read_text()) for m in spec["models"]}
+    metrics = {m: read_json(Path(evals[m]) / "metrics.json") for m in spec["models"]}
     longs = {m: read_zarr(Path(evals[m]) / "long_rollouts.zarr").load() for m in spec["models"]}
     exact = None
     first = metrics[spec["models"][0]]
@@ -92,7 +91,7 @@ def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> N
         return _energy(spec, model_dir, eval_dir, out_stem)
     name, key = sys_spec["name"], spec["model"]
     provenance = stamp(spec)
-    metrics = json.loads((Path(eval_dir) / "metrics.json").read_text())
+    metrics = read_json(Path(eval_dir) / "metrics.json")
     exact = np.array([p["x"] for p in metrics["exact_fixed_points"]]) if metrics.get("exact_fixed_points") else None
     long = read_zarr(Path(eval_dir) / "long_rollouts.zarr")
     truth = long["truth"].isel(start=0).values if "truth" in long else None
@@ -141,7 +140,7 @@ def _energy(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> None:
 
     sys_spec = spec["system"]
     system = get_system(sys_spec["type"])
-    metrics = json.loads((Path(eval_dir) / "metrics.json").read_text())
+    metrics = read_json(Path(eval_dir) / "metrics.json", needs=("energy",))
     grid = metrics["energy"]["grid"]
     run = load_run(model_dir)
     e = energy_errors(
@@ -177,7 +176,7 @@ def run_accuracy(metrics_files: list[str], out_stem: str) -> None:
 
     runs = []
     for f in metrics_files:
-        m = json.loads(Path(f).read_text())
+        m = read_json(f)
         one = m.get("one_step_error")
         if one is None:  # a model without the one-step error (a stochastic one): not in this figure
             continue
@@ -221,7 +220,7 @@ def run_fields(
         f"{name} variance spectrum",
     )
 
-    metrics = {r: json.loads((Path(evals[r]) / "metrics.json").read_text()) for r in spec["models"]}
+    metrics = {r: read_json(Path(evals[r]) / "metrics.json") for r in spec["models"]}
     by_n: dict[int, list[str]] = {}
     for r in spec["models"]:
         by_n.setdefault(metrics[r]["latent"], []).append(r)
@@ -317,12 +316,13 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
     from ..data import open_store, split_mask
     from ..figures.polymer import conformations_figure, extension_figure, landscape_figure, unfolding_figure
     from ..models.reducers import PCA
+    from .evaluate_sde import decoded_chains
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = spec["system"]["name"]
     provenance = stamp(spec)
-    m = json.loads((Path(eval_dir) / "metrics.json").read_text())
+    m = read_json(Path(eval_dir) / "metrics.json")
     loaded = load_run(model_dir)
     norm, chart, dyn = loaded.norm, loaded.chart, loaded.dynamics
     lat = open_store(latent)
@@ -330,7 +330,7 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
     z = chart.encode(lat["h"].isel(trajectory=test).values)
     t = lat["time"].values
     labels = np.asarray(lat["unfolding"].values)[test]
-    critical = m["critical_points"]
+    critical = m["critical_points"] or []  # V's own critical points (none without a potential)
 
     if z.shape[-1] >= 3:
         v = jax.jit(lambda x: dyn.potential((x - norm.mean) / norm.scale))
@@ -364,14 +364,13 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
         f"{name} unfolding times",
     )
 
-    pca = PCA.load(reducer)
-    obs = int(lat.attrs.get("n_observables", 0))
-    chains = []
-    for c in critical:
-        y = chart.decode(np.asarray(c["x"])[None])[0][obs:]  # the observables lead; PCA coordinates follow
-        chains.append(pca.inverse_rows(pca.pad(y[None]))[0].reshape(pca.shape))
+    chains = decoded_chains(
+        chart, PCA.load(reducer), np.array([c["x"] for c in critical]), int(lat.attrs.get("n_observables", 0))
+    )
     save_figure(
-        conformations_figure(chains, critical, title=f"{name}: decoded chains at the critical points of {run}"),
+        conformations_figure(
+            list(chains), critical, title=f"{name}: decoded chains at the critical points of V, {run}"
+        ),
         out / f"conformations_{run}",
         provenance,
         f"{name} conformations",

@@ -33,7 +33,9 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from ..config import ConfigError
 from ..data import assign_splits, build_dataset
+from ..errors import UserError
 from ..provenance import stamp
 
 DIMS = ("z", "x")
@@ -44,7 +46,7 @@ LENGTH = 2.0 * math.sqrt(2.0)  # periodic length: k_c = π/√2 fits once
 log = logging.getLogger("onsagerflow.systems.rbc")
 
 
-class CFLError(FloatingPointError):
+class CFLError(UserError, FloatingPointError):
     """The Courant number passed its limit: the time step is too large for the flow."""
 
 
@@ -293,7 +295,7 @@ def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
     n = int(sim["n_trajectories"])
     every = int(round(sim["dt_sample"] / sim["dt"]))
     if every < 1 or abs(every * sim["dt"] - sim["dt_sample"]) > 1e-9 * sim["dt_sample"]:
-        raise ValueError(
+        raise ConfigError(
             f"systems.{spec['name']}.simulation.dt_sample ({sim['dt_sample']}) must be a whole "
             f"multiple of simulation.dt ({sim['dt']})"
         )
