@@ -218,6 +218,6 @@ rule accuracy:
         runtime=5,
     params:
         cmd=command("accuracy", jax=False),
-        stem=f"{RESULTS}/figures/accuracy",
+        stem=lambda w, output: output[0].removesuffix(".png"),
     shell:
         "{params.cmd} {input:q} --out {params.stem:q} > {log:q} 2>&1"
