@@ -187,10 +187,10 @@ def test_measured_relaxation_time_path_for_fene():
 def test_store_batches_start_on_chunk_boundaries():
     """write_store chunks like its first batch; a batch starting inside a chunk is refused by
     zarr, so the batch size is a multiple of that chunk (3.6 MB a paper trajectory → 4)."""
-    assert P._store_batch_size(30, 1000, 1001, 300, 4) == 28
-    assert P._store_batch_size(64, 1000, 1001, 300, 4) == 64
-    assert P._store_batch_size(2, 1000, 1001, 300, 4) == 2
-    assert P._store_batch_size(32, 10, 201, 16, 4) == 10
+    assert P.store_batch_size(30, 1000, 1001, 300, 4) == 28
+    assert P.store_batch_size(64, 1000, 1001, 300, 4) == 64
+    assert P.store_batch_size(2, 1000, 1001, 300, 4) == 2
+    assert P.store_batch_size(32, 10, 201, 16, 4) == 10
 
 
 # ----------------------------------------------------------------------------- spec

@@ -39,6 +39,20 @@ class Normalizer:
         rms = float(np.sqrt(np.mean(dz**2))) if dz.size else 1.0
         return cls(mean=mean, scale=scale, time_scale=1.0 / rms if rms > 0 else 1.0)
 
+    @classmethod
+    def identity(cls, n: int) -> Normalizer:
+        """No scaling: models learn in physical units (as the authors' nets of PRF21 do)."""
+        return cls(mean=np.zeros(n), scale=np.ones(n), time_scale=1.0)
+
+    @classmethod
+    def for_kind(cls, kind: str, u: np.ndarray, dt: float) -> Normalizer:
+        """The normaliser a system's ``normalization`` names: per_component, isotropic or none."""
+        if kind == "none":
+            return cls.identity(np.asarray(u).shape[-1])
+        if kind not in ("per_component", "isotropic"):
+            raise ValueError(f"unknown normalization '{kind}'; known: per_component, isotropic, none")
+        return cls.fit(u, dt, isotropic=kind == "isotropic")
+
     def encode(self, x):
         return (x - self.mean) / self.scale
 

@@ -108,7 +108,7 @@ Spec (a system entry of the config; nested keys with defaults)
       integrator: auto            # auto | euler | semi_implicit
       noise: gaussian             # gaussian | uniform (same mean and variance, ~3× cheaper on CPU)
       batch_size: 32              # trajectories per yielded batch (memory: one batch); rounded
-                                  #   down to a multiple of the store's chunk (see _store_batch_size)
+                                  #   down to a multiple of the store's chunk (see store_batch_size)
       dtype: float32              # storage of r and derived variables: float32 | float64
       unfolding: {fraction: 0.5, length: null}   # threshold = fraction × length; null length:
                                   #   contour (N−1)Q0, or (N−1)√(3kT/H) for hookean
@@ -127,7 +127,7 @@ import dataclasses
 import functools
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -150,6 +150,9 @@ NOISES = ("gaussian", "uniform")
 UNFOLDING_CODES = {"fast": 0, "slow": 1, "unlabelled": 2}
 # Key streams: each use of randomness draws from its own branch of the seed.
 STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE, STREAM_RELAX = 0, 1, 2, 3
+# Chains of the λ measurement run together; its parts (calibrate jobs) hold whole batches.
+# Small, so that a part of a long measurement (N = 300: hours per batch) fits in a job.
+MEASUREMENT_BATCH = 16
 # Guards rounding only: the exact implicit bond solution always lies below Q0.
 _MAX_X = 1.0 - 1e-12
 
@@ -686,15 +689,45 @@ def measure_relaxation_time(
     ``duration`` (after a burn-in of 2 λ_Rouse from exact-bond coils) is in units of the
     Rouse estimate λ_R = ζ/(8H sin²(π/2N)); frames are λ_R/frames_per_lambda apart.
     """
+    t, R = relaxation_vectors(
+        chain,
+        key,
+        np.arange(n_chains),
+        n_chains=n_chains,
+        duration=duration,
+        dt=dt,
+        integrator=integrator,
+        noise=noise,
+        frames_per_lambda=frames_per_lambda,
+    )
+    return fit_relaxation(t, R, window)
+
+
+def relaxation_vectors(
+    chain: Chain,
+    key,
+    ids: np.ndarray,
+    *,
+    n_chains: int,
+    duration: float,
+    dt: float,
+    integrator: str = "auto",
+    noise: str = "gaussian",
+    frames_per_lambda: int = 20,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(times, end-to-end vectors (len(ids), T, 3)) at rest of chains ``ids`` among the
+    ``n_chains`` of ``measure_relaxation_time``. Chain k draws from its own keys, so the
+    measurement can be run in parts (of any size) that together give the same vectors."""
     lam_r = rouse_relaxation_time(chain.n_beads, chain.H, chain.zeta)
     save_every = max(1, int(round(lam_r / frames_per_lambda / dt)))
     n_saves = int(math.ceil(duration * lam_r / (save_every * dt)))
     keys = jax.random.split(key, 2 * n_chains)
-    coils = equilibrium_coils(chain, keys[:n_chains], t_relax=2.0 * lam_r, dt=dt, integrator=integrator, noise=noise)
+    ids = np.asarray(ids)
+    coils = equilibrium_coils(chain, keys[ids], t_relax=2.0 * lam_r, dt=dt, integrator=integrator, noise=noise)
     R = run(
         chain,
         coils,
-        keys[n_chains:],
+        keys[n_chains + ids],
         dt=dt,
         n_saves=n_saves,
         save_every=save_every,
@@ -702,8 +735,7 @@ def measure_relaxation_time(
         noise=noise,
         observe=end_to_end_vector,
     )
-    t = np.arange(n_saves + 1) * save_every * dt
-    return fit_relaxation(t, np.asarray(R), window)
+    return np.arange(n_saves + 1) * save_every * dt, np.asarray(R)
 
 
 # ----------------------------------------------------------------------------- observables
@@ -938,30 +970,98 @@ class Plan:
         return len(self.split)
 
 
-def relaxation_time(cfg: Mapping[str, Any], chain: Chain, integrator: str) -> tuple[float, float, str]:
-    """(λ, its standard error, how it was obtained) for a resolved spec."""
+MEASURED = "measured: end-to-end autocorrelation at rest"
+
+
+def needs_measurement(cfg: Mapping[str, Any]) -> bool:
+    """Whether λ has to be measured (neither given nor the Rouse formula's)."""
+    p = cfg["parameters"]
+    rouse = p["spring"] == "hookean" and p["excluded_volume"]["strength"] == 0
+    return p["relaxation_time"] is None and not rouse
+
+
+def relaxation_time(
+    cfg: Mapping[str, Any], chain: Chain, integrator: str, calibration: Mapping[str, Any] | None = None
+) -> tuple[float, float, str]:
+    """(λ, its standard error, how it was obtained) for a resolved spec; ``calibration`` is a
+    measurement made beforehand (``calibrate``), used instead of measuring again."""
     given = cfg["parameters"]["relaxation_time"]
     if given is not None:
         return float(given), 0.0, "given"
     if chain.spring == "hookean" and chain.ev_strength == 0:
         return rouse_relaxation_time(chain.n_beads, chain.H, chain.zeta), 0.0, "rouse"
+    if calibration is not None:
+        return float(calibration["relaxation_time"]), float(calibration["relaxation_time_stderr"]), MEASURED
+    t, R = _relaxation_part(cfg, np.arange(cfg["simulation"]["relaxation_measurement"]["n_chains"]))
+    return _fit_measured(cfg, t, R)
+
+
+def calibration_batch(spec: Mapping[str, Any]) -> int:
+    """Chains of the λ measurement run together (padded): ``MEASUREMENT_BATCH``, or all."""
+    return min(MEASUREMENT_BATCH, resolve_spec(spec)["simulation"]["relaxation_measurement"]["n_chains"])
+
+
+def _relaxation_part(cfg: Mapping[str, Any], ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The measurement's chains ``ids`` in padded batches of ``calibration_batch`` from the
+    first id: a part of whole batches runs each batch as the whole measurement does."""
+    chain = Chain.from_spec(cfg)
     m = cfg["simulation"]["relaxation_measurement"]
-    key = jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), STREAM_RELAX)
-    fit = measure_relaxation_time(
-        chain,
-        key,
-        n_chains=m["n_chains"],
-        duration=m["duration"],
-        window=tuple(m["window"]),
-        dt=cfg["simulation"]["dt"],
-        integrator=integrator,
-        noise=cfg["simulation"]["noise"],
-    )
+    b = calibration_batch(cfg)
+    out = []
+    for start in range(0, len(ids), b):
+        part = ids[start : start + b]
+        t, R = relaxation_vectors(
+            chain,
+            jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), STREAM_RELAX),
+            np.concatenate([part, np.full(b - len(part), part[-1])]),
+            n_chains=m["n_chains"],
+            duration=m["duration"],
+            dt=cfg["simulation"]["dt"],
+            integrator=resolve_integrator(chain, cfg["simulation"]["integrator"]),
+            noise=cfg["simulation"]["noise"],
+        )
+        out.append(R[: len(part)])
+    return t, np.concatenate(out)
+
+
+def _fit_measured(cfg: Mapping[str, Any], t: np.ndarray, R: np.ndarray) -> tuple[float, float, str]:
+    fit = fit_relaxation(t, R, tuple(cfg["simulation"]["relaxation_measurement"]["window"]))
     log.info("measured λ = %.5g ± %.2g (end-to-end autocorrelation at rest)", fit.value, fit.stderr)
-    return fit.value, fit.stderr, "measured: end-to-end autocorrelation at rest"
+    return fit.value, fit.stderr, MEASURED
 
 
-def _store_batch_size(want: int, n_total: int, frames: int, n_beads: int, itemsize: int) -> int:
+# Calibration: what the trajectories need measured once (here λ), in parts of chains that can
+# run as separate jobs; ``simulate(..., calibration=...)`` then uses it instead of measuring.
+
+
+def calibration_size(spec: Mapping[str, Any]) -> int:
+    """Chains of the λ measurement, or 0 where λ is given or from the Rouse formula."""
+    cfg = resolve_spec(spec)
+    return int(cfg["simulation"]["relaxation_measurement"]["n_chains"]) if needs_measurement(cfg) else 0
+
+
+def calibrate_part(spec: Mapping[str, Any], ids) -> dict[str, np.ndarray]:
+    """The measurement's chains ``ids``: their times and end-to-end vectors at rest."""
+    cfg = resolve_spec(spec)
+    t, R = _relaxation_part(cfg, np.asarray(ids))
+    return {"time": t, "chain": np.asarray(ids), "end_to_end": R}
+
+
+def calibrate(spec: Mapping[str, Any], parts: list[Mapping[str, np.ndarray]]) -> dict[str, Any]:
+    """λ fitted on every chain of the parts (which must hold each chain once, in order)."""
+    cfg = resolve_spec(spec)
+    ids = np.concatenate([np.asarray(p["chain"]) for p in parts])
+    n = cfg["simulation"]["relaxation_measurement"]["n_chains"]
+    if not np.array_equal(ids, np.arange(n)):
+        raise ValueError(
+            f"calibration parts hold chains {ids.tolist()[:10]}...; expected each of 0..{n - 1} once, in order"
+        )
+    R = np.concatenate([np.asarray(p["end_to_end"]) for p in parts])
+    lam, stderr, method = _fit_measured(cfg, np.asarray(parts[0]["time"]), R)
+    return {"relaxation_time": lam, "relaxation_time_stderr": stderr, "relaxation_time_method": method}
+
+
+def store_batch_size(want: int, n_total: int, frames: int, n_beads: int, itemsize: int) -> int:
     """Batch size that keeps every batch boundary on a zarr chunk boundary of the store.
 
     write_store chunks the whole store like its first batch (store.trajectory_chunk); a batch
@@ -980,13 +1080,25 @@ def _store_batch_size(want: int, n_total: int, frames: int, n_beads: int, itemsi
     return max(chunk, (b // chunk) * chunk)
 
 
-def plan(spec: Mapping[str, Any]) -> tuple[dict, Plan]:
-    """Resolve the spec and derive the run: λ (measured here when needed), ε̇, steps, splits."""
+def batch_size(spec: Mapping[str, Any]) -> int:
+    """Chains simulated together (``store_batch_size`` of simulation.batch_size); every batch
+    is padded to this size, and a shard holds whole batches."""
+    cfg = resolve_spec(spec)
+    s = cfg["simulation"]
+    n_total = s["n_train"] + s["n_val"] + s["n_ensembles"] * s["n_realisations"]
+    frames = int(round(s["t_end"] / s["dt_sample"])) + 1
+    itemsize = 4 if s["dtype"] == "float32" else 8
+    return store_batch_size(s["batch_size"], n_total, frames, cfg["parameters"]["n_beads"], itemsize)
+
+
+def plan(spec: Mapping[str, Any], calibration: Mapping[str, Any] | None = None) -> tuple[dict, Plan]:
+    """Resolve the spec and derive the run: λ (from ``calibration``, else measured here when
+    needed), ε̇, steps, splits."""
     cfg = resolve_spec(spec)
     s = cfg["simulation"]
     chain = Chain.from_spec(cfg)
     integrator = resolve_integrator(chain, s["integrator"])
-    lam, lam_se, method = relaxation_time(cfg, chain, integrator)
+    lam, lam_se, method = relaxation_time(cfg, chain, integrator, calibration)
     scale = lam if s["time_unit"] == "relaxation" else 1.0
     sample = s["dt_sample"] * scale
     save_every = int(math.ceil(sample / s["dt"] - 1e-9))
@@ -1004,8 +1116,7 @@ def plan(spec: Mapping[str, Any]) -> tuple[dict, Plan]:
     ensemble = np.concatenate([np.full(n_tv, -1), np.repeat(np.arange(s["n_ensembles"]), s["n_realisations"])]).astype(
         np.int32
     )
-    itemsize = 4 if s["dtype"] == "float32" else 8
-    batch = _store_batch_size(s["batch_size"], len(split), n_saves + 1, chain.n_beads, itemsize)
+    batch = batch_size(cfg)
     return cfg, Plan(
         chain=chain,
         integrator=integrator,
@@ -1033,8 +1144,15 @@ class _Runner:
         self.pl = pl
         base = jax.random.PRNGKey(cfg["seed"])
         self.streams = {k: jax.random.fold_in(base, k) for k in (STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE)}
-        n_e = int(pl.ensemble.max()) + 1 if (pl.ensemble >= 0).any() else 0
-        self.ensemble_coils = self._coils(STREAM_ENSEMBLES, np.arange(n_e)) if n_e else None
+        self._ensemble_coils: np.ndarray | None = None
+
+    @property
+    def ensemble_coils(self) -> np.ndarray:
+        """The test ensembles' fixed initial coils, made when a batch first needs them."""
+        if self._ensemble_coils is None:
+            n_e = int(self.pl.ensemble.max()) + 1
+            self._ensemble_coils = self._coils(STREAM_ENSEMBLES, np.arange(n_e))
+        return self._ensemble_coils
 
     def _keys(self, stream: int, ids: np.ndarray):
         return jax.vmap(lambda i: jax.random.fold_in(self.streams[stream], i))(jnp.asarray(ids))
@@ -1094,18 +1212,62 @@ def _batches(n: int, size: int) -> list[np.ndarray]:
 
 def trajectory_count(spec: Mapping[str, Any]) -> int:
     """How many trajectories ``simulate`` makes: train, val, and every test ensemble's realisations."""
-    s = spec["simulation"]
+    s = resolve_spec(spec)["simulation"]
     return int(s["n_train"] + s["n_val"] + s["n_ensembles"] * s["n_realisations"])
 
 
-def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
+def simulate(
+    spec: Mapping[str, Any],
+    trajectories: Sequence[int] | None = None,
+    calibration: Mapping[str, Any] | None = None,
+) -> Iterator[xr.Dataset]:
     """Canonical Datasets, consecutive batches of trajectories (module docstring).
 
-    The spec is checked (and λ measured where needed) at the call; the batches are made as
-    the generator is consumed, one in memory at a time.
+    The spec is checked (and λ measured where needed, unless ``calibration`` holds it) at the
+    call; the batches are made as the generator is consumed, one in memory at a time.
+    ``trajectories`` (ids, consecutive) makes a shard of the store: the same trajectories, bit
+    for bit, but with every ensemble ``unlabelled`` — the labels need every test trajectory,
+    and ``finish_gather`` sets them on the gathered store.
     """
-    cfg, pl = plan(spec)
-    return _generate(cfg, pl)
+    cfg, pl = plan(spec, calibration)
+    if trajectories is None:
+        return _generate(cfg, pl)
+    return _generate_shard(cfg, pl, np.asarray(trajectories, dtype=np.int64))
+
+
+def _generate_shard(cfg: dict, pl: Plan, ids: np.ndarray) -> Iterator[xr.Dataset]:
+    runner = _Runner(cfg, pl)
+    threshold = unfolding_threshold(cfg)
+    attrs = {**_attrs(cfg, pl, threshold, np.zeros(0, np.int8)), **stamp(cfg)}
+    batches = [ids[i : i + pl.batch_size] for i in range(0, len(ids), pl.batch_size)]
+    for k, part in enumerate(batches):
+        r = runner.positions(part)
+        log.info("batch %d/%d: trajectories %d–%d", k + 1, len(batches), part[0], part[-1])
+        yield _dataset(cfg, pl, part, r, np.zeros(0, np.int8), threshold, attrs)
+
+
+def finish_gather(spec: Mapping[str, Any], ds: xr.Dataset) -> xr.Dataset:
+    """The gathered shards of a store with the test ensembles labelled fast or slow, as
+    ``simulate`` labels them in one run (``label_ensembles`` on every test trajectory)."""
+    cfg = resolve_spec(spec)
+    n_e = cfg["simulation"]["n_ensembles"]
+    split, ens = ds["split"].values, ds["ensemble"].values
+    test = split == SPLIT_CODES["test"]
+    labels = label_ensembles(ds["unfolding_time"].values[test], ens[test], n_e) if test.any() else np.zeros(0, np.int8)
+    if n_e:
+        log.info("test ensembles labelled (0 fast, 1 slow, 2 tie): %s", labels.tolist())
+    ds = ds.assign_coords(unfolding=("trajectory", _unfolding_codes(ens, labels), ds["unfolding"].attrs))
+    ds.attrs["ensemble_labels"] = [int(v) for v in labels]
+    return ds
+
+
+def _unfolding_codes(ens: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each trajectory's class: its ensemble's label, or unlabelled (train, val, no labels yet)."""
+    return np.where(
+        ens >= 0,
+        labels[np.maximum(ens, 0)] if labels.size else UNFOLDING_CODES["unlabelled"],
+        UNFOLDING_CODES["unlabelled"],
+    ).astype(np.int8)
 
 
 def _generate(cfg: dict, pl: Plan) -> Iterator[xr.Dataset]:
@@ -1196,9 +1358,7 @@ def _dataset(
     dtype = np.dtype(cfg["simulation"]["dtype"])
     obs = observables(r)
     ens = pl.ensemble[ids]
-    unfolding = np.where(
-        ens >= 0, labels[np.maximum(ens, 0)] if labels.size else 2, UNFOLDING_CODES["unlabelled"]
-    ).astype(np.int8)
+    unfolding = _unfolding_codes(ens, labels)
     long_names = {
         "extension": "extension: max − min of bead x",
         "end_to_end_diff": "|x_N − x_1| (centre of mass removed)",
