@@ -8,9 +8,46 @@ definite, D W D / T still antisymmetric.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
 
+import jax.numpy as jnp
 import numpy as np
+
+
+class Units(NamedTuple):
+    """The one transform between a model's units (z, t') and physical units (x, t):
+    x = scale ⊙ z + mean, t = time_scale · t'.
+
+    A NamedTuple, so a JAX pytree: compiled functions take it as an argument (its arrays
+    traced, not baked in), and one compilation serves every model of an architecture.
+    """
+
+    mean: Any
+    scale: Any
+    time_scale: Any
+
+    def state_to_model(self, x):
+        return (x - self.mean) / self.scale
+
+    def state_to_physical(self, z):
+        return z * self.scale + self.mean
+
+    def rate_to_physical(self, g):
+        """A rate dz/dt' (a vector field, a drift) as dx/dt: scale ⊙ g / time_scale."""
+        return self.scale * g / self.time_scale
+
+    def noise_to_physical(self, s):
+        """A noise matrix σ (n, m) of dz = … dt' + σ dW' as that of dx = … dt + σ_x dW:
+        σ_x = scale ⊙ σ / √time_scale (Brownian scaling, W'(t') = W(t)/√time_scale)."""
+        return self.scale[:, None] * s / jnp.sqrt(self.time_scale)
+
+    def time_to_model(self, t):
+        return t / self.time_scale
+
+    def time_to_physical(self, t):
+        return t * self.time_scale
 
 
 @dataclass(frozen=True)
@@ -39,11 +76,18 @@ class Normalizer:
         rms = float(np.sqrt(np.mean(dz**2))) if dz.size else 1.0
         return cls(mean=mean, scale=scale, time_scale=1.0 / rms if rms > 0 else 1.0)
 
+    def units(self, array: Callable = np.asarray) -> Units:
+        """The transform as ``Units``; ``array=jnp.asarray`` for arguments of compiled code."""
+        return Units(array(self.mean), array(self.scale), array(self.time_scale))
+
     def encode(self, x):
-        return (x - self.mean) / self.scale
+        return self.units().state_to_model(x)
 
     def decode(self, z):
-        return z * self.scale + self.mean
+        return self.units().state_to_physical(z)
+
+    def time_to_model(self, t):
+        return self.units().time_to_model(t)
 
     def to_dict(self) -> dict:
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in asdict(self).items()}

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..data import atomic_path, split_mask
+from ..data import Split, atomic_path, split_mask
 
 
 def observed(ds: xr.Dataset, where: str = "store") -> str:
@@ -28,7 +28,7 @@ def observed(ds: xr.Dataset, where: str = "store") -> str:
     return str(name)
 
 
-def split_array(ds: xr.Dataset, variable: str, split: str) -> np.ndarray:
+def split_array(ds: xr.Dataset, variable: str, split: Split | str) -> np.ndarray:
     """(traj, time, n) array of one split, loaded into memory."""
     return np.asarray(ds[variable].isel(trajectory=np.flatnonzero(split_mask(ds, split))).values)
 

@@ -27,7 +27,7 @@ from ..analysis.metrics import (
     time_to_threshold,
 )
 from ..analysis.rollout import integrate
-from ..data import atomic_path, build_dataset, open_store, split_mask, write_store
+from ..data import Split, atomic_path, build_dataset, open_store, split_mask, write_store
 from ..models.dynamics import physical_field
 from ..models.reducers import PCA
 from ..provenance import stamp
@@ -97,7 +97,7 @@ def run(
             )
         },
         time=t,
-        split=np.full(len(test_ids), 2, np.int8),
+        split=np.full(len(test_ids), Split.TEST, np.int8),
         trajectory=ds["trajectory"].values[test_ids],
         trajectory_coords={"rollout_ok": ok.astype(np.int8)},
         coords=coords,

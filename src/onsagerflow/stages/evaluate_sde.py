@@ -19,15 +19,13 @@ import numpy as np
 from ..analysis.ensembles import abs_correlation, censor, covariance_error, ks_statistic, moment_errors, wasserstein1
 from ..analysis.fixed_points import find_fixed_points
 from ..analysis.sde import physical_sde, simulate_sde
-from ..data import build_dataset, open_store, split_mask, write_store
+from ..data import Split, Unfolding, build_dataset, open_store, split_mask, write_store
 from ..models.dynamics import physical_field
 from ..provenance import stamp
 from ..systems.polymer import unfolding_time
 from .common import load_run, observed, split_array, write_json
 
 log = logging.getLogger("onsagerflow.evaluate")
-
-LABELS = {0: "fast", 1: "slow", 2: "unlabelled"}
 
 
 def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None = None) -> None:
@@ -40,8 +38,8 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
     norm, meta, chart, dyn = run_.norm, run_.meta, run_.chart, run_.dynamics
     provenance = stamp(spec)
 
-    test = np.flatnonzero(split_mask(ds, "test"))
-    y_test = split_array(ds, variable, "test")
+    test = np.flatnonzero(split_mask(ds, Split.TEST))
+    y_test = split_array(ds, variable, Split.TEST)
     z_true = chart.encode(y_test)  # the run's latent coordinates (physical units of h)
     observables = ds.attrs.get("observables", "").split()
     if "extension" not in observables:
@@ -92,7 +90,7 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
         per_ensemble.append(
             {
                 "ensemble": int(e),
-                "label": LABELS[int(labels[idx[0]])],
+                "label": Unfolding(labels[idx[0]]).name.lower(),
                 "realisations": int(len(idx)),
                 "extension": moment_errors(ext_pred[idx], ext_true[idx]),
                 "unfolding_time": {
@@ -170,7 +168,7 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
             "extension": (("trajectory", "time"), ext_pred, {"units": "1", "long_name": "extension"}),
         },
         time=t,
-        split=np.full(len(test), 2, np.int8),
+        split=np.full(len(test), Split.TEST, np.int8),
         trajectory=ds["trajectory"].values[test],
         trajectory_coords={"ensemble": ensembles, "unfolding": labels},
         coords={"state": (("state",), np.arange(z_pred.shape[-1]))},

@@ -222,8 +222,9 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
     """landscape, extension, unfolding_times and conformations of a polymer closure run."""
     import jax
 
-    from ..data import open_store, split_mask
+    from ..data import Unfolding, open_store, split_mask
     from ..figures.polymer import conformations_figure, extension_figure, landscape_figure, unfolding_figure
+    from ..models.dynamics import physical_potential
     from ..models.reducers import PCA
 
     out = Path(out_dir)
@@ -241,10 +242,14 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
     critical = m["critical_points"]
 
     if z.shape[-1] >= 3:
-        v = jax.jit(lambda x: dyn.potential((x - norm.mean) / norm.scale))
+        v = jax.jit(physical_potential(dyn, norm))
         lo, hi = np.percentile(z.reshape(-1, z.shape[-1]), [0.5, 99.5], axis=0)
         pad = 0.1 * (hi - lo)
-        trajs = {LABELS_ORDER[c]: z[np.flatnonzero(labels == c)[0], :, :3] for c in (0, 1) if (labels == c).any()}
+        trajs = {
+            c.name.lower(): z[np.flatnonzero(labels == c)[0], :, :3]
+            for c in (Unfolding.FAST, Unfolding.SLOW)
+            if (labels == c).any()
+        }
         fig = landscape_figure(
             lambda x: v(np.pad(x, ((0, 0), (0, z.shape[-1] - 3)))),
             lo[:3] - pad[:3],
@@ -283,6 +288,3 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
         f"{name} conformations",
     )
     log.info("wrote figures of %s to %s", name, out)
-
-
-LABELS_ORDER = {0: "fast", 1: "slow"}

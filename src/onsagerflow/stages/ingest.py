@@ -6,7 +6,7 @@ import logging
 import time
 from pathlib import Path
 
-from ..data import open_store
+from ..data import Split, open_store, split_mask
 from ..data.ingest import LAYOUT_DIMS, ingest
 
 log = logging.getLogger("onsagerflow.ingest")
@@ -17,7 +17,7 @@ def run(spec: dict, out: str) -> None:
     ingest(spec, out)
     dims = LAYOUT_DIMS[spec["source"]["layout"]]
     ds = open_store(out, dims=dims, validate=False)
-    counts = {s: int((ds["split"].values == c).sum()) for s, c in (("train", 0), ("val", 1), ("test", 2))}
+    counts = {s.name.lower(): int(split_mask(ds, s).sum()) for s in Split}
     log.info(
         "wrote %d trajectories x %d samples (%s) in %.1f s: %s",
         ds.sizes["trajectory"],

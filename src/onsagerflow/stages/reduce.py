@@ -10,7 +10,7 @@ from pathlib import Path
 import dask.array as da
 import numpy as np
 
-from ..data import build_dataset, open_store, write_store
+from ..data import Split, build_dataset, open_store, split_mask, write_store
 from ..models.reducers import fit_pca
 from ..provenance import stamp
 
@@ -36,7 +36,7 @@ def run(spec: dict, data: str, out_dir: str) -> None:
     log.info(
         "PCA of %s on %d train trajectories: %s",
         red["fields"],
-        int((ds["split"].values == 0).sum()),
+        int(split_mask(ds, Split.TRAIN).sum()),
         ", ".join(f"{k} PCs {cum[k - 1]:.2%}" for k in (1, 3, 5, 7) if k <= len(cum)),
     )
     provenance = stamp(spec)

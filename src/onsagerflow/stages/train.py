@@ -82,7 +82,7 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
         val = make_windows(norm.encode(u_val), seed=training["seed"] + 1, **cut)
         spec_m = m["spec"]
         if stochastic:  # in normalised units increments are O(τ'), so the noise starts at √τ'
-            spec_m = {**spec_m, "sigma_init": float(np.sqrt(pairs["tau"] / norm.time_scale))}
+            spec_m = {**spec_m, "sigma_init": float(np.sqrt(norm.time_to_model(pairs["tau"])))}
             meta["model_spec"] = spec_m
         model = build_model(spec_m, n, seed=training["seed"], all_specs=meta["all_specs"])
         loss = em_nll if stochastic else None
@@ -97,10 +97,14 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
         lag,
         jax.devices()[0],
     )
-    result = fit(model, train, val, tau=pairs["tau"] / norm.time_scale, cfg=training, seed=training["seed"], loss=loss)
+    result = fit(
+        model, train, val, tau=norm.time_to_model(pairs["tau"]), cfg=training, seed=training["seed"], loss=loss
+    )
     frozen = (m["spec"].get("autoencoder") or {}).get("frozen_epochs", 0)
     if frozen:
-        result = _frozen_stage(model, train, val, pairs["tau"] / norm.time_scale, training, frozen, result, stochastic)
+        result = _frozen_stage(
+            model, train, val, norm.time_to_model(pairs["tau"]), training, frozen, result, stochastic
+        )
     meta.update(
         {
             "param_count": param_count(model),
@@ -131,7 +135,7 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
     t0 = time.perf_counter()
     coef, _ = fit_sindy(
         norm.encode(u_train),
-        dt / norm.time_scale,
+        norm.time_to_model(dt),
         degree=s["degree"],
         threshold=s["threshold"],
         alpha=s["alpha"],
@@ -146,7 +150,7 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
     for i in range(n):
         terms = " ".join(f"{c:+.4g} {f}" for c, f in zip(coef[:, i], names) if c != 0)
         log.info("dz%d/dt' = %s", i, terms or "0")
-    tau = pairs["tau"] / norm.time_scale
+    tau = norm.time_to_model(pairs["tau"])
     weight = float(training["rollout_weight"])
     losses = [
         float(
