@@ -1,0 +1,101 @@
+"""Bead-spring chains in planar elongational flow: Brownian dynamics in pure JAX.
+
+``simulate(spec)`` turns a validated polymer system block (``config/schema.yaml``, the one
+place of its keys, defaults and bounds) into canonical Datasets of bead positions; the rest of
+this package is the physics it runs on, one idea per module:
+
+    chain        parameters, spring laws (hookean, fene, wlc), forces, the Rouse time
+    roots        the implicit bond solve Q + c f(Q) = R of the semi-implicit scheme
+    noise        the Brownian increments: JAX's Threefry stream, computed fast
+    integrators  Euler–Maruyama and the bond-implicit scheme, batched; ``run``
+    equilibrium  exact equilibrium coils at rest
+    relaxation   the longest relaxation time λ, measured from the end-to-end autocorrelation
+    observables  extension, end-to-end distances, unfolding times, fast/slow labels
+    plan         checks a schema cannot express; λ, ε̇ = Wi/λ, steps, splits, batches
+    dataset      the batches of the canonical store
+
+The spec gives Wi = ε̇ λ; λ is the longest relaxation time of second moments (a Hookean
+dumbbell's coil–stretch transition is at Wi = 1/2). Simulation is float64; stored positions
+are relative to the centre of mass. Paper size (NCS24): n_beads 300, hundreds of training
+trajectories, 1000+ frames, test ensembles of hundreds of realisations; measure λ once and
+set ``parameters.relaxation_time``, since measuring it for N = 300 costs more than a small
+data set.
+"""
+
+from .chain import (
+    SPRINGS,
+    Chain,
+    bead_forces,
+    chain_of,
+    excluded_volume_forces,
+    phi,
+    rouse_relaxation_time,
+    tension,
+)
+from .dataset import DERIVED, DIMS, simulate
+from .equilibrium import equilibrium_coils, random_walks, sample_bonds
+from .integrators import INTEGRATORS, Scheme, identity, make_scheme, resolve_integrator, run
+from .noise import NOISES, unit_noise
+from .observables import (
+    end_to_end_vector,
+    extension_of,
+    label_ensembles,
+    observables,
+    unfolding_threshold,
+    unfolding_time,
+)
+from .plan import VARIABLE, Plan, check_spec, plan, relaxation_time, store_batch_size
+from .relaxation import (
+    RelaxationFit,
+    autocorrelation,
+    fit_correlation,
+    fit_relaxation,
+    measure_relaxation_time,
+    slope_lambda,
+)
+from .roots import bond_root, implicit_bond
+
+__all__ = [
+    "DERIVED",
+    "DIMS",
+    "INTEGRATORS",
+    "NOISES",
+    "SPRINGS",
+    "VARIABLE",
+    "Chain",
+    "Plan",
+    "RelaxationFit",
+    "Scheme",
+    "autocorrelation",
+    "bead_forces",
+    "bond_root",
+    "chain_of",
+    "check_spec",
+    "end_to_end_vector",
+    "equilibrium_coils",
+    "excluded_volume_forces",
+    "extension_of",
+    "fit_correlation",
+    "fit_relaxation",
+    "identity",
+    "implicit_bond",
+    "label_ensembles",
+    "make_scheme",
+    "measure_relaxation_time",
+    "observables",
+    "phi",
+    "plan",
+    "random_walks",
+    "relaxation_time",
+    "resolve_integrator",
+    "rouse_relaxation_time",
+    "run",
+    "sample_bonds",
+    "simulate",
+    "slope_lambda",
+    "store_batch_size",
+    "tension",
+    "unfolding_threshold",
+    "unfolding_time",
+    "unit_noise",
+]
