@@ -11,9 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import held_out_predictions
-from snakemake.utils import validate
 
-from onsagerflow.config import prepare_config, stage_spec_json
+from onsagerflow.config import stage_spec_json, validate_config
 from onsagerflow.data import open_store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -26,9 +25,7 @@ POLYMER = os.path.join(ROOT, "tests", "configs", "polymer_tiny.yaml")
 
 
 def tiny_config():
-    cfg = yaml.safe_load(open(TINY))
-    validate(cfg, os.path.join(ROOT, "config", "schema.yaml"))
-    return prepare_config(cfg)
+    return validate_config(yaml.safe_load(open(TINY)))
 
 
 def snakemake(*args, config=TINY, timeout=300):

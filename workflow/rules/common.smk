@@ -8,18 +8,15 @@ from pathlib import Path
 from snakemake.settings.types import DeploymentMethod
 
 from onsagerflow.data.ingest import resolve_files
+from onsagerflow.config import paths
 from onsagerflow.config import (
     parse_run,
     potential_models,
-    prepare_config,
     reduction,
-    run_name,
     runs_of,
     runtime_flags,
     stage_spec_json,
 )
-
-prepare_config(config)
 
 RESULTS = config["results"]
 
@@ -82,18 +79,13 @@ def source_files(w):
     return [str(p) for p in resolve_files(config["systems"][w.system]["source"])]
 
 
+# Paths the input functions hand out come from onsagerflow.config.paths, where a stage run
+# by hand (onsagerflow <stage> --config FILE) finds them too.
+
+
 def data_for(system):
     """The store models learn from: the latent PCA store of a reduced system."""
-    if system in REDUCED:
-        return f"{RESULTS}/reduce/{system}/latent.zarr"
-    return f"{RESULTS}/data/{system}/trajectories.zarr"
-
-
-def pretrained_run(system, run):
-    """Checkpoint an autoencoder run starts from: its pre-trained peer on the same n."""
-    key, n = parse_run(run)
-    ae = config["models"][key].get("autoencoder")
-    return f"{RESULTS}/models/{system}/{run_name(ae['pretrained'], n)}" if ae else None
+    return paths.learned_store(config, system)
 
 
 def figure_files(system):
@@ -143,16 +135,16 @@ def named_paths(flag, paths):
 
 
 def eval_dirs(w):
-    return {r: f"{RESULTS}/eval/{w.system}/{r}" for r in runs_of(config, w.system)}
+    return {r: paths.eval_dir(RESULTS, w.system, r) for r in runs_of(config, w.system)}
 
 
 def model_dirs(w):
-    return {r: f"{RESULTS}/models/{w.system}/{r}" for r in runs_of(config, w.system)}
+    return {r: paths.model_dir(RESULTS, w.system, r) for r in runs_of(config, w.system)}
 
 
 def all_metrics(systems):
     return [
-        f"{RESULTS}/eval/{s}/{r}/metrics.json"
+        f"{paths.eval_dir(RESULTS, s, r)}/metrics.json"
         for s in systems
         for r in runs_of(config, s)
     ]
@@ -169,19 +161,13 @@ def figure_output(stem, caption):
 
 
 def train_inputs(w):
-    inputs = {"data": data_for(w.system)}
-    pre = pretrained_run(w.system, w.model)
-    if pre:
-        inputs["pretrained"] = pre
-    return inputs
+    inputs = paths.stage_paths(config, "train", w.system, w.model)
+    return {k: inputs[k] for k in ("data", "pretrained") if inputs[k]}
 
 
 def evaluate_inputs(w):
-    inputs = {
-        "data": data_for(w.system),
-        "model": f"{RESULTS}/models/{w.system}/{w.model}",
-    }
-    if w.system in REDUCED:
-        inputs["reducer"] = f"{RESULTS}/reduce/{w.system}/pca.zarr"
-        inputs["fields"] = f"{RESULTS}/data/{w.system}/trajectories.zarr"
+    inputs = paths.stage_paths(config, "evaluate", w.system, w.model)
+    inputs.pop("out_dir")
+    if w.system in REDUCED:  # the rule of a polymer system passes only fields; both are inputs
+        inputs["reducer"] = paths.pca_store(RESULTS, w.system)
     return inputs

@@ -41,11 +41,13 @@ def time_to_threshold(err: np.ndarray, t: np.ndarray, threshold: float = 0.1) ->
 
 
 def error_at(err: np.ndarray, t: np.ndarray, times) -> dict:
-    """Median, mean and 90% quantile of the relative error at given times."""
+    """Median, mean and 90% quantile of the relative error at given times (the nearest
+    sample's); a time beyond the last one is an error, not dropped."""
+    beyond = [s for s in times if s > t[-1] + 1e-12]
+    if beyond:
+        raise ValueError(f"error times {beyond} lie beyond the last time {t[-1]:g}")
     out = {}
     for s in times:
-        if s > t[-1] + 1e-12:
-            continue
         k = int(np.argmin(np.abs(t - s)))
         out[f"{t[k]:g}"] = {
             "median": float(np.median(err[:, k])),

@@ -27,6 +27,7 @@ from ..analysis.metrics import (
     time_to_threshold,
 )
 from ..analysis.rollout import integrate
+from ..config import check_times_within
 from ..data import Split, atomic_path, build_dataset, open_store, split_mask, write_store
 from ..models.dynamics import physical_field
 from ..models.reducers import PCA
@@ -68,6 +69,13 @@ def run(
     test_ids = np.flatnonzero(split_mask(ds, "test"))
     truth = split_array(ds, variable, "test")
     t = np.asarray(ds["time"].values)
+    # error times and the error curve count from each trajectory's first sample (an RBC
+    # store's time starts after its burn-in); none may lie beyond the data
+    since = t - t[0]
+    where = f"systems.{sys_spec['name']}: evaluation"
+    check_times_within(cfg["error_times"], since[-1], f"{where}.error_times", f"the length of the data in {data}")
+    if chart is not None:
+        check_times_within(cfg["horizons"], since[-1], f"{where}.horizons", f"the length of the data in {data}")
     train = split_array(ds, variable, "train")
     if chart is not None:
         y_test = truth
@@ -162,9 +170,9 @@ def run(
         "param_count": meta["param_count"],
         "n_test_trajectories": int(len(test_ids)),
         "test_rollouts_bounded": int(ok.sum()),
-        "relative_error": error_curve(err, t, every),
-        "relative_error_at": error_at(err, t, cfg["error_times"]),
-        "time_to_threshold": time_to_threshold(err, t, cfg["error_threshold"]),
+        "relative_error": error_curve(err, since, every),
+        "relative_error_at": error_at(err, since, cfg["error_times"]),
+        "time_to_threshold": time_to_threshold(err, since, cfg["error_threshold"]),
         "fixed_points": fps,
         "boundedness_guarantee": _guarantee(model),
         "exact_fixed_points": exact_match,

@@ -10,14 +10,12 @@ from pathlib import Path
 import dask.array as da
 import numpy as np
 
+from ..config.paths import LATENT_STORE, PCA_STORE
 from ..data import Split, build_dataset, open_store, split_mask, write_store
 from ..models.reducers import fit_pca
 from ..provenance import stamp
 
 log = logging.getLogger("onsagerflow.reduce")
-
-PCA_STORE = "pca.zarr"
-LATENT_STORE = "latent.zarr"
 
 
 def run(spec: dict, data: str, out_dir: str) -> None:
@@ -32,6 +30,17 @@ def run(spec: dict, data: str, out_dir: str) -> None:
         power_iterations=red["power_iterations"],
         select=red.get("select"),
     )
+    kept = pca.components.shape[0]
+    if kept < red["components"]:  # never lowered without a word (the config check catches what it can)
+        log.warning(
+            "systems.%s.reduction.components: %d asked, but the train split of %s allows only %d "
+            "(its rows and features); kept %d",
+            spec["name"],
+            red["components"],
+            data,
+            kept,
+            kept,
+        )
     cum = np.cumsum(pca.explained_variance_ratio)
     log.info(
         "PCA of %s on %d train trajectories: %s",

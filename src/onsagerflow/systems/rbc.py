@@ -256,7 +256,7 @@ def growth_rate(ra: float, pr: float, k: float, n: int = 1) -> float:
 def make_solver(spec: Mapping[str, Any]) -> Solver:
     p, sim = spec["parameters"], spec["simulation"]
     grid = Grid(nx=sim["nx"], nz=sim["nz"])
-    dtype = jnp.float64 if sim.get("float64", True) else jnp.float32
+    dtype = jnp.float64 if sim["float64"] else jnp.float32
     return Solver(
         grid,
         p["r"] * RA_C,
