@@ -169,6 +169,31 @@ def _check_simulation(system: Mapping[str, Any], where: str) -> None:
     red = system.get("reduction")
     if red is not None:
         _check_components(system, red, where)
+    if system["type"] == "polymer":
+        _check_polymer(system, where)
+
+
+def _check_polymer(system: Mapping[str, Any], where: str) -> None:
+    """The bead-spring simulator's cross-field rules: the integrator suits the spring and
+    its step, and the λ fit window is ordered."""
+    p, sim = system["parameters"], system["simulation"]
+    upper, lower = sim["relaxation_measurement"]["window"]
+    if not upper > lower:
+        raise ConfigError(
+            f"{where}.simulation.relaxation_measurement.window: need [upper, lower] with upper > lower, "
+            f"got {[upper, lower]}"
+        )
+    euler = sim["integrator"] == "euler" or (sim["integrator"] == "auto" and p["spring"] == "hookean")
+    if euler and p["spring"] == "fene":
+        raise ConfigError(
+            f"{where}.simulation.integrator: 'euler' cannot keep FENE bonds below Q0; use 'semi_implicit' (or 'auto')"
+        )
+    limit = p["zeta"] / (2.0 * p["H"])  # explicit Euler's stability limit for the stiffest spring mode
+    if euler and not sim["dt"] < limit:
+        raise ConfigError(
+            f"{where}.simulation.dt: explicit Euler is unstable for dt ≥ ζ/(2H) = {limit:g} "
+            f"(use a smaller dt or integrator 'semi_implicit'), got {sim['dt']}"
+        )
 
 
 def pca_size_limit(system: Mapping[str, Any]) -> int | None:

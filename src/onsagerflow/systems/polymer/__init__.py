@@ -11,7 +11,7 @@ this package is the physics it runs on, one idea per module:
     equilibrium  exact equilibrium coils at rest
     relaxation   the longest relaxation time λ, measured from the end-to-end autocorrelation
     observables  extension, end-to-end distances, unfolding times, fast/slow labels
-    plan         checks a schema cannot express; λ, ε̇ = Wi/λ, steps, splits, batches
+    plan         λ, ε̇ = Wi/λ, steps, splits and batches of a validated spec
     dataset      the batches of the canonical store
 
 The spec gives Wi = ε̇ λ; λ is the longest relaxation time of second moments (a Hookean
@@ -44,7 +44,7 @@ from .observables import (
     unfolding_threshold,
     unfolding_time,
 )
-from .plan import VARIABLE, Plan, check_spec, plan, relaxation_time, store_batch_size
+from .plan import VARIABLE, Plan, plan, relaxation_time, store_batch_size
 from .relaxation import (
     RelaxationFit,
     autocorrelation,
@@ -70,7 +70,6 @@ __all__ = [
     "bead_forces",
     "bond_root",
     "chain_of",
-    "check_spec",
     "end_to_end_vector",
     "equilibrium_coils",
     "excluded_volume_forces",

@@ -22,6 +22,7 @@ Cartesian components, each (B, K) with chains along B (``*_xyz`` functions).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Mapping
@@ -86,11 +87,15 @@ class Chain:
 
 
 def chain_of(**parameters: Any) -> Chain:
-    """A chain from ``parameters`` keys (n_beads, spring, H, ...), the config schema's
-    defaults for the rest: ``chain_of(n_beads=2, spring="hookean", H=1.0)``."""
-    from ...config import validated_system
+    """A chain from ``parameters`` keys (n_beads, spring, H, ...) validated against the config
+    schema, with its defaults for the rest: ``chain_of(n_beads=2, spring="hookean", H=1.0)``."""
+    from ...config import load_schema
+    from ...config.validate import fill_and_validate
 
-    return Chain.from_spec(validated_system({"type": "polymer", "parameters": parameters}, "chain"))
+    schema = load_schema()
+    block = copy.deepcopy(parameters)
+    fill_and_validate(block, schema, schema["$defs"]["polymer"]["properties"]["parameters"], ("parameters",))
+    return Chain.from_spec({"parameters": block})
 
 
 def rouse_relaxation_time(n_beads: int, H: float, zeta: float) -> float:

@@ -18,6 +18,7 @@ from .chain import Chain
 from .integrators import run
 from .roots import MAX_X
 
+
 @functools.lru_cache(maxsize=32)
 def _wlc_inverse_cdf(b: float, n: int = 20001) -> tuple[np.ndarray, np.ndarray]:
     """Tabulated CDF of x = |Q|/Q0 for a Marko–Siggia spring, p(x) ∝ x² exp(−U/kT)."""
@@ -71,4 +72,3 @@ def equilibrium_coils(chain: Chain, keys, *, t_relax: float, dt: float, integrat
 
 
 # ----------------------------------------------------------------------------- λ measurement
-

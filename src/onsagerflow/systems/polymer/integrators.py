@@ -56,9 +56,10 @@ from .roots import solve_bonds
 
 INTEGRATORS = ("auto", "euler", "semi_implicit")
 SWEEPS = 2  # red–black Gauss–Seidel sweeps per step
-# Unrolled Newton steps of the bond solves per sweep: the first starts from the root with the
-# tension factor frozen at its last value, the second from the first sweep's root.
-NEWTON_STEPS = (4, 2)
+# Unrolled Newton steps of the bond solves per sweep, before a bracketed clean-up loop that
+# rarely runs and a polishing step (``roots``): the first sweep starts from the bond lengths
+# of the last step, the second from the first sweep's.
+NEWTON_STEPS = (3, 2)
 
 
 def resolve_integrator(chain: Chain, integrator: str) -> str:
@@ -164,9 +165,9 @@ def _semi_implicit_scheme(chain: Chain) -> Scheme:
         o = jnp.pad(o, ((0, 0), (0, me - mo)))
         return jnp.stack([e, o], axis=-1).reshape(e.shape[0], 2 * me)[:, :m]
 
-    def positions_xyz(E, O):
+    def positions_xyz(Ev, Od):
         r = []
-        for e, o in zip(E, O):
+        for e, o in zip(Ev, Od):
             Q = interleave(e, o)
             r.append(_centred(jnp.concatenate([jnp.zeros_like(Q[:, :1]), jnp.cumsum(Q, axis=1)], axis=1)))
         return tuple(r)
@@ -178,22 +179,22 @@ def _semi_implicit_scheme(chain: Chain) -> Scheme:
         return tuple(g * q for q in Q)
 
     def from_natural(Q):
-        E, O = _components(Q[:, 0::2]), _components(Q[:, 1::2])
-        return E, O, norm_xyz(E) / chain.Q0, norm_xyz(O) / chain.Q0
+        Ev, Od = _components(Q[:, 0::2]), _components(Q[:, 1::2])
+        return Ev, Od, norm_xyz(Ev) / chain.Q0, norm_xyz(Od) / chain.Q0
 
     def step(state, xi, eps, dt):
-        E, O, xE, xO = state
+        Ev, Od, xE, xO = state
         bE, bO = xi[:3], xi[3:]  # even beads 2j, odd beads 2j+1
         c = dt / chain.zeta
         amp = jnp.sqrt(2.0 * chain.kT * dt / chain.zeta)
-        baseE = [E[d] + amp * (bO[d][:, :me] - bE[d][:, :me]) for d in range(3)]
-        baseO = [O[d] + amp * (bE[d][:, 1 : mo + 1] - bO[d][:, :mo]) for d in range(3)]
+        baseE = [Ev[d] + amp * (bO[d][:, :me] - bE[d][:, :me]) for d in range(3)]
+        baseO = [Od[d] + amp * (bE[d][:, 1 : mo + 1] - bO[d][:, :mo]) for d in range(3)]
         if chain.ev_strength > 0:
-            F = excluded_volume_forces_xyz(chain, positions_xyz(E, O))
+            F = excluded_volume_forces_xyz(chain, positions_xyz(Ev, Od))
             for d in range(3):
                 baseE[d] = baseE[d] + (F[d][:, 1::2][:, :me] - F[d][:, 0::2][:, :me]) * c
                 baseO[d] = baseO[d] + (F[d][:, 2::2][:, :mo] - F[d][:, 1::2][:, :mo]) * c
-        for base, Q in ((baseE, E), (baseO, O)):
+        for base, Q in ((baseE, Ev), (baseO, Od)):
             flow = flow_xyz(Q, eps)
             for d in range(2):
                 base[d] = base[d] + 0.5 * flow[d] * dt
@@ -203,13 +204,13 @@ def _semi_implicit_scheme(chain: Chain) -> Scheme:
             return tuple(0.0 if f is None else 0.5 * f * dt for f in flow)
 
         for sweep in range(SWEEPS):
-            fO = tensions(O, xO)
-            R = tuple(b + h + neighbours_of_even(f) * c for b, h, f in zip(baseE, half_flow(E), fO))
-            E, xE = solve_bonds(chain, R, 2.0 * c, phi(chain, xE), NEWTON_STEPS[min(sweep, 1)])
-            fE = tensions(E, xE)
-            R = tuple(b + h + neighbours_of_odd(f) * c for b, h, f in zip(baseO, half_flow(O), fE))
-            O, xO = solve_bonds(chain, R, 2.0 * c, phi(chain, xO), NEWTON_STEPS[min(sweep, 1)])
-        return E, O, xE, xO
+            fO = tensions(Od, xO)
+            R = tuple(b + h + neighbours_of_even(f) * c for b, h, f in zip(baseE, half_flow(Ev), fO))
+            Ev, xE = solve_bonds(chain, R, 2.0 * c, _guess(chain, R, 2.0 * c, xE, sweep), NEWTON_STEPS[min(sweep, 1)])
+            fE = tensions(Ev, xE)
+            R = tuple(b + h + neighbours_of_odd(f) * c for b, h, f in zip(baseO, half_flow(Od), fE))
+            Od, xO = solve_bonds(chain, R, 2.0 * c, _guess(chain, R, 2.0 * c, xO, sweep), NEWTON_STEPS[min(sweep, 1)])
+        return Ev, Od, xE, xO
 
     return Scheme(
         name="semi_implicit",
@@ -220,6 +221,16 @@ def _semi_implicit_scheme(chain: Chain) -> Scheme:
         positions=lambda s: jnp.stack(positions_xyz(s[0], s[1]), axis=-1),
         step=step,
     )
+
+
+GUESS = ("prev", "pred")
+
+
+def _guess(chain, R, c, x, sweep):
+    if GUESS[min(sweep, 1)] == "prev":
+        return x
+    rho = norm_xyz(R) / chain.Q0
+    return rho / (1.0 + c * chain.H * phi(chain, x))
 
 
 def make_scheme(chain: Chain, integrator: str) -> Scheme:

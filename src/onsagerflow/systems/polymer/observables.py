@@ -69,5 +69,3 @@ def label_ensembles(times: np.ndarray, ensemble: np.ndarray, n_ensembles: int) -
         elif rank >= n_ensembles - half:
             labels[e] = Unfolding.SLOW
     return labels
-
-

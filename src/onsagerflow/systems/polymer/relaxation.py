@@ -26,6 +26,7 @@ JACKKNIFE_GROUPS = 16  # delete-one-group jackknife over chains for λ's standar
 FRAMES_PER_LAMBDA = 20  # correlation sampled at λ_Rouse / 20
 BURN_IN = 2.0  # relaxation at rest before measuring, in units of λ_Rouse
 
+
 @dataclasses.dataclass
 class RelaxationFit:
     """λ = −1/(2 slope) of ln C(t) over ``lags`` where C lies inside the window."""
@@ -76,7 +77,9 @@ def slope_lambda(t, C, lags):
     return float(-1.0 / (2.0 * slope))
 
 
-def fit_relaxation(t: np.ndarray, R: np.ndarray, window: tuple[float, float], groups: int = JACKKNIFE_GROUPS) -> RelaxationFit:
+def fit_relaxation(
+    t: np.ndarray, R: np.ndarray, window: tuple[float, float], groups: int = JACKKNIFE_GROUPS
+) -> RelaxationFit:
     """Fit λ from end-to-end vectors R (B, T, 3) at rest sampled at times t (``fit_correlation``).
 
     The standard error is a delete-one-group jackknife over chains, on the same lags.
@@ -114,7 +117,9 @@ def measure_relaxation_time(
     save_every = max(1, int(round(lam_r / frames_per_lambda / dt)))
     n_saves = int(math.ceil(duration * lam_r / (save_every * dt)))
     keys = jax.random.split(key, 2 * n_chains)
-    coils = equilibrium_coils(chain, keys[:n_chains], t_relax=BURN_IN * lam_r, dt=dt, integrator=integrator, noise=noise)
+    coils = equilibrium_coils(
+        chain, keys[:n_chains], t_relax=BURN_IN * lam_r, dt=dt, integrator=integrator, noise=noise
+    )
     R = run(
         chain,
         coils,
@@ -128,5 +133,3 @@ def measure_relaxation_time(
     )
     t = np.arange(n_saves + 1) * save_every * dt
     return fit_relaxation(t, np.asarray(R), window)
-
-

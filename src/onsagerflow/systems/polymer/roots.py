@@ -14,10 +14,11 @@ both increasing through their root. Newton's method uses only multiplications an
 division per step (a closed-form cubic root needs arccos and cos, each dearer than a whole
 Newton step on a CPU), and starts from a guess close to the root: within a time step the
 bonds move little. A fixed number of unrolled steps (fused by XLA into one loop) converges
-almost every bond; a bracketed loop (Newton, or bisection where Newton would leave the
-bracket [lo, hi] ⊂ [0, ρ/(1 + a)]) then finishes any bond whose last step was larger than
-``TOLERANCE`` — each bond is frozen once converged, so its value never depends on the
-other bonds of the batch. After a step of size s the error is O(s²): far below rounding.
+almost every bond; a bracketed loop (Newton; where Newton would leave the bracket
+[lo, hi] ⊂ [0, ρ/(1 + a)], Newton from the bracket's other end, which stays inside where h
+curves the other way; else bisection) then finishes any bond whose last step was not small
+against min(x, 1 − x) (``TOLERANCE``), and a last Newton step polishes every bond. Each bond
+is frozen once converged, so its value never depends on the other bonds of the batch.
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ from jax import lax
 from .chain import Chain
 
 MAX_X = 1.0 - 1e-12  # guards rounding only: the exact solution always lies below Q0
-TOLERANCE = 1e-9  # a bond is converged once its Newton step is below this (x is O(1))
+# A bond has converged once its Newton step is below this fraction of min(x, 1 − x) (the
+# distance to 0 and to the pole, which set the relative precision of the bond and of its
+# tension); one more Newton step then leaves a relative error of order TOLERANCE², below
+# rounding, since the convergence is quadratic in that relative measure.
+TOLERANCE = 1e-5
 MAX_ITERATIONS = 64  # of the bracketed loop (bisection alone would need about 40)
 
 
@@ -47,53 +52,62 @@ def residual(spring: str, x, rho, a):
     raise ValueError(f"spring: no implicit bond solve for '{spring}'")
 
 
+def _small(step, x):
+    return jnp.abs(step) <= TOLERANCE * jnp.minimum(x, 1.0 - x)
+
+
+def _newton(spring, x, rho, a, lo, hi):
+    """h at x, the Newton step from x, and whether it lands in [lo, hi]."""
+    h, dh = residual(spring, x, rho, a)
+    step = h / jnp.where(dh > 0, dh, 1.0)
+    return h, step, (dh > 0) & (x - step >= lo) & (x - step <= hi)
+
+
 def bond_root(spring: str, rho, a, guess, unrolled: int):
     """x ∈ [0, 1) with x (1 + a φ(x)) = rho, elementwise; ``guess`` close to it, ``unrolled``
-    Newton steps before the bracketed clean-up (module docstring)."""
-    hi = jnp.minimum(rho / (1.0 + a), MAX_X)
-    x = jnp.clip(guess, 0.0, hi)
-    step = jnp.full_like(x, jnp.inf)
+    Newton steps before the bracketed clean-up and a last polishing step (module docstring)."""
+    top = jnp.minimum(rho / (1.0 + a), MAX_X)
+    x = jnp.clip(guess, 0.0, top)
+    ok = jnp.zeros(x.shape, bool)
     for _ in range(unrolled):
-        h, dh = residual(spring, x, rho, a)
-        step = jnp.where(dh > 0, h / jnp.where(dh > 0, dh, 1.0), jnp.inf)
-        x = jnp.clip(x - jnp.where(jnp.isfinite(step), step, 0.0), 0.0, hi)
+        _, step, ok = _newton(spring, x, rho, a, 0.0, top)
+        converged = ok & _small(step, x)
+        x = jnp.clip(x - jnp.where(ok, step, 0.0), 0.0, top)
 
     def body(carry):
         x, lo, hi, done, it = carry
-        h, dh = residual(spring, x, rho, a)
+        h, step, ok = _newton(spring, x, rho, a, lo, hi)
+        converged = (ok & _small(step, x)) | (h == 0)
         lo = jnp.where(h < 0, x, lo)
         hi = jnp.where(h > 0, x, hi)
-        newton = dh > 0
-        step = h / jnp.where(newton, dh, 1.0)
-        x_new = x - step
-        ok = newton & (x_new >= lo) & (x_new <= hi)
-        x_new = jnp.where(ok, x_new, 0.5 * (lo + hi))
-        converged = (ok & (jnp.abs(step) <= TOLERANCE)) | (h == 0)
-        x = jnp.where(done, x, jnp.where(h == 0, x, x_new))
+        ok = ok & (x - step >= lo) & (x - step <= hi)
+        # Newton overshoots from the side where h curves away from its tangent; from the
+        # bracket's other end it converges without leaving the bracket. Bisect if neither.
+        end = jnp.where(h > 0, lo, hi)
+        _, step_end, ok_end = _newton(spring, end, rho, a, lo, hi)
+        x_new = jnp.where(ok, x - step, jnp.where(ok_end, end - step_end, 0.5 * (lo + hi)))
+        x = jnp.where(done | converged, x, x_new)
         return x, lo, hi, done | converged, it + 1
 
     def more(carry):
         return jnp.logical_not(jnp.all(carry[3])) & (carry[4] < MAX_ITERATIONS)
 
-    done = jnp.abs(step) <= TOLERANCE
-    x, *_ = lax.while_loop(more, body, (x, jnp.zeros_like(x), hi, done, 0))
-    return x
+    done = converged if unrolled else ok
+    x, *_ = lax.while_loop(more, body, (x, jnp.zeros_like(x), top, done, 0))
+    _, step, ok = _newton(spring, x, rho, a, 0.0, top)
+    return jnp.where(ok, x - step, x)
 
 
-def solve_bonds(chain: Chain, R, c, phi_guess, unrolled: int):
-    """Bonds Q (and x = |Q|/Q0) with Q + c f(Q) = R, for component tuples R (module docstring).
-
-    Newton starts from the root with the tension factor frozen at ``phi_guess`` (e.g. its
-    value at the bonds' last lengths), ρ/(1 + a φ): inside the bracket, since φ ≥ 1.
-    Hookean springs are solved exactly (x is then not needed, and returned as zeros).
-    """
+def solve_bonds(chain: Chain, R, c, guess, unrolled: int):
+    """Bonds Q (and x = |Q|/Q0) with Q + c f(Q) = R, for component tuples R (module
+    docstring); Newton starts from ``guess`` of x (e.g. the bonds' last lengths). Hookean
+    springs are solved exactly (x is then not needed, and returned as zeros)."""
     a = c * chain.H
     if chain.spring == "hookean":
         Q = tuple(r / (1.0 + a) for r in R)
         return Q, jnp.zeros_like(Q[0])
     rho_abs = jnp.sqrt(R[0] * R[0] + R[1] * R[1] + R[2] * R[2])
-    rho = rho_abs / chain.Q0
-    x = bond_root(chain.spring, rho, a, rho / (1.0 + a * phi_guess), unrolled)
+    x = bond_root(chain.spring, rho_abs / chain.Q0, a, guess, unrolled)
     safe = rho_abs > 1e-300
     scale = jnp.where(safe, x * chain.Q0 / jnp.where(safe, rho_abs, 1.0), 1.0 / (1.0 + a))
     return tuple(r * scale for r in R), x
@@ -101,7 +115,8 @@ def solve_bonds(chain: Chain, R, c, phi_guess, unrolled: int):
 
 def implicit_bond(chain: Chain, R, c, unrolled: int = 8):
     """Q with Q + c f(Q) = R for bonds R (..., 3), parallel to R; |Q| < Q0 (fene, wlc) whatever
-    R is. Newton starts from the root with φ frozen at its rest value 1."""
+    R is. Newton starts from the root with φ frozen at its rest value 1, ρ/(1 + c H)."""
     comps = tuple(R[..., k] for k in range(3))
-    Q, _ = solve_bonds(chain, comps, c, jnp.ones_like(R[..., 0]), unrolled)
+    rho = jnp.sqrt(jnp.sum(R * R, axis=-1)) / chain.Q0
+    Q, _ = solve_bonds(chain, comps, c, rho / (1.0 + c * chain.H), unrolled)
     return jnp.stack(Q, axis=-1)
