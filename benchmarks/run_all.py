@@ -27,6 +27,7 @@ BENCHMARKS = {
     "rbc": "bench_rbc.py",
     "polymer_lammps": "bench_polymer_lammps.py",
     "rbc_dedalus": "bench_rbc_dedalus.py",
+    "ingest": "bench_ingest.py",
 }
 
 

@@ -13,6 +13,7 @@ import pytest
 import xarray as xr
 import yaml
 from conftest import held_out_predictions
+from ingest_specs import SPLITS, spec_of
 
 from onsagerflow.config import ConfigError, validate_config
 from onsagerflow.data import open_store
@@ -21,16 +22,16 @@ from onsagerflow.data.split import assign_splits
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INGEST_TINY = os.path.join(ROOT, "tests", "configs", "ingest_tiny.yaml")
-SPLITS = {"train": 0.5, "val": 0.25, "test": 0.25}
+
+
+def per_run_mb(m=40, k=3):
+    """batch_mb that holds exactly one run of m samples of k float64 components (plus slack)."""
+    return (m * k * 8 + 1) / 2**20
 
 
 def states(n=8, m=40, seed=0):
     rng = np.random.default_rng(seed)
     return rng.normal(size=(n, m, 3)), 0.5 + 0.01 * np.arange(m)
-
-
-def spec_of(source, name="mine", seed=1):
-    return {"name": name, "type": "ingested", "seed": seed, "splits": SPLITS, "source": source}
 
 
 def ingested(tmp_path, source, dims=("state",)):
@@ -66,7 +67,7 @@ NC_SOURCE = {
 def test_netcdf4_with_a_trajectory_dimension_round_trips(tmp_path):
     u, t = states()
     write_nc(tmp_path / "data.nc", u, t)
-    src = {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_size": 3}
+    src = {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_mb": 3 * per_run_mb()}
     ds = ingested(tmp_path, src)
     np.testing.assert_array_equal(ds["u"].values, u)
     np.testing.assert_array_equal(ds["time"].values, t)
@@ -85,9 +86,9 @@ def test_netcdf4_with_a_trajectory_dimension_round_trips(tmp_path):
 def test_streams_in_trajectory_batches(tmp_path):
     u, t = states(n=7)
     write_nc(tmp_path / "data.nc", u, t)
-    src = {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_size": 3}
+    src = spec_of({**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_mb": 3 * per_run_mb()})["source"]
     p = plan(src)
-    parts = list(batches(src, p, system="s", split=assign_splits(7, SPLITS, 0), attrs={}, observed="u", batch_size=3))
+    parts = list(batches(src, p, system="s", split=assign_splits(7, SPLITS, 0), attrs={}))
     assert [b.sizes["trajectory"] for b in parts] == [3, 3, 1]
     np.testing.assert_array_equal(np.concatenate([b["u"].values for b in parts]), u)
 
@@ -267,7 +268,7 @@ def test_nan_names_file_variable_and_trajectory(tmp_path):
         match=r"data\.nc: variable 'u': NaN or inf \(trajectory 5 of the file\) "
         r"at time index 17",
     ):
-        ingested(tmp_path, {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_size": 2})
+        ingested(tmp_path, {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_mb": 2 * per_run_mb()})
 
 
 def test_unsorted_time_names_file_and_trajectory(tmp_path):
@@ -390,7 +391,7 @@ def test_missing_files_and_unknown_extensions_are_named(tmp_path):
 def test_a_failed_ingest_leaves_the_existing_store_untouched(tmp_path):
     u, t = states()
     write_nc(tmp_path / "data.nc", u, t)
-    src = {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_size": 2}
+    src = {**NC_SOURCE, "files": str(tmp_path / "data.nc"), "batch_mb": 2 * per_run_mb()}
     good = ingested(tmp_path, src)
     u[7, 3, 0] = np.inf  # in the last batch: earlier batches were already written to the temporary store
     write_nc(tmp_path / "data.nc", u, t)

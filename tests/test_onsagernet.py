@@ -1,4 +1,4 @@
-"""Structural properties of OnsagerNet that hold for any parameters (SCIENCE.md §1)."""
+"""Structural properties of OnsagerNet that hold for any parameters."""
 
 import jax
 import jax.numpy as jnp

@@ -1,4 +1,4 @@
-"""The Rayleigh–Bénard solver against exact results (SCIENCE.md §4)."""
+"""The Rayleigh–Bénard solver against exact results."""
 
 import jax
 import jax.numpy as jnp
@@ -79,6 +79,7 @@ def test_steady_state_energy_balances(steady_r5):
     assert abs(grad_u - solver.ra * wt) < 0.01 * solver.ra * wt
 
 
+@pytest.mark.slow  # heavy: run with -m slow
 def test_nusselt_number_converges_with_resolution():
     nus = []
     for nx, nz in [(16, 8), (24, 12), (32, 16), (48, 24)]:

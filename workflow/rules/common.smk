@@ -3,8 +3,10 @@
 import json
 import re
 import shlex
+import shutil
 from pathlib import Path
 
+from snakemake.logging import logger
 from snakemake.settings.types import DeploymentMethod
 
 from onsagerflow.data.ingest import resolve_files
@@ -37,9 +39,9 @@ if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
 else:
     ONSAGERFLOW = "onsagerflow"
 
-# How JAX uses a GPU (config `runtime`), passed to every JAX stage. A Snakefile global in the
-# shell commands: Snakemake's code trigger sees the unformatted command, so editing these
-# settings re-runs nothing. Which jobs ask the scheduler for a GPU is a profile's business
+# How JAX uses a GPU (config `runtime`), passed to every JAX stage by `command` below, in a
+# parameter Snakemake does not track, so editing these settings re-runs nothing. Which jobs
+# ask the scheduler for a GPU is a profile's business
 # (profiles/slurm: set-resources), not the rules', so a CPU-only local run never waits on one.
 RUNTIME = runtime_flags(config)
 SYSTEMS = list(config["systems"])
@@ -57,6 +59,29 @@ FIELD_FIGURES = [
     "latent_trajectories",
     "temperature_fields",
 ]
+
+
+def log_file(name):
+    """The log of a job: results/logs/<name>.log (name: stage/{system}/..., with wildcards)."""
+    return f"{RESULTS}/logs/{name}.log"
+
+
+def benchmark_file(name):
+    """The run-time statistics of a job: results/benchmarks/<name>.tsv."""
+    return f"{RESULTS}/benchmarks/{name}.tsv"
+
+
+def command(stage, jax=True):
+    """params.cmd of a rule: `onsagerflow <stage>`, for a JAX stage with the job's threads
+    and the config's `runtime` flags. It is a function of the job's threads, which makes it
+    a parameter Snakemake derives from the job rather than a rerun trigger: editing
+    `runtime` (how JAX uses a GPU; no result depends on it) or moving the checkout under
+    `--sdm conda` re-runs nothing."""
+
+    def cmd(wildcards, threads):
+        return f"{ONSAGERFLOW} {stage} --threads {threads} {RUNTIME}" if jax else f"{ONSAGERFLOW} {stage}"
+
+    return cmd
 
 
 def one_of(names):
@@ -111,18 +136,19 @@ def stochastic_runs(system):
     ]
 
 
+# Every results table: name -> (the `onsagerflow table` flag that selects it, the systems
+# whose runs it covers). A table is made only when it covers a system.
+TABLES = {
+    "results": ("", STATE_SYSTEMS),
+    "latent_models": ("--latent", FIELD_SYSTEMS),
+    "polymer_models": ("--polymer", POLYMER_SYSTEMS),
+    "baselines": ("--baselines", SYSTEMS),
+}
+TABLE_NAMES = [t for t, (_, systems) in TABLES.items() if systems]
+
+
 def all_targets():
-    tables = [
-        name
-        for name, systems in (
-            ("results", STATE_SYSTEMS),
-            ("latent_models", FIELD_SYSTEMS),
-            ("polymer_models", POLYMER_SYSTEMS),
-        )
-        if systems
-    ]
-    tables.append("baselines")
-    targets = [f"{RESULTS}/tables/{t}.{e}" for t in tables for e in ("csv", "md")]
+    targets = [f"{RESULTS}/tables/{t}.{e}" for t in TABLE_NAMES for e in ("csv", "md")]
     targets.append(f"{RESULTS}/config.yaml")
     for s in SYSTEMS:
         targets.extend(figure_files(s))
@@ -150,9 +176,39 @@ def all_metrics(systems):
     ]
 
 
+# Every output is flagged update(): Snakemake then does not delete a job's previous outputs
+# before the job runs, but backs them up (.snakemake/backups) and restores them if it fails.
+# Our stages write atomically, so the previous result stays readable in place until the new
+# one is complete, and a failed rerun leaves it as it was (docs/failures.md). A run killed
+# with -9 leaves its backups behind, over which Snakemake refuses to back up again; the next
+# run removes those of the jobs it will run (the working directory's lock keeps any other
+# run from the same outputs).
+def backup_of(path):
+    """Where Snakemake backs up an update() output (its persistence layout)."""
+    p = Path(path)
+    return Path(workflow.persistence.path) / "backups" / (p.relative_to(p.anchor) if p.is_absolute() else p)
+
+
+def remove_stale_backups():
+    for job in workflow.dag.needrun_jobs():
+        for f in job.output:
+            stale = backup_of(f)
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
+            elif stale.exists() or stale.is_symlink():
+                stale.unlink()
+            else:
+                continue
+            logger.info(f"removed {stale}, the backup of {f} left by a run that was killed")
+
+
+onstart:
+    remove_stale_backups()
+
+
 def figure_output(stem, caption):
     return report(
-        multiext(f"{RESULTS}/figures/{{system}}/{stem}", ".png", ".pdf"),
+        update(multiext(f"{RESULTS}/figures/{{system}}/{stem}", ".png", ".pdf")),
         caption=f"../report/{caption}.rst",
         category="Figures",
         subcategory="{system}",
@@ -162,12 +218,10 @@ def figure_output(stem, caption):
 
 def train_inputs(w):
     inputs = paths.stage_paths(config, "train", w.system, w.model)
-    return {k: inputs[k] for k in ("data", "pretrained") if inputs[k]}
+    return {k: inputs[k] for k in ("data", "pretrained", "reducer") if inputs[k]}
 
 
 def evaluate_inputs(w):
     inputs = paths.stage_paths(config, "evaluate", w.system, w.model)
     inputs.pop("out_dir")
-    if w.system in REDUCED:  # the rule of a polymer system passes only fields; both are inputs
-        inputs["reducer"] = paths.pca_store(RESULTS, w.system)
     return inputs

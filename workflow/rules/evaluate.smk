@@ -2,13 +2,13 @@ rule evaluate:
     input:
         unpack(evaluate_inputs),
     output:
-        metrics=f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json",
-        predictions=directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr"),
-        long=directory(f"{RESULTS}/eval/{{system}}/{{model}}/long_rollouts.zarr"),
+        metrics=update(f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json"),
+        predictions=update(directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr")),
+        long=update(directory(f"{RESULTS}/eval/{{system}}/{{model}}/long_rollouts.zarr")),
     log:
-        f"{RESULTS}/logs/evaluate/{{system}}/{{model}}.log",
+        log_file("evaluate/{system}/{model}"),
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{{system}}/{{model}}.tsv"
+        benchmark_file("evaluate/{system}/{model}")
     wildcard_constraints:
         system=one_of(STATE_SYSTEMS + FIELD_SYSTEMS),
     conda:
@@ -18,6 +18,7 @@ rule evaluate:
         mem_mb=4000,
         runtime=60,
     params:
+        cmd=command("evaluate"),
         spec=spec("evaluate"),
         out_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
         fields=lambda w, input: (
@@ -26,7 +27,7 @@ rule evaluate:
             else ""
         ),
     shell:
-        "{ONSAGERFLOW} evaluate --threads {threads} {RUNTIME} --spec {params.spec:q} --data {input.data:q}"
+        "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
         " --model {input.model:q} --out-dir {params.out_dir:q} {params.fields} > {log:q} 2>&1"
 
 
@@ -34,12 +35,12 @@ rule evaluate_ensembles:
     input:
         unpack(evaluate_inputs),
     output:
-        metrics=f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json",
-        predictions=directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr"),
+        metrics=update(f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json"),
+        predictions=update(directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr")),
     log:
-        f"{RESULTS}/logs/evaluate/{{system}}/{{model}}.log",
+        log_file("evaluate/{system}/{model}"),
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{{system}}/{{model}}.tsv"
+        benchmark_file("evaluate/{system}/{model}")
     wildcard_constraints:
         system=one_of(POLYMER_SYSTEMS),
     conda:
@@ -49,9 +50,10 @@ rule evaluate_ensembles:
         mem_mb=4000,
         runtime=60,
     params:
+        cmd=command("evaluate"),
         spec=spec("evaluate"),
         out_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
     shell:
-        "{ONSAGERFLOW} evaluate --threads {threads} {RUNTIME} --spec {params.spec:q} --data {input.data:q}"
+        "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
         " --model {input.model:q} --out-dir {params.out_dir:q} --fields {input.fields:q}"
-        " > {log:q} 2>&1"
+        " --reducer {input.reducer:q} > {log:q} 2>&1"

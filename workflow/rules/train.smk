@@ -2,11 +2,11 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        directory(f"{RESULTS}/models/{{system}}/{{model}}"),
+        update(directory(f"{RESULTS}/models/{{system}}/{{model}}")),
     log:
-        f"{RESULTS}/logs/train/{{system}}/{{model}}.log",
+        log_file("train/{system}/{model}"),
     benchmark:
-        f"{RESULTS}/benchmarks/train/{{system}}/{{model}}.tsv"
+        benchmark_file("train/{system}/{model}")
     conda:
         ENVS["learning"]
     threads: 1
@@ -14,12 +14,14 @@ rule train:
         mem_mb=4000,
         runtime=120,
     params:
+        cmd=command("train"),
         spec=spec("train"),
         pretrained=lambda w, input: (
             f"--pretrained {shlex.quote(input.pretrained)}"
             if "pretrained" in input.keys()
             else ""
         ),
+        reducer=lambda w, input: (f"--reducer {shlex.quote(input.reducer)}" if "reducer" in input.keys() else ""),
     shell:
-        "{ONSAGERFLOW} train --threads {threads} {RUNTIME} --spec {params.spec:q} --data {input.data:q}"
-        " --out {output:q} {params.pretrained} > {log:q} 2>&1"
+        "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
+        " --out {output:q} {params.pretrained} {params.reducer} > {log:q} 2>&1"

@@ -108,11 +108,11 @@ def match_steady_states(states: list[dict], fixed_points: list[dict]) -> list[di
     for s in states:
         h = np.asarray(s["h"])
         if fixed_points:
-            d = [np.linalg.norm(np.asarray(p["x"]) - h) for p in fixed_points]
+            d = [float(np.linalg.norm(np.asarray(p["x"]) - h)) for p in fixed_points]
             j = int(np.argmin(d))
             s.update(
                 nearest_fixed_point=j,
-                relative_distance=float(d[j] / max(np.linalg.norm(h), 1e-300)),
+                relative_distance=d[j] / max(float(np.linalg.norm(h)), 1e-300),
                 fixed_point_kind=fixed_points[j]["kind"],
             )
         else:

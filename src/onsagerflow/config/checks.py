@@ -92,6 +92,8 @@ def _check_system_models(config: Mapping[str, Any], name: str) -> None:
                 "there is no PCA space for an autoencoder to work in"
             )
         peer = ae["pretrained"]
+        if peer is None:  # the dynamics start untrained and learn jointly with the chart (NCS24)
+            continue
         if peer not in system["models"]:
             raise ConfigError(
                 f"models.{m}.autoencoder.pretrained: '{peer}' is not among {where}.models {system['models']}"
@@ -200,7 +202,10 @@ def pca_size_limit(system: Mapping[str, Any]) -> int | None:
     """The most PCA components a simulated system's train split allows — min(rows, features)
     of the matrix the PCA factors — where the config alone tells; None where it does not."""
     sim, red = system["simulation"], system["reduction"]
-    samples = whole_multiple(sim["t_end"], sim["dt_sample"]) + 1
+    steps = whole_multiple(sim["t_end"], sim["dt_sample"])
+    if steps is None:  # check_system reports that t_end is no whole multiple of dt_sample
+        return None
+    samples = steps + 1
     if system["type"] == "rbc":
         n_train = split_counts(sim["n_trajectories"], system["splits"])["train"]
         features = len(red["fields"]) * (sim["nz"] + 1) * sim["nx"]  # (nz + 1) points in z: walls included
@@ -273,14 +278,21 @@ def _check_source(system: Mapping[str, Any], where: str) -> None:
         unknown = [f for f in red["fields"] if f not in names]
         if unknown:
             raise ConfigError(f"{where}.reduction.fields: {unknown} are not among source.variables {names}")
+    split = src.get("split")  # optional: the data's own split
+    if split is not None and "variable" in split and any(k in split for k in ("train", "val", "test")):
+        raise ConfigError(f"{where}.source.split: give a variable or lists of runs, not both")
     time = src["time"]
     given = [k for k in ("name", "dt") if k in time] + (["csv.time_column"] if src["csv"].get("time_column") else [])
-    if len(given) != 1:
+    if len(given) > 1:
         raise ConfigError(
-            f"{where}.source.time: give exactly one of time.name (a time variable), time.dt "
-            f"(with time.start) or csv.time_column; got {given or 'none'}"
+            f"{where}.source.time: give at most one of time.name (a time variable), time.dt "
+            f"(with time.start) or csv.time_column (none: the file's own, e.g. Dedalus's sim_time); got {given}"
         )
-    if "dt" in time and pair_lag(system["pairs"]["tau"], time["dt"]) is None:
-        raise ConfigError(
-            f"{where}.pairs.tau: {system['pairs']['tau']} must be a whole multiple of source.time.dt ({time['dt']})"
-        )
+    # the step pairs are formed on: the resample grid's, else a declared uniform step
+    step, key = (
+        (time["resample"]["dt"], "source.time.resample.dt")
+        if "resample" in time
+        else (time.get("dt"), "source.time.dt")
+    )
+    if step is not None and pair_lag(system["pairs"]["tau"], step) is None:
+        raise ConfigError(f"{where}.pairs.tau: {system['pairs']['tau']} must be a whole multiple of {key} ({step})")

@@ -52,10 +52,11 @@ def learned_store(config: Mapping[str, Any], system: str) -> str:
 
 
 def pretrained_dir(config: Mapping[str, Any], system: str, run: str) -> str | None:
-    """The checkpoint an autoencoder run starts from: its pre-trained peer on the same n."""
+    """The checkpoint an autoencoder run starts from: its pre-trained peer on the same n (None
+    for a model without an autoencoder, or one whose dynamics start untrained)."""
     key, n = parse_run(run)
     ae = config["models"][key].get("autoencoder")
-    return model_dir(config["results"], system, run_name(ae["pretrained"], n)) if ae else None
+    return model_dir(config["results"], system, run_name(ae["pretrained"], n)) if ae and ae["pretrained"] else None
 
 
 def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | None = None) -> dict[str, Any]:
@@ -63,17 +64,21 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
     ``onsagerflow <stage>`` option that takes them (``out_dir`` for ``--out-dir``)."""
     results = config["results"]
     reduced = reduction(config, system) is not None
-    polymer = config["systems"][system]["type"] == "polymer"
     runs = runs_of(config, system)
     if stage in ("simulate", "ingest"):
         return {"out": data_store(results, system)}
     if stage == "reduce":
         return {"data": data_store(results, system), "out_dir": reduce_dir(results, system), "dask": config["dask"]}
+    if stage in ("figures", "figures-fields"):
+        return _figure_paths(results, system, runs, fields=stage == "figures-fields")
+    if run is None:
+        raise ValueError(f"stage '{stage}' needs a run")
     if stage == "train":
         return {
             "data": learned_store(config, system),
             "out": model_dir(results, system, run),
             "pretrained": pretrained_dir(config, system, run),
+            "reducer": pca_store(results, system) if reduced else None,
         }
     if stage == "evaluate":
         paths = {
@@ -81,23 +86,9 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
             "model": model_dir(results, system, run),
             "out_dir": eval_dir(results, system, run),
         }
-        if reduced:  # decoded-field errors (RBC) or the test ensembles' beads (polymer)
+        if reduced:  # decoded-field errors (RBC); the beads and decoded chains (polymer)
             paths["fields"] = data_store(results, system)
-            if not polymer:
-                paths["reducer"] = pca_store(results, system)
-        return paths
-    if stage in ("figures", "figures-fields"):
-        paths = {
-            "model": [f"{r}={model_dir(results, system, r)}" for r in runs],
-            "eval": [f"{r}={eval_dir(results, system, r)}" for r in runs],
-            "out_dir": figures_dir(results, system),
-        }
-        if stage == "figures-fields":
-            paths.update(
-                reducer=pca_store(results, system),
-                data=data_store(results, system),
-                latent=latent_store(results, system),
-            )
+            paths["reducer"] = pca_store(results, system)
         return paths
     if stage == "figures-polymer":
         return {
@@ -115,3 +106,19 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
             "out": f"{figures_dir(results, system)}/potential_{run}",
         }
     raise ValueError(f"unknown stage '{stage}'")
+
+
+def _figure_paths(results: str, system: str, runs: list[str], *, fields: bool) -> dict[str, Any]:
+    """Inputs and outputs of the figures and figures-fields stages (every run of a system)."""
+    paths: dict[str, Any] = {
+        "model": [f"{r}={model_dir(results, system, r)}" for r in runs],
+        "eval": [f"{r}={eval_dir(results, system, r)}" for r in runs],
+        "out_dir": figures_dir(results, system),
+    }
+    if fields:
+        paths.update(
+            reducer=pca_store(results, system),
+            data=data_store(results, system),
+            latent=latent_store(results, system),
+        )
+    return paths

@@ -78,7 +78,7 @@ def expand_seeds(config: dict) -> None:
     for key, names in copies.items():
         for name in names:
             ae = models[name].get("autoencoder")
-            if ae and ae["pretrained"] in copies:
+            if ae and ae["pretrained"] is not None and ae["pretrained"] in copies:
                 seed = models[name]["training"]["seed"]
                 peer = seed_key(ae["pretrained"], seed)
                 if peer not in copies[ae["pretrained"]]:
@@ -89,7 +89,13 @@ def expand_seeds(config: dict) -> None:
                 ae["pretrained"] = peer
     for key, spec in models.items():
         ae = spec.get("autoencoder")
-        if ae and ae["pretrained"] in copies and key not in copies and not SEEDED.fullmatch(key):
+        if (
+            ae
+            and ae["pretrained"] is not None
+            and ae["pretrained"] in copies
+            and key not in copies
+            and not SEEDED.fullmatch(key)
+        ):
             raise ConfigError(
                 f"models.{key}.autoencoder.pretrained: '{ae['pretrained']}' is trained from "
                 f"several seeds; give models.{key} seeds too (the same ones)"
@@ -126,9 +132,12 @@ def stage_spec(config: Mapping[str, Any], stage: str, system: str, model: str | 
     if stage in ("simulate", "ingest"):
         return data_spec(config, system)
     if stage == "reduce":  # the latent sizes learned later do not change the PCA
-        return {"name": system, "reduction": {k: v for k, v in reduction(config, system).items() if k != "latent_dims"}}
+        red = reduction(config, system)
+        assert red is not None, f"system {system} has no reduction"
+        return {"name": system, "reduction": {k: v for k, v in red.items() if k != "latent_dims"}}
     key, n = parse_run(model) if model else (None, None)
     if stage == "train":
+        assert key is not None, "the train stage needs a model"
         spec = {
             "system": system,
             "run": model,
@@ -139,7 +148,7 @@ def stage_spec(config: Mapping[str, Any], stage: str, system: str, model: str | 
             "training": training_spec(config, key, system),
         }
         ae = config["models"][key].get("autoencoder")
-        if ae:
+        if ae and ae["pretrained"] is not None:
             spec["pretrained_run"] = run_name(ae["pretrained"], n)
         return spec
     if stage == "evaluate":

@@ -13,6 +13,7 @@ import copy
 import difflib
 import functools
 import json
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -249,12 +250,12 @@ def _looks_numeric(text: str) -> bool:
 # --- the config as a whole ----------------------------------------------------------------
 
 
-def validate_config(config: dict, schema_path: str | Path = SCHEMA) -> dict:
+def validate_config(config: dict, schema_path: str | os.PathLike = SCHEMA) -> dict:
     """Validate in place, fill every default, then expand seeded models and run the checks
     the schema cannot express. Returns ``config``; the first problem raises ConfigError."""
     if not isinstance(config, dict):
         raise ConfigError(f"a config is a mapping of keys (systems:, models:, ...), got {_kind(config)}")
-    fill_and_validate(config, load_schema(schema_path))
+    fill_and_validate(config, load_schema(Path(schema_path)))
     return prepare_config(config)
 
 
@@ -285,8 +286,8 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None, sc
 def validated_system(block: Mapping[str, Any], name: str, schema_path: str | Path = SCHEMA) -> dict:
     """One system block (the value under ``systems.<name>``), validated, with every default
     filled and the checks that need no other part of the config; a copy."""
-    block = copy.deepcopy(dict(block))
+    out = copy.deepcopy(dict(block))
     schema = load_schema(schema_path)
-    fill_and_validate(block, schema, schema["$defs"]["system"], ("systems", name))
-    check_system(block, name)
-    return block
+    fill_and_validate(out, schema, schema["$defs"]["system"], ("systems", name))
+    check_system(out, name)
+    return out

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Hashable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import xarray as xr
 
 from ..analysis.fixed_points import find_fixed_points, match_exact
 from ..analysis.metrics import (
@@ -28,12 +29,14 @@ from ..analysis.metrics import (
 )
 from ..analysis.rollout import integrate
 from ..config import check_times_within
-from ..data import Split, atomic_path, build_dataset, open_store, split_mask, write_store
+from ..data import Split, build_dataset, open_store, split_mask, write_store
+from ..data.cf import latent_labels
+from ..data.store import write_zarr
 from ..models.dynamics import physical_field
 from ..models.reducers import PCA
 from ..provenance import stamp
 from ..systems import get_system, known_systems
-from .common import load_run, observed, split_array, write_json
+from .common import load_run, long_rollouts_dataset, observed, split_array, training_summary, write_json
 
 log = logging.getLogger("onsagerflow.evaluate")
 
@@ -51,12 +54,12 @@ def run(
     if spec["system"]["type"] == "polymer":  # stochastic models on held-out test ensembles
         from . import evaluate_sde
 
-        return evaluate_sde.run(spec, data, model_dir, out_dir, fields)
+        return evaluate_sde.run(spec, data, model_dir, out_dir, fields, reducer)
     out = Path(out_dir)
     sys_spec, cfg = spec["system"], spec["evaluation"]
     # Ingested data have no simulator: no exact fixed points and no true long rollouts, so
     # those metrics are null (and their table columns absent), never made up.
-    system = get_system(sys_spec["type"]) if sys_spec["type"] in known_systems() else None
+    system: Any = get_system(sys_spec["type"]) if sys_spec["type"] in known_systems() else None
     ds = open_store(data)
     variable = observed(ds, data)
     run_ = load_run(model_dir)
@@ -92,9 +95,9 @@ def run(
 
     var = ds[variable]
     state_dims = var.dims[2:]
-    coords = {d: ((d,), ds[d].values) for d in state_dims if d in ds.coords}
+    coords: dict[Hashable, tuple[Any, ...]] = {d: ((d,), ds[d].values) for d in state_dims if d in ds.coords}
     if chart is not None:  # predictions live in the run's own latent coordinates
-        coords = {state_dims[0]: ((state_dims[0],), np.arange(pred.shape[-1]))}
+        coords = {state_dims[0]: ((state_dims[0],), latent_labels(pred.shape[-1]))}
     pred_ds = build_dataset(
         system=ds.attrs["system"],
         data_vars={
@@ -105,6 +108,8 @@ def run(
             )
         },
         time=t,
+        time_units=ds["time"].attrs.get("units", "1"),
+        time_long_name=ds["time"].attrs.get("long_name", "time"),
         split=np.full(len(test_ids), Split.TEST, np.int8),
         trajectory=ds["trajectory"].values[test_ids],
         trajectory_coords={"rollout_ok": ok.astype(np.int8)},
@@ -146,19 +151,15 @@ def run(
         field, starts_long, t_long, args=args, rtol=cfg["long_rtol"], atol=cfg["long_atol"], bound=bound, center=center
     )
     log.info("long rollouts: %d of %d bounded up to t = %g", int(long_ok.sum()), n_long, t_long[-1])
-    long_dims = ("start", "time", *state_dims)
-    long_vars = {"model": (long_dims, long_pred)}
     long_truth = None
     if chart is None and hasattr(system, "solve"):
         long_truth = system.solve(sys_spec, starts_long, t_long)
-        long_vars["truth"] = (long_dims, long_truth)
-    long_ds = xr.Dataset(
-        long_vars,
-        coords={"time": t_long, "bounded": ("start", long_ok.astype(np.int8))},
-        attrs={"model": meta["model_key"], "bound": bound, **provenance},
+    write_zarr(
+        long_rollouts_dataset(
+            pred_ds, long_pred, long_truth, t_long, long_ok, attrs={"model": meta["model_key"], "bound": bound}
+        ),
+        out / LONG,
     )
-    with atomic_path(out / LONG) as tmp:
-        long_ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
 
     metrics = {
         "system": sys_spec["name"],
@@ -190,7 +191,7 @@ def run(
                 long_time_statistics(long_truth, t_long, cfg["long_discard"]) if long_truth is not None else None
             ),
         },
-        "training": {k: meta[k] for k in ("best_epoch", "best_val_loss", "epochs_run", "train_seconds", "device")},
+        "training": training_summary(meta),
         "latent_metrics": (
             _latent_metrics(
                 field,
@@ -275,13 +276,14 @@ def _latent_metrics(
 
 
 def _field_errors(chart, pca, fields, test_ids, y_test, pred) -> dict:
-    """Relative L2 errors of decoded fields, in the PCA's centred and scaled units:
-    of the chart alone (decode(encode(y))) and of the predicted rollouts, over the test set."""
+    """Relative L2 errors of decoded fields, in the PCA's centred and scaled units (and, on a
+    non-uniform grid, its quadrature-weighted L² norm): of the chart alone (decode(encode(y)))
+    and of the predicted rollouts, over the test set."""
     ds = open_store(fields)
     num_rec = num_pred = den = 0.0
     for k, i in enumerate(test_ids):  # one trajectory at a time: bounded memory
         X = np.asarray(pca.rows(ds.isel(trajectory=[i])).compute())
-        Xs = (X - pca.mean) / pca.scale_vector
+        Xs = pca.scaled(X)
         rec = pca.pad(chart.decode(chart.encode(y_test[k]))) @ pca.components
         num_rec += float(np.sum((rec - Xs) ** 2))
         p = pca.pad(chart.decode(pred[k])) @ pca.components
@@ -290,5 +292,6 @@ def _field_errors(chart, pca, fields, test_ids, y_test, pred) -> dict:
     return {
         "reconstruction": float(np.sqrt(num_rec / den)),
         "prediction": float(np.sqrt(num_pred / den)),
-        "units": "fields centred by the train mean and scaled by each field's train RMS",
+        "units": "fields centred by the train mean and scaled by each field's train RMS"
+        + ("; L2 norm with the grid's quadrature weights" if pca.weights is not None else ""),
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import read_zarr
+from ..data.cf import axis_label, component_labels, with_units
 from ..figures.attractor import attractor_figure
 from ..figures.common import save_figure
 from ..figures.errors import error_figure
@@ -17,7 +17,7 @@ from ..figures.potential import plane_through, potential_figure
 from ..figures.training import training_figure
 from ..provenance import stamp
 from ..training.checkpoint import HISTORY
-from .common import load_run
+from .common import load_run, read_json
 
 log = logging.getLogger("onsagerflow.figures")
 
@@ -29,19 +29,21 @@ def run(spec: dict, models: dict[str, str], evals: dict[str, str], out_dir: str)
     sys_spec = spec["system"]
     name = sys_spec["name"]
     provenance = stamp(spec)
-    metrics = {m: json.loads((Path(evals[m]) / "metrics.json").read_text()) for m in spec["models"]}
+    metrics = {m: read_json(Path(evals[m]) / "metrics.json") for m in spec["models"]}
     longs = {m: read_zarr(Path(evals[m]) / "long_rollouts.zarr").load() for m in spec["models"]}
     exact = None
     first = metrics[spec["models"][0]]
     if first.get("exact_fixed_points"):
         exact = np.array([p["x"] for p in first["exact_fixed_points"]])
 
-    truth = longs[spec["models"][0]]["truth"].values if "truth" in longs[spec["models"][0]] else None
+    long0 = longs[spec["models"][0]]
+    truth = long0["truth"].values if "truth" in long0 else None
     fig = attractor_figure(
         truth,
         {m: longs[m]["model"].values for m in spec["models"]},
         {m: metrics[m]["fixed_points"] for m in spec["models"]},
         exact,
+        labels=component_axis_labels(long0, "model"),
         title=f"{name}: long rollouts from the same random starts",
     )
     save_figure(fig, out / "attractor", provenance, f"{name} attractor")
@@ -51,6 +53,7 @@ def run(spec: dict, models: dict[str, str], evals: dict[str, str], out_dir: str)
         {m: metrics[m]["relative_error"] for m in spec["models"]},
         threshold,
         title=f"{name}: {first['n_test_trajectories']} held-out test trajectories",
+        time_label=axis_label(long0["time"]),
     )
     save_figure(fig, out / "error_vs_time", provenance, f"{name} error vs time")
 
@@ -64,6 +67,13 @@ def run(spec: dict, models: dict[str, str], evals: dict[str, str], out_dir: str)
     log.info("wrote figures of %s to %s", name, out)
 
 
+def component_axis_labels(ds, variable: str) -> list[str]:
+    """Axis labels of a store's components: their names with the variable's units
+    ("x (dimensionless)", "x [m]")."""
+    units = str(ds[variable].attrs.get("units", "1"))
+    return [with_units(c, units) for c in component_labels(ds, ds[variable].dims[-1])]
+
+
 def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> None:
     """The learned potential of one model on the plane through the fixed points."""
     import jax
@@ -73,7 +83,7 @@ def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> N
     sys_spec = spec["system"]
     name, key = sys_spec["name"], spec["model"]
     provenance = stamp(spec)
-    metrics = json.loads((Path(eval_dir) / "metrics.json").read_text())
+    metrics = read_json(Path(eval_dir) / "metrics.json")
     exact = np.array([p["x"] for p in metrics["exact_fixed_points"]]) if metrics.get("exact_fixed_points") else None
     long = read_zarr(Path(eval_dir) / "long_rollouts.zarr")
     truth = long["truth"].isel(start=0).values if "truth" in long else None
@@ -84,18 +94,19 @@ def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> N
     candidates = [exact] if exact is not None and len(exact) >= 3 else []
     if len(learned) >= 3:
         candidates.append(np.array([p["x"] for p in learned]))
-    origin = basis = None
+    origin: np.ndarray | None = None
+    basis: np.ndarray | None = None
     for pts in candidates:
         try:
             origin, basis = plane_through(pts)
             break
         except ValueError:
             continue
-    if origin is None:  # no three fixed points: the plane of the two widest directions
+    if origin is None or basis is None:  # no three fixed points: the plane of the two widest directions
         origin = norm.mean
         basis = np.eye(len(norm.mean))[np.argsort(norm.scale)[::-1][:2]]
-    pts = [np.asarray(p["x"]) for p in learned] + ([*exact] if exact is not None else [])
-    spread = max([np.linalg.norm(p - origin) for p in pts] + [float(np.linalg.norm(norm.scale))])
+    points = [np.asarray(p["x"]) for p in learned] + ([*exact] if exact is not None else [])
+    spread = max([float(np.linalg.norm(p - origin)) for p in points] + [float(np.linalg.norm(norm.scale))])
     fig = potential_figure(
         potential,
         origin,
@@ -105,6 +116,7 @@ def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> N
         exact=exact,
         traj=truth,
         title=f"{name}: learned potential V of {key} on the plane through the fixed points",
+        units=str(long["model"].attrs.get("units", "1")),
     )
     save_figure(fig, out_stem, provenance, f"{name} potential {key}")
     log.info("wrote %s", out_stem)
@@ -131,7 +143,7 @@ def run_fields(
         f"{name} variance spectrum",
     )
 
-    metrics = {r: json.loads((Path(evals[r]) / "metrics.json").read_text()) for r in spec["models"]}
+    metrics = {r: read_json(Path(evals[r]) / "metrics.json") for r in spec["models"]}
     by_n: dict[int, list[str]] = {}
     for r in spec["models"]:
         by_n.setdefault(metrics[r]["latent"], []).append(r)
@@ -170,22 +182,24 @@ def run_fields(
     test = np.flatnonzero(split_mask(ds, "test"))[pick]
     t = ds["time"].values
     idx = np.unique(np.linspace(0, len(t) - 1, 4).round().astype(int))
-    k = pca.fields.index("theta") if "theta" in pca.fields else 0
-    size = int(np.prod(pca.shape))
-    true_theta = ds[pca.fields[k]].isel(trajectory=test, time=idx).values
+    scalar = [f for f in pca.fields if ds[f].dims[2:] == ("z", "x")]  # a vector field has a component axis
+    shown = "theta" if "theta" in scalar else scalar[0]
+    true_theta = ds[shown].isel(trajectory=test, time=idx).values
     decoded = {}
     for r in runs:
         rows = pca.inverse_rows(pca.pad(charts[r].decode(preds[r][pick, idx])))
-        decoded[r] = rows[:, k * size : (k + 1) * size].reshape(len(idx), *pca.shape)
-    x, z = ds["x"].values, ds["z"].values
+        decoded[r] = rows[:, pca.field_block(shown)].reshape(len(idx), *pca.shape)
+    units = ds[shown].attrs["units"]
     save_figure(
         temperature_figure(
             true_theta,
             decoded,
             t[idx],
-            (x[0], x[-1], z[0], z[-1]),
-            title=f"{name}: θ of test trajectory {int(ds['trajectory'][test])}, "
+            ds["x"].values,
+            ds["z"].values,
+            title=f"{name}: {shown} of test trajectory {int(ds['trajectory'][test])}, "
             f"true and decoded from n = {n0} rollouts",
+            label=shown if units == "1" else f"{shown} [{units}]",
         ),
         out / "temperature_fields",
         provenance,
@@ -226,12 +240,13 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
     from ..figures.polymer import conformations_figure, extension_figure, landscape_figure, unfolding_figure
     from ..models.dynamics import physical_potential
     from ..models.reducers import PCA
+    from .evaluate_sde import decoded_chains
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = spec["system"]["name"]
     provenance = stamp(spec)
-    m = json.loads((Path(eval_dir) / "metrics.json").read_text())
+    m = read_json(Path(eval_dir) / "metrics.json")
     loaded = load_run(model_dir)
     norm, chart, dyn = loaded.norm, loaded.chart, loaded.dynamics
     lat = open_store(latent)
@@ -239,7 +254,7 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
     z = chart.encode(lat["h"].isel(trajectory=test).values)
     t = lat["time"].values
     labels = np.asarray(lat["unfolding"].values)[test]
-    critical = m["critical_points"]
+    critical = m["critical_points"] or []  # V's own critical points (none without a potential)
 
     if z.shape[-1] >= 3:
         v = jax.jit(physical_potential(dyn, norm))
@@ -262,27 +277,28 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
 
     groups = {f"ensemble {e['ensemble']} ({e['label']})": e["extension"] for e in m["ensembles"]}
     save_figure(
-        extension_figure(t, groups, title=f"{name}: extension of held-out ensembles vs {run}"),
+        extension_figure(
+            t, groups, title=f"{name}: extension of held-out ensembles vs {run}", time_label=axis_label(lat["time"])
+        ),
         out / f"extension_{run}",
         provenance,
         f"{name} extension",
     )
     groups = {f"ensemble {e['ensemble']} ({e['label']})": e["unfolding_time"] for e in m["ensembles"]}
     save_figure(
-        unfolding_figure(groups, float(t[-1]), title=f"{name}: unfolding times"),
+        unfolding_figure(groups, float(t[-1]), title=f"{name}: unfolding times", time_label=axis_label(lat["time"])),
         out / f"unfolding_times_{run}",
         provenance,
         f"{name} unfolding times",
     )
 
-    pca = PCA.load(reducer)
-    obs = int(lat.attrs.get("n_observables", 0))
-    chains = []
-    for c in critical:
-        y = chart.decode(np.asarray(c["x"])[None])[0][obs:]  # the observables lead; PCA coordinates follow
-        chains.append(pca.inverse_rows(pca.pad(y[None]))[0].reshape(pca.shape))
+    chains = decoded_chains(
+        chart, PCA.load(reducer), np.array([c["x"] for c in critical]), int(lat.attrs.get("n_observables", 0))
+    )
     save_figure(
-        conformations_figure(chains, critical, title=f"{name}: decoded chains at the critical points of {run}"),
+        conformations_figure(
+            list(chains), critical, title=f"{name}: decoded chains at the critical points of V, {run}"
+        ),
         out / f"conformations_{run}",
         provenance,
         f"{name} conformations",

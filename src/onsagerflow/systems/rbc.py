@@ -1,4 +1,4 @@
-"""2D Rayleigh–Bénard convection, free-slip isothermal walls (SCIENCE.md §4, PRF21 Sec. V).
+"""2D Rayleigh–Bénard convection, free-slip isothermal walls (docs/science.md, PRF21 Sec. V).
 
 Units: depth d, thermal diffusion time d²/κ, temperature difference ΔT; θ is the
 deviation from the conduction profile. Streamfunction–vorticity form, u = ∂ψ/∂z,
@@ -33,7 +33,9 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from ..config import ConfigError
 from ..data import assign_splits, build_dataset
+from ..errors import UserError
 from ..provenance import stamp
 
 DIMS = ("z", "x")
@@ -44,7 +46,7 @@ LENGTH = 2.0 * math.sqrt(2.0)  # periodic length: k_c = π/√2 fits once
 log = logging.getLogger("onsagerflow.systems.rbc")
 
 
-class CFLError(FloatingPointError):
+class CFLError(UserError, FloatingPointError):
     """The Courant number passed its limit: the time step is too large for the flow."""
 
 
@@ -280,6 +282,11 @@ def _check_cfl(spec, solver, ids, frozen, t) -> None:
         )
 
 
+def trajectory_count(spec: Mapping[str, Any]) -> int:
+    """How many trajectories ``simulate`` makes."""
+    return int(spec["simulation"]["n_trajectories"])
+
+
 def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
     """Batches of trajectories from random small perturbations of the conduction state,
     as canonical Datasets: u, w, θ on (trajectory, time, z, x) and the Nusselt number."""
@@ -288,7 +295,7 @@ def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
     n = int(sim["n_trajectories"])
     every = int(round(sim["dt_sample"] / sim["dt"]))
     if every < 1 or abs(every * sim["dt"] - sim["dt_sample"]) > 1e-9 * sim["dt_sample"]:
-        raise ValueError(
+        raise ConfigError(
             f"systems.{spec['name']}.simulation.dt_sample ({sim['dt_sample']}) must be a whole "
             f"multiple of simulation.dt ({sim['dt']})"
         )
@@ -346,17 +353,17 @@ def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
                 "u": (
                     ("trajectory", "time", "z", "x"),
                     f[:, :, 0].astype(store_dtype),
-                    {"units": "d/(d²/κ)", "long_name": "horizontal velocity"},
+                    {"units": "1", "long_name": "horizontal velocity in units of κ/d"},
                 ),
                 "w": (
                     ("trajectory", "time", "z", "x"),
                     f[:, :, 1].astype(store_dtype),
-                    {"units": "d/(d²/κ)", "long_name": "vertical velocity"},
+                    {"units": "1", "long_name": "vertical velocity in units of κ/d"},
                 ),
                 "theta": (
                     ("trajectory", "time", "z", "x"),
                     f[:, :, 2].astype(store_dtype),
-                    {"units": "ΔT", "long_name": "temperature deviation from conduction"},
+                    {"units": "1", "long_name": "temperature deviation from conduction in units of ΔT"},
                 ),
                 "nusselt": (("trajectory", "time"), nu, {"units": "1", "long_name": "Nusselt number 1 + <w theta>"}),
             },
@@ -364,6 +371,10 @@ def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
             split=split[ids],
             trajectory=ids,
             trajectory_coords={"Ra": np.full(len(ids), solver.ra), "Pr": np.full(len(ids), solver.pr)},
-            coords={"z": (("z",), solver.grid.z), "x": (("x",), solver.grid.x)},
+            coords={
+                "z": (("z",), solver.grid.z, {"long_name": "height above the lower wall in units of d"}),
+                "x": (("x",), solver.grid.x, {"long_name": "horizontal position in units of d"}),
+            },
             attrs=attrs,
+            time_long_name="time in units of d²/κ",
         )

@@ -1,4 +1,5 @@
-"""Bead-spring chains in planar elongational flow: Brownian dynamics in pure JAX.
+"""Bead-spring chains in planar elongational flow: Brownian dynamics in pure JAX (docs/science.md,
+"Polymer chains").
 
 ``simulate(spec)`` turns a validated polymer system block (``config/schema.yaml``, the one
 place of its keys, defaults and bounds) into canonical Datasets of bead positions; the rest of
@@ -44,7 +45,7 @@ from .observables import (
     unfolding_threshold,
     unfolding_time,
 )
-from .plan import VARIABLE, Plan, plan, relaxation_time, store_batch_size
+from .plan import VARIABLE, Plan, plan, relaxation_time, store_batch_size, trajectory_count
 from .relaxation import (
     RelaxationFit,
     autocorrelation,
@@ -94,6 +95,7 @@ __all__ = [
     "slope_lambda",
     "store_batch_size",
     "tension",
+    "trajectory_count",
     "unfolding_threshold",
     "unfolding_time",
     "unit_noise",

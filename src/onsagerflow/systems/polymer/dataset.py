@@ -77,6 +77,8 @@ class _Runner:
         if own.any():
             r0[own] = self._coils(STREAM_COILS, ids)[own]
         if (~own).any():
+            if self.ensemble_coils is None:  # the plan gave no test ensembles
+                raise ValueError("polymer plan: ensemble members without ensemble coils")
             r0[~own] = self.ensemble_coils[ens[~own]]
         return r0
 
@@ -133,7 +135,7 @@ def _generate(spec: Mapping[str, Any], pl: Plan) -> Iterator[xr.Dataset]:
         else np.zeros(0, np.int8)
     )
     if n_e:
-        log.info("test ensembles labelled: %s", [Unfolding(v).name.lower() for v in labels])
+        log.info("test ensembles labelled: %s", [Unfolding(int(v)).name.lower() for v in labels])
 
     provenance = stamp(spec)
     attrs = _attrs(spec, pl, threshold, labels)
@@ -215,7 +217,7 @@ def _dataset(
         "end_to_end_diff": "|x_N − x_1| (centre of mass removed)",
         "end_to_end_sum": "|x_N + x_1| (centre of mass removed)",
     }
-    data_vars = {
+    data_vars: dict[str, tuple[tuple[str, ...], np.ndarray, dict[str, str]]] = {
         VARIABLE: (
             ("trajectory", "time", "bead", "xyz"),
             r.astype(dtype),

@@ -104,6 +104,12 @@ def store_batch_size(want: int, n_total: int, frames: int, n_beads: int, itemsiz
     return max(chunk, (b // chunk) * chunk)
 
 
+def trajectory_count(spec: Mapping[str, Any]) -> int:
+    """How many trajectories ``simulate`` makes: train, val, and every test ensemble's realisations."""
+    s = spec["simulation"]
+    return int(s["n_train"] + s["n_val"] + s["n_ensembles"] * s["n_realisations"])
+
+
 def plan(spec: Mapping[str, Any]) -> Plan:
     """Derive the run of a validated spec: λ (measured here when needed), ε̇, steps, splits."""
     s = spec["simulation"]
