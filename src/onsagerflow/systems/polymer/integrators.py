@@ -57,8 +57,7 @@ from .roots import solve_bonds
 INTEGRATORS = ("auto", "euler", "semi_implicit")
 SWEEPS = 2  # red–black Gauss–Seidel sweeps per step
 # Unrolled Newton steps of the bond solves per sweep, before a bracketed clean-up loop that
-# rarely runs and a polishing step (``roots``): the first sweep starts from the bond lengths
-# of the last step, the second from the first sweep's.
+# rarely runs and a polishing step (``roots``); where each sweep starts: ``_start``.
 NEWTON_STEPS = (3, 2)
 
 
@@ -206,10 +205,14 @@ def _semi_implicit_scheme(chain: Chain) -> Scheme:
         for sweep in range(SWEEPS):
             fO = tensions(Od, xO)
             R = tuple(b + h + neighbours_of_even(f) * c for b, h, f in zip(baseE, half_flow(Ev), fO))
-            Ev, xE = solve_bonds(chain, R, 2.0 * c, _guess(chain, R, 2.0 * c, xE, sweep), NEWTON_STEPS[min(sweep, 1)])
+            Ev, xE = solve_bonds(
+                chain, R, 2.0 * c, _start(chain, R, 2.0 * c * chain.H, xE, sweep), NEWTON_STEPS[min(sweep, 1)]
+            )
             fE = tensions(Ev, xE)
             R = tuple(b + h + neighbours_of_odd(f) * c for b, h, f in zip(baseO, half_flow(Od), fE))
-            Od, xO = solve_bonds(chain, R, 2.0 * c, _guess(chain, R, 2.0 * c, xO, sweep), NEWTON_STEPS[min(sweep, 1)])
+            Od, xO = solve_bonds(
+                chain, R, 2.0 * c, _start(chain, R, 2.0 * c * chain.H, xO, sweep), NEWTON_STEPS[min(sweep, 1)]
+            )
         return Ev, Od, xE, xO
 
     return Scheme(
@@ -223,14 +226,13 @@ def _semi_implicit_scheme(chain: Chain) -> Scheme:
     )
 
 
-GUESS = ("prev", "pred")
-
-
-def _guess(chain, R, c, x, sweep):
-    if GUESS[min(sweep, 1)] == "prev":
+def _start(chain: Chain, R, a: float, x, sweep: int):
+    """Newton's start for the bond solves of a sweep: the bonds' last lengths x in the first;
+    in the second the root with the tension factor frozen at the first sweep's φ(x),
+    ρ/(1 + a φ(x)), closer once the neighbours' new tensions have moved R."""
+    if sweep == 0:
         return x
-    rho = norm_xyz(R) / chain.Q0
-    return rho / (1.0 + c * chain.H * phi(chain, x))
+    return norm_xyz(R) / chain.Q0 / (1.0 + a * phi(chain, x))
 
 
 def make_scheme(chain: Chain, integrator: str) -> Scheme:

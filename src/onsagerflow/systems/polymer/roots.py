@@ -86,7 +86,7 @@ def bond_root(spring: str, rho, a, guess, unrolled: int):
         end = jnp.where(h > 0, lo, hi)
         _, step_end, ok_end = _newton(spring, end, rho, a, lo, hi)
         x_new = jnp.where(ok, x - step, jnp.where(ok_end, end - step_end, 0.5 * (lo + hi)))
-        x = jnp.where(done | converged, x, x_new)
+        x = jnp.where(done | (h == 0), x, x_new)  # a converging bond takes its last step
         return x, lo, hi, done | converged, it + 1
 
     def more(carry):
