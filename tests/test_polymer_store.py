@@ -196,6 +196,50 @@ def test_measured_relaxation_time_path_for_fene():
     assert ds.attrs["strain_rate"] == pytest.approx(3.0 / ds.attrs["relaxation_time"])
 
 
+def test_calibration_in_parts_is_the_one_measurement():
+    """λ measured in parts (whole batches of MEASUREMENT_BATCH chains, then the rest) and fitted
+    on all parts equals the measurement made at once, bit for bit; parts must cover every chain."""
+    n = P.MEASUREMENT_BATCH + 4
+    block = {
+        "type": "polymer",
+        "parameters": {"n_beads": 4, "spring": "fene", "Wi": 3.0},
+        "simulation": {"relaxation_measurement": {"n_chains": n, "duration": 8.0}},
+        "pairs": {"tau": 0.1},
+        "reduction": {"components": 4},
+    }
+    spec = validated(block, "fene_parts")
+    assert P.needs_measurement(spec) and P.calibration_size(spec) == n
+    chain = P.Chain.from_spec(spec)
+    lam, se, method = P.relaxation_time(spec, chain, P.resolve_integrator(chain, "auto"))
+    cut = P.calibration_batch(spec)
+    parts = [P.calibrate_part(spec, np.arange(cut)), P.calibrate_part(spec, np.arange(cut, n))]
+    cal = P.calibrate(spec, parts)
+    assert (cal["relaxation_time"], cal["relaxation_time_stderr"], cal["relaxation_time_method"]) == (lam, se, method)
+    with pytest.raises(ValueError, match="expected each of"):
+        P.calibrate(spec, parts[::-1])
+    assert P.plan(spec, cal).relaxation_time == lam
+    assert P.calibration_size(tiny_spec()) == 0  # Rouse: nothing to measure
+
+
+def test_shards_gathered_and_labelled_are_the_one_run_store():
+    """Shards of whole batches hold the trajectories of one run bit for bit, unlabelled;
+    finish_gather labels the ensembles as the one run does."""
+    import xarray as xr
+
+    spec = tiny_spec()
+    whole = xr.concat(collect(spec), dim="trajectory")
+    n, b = P.trajectory_count(spec), P.batch_size(spec)
+    shards = [
+        xr.concat(list(P.simulate(spec, range(i, min(i + 2 * b, n)))), dim="trajectory") for i in range(0, n, 2 * b)
+    ]
+    gathered = xr.concat(shards, dim="trajectory")
+    assert np.array_equal(gathered["r"].values, whole["r"].values)
+    assert set(gathered["unfolding"].values.tolist()) == {int(Unfolding.UNLABELLED)}
+    labelled = P.finish_gather(spec, gathered)
+    assert np.array_equal(labelled["unfolding"].values, whole["unfolding"].values)
+    assert labelled.attrs["ensemble_labels"] == whole.attrs["ensemble_labels"]
+
+
 def test_store_batches_start_on_chunk_boundaries():
     """write_store chunks like its first batch; a batch starting inside a chunk is refused by
     zarr, so the batch size is a multiple of that chunk (3.6 MB a paper trajectory → 4)."""

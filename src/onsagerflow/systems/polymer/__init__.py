@@ -11,9 +11,10 @@ this package is the physics it runs on, one idea per module:
     integrators  Euler–Maruyama and the bond-implicit scheme, batched; ``run``
     equilibrium  exact equilibrium coils at rest
     relaxation   the longest relaxation time λ, measured from the end-to-end autocorrelation
+    calibration  λ of a spec: given, Rouse, or measured once (in parts that can be separate jobs)
     observables  extension, end-to-end distances, unfolding times, fast/slow labels
     plan         λ, ε̇ = Wi/λ, steps, splits and batches of a validated spec
-    dataset      the batches of the canonical store
+    dataset      the batches of the canonical store, whole or in shards; labels of gathered shards
 
 The spec gives Wi = ε̇ λ; λ is the longest relaxation time of second moments (a Hookean
 dumbbell's coil–stretch transition is at Wi = 1/2). Simulation is float64; stored positions
@@ -23,6 +24,15 @@ set ``parameters.relaxation_time``, since measuring it for N = 300 costs more th
 data set.
 """
 
+from .calibration import (
+    MEASUREMENT_BATCH,
+    calibrate,
+    calibrate_part,
+    calibration_batch,
+    calibration_size,
+    needs_measurement,
+    relaxation_time,
+)
 from .chain import (
     SPRINGS,
     Chain,
@@ -33,7 +43,7 @@ from .chain import (
     rouse_relaxation_time,
     tension,
 )
-from .dataset import DERIVED, DIMS, simulate
+from .dataset import DERIVED, DIMS, finish_gather, simulate
 from .equilibrium import equilibrium_coils, random_walks, sample_bonds
 from .integrators import INTEGRATORS, Scheme, identity, make_scheme, resolve_integrator, run
 from .noise import NOISES, unit_noise
@@ -45,18 +55,28 @@ from .observables import (
     unfolding_threshold,
     unfolding_time,
 )
-from .plan import VARIABLE, Plan, plan, relaxation_time, store_batch_size, trajectory_count
+from .plan import VARIABLE, Plan, batch_size, plan, store_batch_size, trajectory_count
 from .relaxation import (
     RelaxationFit,
     autocorrelation,
     fit_correlation,
     fit_relaxation,
     measure_relaxation_time,
+    relaxation_vectors,
     slope_lambda,
 )
 from .roots import bond_root, implicit_bond
 
 __all__ = [
+    "relaxation_vectors",
+    "batch_size",
+    "finish_gather",
+    "needs_measurement",
+    "calibration_size",
+    "calibration_batch",
+    "calibrate_part",
+    "calibrate",
+    "MEASUREMENT_BATCH",
     "DERIVED",
     "DIMS",
     "INTEGRATORS",

@@ -15,7 +15,7 @@ numbers), then to yield. Memory stays one batch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -28,8 +28,9 @@ from ...data.schema import flag_attrs
 from ...provenance import stamp
 from .equilibrium import equilibrium_coils
 from .integrators import run
+from .noise import STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE
 from .observables import label_ensembles, observables, unfolding_threshold, unfolding_time
-from .plan import STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE, VARIABLE, Plan, plan
+from .plan import VARIABLE, Plan, plan
 
 log = logging.getLogger("onsagerflow.polymer")
 
@@ -44,8 +45,15 @@ class _Runner:
         self.pl = pl
         base = jax.random.PRNGKey(spec["seed"])
         self.streams = {k: jax.random.fold_in(base, k) for k in (STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE)}
-        n_e = int(pl.ensemble.max()) + 1 if (pl.ensemble >= 0).any() else 0
-        self.ensemble_coils = self._coils(STREAM_ENSEMBLES, np.arange(n_e)) if n_e else None
+        self._ensemble_coils: np.ndarray | None = None
+
+    @property
+    def ensemble_coils(self) -> np.ndarray:
+        """The test ensembles' fixed initial coils, made when a batch first needs them."""
+        if self._ensemble_coils is None:
+            n_e = int(self.pl.ensemble.max()) + 1
+            self._ensemble_coils = self._coils(STREAM_ENSEMBLES, np.arange(n_e))
+        return self._ensemble_coils
 
     def _keys(self, stream: int, ids: np.ndarray):
         return jax.vmap(lambda i: jax.random.fold_in(self.streams[stream], i))(jnp.asarray(ids))
@@ -77,8 +85,6 @@ class _Runner:
         if own.any():
             r0[own] = self._coils(STREAM_COILS, ids)[own]
         if (~own).any():
-            if self.ensemble_coils is None:  # the plan gave no test ensembles
-                raise ValueError("polymer plan: ensemble members without ensemble coils")
             r0[~own] = self.ensemble_coils[ens[~own]]
         return r0
 
@@ -105,14 +111,56 @@ def _batches(n: int, size: int) -> list[np.ndarray]:
     return [np.arange(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
+def simulate(
+    spec: Mapping[str, Any],
+    trajectories: Sequence[int] | None = None,
+    calibration: Mapping[str, Any] | None = None,
+) -> Iterator[xr.Dataset]:
     """Canonical Datasets, consecutive batches of trajectories (module docstring), of a
     validated polymer system block with its ``name`` (``onsagerflow.config.validated_system``).
 
-    The spec is checked (and λ measured where needed) at the call; the batches are made as
-    the generator is consumed, one in memory at a time.
+    λ is measured at the call where needed, unless ``calibration`` holds it (``calibrate``);
+    the batches are made as the generator is consumed, one in memory at a time.
+    ``trajectories`` (ids, consecutive) makes a shard of the store: the same trajectories, bit
+    for bit, but with every ensemble ``unlabelled`` — the labels need every test trajectory,
+    and ``finish_gather`` sets them on the gathered store.
     """
-    return _generate(spec, plan(spec))
+    pl = plan(spec, calibration)
+    if trajectories is None:
+        return _generate(spec, pl)
+    return _generate_shard(spec, pl, np.asarray(trajectories, dtype=np.int64))
+
+
+def _generate_shard(spec: Mapping[str, Any], pl: Plan, ids: np.ndarray) -> Iterator[xr.Dataset]:
+    runner = _Runner(spec, pl)
+    threshold = unfolding_threshold(spec)
+    attrs = {**_attrs(spec, pl, threshold, np.zeros(0, np.int8)), **stamp(spec)}
+    batches = [ids[i : i + pl.batch_size] for i in range(0, len(ids), pl.batch_size)]
+    for k, part in enumerate(batches):
+        r = runner.positions(part)
+        log.info("batch %d/%d: trajectories %d–%d", k + 1, len(batches), part[0], part[-1])
+        yield _dataset(spec, pl, part, r, np.zeros(0, np.int8), threshold, attrs)
+
+
+def finish_gather(spec: Mapping[str, Any], ds: xr.Dataset) -> xr.Dataset:
+    """The gathered shards of a store with the test ensembles labelled fast or slow, as
+    ``simulate`` labels them in one run (``label_ensembles`` on every test trajectory)."""
+    n_e = spec["simulation"]["n_ensembles"]
+    split, ens = ds["split"].values, ds["ensemble"].values
+    test = split == Split.TEST
+    labels = label_ensembles(ds["unfolding_time"].values[test], ens[test], n_e) if test.any() else np.zeros(0, np.int8)
+    if n_e:
+        log.info("test ensembles labelled: %s", [Unfolding(int(v)).name.lower() for v in labels])
+    ds = ds.assign_coords(unfolding=("trajectory", _unfolding_codes(ens, labels), ds["unfolding"].attrs))
+    ds.attrs["ensemble_labels"] = [int(v) for v in labels]
+    return ds
+
+
+def _unfolding_codes(ens: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each trajectory's class: its ensemble's label, or unlabelled (train, val, no labels yet)."""
+    return np.where(
+        ens >= 0, labels[np.maximum(ens, 0)] if labels.size else Unfolding.UNLABELLED, Unfolding.UNLABELLED
+    ).astype(np.int8)
 
 
 def _generate(spec: Mapping[str, Any], pl: Plan) -> Iterator[xr.Dataset]:
@@ -209,9 +257,7 @@ def _dataset(
     dtype = np.dtype(spec["simulation"]["dtype"])
     obs = observables(r)
     ens = pl.ensemble[ids]
-    unfolding = np.where(
-        ens >= 0, labels[np.maximum(ens, 0)] if labels.size else Unfolding.UNLABELLED, Unfolding.UNLABELLED
-    ).astype(np.int8)
+    unfolding = _unfolding_codes(ens, labels)
     long_names = {
         "extension": "extension: max − min of bead x",
         "end_to_end_diff": "|x_N − x_1| (centre of mass removed)",

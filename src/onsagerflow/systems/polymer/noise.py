@@ -34,6 +34,8 @@ import numpy as np
 from jax import lax
 
 NOISES = ("gaussian", "uniform")
+# Key streams of a simulation: each use of randomness draws from its own branch of the seed.
+STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE, STREAM_RELAX = 0, 1, 2, 3
 ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 KEY_PARITY = 0x1BD11BDA
 UNIFORM_LEVELS = 1 << 16  # uniform: 16-bit variates, two per 32-bit word

@@ -6,7 +6,7 @@ The block comes validated with every default filled — the workflow's config, o
 the defaults and bounds of every key, and ``onsagerflow.config`` checks what a schema cannot
 express (t_end a whole multiple of dt_sample, an integrator that suits the spring and dt). λ comes from
 ``parameters.relaxation_time`` if given, the Rouse formula for Hookean chains without
-excluded volume, else it is measured at rest (``relaxation``). Trajectories 0..n_train−1 are
+excluded volume, else it is measured at rest (``calibration``). Trajectories 0..n_train−1 are
 train, then n_val val (each from its own equilibrium coil), then n_ensembles × n_realisations
 test trajectories: a few fixed initial coils ("ensembles"), each run with many noise
 realisations, as in NCS24.
@@ -15,25 +15,19 @@ realisations, as in NCS24.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 from collections.abc import Mapping
 from typing import Any
 
-import jax
 import numpy as np
 import xarray as xr
 
 from ...data import Split
-from .chain import Chain, rouse_relaxation_time
+from .calibration import relaxation_time
+from .chain import Chain
 from .integrators import resolve_integrator
-from .relaxation import measure_relaxation_time
-
-log = logging.getLogger("onsagerflow.polymer")
 
 VARIABLE = "r"
-# Key streams: each use of randomness draws from its own branch of the seed.
-STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE, STREAM_RELAX = 0, 1, 2, 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,29 +56,6 @@ class Plan:
         return len(self.split)
 
 
-def relaxation_time(spec: Mapping[str, Any], chain: Chain, integrator: str) -> tuple[float, float, str]:
-    """(λ, its standard error, how it was obtained) for a validated spec."""
-    given = spec["parameters"]["relaxation_time"]
-    if given is not None:
-        return float(given), 0.0, "given"
-    if chain.spring == "hookean" and chain.ev_strength == 0:
-        return rouse_relaxation_time(chain.n_beads, chain.H, chain.zeta), 0.0, "rouse"
-    m = spec["simulation"]["relaxation_measurement"]
-    key = jax.random.fold_in(jax.random.PRNGKey(spec["seed"]), STREAM_RELAX)
-    fit = measure_relaxation_time(
-        chain,
-        key,
-        n_chains=m["n_chains"],
-        duration=m["duration"],
-        window=tuple(m["window"]),
-        dt=spec["simulation"]["dt"],
-        integrator=integrator,
-        noise=spec["simulation"]["noise"],
-    )
-    log.info("measured λ = %.5g ± %.2g (end-to-end autocorrelation at rest)", fit.value, fit.stderr)
-    return fit.value, fit.stderr, "measured: end-to-end autocorrelation at rest"
-
-
 def store_batch_size(want: int, n_total: int, frames: int, n_beads: int, itemsize: int) -> int:
     """Batch size that keeps every batch boundary on a zarr chunk boundary of the store.
 
@@ -110,12 +81,22 @@ def trajectory_count(spec: Mapping[str, Any]) -> int:
     return int(s["n_train"] + s["n_val"] + s["n_ensembles"] * s["n_realisations"])
 
 
-def plan(spec: Mapping[str, Any]) -> Plan:
-    """Derive the run of a validated spec: λ (measured here when needed), ε̇, steps, splits."""
+def batch_size(spec: Mapping[str, Any]) -> int:
+    """Chains simulated together (``store_batch_size`` of simulation.batch_size); every batch
+    is padded to this size, and a shard holds whole batches."""
+    s = spec["simulation"]
+    frames = int(round(s["t_end"] / s["dt_sample"])) + 1
+    itemsize = 4 if s["dtype"] == "float32" else 8
+    return store_batch_size(s["batch_size"], trajectory_count(spec), frames, spec["parameters"]["n_beads"], itemsize)
+
+
+def plan(spec: Mapping[str, Any], calibration: Mapping[str, Any] | None = None) -> Plan:
+    """Derive the run of a validated spec: λ (from ``calibration``, else measured here when
+    needed), ε̇, steps, splits."""
     s = spec["simulation"]
     chain = Chain.from_spec(spec)
     integrator = resolve_integrator(chain, s["integrator"])
-    lam, lam_se, method = relaxation_time(spec, chain, integrator)
+    lam, lam_se, method = relaxation_time(spec, chain, integrator, calibration)
     scale = lam if s["time_unit"] == "relaxation" else 1.0
     sample = s["dt_sample"] * scale
     save_every = int(math.ceil(sample / s["dt"] - 1e-9))
@@ -133,8 +114,7 @@ def plan(spec: Mapping[str, Any]) -> Plan:
     ensemble = np.concatenate([np.full(n_tv, -1), np.repeat(np.arange(s["n_ensembles"]), s["n_realisations"])]).astype(
         np.int32
     )
-    itemsize = 4 if s["dtype"] == "float32" else 8
-    batch = store_batch_size(s["batch_size"], len(split), n_saves + 1, chain.n_beads, itemsize)
+    batch = batch_size(spec)
     return Plan(
         chain=chain,
         integrator=integrator,

@@ -113,17 +113,45 @@ def measure_relaxation_time(
     ``duration`` (after a burn-in of 2 λ_Rouse from exact-bond coils) is in units of the
     Rouse estimate λ_R = ζ/(8H sin²(π/2N)); frames are λ_R/frames_per_lambda apart.
     """
+    t, R = relaxation_vectors(
+        chain,
+        key,
+        np.arange(n_chains),
+        n_chains=n_chains,
+        duration=duration,
+        dt=dt,
+        integrator=integrator,
+        noise=noise,
+        frames_per_lambda=frames_per_lambda,
+    )
+    return fit_relaxation(t, R, window)
+
+
+def relaxation_vectors(
+    chain: Chain,
+    key,
+    ids: np.ndarray,
+    *,
+    n_chains: int,
+    duration: float,
+    dt: float,
+    integrator: str,
+    noise: str,
+    frames_per_lambda: int = FRAMES_PER_LAMBDA,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(times, end-to-end vectors (len(ids), T, 3)) at rest of chains ``ids`` among the
+    ``n_chains`` of ``measure_relaxation_time``. Chain k draws from its own keys, so the
+    measurement can be run in parts (of any size) that together give the same vectors."""
     lam_r = rouse_relaxation_time(chain.n_beads, chain.H, chain.zeta)
     save_every = max(1, int(round(lam_r / frames_per_lambda / dt)))
     n_saves = int(math.ceil(duration * lam_r / (save_every * dt)))
     keys = jax.random.split(key, 2 * n_chains)
-    coils = equilibrium_coils(
-        chain, keys[:n_chains], t_relax=BURN_IN * lam_r, dt=dt, integrator=integrator, noise=noise
-    )
+    ids = np.asarray(ids)
+    coils = equilibrium_coils(chain, keys[ids], t_relax=BURN_IN * lam_r, dt=dt, integrator=integrator, noise=noise)
     R = run(
         chain,
         coils,
-        keys[n_chains:],
+        keys[n_chains + ids],
         dt=dt,
         n_saves=n_saves,
         save_every=save_every,
@@ -131,5 +159,4 @@ def measure_relaxation_time(
         noise=noise,
         observe=end_to_end_vector,
     )
-    t = np.arange(n_saves + 1) * save_every * dt
-    return fit_relaxation(t, np.asarray(R), window)
+    return np.arange(n_saves + 1) * save_every * dt, np.asarray(R)
