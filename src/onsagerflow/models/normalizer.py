@@ -38,6 +38,15 @@ class Units(NamedTuple):
         """A rate dz/dt' (a vector field, a drift) as dx/dt: scale ⊙ g / time_scale."""
         return self.scale * g / self.time_scale
 
+    def gradient_to_physical(self, g):
+        """A gradient ∇_z V as ∇ₓV = g / scale (z = (x − mean)/scale)."""
+        return g / self.scale
+
+    def matrix_to_physical(self, A):
+        """A matrix (M, W) of dz/dt' = −A ∇_z V as that of dx/dt = −A_x ∇ₓV:
+        A_x = D A D / time_scale, D = diag(scale); any leading dims."""
+        return self.scale[:, None] * A * self.scale[None, :] / self.time_scale
+
     def noise_to_physical(self, s):
         """A noise matrix σ (n, m) of dz = … dt' + σ dW' as that of dx = … dt + σ_x dW:
         σ_x = scale ⊙ σ / √time_scale (Brownian scaling, W'(t') = W(t)/√time_scale)."""
