@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The workflow on a real SLURM cluster: a one-node cluster on this machine (Debian's slurm-wlm
-# and munge), the tiny config through snakemake-executor-plugin-slurm and profiles/slurm, checked
-# job by job and against a local run (tests/test_slurm.py). Needs root and apt; a few minutes.
+# and munge), tests/configs/shards.yaml (three systems, each simulated in several shards and
+# gathered) through snakemake-executor-plugin-slurm and profiles/slurm, checked job by job and
+# against a local run of the same config unsharded (tests/test_slurm.py). Needs root and apt;
+# about ten minutes on an idle 2-core machine.
 #
 #   bash .ci/slurm_test.sh            # KEEP=1 keeps the work folder (results, logs) afterwards
 #
@@ -183,12 +185,12 @@ done
 [ "$state" = idle ] || fail "node not idle after 60 s (state: '${state:-no answer}')"
 log "cluster up: node localhost idle, partition $PARTITION, $CPUS CPUs, $MEM_MB MB, gres gpu:2"
 
-# --- the tiny config through SLURM and locally, compared (tests/test_slurm.py) ---
+# --- a sharded config through SLURM and, unsharded, locally, compared (tests/test_slurm.py) ---
 # In a process group of its own, so that an interrupted test leaves no Snakemake behind.
 ONSAGERFLOW_SLURM_PARTITION=$PARTITION \
 ONSAGERFLOW_SLURM_JOBCOMP="$WORK/log/jobcomp.log" \
 ONSAGERFLOW_SLURM_WORK="$WORK/runs" \
-    setsid timeout "${SLURM_TEST_TIMEOUT:-1200}" python3 -m pytest -p no:cacheprovider -q -s -m slurm tests/test_slurm.py &
+    setsid timeout "${SLURM_TEST_TIMEOUT:-5400}" python3 -m pytest -p no:cacheprovider -q -s -m slurm tests/test_slurm.py &
 TEST_PID=$!
 wait "$TEST_PID"
 TEST_PID=""

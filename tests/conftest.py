@@ -131,3 +131,20 @@ def assert_figure(path):
     pdf = path.with_suffix(".pdf")
     if pdf.exists():
         assert pdf.read_bytes()[:5] == b"%PDF-", f"{pdf}: not a PDF"
+
+
+def assert_stores_identical(a, b):
+    """Two canonical stores hold the same data bit for bit: every variable and coordinate
+    (values, dtype, dims, attributes), the chunks along trajectory, and every attribute but
+    the time each was written."""
+    import numpy as np
+
+    assert set(a.variables) == set(b.variables)
+    for name in a.variables:
+        va, vb = a[name], b[name]
+        assert va.dims == vb.dims and va.dtype == vb.dtype, name
+        assert np.array_equal(va.values, vb.values, equal_nan=va.dtype.kind == "f"), name
+        assert va.attrs == vb.attrs, name
+    for name in a.data_vars:
+        assert a[name].encoding["chunks"] == b[name].encoding["chunks"], name
+    assert {k: v for k, v in a.attrs.items() if k != "created"} == {k: v for k, v in b.attrs.items() if k != "created"}

@@ -160,6 +160,8 @@ def rule_groups() -> dict[str, tuple[str, set[str]]]:
 
 STAGE_MODULE = {
     "simulate": "onsagerflow.stages.simulate",
+    "gather": "onsagerflow.stages.gather",
+    "calibrate": "onsagerflow.stages.calibrate",
     "ingest": "onsagerflow.stages.ingest",
     "reduce": "onsagerflow.stages.reduce",
     "train": "onsagerflow.stages.train",

@@ -1,5 +1,10 @@
-"""The tiny config through SLURM (profiles/slurm) against a local run: every job an sbatch job
+"""A sharded config through SLURM (profiles/slurm) against a local run: every job an sbatch job
 that completed, the same numbers out.
+
+tests/configs/shards.yaml simulates each of its three systems (Lorenz-63, Rayleigh–Bénard, the
+polymer with its λ measured) in several shards, gathered; the local run is the same config with
+the shards taken out, one simulate job per system. The gathered stores must equal the local ones
+bit for bit, and so must every metrics file and table.
 
 Runs only where a SLURM cluster is up and named: .ci/slurm_test.sh starts a one-node cluster and
 sets ONSAGERFLOW_SLURM_PARTITION (and ONSAGERFLOW_SLURM_JOBCOMP, its job completion log). On a
@@ -22,8 +27,10 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ROOT / "tests" / "configs" / "tiny.yaml"
+SHARDED = ROOT / "tests" / "configs" / "shards.yaml"
+GPU_RULES = ("train", "evaluate", "evaluate_ensembles")
 PARTITION = os.environ.get("ONSAGERFLOW_SLURM_PARTITION")
+RUN_TIMEOUT = int(os.environ.get("ONSAGERFLOW_SLURM_RUN_TIMEOUT", "2400"))  # seconds per Snakemake run
 
 pytestmark = [
     pytest.mark.slurm,
@@ -46,7 +53,8 @@ def slurm_profile(tmp_path):
         del defaults["slurm_account"]
     gpu = os.environ.get("ONSAGERFLOW_SLURM_GPU", "1") != "0"
     for res in profile["set-resources"].values():
-        res["mem_mb"] = min(res["mem_mb"], 2000)
+        if "mem_mb" in res:  # the rules that simulate, train and evaluate size themselves
+            res["mem_mb"] = min(res["mem_mb"], 2000)
         if "gpu" in res:
             res["cpus_per_gpu"] = 1
             if not gpu:
@@ -62,6 +70,16 @@ def slurm_profile(tmp_path):
     return tmp_path / "profile"
 
 
+def unsharded(work: Path) -> Path:
+    """tests/configs/shards.yaml with the shards taken out: one simulate job per system."""
+    config = yaml.safe_load(SHARDED.read_text())
+    for system in config["systems"].values():
+        system.pop("shards", None)
+    path = work / "unsharded.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     assert shutil.which("sbatch") and shutil.which("squeue"), "SLURM's commands are not on PATH"
@@ -69,17 +87,27 @@ def runs(tmp_path_factory):
     work.mkdir(parents=True, exist_ok=True)
     profile = slurm_profile(work)
     out = {}
-    for name, args in (
-        ("local", ["--cores", "2"]),
-        ("slurm", ["--executor", "slurm", "--workflow-profile", str(profile)]),
+    for name, args, config in (
+        ("plan", ["-n", "--cores", "2"], SHARDED),  # the jobs the sharded run must submit
+        ("local", ["--cores", "2"], unsharded(work)),
+        ("slurm", ["--executor", "slurm", "--workflow-profile", str(profile)], SHARDED),
     ):
         t0 = time.perf_counter()
         run = subprocess.run(
-            [sys.executable, "-m", "snakemake", *args, "--configfile", str(TINY), "--config", f"results={work / name}"],
+            [
+                sys.executable,
+                "-m",
+                "snakemake",
+                *args,
+                "--configfile",
+                str(config),
+                "--config",
+                f"results={work / name}",
+            ],
             cwd=ROOT,
             capture_output=True,
             text=True,
-            timeout=900,
+            timeout=RUN_TIMEOUT,
         )
         seconds = time.perf_counter() - t0
         text = run.stdout + run.stderr
@@ -98,9 +126,13 @@ def jobs_of(log: str) -> dict[int, str]:
 
 
 def test_every_job_ran_as_a_completed_slurm_job(runs):
-    _, local_log = runs["local"]
+    _, plan_log = runs["plan"]
     _, slurm_log = runs["slurm"]
-    expected = sorted(r for r in jobs_of(local_log).values() if r != "all")
+    expected = sorted(r for r in jobs_of(plan_log).values() if r != "all")
+    # several shards per system, gathered; the polymer's λ measured by calibrate jobs
+    assert {"simulate_shard", "gather", "calibrate_part", "calibrate"} <= set(expected)
+    assert "simulate" not in expected
+    assert expected.count("simulate_shard") == 3 + 2 + 3 and expected.count("gather") == 3
     jobs = jobs_of(slurm_log)
     sbatch = {int(j): s for j, s in re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", slurm_log)}
     assert sorted(jobs[j] for j in sbatch) == expected, "a job ran outside SLURM, or twice"
@@ -126,7 +158,7 @@ def test_every_job_ran_as_a_completed_slurm_job(runs):
             shown = subprocess.run(["scontrol", "-o", "show", "job", sid], capture_output=True, text=True).stdout
             if shown:  # the controller forgets finished jobs after MinJobAge
                 asked = "gpu" in shown.lower()
-                assert asked == (jobs[j] in ("train", "evaluate")), f"{jobs[j]} job {sid}: {shown}"
+                assert asked == (jobs[j] in GPU_RULES), f"{jobs[j]} job {sid}: {shown}"
 
 
 def same(a, b, where=""):
@@ -146,13 +178,31 @@ def same(a, b, where=""):
         assert a == b, f"{where}: {a!r} != {b!r}"
 
 
+def test_gathered_stores_equal_the_stores_of_one_job_each(runs):
+    from conftest import assert_stores_identical
+
+    from onsagerflow.data import open_store
+
+    local, _ = runs["local"]
+    slurm, _ = runs["slurm"]
+    systems = yaml.safe_load(SHARDED.read_text())["systems"]
+    for system in systems:
+        assert_stores_identical(
+            open_store(slurm / "data" / system / "trajectories.zarr"),
+            open_store(local / "data" / system / "trajectories.zarr"),
+        )
+        # the shard stores were temp(): gone once gathered
+        assert not list((slurm / "data" / system).glob("shards/*.zarr")), system
+    assert (slurm / "data" / "polymer_shards" / "calibration.json").exists()
+
+
 def test_outputs_equal_a_local_run(runs):
     local, _ = runs["local"]
     slurm, _ = runs["slurm"]
     metrics = sorted(p.relative_to(local) for p in local.rglob("metrics.json"))
-    # one per model of the tiny config, and the same files from both runs
-    tiny = yaml.safe_load((Path(__file__).parent / "configs" / "tiny.yaml").read_text())
-    assert len(metrics) == len(tiny["systems"]["lorenz_tiny"]["models"])
+    # one per model run of each system, and the same files from both runs
+    systems = yaml.safe_load(SHARDED.read_text())["systems"]
+    assert len(metrics) == sum(len(s["models"]) for s in systems.values())
     assert metrics == sorted(p.relative_to(slurm) for p in slurm.rglob("metrics.json"))
     for rel in metrics:
         same(json.loads((local / rel).read_text()), json.loads((slurm / rel).read_text()), str(rel))
@@ -160,5 +210,6 @@ def test_outputs_equal_a_local_run(runs):
         a, b = pd.read_csv(table), pd.read_csv(slurm / "tables" / table.name)
         timing = [c for c in a.columns if TIMING_KEYS.search(c)]
         pd.testing.assert_frame_equal(a.drop(columns=timing), b.drop(columns=timing), check_exact=True)
-    figures = sorted(p.name for p in (local / "figures" / "lorenz_tiny").iterdir())
-    assert figures == sorted(p.name for p in (slurm / "figures" / "lorenz_tiny").iterdir())
+    for system in systems:
+        figures = sorted(p.name for p in (local / "figures" / system).iterdir())
+        assert figures and figures == sorted(p.name for p in (slurm / "figures" / system).iterdir())

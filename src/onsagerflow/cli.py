@@ -48,6 +48,15 @@ def _bool(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got '{value}'")
 
 
+def _range(value: str) -> range:
+    from .jobs.shards import parse_range
+
+    try:
+        return parse_range(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _fraction(value: str) -> float:
     f = float(value)
     if not 0 < f <= 1:
@@ -99,8 +108,27 @@ def parser() -> argparse.ArgumentParser:
         return s
 
     run_or_dir = "with --config: the run (e.g. onsagernet, onsagernet-n3); with --spec: its checkpoint folder"
-    s = stage("simulate", "simulate a built-in system into a canonical store")
+    s = stage("simulate", "simulate a built-in system into a canonical store (or one shard of it)")
+    s.add_argument("--out", help="the store (default: {results}/data/SYSTEM/trajectories.zarr, or the shard's)")
+    s.add_argument("--trajectories", type=_range, metavar="START-STOP", help="a shard: trajectories START..STOP-1 only")
+    s.add_argument(
+        "--calibration",
+        metavar="FILE",
+        help="the system's calibration (onsagerflow calibrate; default with --config: the workflow's, where the system has one)",
+    )
+    s = stage("gather", "a system's shard stores into its canonical store")
     s.add_argument("--out", help="the store (default: {results}/data/SYSTEM/trajectories.zarr)")
+    s.add_argument(
+        "shards", nargs="*", help="the shard stores, in trajectory order (default with --config: the plan's)"
+    )
+    s = stage(
+        "calibrate",
+        "what a simulator measures once before its trajectories (the polymer's λ): "
+        "--part START-STOP writes one part, else the parts are combined",
+    )
+    s.add_argument("--out", help="default with --config: the workflow's part or calibration file")
+    s.add_argument("--part", type=_range, metavar="START-STOP", help="measure units START..STOP-1 (.npz out)")
+    s.add_argument("parts", nargs="*", help="without --part: the parts to combine (default with --config: the plan's)")
     s = sub.add_parser(
         "ingest",
         help="your own trajectory files (netCDF, HDF5, zarr, npz, CSV) into a canonical store",
@@ -169,6 +197,12 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("config", help="a workflow config file")
     i = sub.add_parser("info", help="print the provenance of a result")
     i.add_argument("result")
+    j = sub.add_parser(
+        "jobs",
+        help="every sized job of a config (simulate shards, train, evaluate): estimated and requested "
+        "hours, memory, total core-hours, against the cap jobs.max_hours",
+    )
+    j.add_argument("--config", default="config/config.yaml", help="a workflow config file")
     return p
 
 
@@ -231,6 +265,12 @@ def run_stage(args: argparse.Namespace) -> None:
 
         info.run(args.result)
         return
+    if args.stage == "jobs":
+        from .config import load_config
+        from .jobs import table as job_table
+
+        print(job_table(load_config(args.config)))
+        return
     if args.stage == "check":
         from .config import load_config, runs_of
 
@@ -276,7 +316,18 @@ def run_stage(args: argparse.Namespace) -> None:
     elif args.stage == "simulate":
         from .stages import simulate
 
-        simulate.run(args.spec, args.out)
+        simulate.run(args.spec, args.out, args.trajectories, args.calibration)
+    elif args.stage == "gather":
+        from .stages import gather
+
+        gather.run(args.spec, args.shards, args.out)
+    elif args.stage == "calibrate":
+        from .stages import calibrate
+
+        if args.part is not None:
+            calibrate.run_part(args.spec, args.part, args.out)
+        else:
+            calibrate.run(args.spec, args.parts, args.out)
     elif args.stage == "reduce":
         from .data.scheduler import dask_scheduler
         from .stages import reduce

@@ -4,12 +4,14 @@ import json
 import re
 import shlex
 import shutil
+import sys
 from pathlib import Path
 
 from snakemake.logging import logger
 from snakemake.settings.types import DeploymentMethod
 
 from onsagerflow.data.ingest import resolve_files
+from onsagerflow.jobs import calibration_plan, jobs, range_name, shard_plan, summary
 from onsagerflow.config import paths
 from onsagerflow.config import (
     parse_run,
@@ -51,6 +53,22 @@ SIMULATED = [s for s in SYSTEMS if s not in INGESTED]
 STATE_SYSTEMS = [s for s in SYSTEMS if s not in REDUCED]
 POLYMER_SYSTEMS = [s for s in SYSTEMS if config["systems"][s]["type"] == "polymer"]
 FIELD_SYSTEMS = [s for s in REDUCED if s not in POLYMER_SYSTEMS]
+
+# Job sizes and shard plans (onsagerflow.jobs, config `jobs` and systems.<name>.shards): which
+# trajectories each simulate job holds, and the run time and memory every sized job asks for.
+# A job over the cap jobs.max_hours ends the run here with one line.
+try:
+    SHARDS = {s: shard_plan(config, s) for s in SIMULATED}
+    CALIBRATION = {s: calibration_plan(config, s) for s in SIMULATED}
+    JOB_SIZES = {(j.rule, j.system, j.item): j for j in jobs(config)}
+except ConfigError as exc:
+    sys.exit(f"config error: {exc}")
+WHOLE = [s for s in SIMULATED if len(SHARDS[s]) == 1]
+SHARDED = [s for s in SIMULATED if len(SHARDS[s]) > 1]
+CALIBRATED = [s for s in SIMULATED if CALIBRATION[s]]
+RANGE = r"[0-9]+-[0-9]+"
+if workflow.is_main_process:
+    print(f"job sizes: {summary(config, list(JOB_SIZES.values()))}", file=sys.stderr)
 POLYMER_FIGURES = ["landscape", "extension", "unfolding_times", "conformations"]
 FIGURES = ["attractor", "error_vs_time", "training_curves"]
 FIELD_FIGURES = [
@@ -82,6 +100,27 @@ def command(stage, jax=True):
         return f"{ONSAGERFLOW} {stage} --threads {threads} {RUNTIME}" if jax else f"{ONSAGERFLOW} {stage}"
 
     return cmd
+def job_size(rule, system, item=None):
+    """The run time (minutes) and memory (MB) a sized job asks for (onsagerflow.jobs)."""
+    job = JOB_SIZES[(rule, system, item)]
+    return {"runtime": job.runtime, "mem_mb": job.mem_mb}
+
+
+def shard_stores(system):
+    return [paths.shard_store(RESULTS, system, range_name(r)) for r in SHARDS[system]]
+
+
+def calibration_parts(system):
+    return [paths.calibration_part(RESULTS, system, range_name(r)) for r in CALIBRATION[system]]
+
+
+def calibration_input(w):
+    """The calibration a system's simulate jobs read (the polymer's measured λ), if it has one."""
+    return {"calibration": paths.calibration_file(RESULTS, w.system)} if w.system in CALIBRATED else {}
+
+
+def calibration_flag(w, input):
+    return f"--calibration {shlex.quote(input.calibration)}" if "calibration" in input.keys() else ""
 
 
 def one_of(names):

@@ -15,8 +15,8 @@ rule evaluate:
         ENVS["learning"]
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=lambda w: job_size("evaluate", w.system, w.model)["mem_mb"],
+        runtime=lambda w: job_size("evaluate", w.system, w.model)["runtime"],
     params:
         cmd=command("evaluate"),
         spec=spec("evaluate"),
@@ -47,8 +47,8 @@ rule evaluate_ensembles:
         ENVS["learning"]
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=lambda w: job_size("evaluate_ensembles", w.system, w.model)["mem_mb"],
+        runtime=lambda w: job_size("evaluate_ensembles", w.system, w.model)["runtime"],
     params:
         cmd=command("evaluate"),
         spec=spec("evaluate"),

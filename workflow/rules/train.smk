@@ -11,8 +11,8 @@ rule train:
         ENVS["learning"]
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=lambda w: job_size("train", w.system, w.model)["mem_mb"],
+        runtime=lambda w: job_size("train", w.system, w.model)["runtime"],
     params:
         cmd=command("train"),
         spec=spec("train"),

@@ -21,6 +21,20 @@ def data_store(results: str, system: str) -> str:
     return f"{results}/data/{system}/{DATA_STORE}"
 
 
+def shard_store(results: str, system: str, shard: str) -> str:
+    """One shard of a system's store (``shard``: its trajectory range, ``START-STOP``)."""
+    return f"{results}/data/{system}/shards/{shard}.zarr"
+
+
+def calibration_file(results: str, system: str) -> str:
+    """What a simulator measured once before its trajectories (the polymer's λ)."""
+    return f"{results}/data/{system}/calibration.json"
+
+
+def calibration_part(results: str, system: str, part: str) -> str:
+    return f"{results}/data/{system}/calibration/{part}.npz"
+
+
 def reduce_dir(results: str, system: str) -> str:
     return f"{results}/reduce/{system}"
 
@@ -65,8 +79,10 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
     results = config["results"]
     reduced = reduction(config, system) is not None
     runs = runs_of(config, system)
-    if stage in ("simulate", "ingest"):
+    if stage == "ingest":
         return {"out": data_store(results, system)}
+    if stage in ("simulate", "gather", "calibrate"):
+        return _simulation_paths(config, stage, system)
     if stage == "reduce":
         return {"data": data_store(results, system), "out_dir": reduce_dir(results, system), "dask": config["dask"]}
     if stage in ("figures", "figures-fields"):
@@ -106,6 +122,24 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
             "out": f"{figures_dir(results, system)}/potential_{run}",
         }
     raise ValueError(f"unknown stage '{stage}'")
+
+
+def _simulation_paths(config: Mapping[str, Any], stage: str, system: str) -> dict[str, Any]:
+    """The store of one simulate job (or the shards and calibration of the plan the workflow
+    makes: onsagerflow.jobs)."""
+    from ..jobs import calibration_plan, range_name, shard_plan
+
+    results = config["results"]
+    parts = [range_name(r) for r in calibration_plan(config, system)]
+    calibration = calibration_file(results, system) if parts else None
+    if stage == "simulate":
+        return {"out": data_store(results, system), "calibration": calibration}
+    if stage == "gather":
+        return {
+            "out": data_store(results, system),
+            "shards": [shard_store(results, system, range_name(r)) for r in shard_plan(config, system)],
+        }
+    return {"out": calibration, "parts": [calibration_part(results, system, p) for p in parts]}
 
 
 def _figure_paths(results: str, system: str, runs: list[str], *, fields: bool) -> dict[str, Any]:

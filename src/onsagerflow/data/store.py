@@ -154,6 +154,12 @@ def trajectory_chunk(ds: xr.Dataset, target_mb: float = 16.0) -> int:
     return int(max(1, min(ds.sizes["trajectory"], (target_mb * 2**20) // max(per_traj, 1))))
 
 
+def stored_chunk(ds: xr.Dataset) -> int:
+    """Trajectories per chunk of a store opened from disk (its first data variable's)."""
+    var = next(iter(ds.data_vars.values()))
+    return int(var.encoding["chunks"][var.dims.index("trajectory")])
+
+
 def _prepare(ds: xr.Dataset, chunk: int | None = None) -> xr.Dataset:
     ds = ds.copy()
     for name, v in ds.variables.items():
@@ -203,6 +209,7 @@ def write_store(
     *,
     dims: Iterable[Hashable] = (),
     chunk_mb: float = 16.0,
+    chunk: int | None = None,
     allow_nan: bool = False,
 ) -> Path:
     """Validate and write a canonical store atomically, with consolidated metadata.
@@ -215,7 +222,9 @@ def write_store(
             ``trajectory`` (a simulator streams a store larger than memory this way).
         path: where the store goes (``….zarr``).
         dims: the system's own dimensions the store must have (``state``; ``z``, ``x``).
-        chunk_mb: about how many MB one chunk (a run of whole trajectories) holds.
+        chunk_mb: about how many MB one chunk (a run of whole trajectories) holds, as the
+            first batch decides.
+        chunk: trajectories per chunk instead (a gathered store keeps its shards' chunks).
         allow_nan: admit NaN (rollouts that escaped), never inf.
 
     Returns:
@@ -228,19 +237,20 @@ def write_store(
     target = Path(path)
     batches = [data] if isinstance(data, xr.Dataset) else data
     with atomic_path(target) as tmp:
-        chunk = None
+        first = True
         for i, batch in enumerate(batches):
             validate_dataset(batch, dims=dims, where=f"{target} (batch {i})", check_leak=False, allow_nan=allow_nan)
-            if chunk is None:
-                chunk = trajectory_chunk(batch, chunk_mb)
+            if first:
+                chunk = chunk or trajectory_chunk(batch, chunk_mb)
                 _prepare(batch, chunk).to_zarr(
                     tmp, mode="w", zarr_format=3, consolidated=False, write_empty_chunks=True
                 )
+                first = False
             else:
                 _prepare(batch, chunk).to_zarr(
                     tmp, append_dim="trajectory", zarr_format=3, consolidated=False, write_empty_chunks=True
                 )
-        if chunk is None:
+        if first:
             raise SchemaError(f"{target}: no data to write")
         _consolidate(tmp)
         with xr.open_zarr(tmp, consolidated=True) as written:

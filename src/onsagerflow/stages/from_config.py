@@ -10,13 +10,17 @@ The rules themselves pass ``--spec`` and every path.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..config import ConfigError, load_config, parse_run, potential_models, runs_of, stage_spec
-from ..config.paths import stage_paths
+from ..config.paths import calibration_part, shard_store, stage_paths
+from ..jobs.shards import range_name
 
 # What a stage needs besides its spec when the spec is given directly (the rules' form).
 NEEDS = {
     "simulate": ("out",),
+    "gather": ("out", "shards"),
+    "calibrate": ("out",),
     "ingest": ("out",),
     "config": ("out",),
     "reduce": ("data", "out_dir"),
@@ -27,7 +31,12 @@ NEEDS = {
     "figures-polymer": ("run", "model", "eval_dir", "reducer", "latent", "out_dir"),
     "potential": ("model", "eval_dir", "out"),
 }
-SPEC_STAGE = {"figures-fields": "figures", "figures-polymer": "figures"}  # which stage_spec a command takes
+SPEC_STAGE = {
+    "figures-fields": "figures",
+    "figures-polymer": "figures",
+    "gather": "simulate",
+    "calibrate": "simulate",
+}  # which stage_spec a command takes
 WITH_RUN = ("train", "evaluate", "potential", "figures-polymer")  # --model RUN in the config form
 
 
@@ -57,7 +66,16 @@ def complete(args: argparse.Namespace) -> None:
         return
     system, run = _system_and_run(args, config)
     args.spec = stage_spec(config, SPEC_STAGE.get(stage, stage), system, run)
-    for dest, value in stage_paths(config, stage, system, run).items():
+    paths = stage_paths(config, stage, system, run)
+    if stage == "simulate" and args.trajectories is not None:  # one shard: its own store
+        paths["out"] = shard_store(config["results"], system, range_name(args.trajectories))
+    if stage == "simulate" and paths["calibration"] and not Path(paths["calibration"]).exists():
+        paths["calibration"] = None  # not calibrated yet: the simulator measures it itself (the same value)
+    if stage == "calibrate" and args.part is not None:  # one part of the calibration
+        if paths["out"] is None:
+            raise ConfigError(f"onsagerflow calibrate: systems.{system} needs no calibration")
+        paths = {"out": calibration_part(config["results"], system, range_name(args.part))}
+    for dest, value in paths.items():
         if getattr(args, dest, None) in (None, []):
             setattr(args, dest, value)
     runtime = config["runtime"]
@@ -79,6 +97,8 @@ def _system_and_run(args: argparse.Namespace, config: dict) -> tuple[str, str | 
     reduced, polymer = block.get("reduction") is not None, block["type"] == "polymer"
     wrong = {
         "simulate": "source" in block and "its data are ingested: use onsagerflow ingest",
+        "gather": "source" in block and "its data are ingested: use onsagerflow ingest",
+        "calibrate": "source" in block and "its data are ingested: use onsagerflow ingest",
         "ingest": "source" not in block and f"type '{block['type']}' is simulated: use onsagerflow simulate",
         "reduce": not reduced and "it has no reduction block",
         "figures": reduced and f"use onsagerflow {'figures-polymer' if polymer else 'figures-fields'}",

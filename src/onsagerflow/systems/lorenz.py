@@ -8,7 +8,7 @@ training pairs (t, t+τ) of PRF21.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -20,7 +20,7 @@ from ..data import assign_splits, build_dataset
 from ..provenance import stamp
 
 DIMS = ("state",)
-BATCH = 25  # trajectories per solve: the simulate stage logs its progress batch by batch
+BATCH = 25  # trajectories per solve (one compiled solver; shards hold whole batches)
 VARIABLE = "u"
 STATE_NAMES = ("x", "y", "z")
 
@@ -118,25 +118,33 @@ def trajectory_count(spec: Mapping[str, Any]) -> int:
     return int(spec["simulation"]["n_trajectories"])
 
 
-def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
-    """The ``n_trajectories`` Lorenz trajectories with splits, as canonical Datasets of
-    ``BATCH`` trajectories each (the last one padded to that size for the solve, so one
-    compiled solver serves all; each trajectory is solved on its own, whatever its batch)."""
+def batch_size(spec: Mapping[str, Any]) -> int:
+    """Trajectories solved together: ``BATCH``, or all when there are fewer."""
+    return min(trajectory_count(spec), BATCH)
+
+
+def simulate(spec: Mapping[str, Any], trajectories: Sequence[int] | None = None) -> Iterator[xr.Dataset]:
+    """The ``n_trajectories`` Lorenz trajectories with splits, or the ``trajectories`` (ids)
+    among them, as canonical Datasets of ``batch_size`` trajectories each from the first id
+    (the last one padded to that size for the solve, so one compiled solver serves all).
+    Trajectory i starts from row i of the seeded draw of all starts and keeps the split of
+    the whole set, so a shard of whole batches holds, bit for bit, what the whole run would:
+    each batch is the same program on the same starts."""
     n = trajectory_count(spec)
+    wanted = np.arange(n) if trajectories is None else np.asarray(trajectories, dtype=np.int64)
     t = sample_times(spec)
     u0 = sample_initial_states(spec, n, spec["seed"])
     split = assign_splits(n, spec["splits"], spec["seed"])
-    size = min(n, BATCH)
-    for start in range(0, n, size):
-        ids = np.arange(start, min(n, start + size))
-        starts = u0[np.minimum(np.arange(start, start + size), n - 1)]
+    size = batch_size(spec)
+    for start in range(0, len(wanted), size):
+        ids = wanted[start : start + size]
+        starts = u0[np.concatenate([ids, np.full(size - len(ids), ids[-1])])]
         yield _dataset(spec, solve(spec, starts, t)[: len(ids)], t, split[ids], ids)
 
 
 def _dataset(spec: Mapping[str, Any], u: np.ndarray, t: np.ndarray, split: np.ndarray, ids: np.ndarray) -> xr.Dataset:
     sim = spec["simulation"]
     sigma, r, b = parameters(spec)
-    n = len(ids)
     return build_dataset(
         system=spec["name"],
         data_vars={
@@ -145,7 +153,7 @@ def _dataset(spec: Mapping[str, Any], u: np.ndarray, t: np.ndarray, split: np.nd
         time=t,
         split=split,
         trajectory=ids,
-        trajectory_coords={"r": np.full(n, r)},
+        trajectory_coords={"r": np.full(len(ids), r)},
         coords={"state": (("state",), list(STATE_NAMES))},
         attrs={
             "system_type": "lorenz",

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -287,12 +287,23 @@ def trajectory_count(spec: Mapping[str, Any]) -> int:
     return int(spec["simulation"]["n_trajectories"])
 
 
-def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
+def batch_size(spec: Mapping[str, Any]) -> int:
+    """Trajectories simulated together (a shard holds whole batches: module ``simulate``)."""
+    return int(spec["simulation"]["batch_size"])
+
+
+def simulate(spec: Mapping[str, Any], trajectories: Sequence[int] | None = None) -> Iterator[xr.Dataset]:
     """Batches of trajectories from random small perturbations of the conduction state,
-    as canonical Datasets: u, w, θ on (trajectory, time, z, x) and the Nusselt number."""
+    as canonical Datasets: u, w, θ on (trajectory, time, z, x) and the Nusselt number.
+
+    ``trajectories`` (ids, default all) picks a subset, in batches of ``batch_size`` from its
+    first id: trajectory i is drawn from its own key and keeps the split of the whole set, so
+    a shard of whole batches holds, bit for bit, what the whole run would (each batch is the
+    same program on the same trajectories)."""
     sim = spec["simulation"]
     solver = make_solver(spec)
-    n = int(sim["n_trajectories"])
+    n = trajectory_count(spec)
+    wanted = np.arange(n) if trajectories is None else np.asarray(trajectories, dtype=np.int64)
     every = int(round(sim["dt_sample"] / sim["dt"]))
     if every < 1 or abs(every * sim["dt"] - sim["dt_sample"]) > 1e-9 * sim["dt_sample"]:
         raise ConfigError(
@@ -305,7 +316,7 @@ def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
     t = burn * sim["dt"] + np.arange(n_save) * sim["dt_sample"]
     split = assign_splits(n, spec["splits"], spec["seed"])
     key = jax.random.key(spec["seed"])
-    batch = int(sim["batch_size"])
+    batch = batch_size(spec)
     fields_fn = jax.jit(jax.vmap(jax.vmap(solver.fields)))
     nu_fn = jax.jit(jax.vmap(jax.vmap(solver.nusselt)))
     attrs = {
@@ -327,8 +338,8 @@ def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
         "seed": int(spec["seed"]),
         **stamp(spec),
     }
-    for start in range(0, n, batch):
-        ids = np.arange(start, min(n, start + batch))
+    for start in range(0, len(wanted), batch):
+        ids = wanted[start : start + batch]
         keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.asarray(ids))
         s0 = random_perturbations(solver, keys, sim["perturbation"])
         if burn:
