@@ -164,3 +164,51 @@ def test_every_differentiation_method_fits_a_linear_system(method):
     u = np.exp(-t)[None, :, None] * np.array([1.0, 2.0, -1.5])[:, None, None]
     coef, _ = fit_sindy(u, 0.01, degree=1, threshold=0.1, alpha=0.0, method=method)
     np.testing.assert_allclose(coef[:, 0], [0.0, -1.0], atol=1e-2)
+
+
+def test_our_stlsq_is_pysindys():
+    """stlsq on the normal equations (the grid search) gives pysindy's STLSQ coefficients."""
+    from onsagerflow.models.sindy import derivatives, stlsq
+
+    u, dt = lorenz_trajectories(t_end=1.0, n=4)
+    z = (u - u.reshape(-1, 3).mean(0)) / u.reshape(-1, 3).std(0)
+    x_dot = derivatives(z, dt)
+    theta = np.asarray(SINDy(3, degree=2).features(jnp.asarray(np.concatenate(list(z)))))
+    for threshold, alpha in [(0.0, 0.0), (0.05, 0.05), (0.5, 1e-3)]:
+        ours = stlsq(theta, np.concatenate(x_dot), threshold=threshold, alpha=alpha)
+        theirs, _ = fit_sindy(z, dt, degree=2, threshold=threshold, alpha=alpha, x_dot=x_dot)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-11)
+
+
+def test_validation_selection_keeps_a_small_true_term():
+    """dz/dt = (−z₀ + 0.01 z₁², −0.5 z₁ + 0.3 z₀z₁): a threshold of 0.02 drops the true 0.01 term
+    and biases the fit; chosen by the one-step loss on held-out trajectories, the threshold keeps
+    it and the coefficients come out exact (derivatives are exact here)."""
+    from onsagerflow.models.sindy import select_stlsq, stlsq
+    from onsagerflow.training.losses import window_loss
+
+    def f(z):
+        return jnp.stack([-z[..., 0] + 0.01 * z[..., 1] ** 2, -0.5 * z[..., 1] + 0.3 * z[..., 0] * z[..., 1]], axis=-1)
+
+    t = np.linspace(0.0, 3.0, 301)
+    starts = np.random.default_rng(0).uniform(-3, 3, size=(12, 2))
+    zs, ok = integrate(lambda z, a: f(z), starts, t, rtol=1e-12, atol=1e-12)
+    assert ok.all()
+    library = SINDy(2, degree=2)
+    train, val = zs[:8].reshape(-1, 2), zs[8:]
+    theta = np.asarray(library.features(jnp.asarray(train)))
+    x_dot = np.asarray(f(jnp.asarray(train)))
+    exact = np.zeros((6, 2))
+    exact[1, 0], exact[5, 0], exact[2, 1], exact[4, 1] = -1.0, 0.01, -0.5, 0.3  # 1 z0 z1 z0² z0z1 z1²
+    windows = jnp.asarray(make_windows(val, lag=1))
+
+    def val_loss(c):
+        return window_loss(lambda z: library.features(z) @ jnp.asarray(c), windows, float(t[1] - t[0]))
+
+    fixed = stlsq(theta, x_dot, threshold=0.02, alpha=0.05)
+    assert fixed[5, 0] == 0.0  # the small true term is gone
+    (threshold, _), coef, trials = select_stlsq(theta, x_dot, [0.0, 0.001, 0.02, 0.05], [0.0, 0.05], val_loss)
+    assert threshold < 0.01
+    np.testing.assert_allclose(coef, exact, atol=1e-8)
+    assert float(val_loss(coef)) < float(val_loss(fixed))
+    assert len(trials) == 8

@@ -110,14 +110,14 @@ def test_defaults_fill_nested_blocks_each_with_its_own_copy():
             lambda c: c["systems"]["lorenz_r16"].setdefault("simulation", {}).update(n_trajectories="many"),
             "systems.lorenz_r16.simulation.n_trajectories: got 'many' (a string); expected an integer",
         ),
-        (lambda c: c["models"]["onsagernet"].update(alpha=-1), "models.onsagernet.alpha: got -1; must be > 0"),
+        (lambda c: c["models"]["onsagernet"].update(alpha=-1), "models.onsagernet.alpha: got -1; must be >= 0"),
         (
             lambda c: c["systems"]["lorenz_r16"].update(type="lorenz64"),
             "systems.lorenz_r16.type: got 'lorenz64'; did you mean 'lorenz'?",
         ),
         (
             lambda c: c["models"]["onsagernet"].update(activation="swish"),
-            "models.onsagernet.activation: got 'swish' (allowed: requr, requ, tanh, softplus, relu, gelu)",
+            "models.onsagernet.activation: got 'swish' (allowed: requr, requ, tanh, softplus, sigmoid, relu, gelu)",
         ),
         (
             lambda c: c["systems"]["lorenz_r16"].pop("models"),
@@ -125,7 +125,7 @@ def test_defaults_fill_nested_blocks_each_with_its_own_copy():
         ),
         (
             lambda c: c["systems"]["lorenz_r16"].pop("type"),
-            "systems.lorenz_r16: missing key 'type' (one of lorenz, rbc, polymer, ingested)",
+            "systems.lorenz_r16: missing key 'type' (one of lorenz, langevin, rbc, polymer, ingested)",
         ),
         (
             lambda c: c.update(runtime={"xla_mem_fraction": "half"}),

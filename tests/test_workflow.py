@@ -342,3 +342,28 @@ def test_polymer_branch_end_to_end(tmp_path):
         assert_figure(results / "figures" / "polymer_tiny" / f"{stem}_s_onsagernet-n3.png")
     for store in results.rglob("*.zarr"):
         assert_cf_clean(store, tmp_path)
+
+
+@pytest.mark.slow
+def test_langevin_branch_end_to_end(tmp_path):
+    """PRF21 Sec. IV A: the damped pendulum, the authors' three nets, the one-step test MSE, the
+    rollouts from the 12 edge starts (Fig. 2b), the learned energy against H (Fig. 3, for the
+    two nets with an energy), the accuracy bar chart and the energy figure."""
+    results = tmp_path / "results"
+    out = snakemake(
+        "--config", f"results={results}", config=os.path.join(ROOT, "tests", "configs", "langevin_tiny.yaml")
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    for run in ("ons", "mlp", "sym"):
+        m = json.loads((results / "eval" / "pendulum_tiny" / run / "metrics.json").read_text())
+        assert m["one_step_error"]["mse"] > 0 and m["one_step_error"]["n_pairs"] == 3 * 20
+        assert len(m["edge_rollouts"]["starts"]) == 12 and m["edge_rollouts"]["mean"][0] == 0.0
+        assert m["periodic_orbits"]["exact"] == []  # a damped oscillator has none
+        assert ("energy" in m) == (run != "mlp")
+        if run != "mlp":
+            e = m["energy"]
+            assert e["authors_alignment"] == "hessian" and e["relative_l2_error"]["affine"] > 0
+    assert_figure(results / "figures" / "accuracy.png")
+    assert_figure(results / "figures" / "pendulum_tiny" / "potential_ons.png")
+    table = pd.read_csv(results / "tables" / "results.csv")
+    assert "V error, authors' alignment" in table and "one-step test MSE" in table

@@ -179,6 +179,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--reducer")
     s.add_argument("--latent")
     s.add_argument("--out-dir")
+    a = sub.add_parser("accuracy", help="accuracy bar charts (PRF21 Figs. 2a, 7, 8) from metrics.json files")
+    a.add_argument("metrics", nargs="+")
+    a.add_argument("--out", required=True, help="file stem; .png and .pdf are written")
     t = sub.add_parser("table", help="results table from metrics.json files")
     t.add_argument("metrics", nargs="+")
     t.add_argument("--csv", required=True)
@@ -288,6 +291,11 @@ def run_stage(args: argparse.Namespace) -> None:
         from .stages import config_file
 
         config_file.run(args.spec, args.out)
+        return
+    if args.stage == "accuracy":
+        from .stages import figures
+
+        figures.run_accuracy(args.metrics, args.out)
         return
     if args.stage == "table":
         from .stages import table

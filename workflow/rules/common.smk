@@ -189,6 +189,8 @@ TABLE_NAMES = [t for t, (_, systems) in TABLES.items() if systems]
 def all_targets():
     targets = [f"{RESULTS}/tables/{t}.{e}" for t in TABLE_NAMES for e in ("csv", "md")]
     targets.append(f"{RESULTS}/config.yaml")
+    if STATE_SYSTEMS:
+        targets.extend(f"{RESULTS}/figures/accuracy.{e}" for e in ("png", "pdf"))
     for s in SYSTEMS:
         targets.extend(figure_files(s))
     return targets

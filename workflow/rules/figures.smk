@@ -192,3 +192,32 @@ rule config_file:
         config=lambda w: json.dumps(config, sort_keys=True),
     shell:
         "{params.cmd} --spec {params.config:q} --out {output:q} > {log:q} 2>&1"
+
+
+# PRF21 Figs. 2a, 7, 8: the one-step test accuracy of every state-space run, as bar charts
+rule accuracy:
+    input:
+        all_metrics(STATE_SYSTEMS),
+    output:
+        report(
+            multiext(f"{RESULTS}/figures/accuracy", ".png", ".pdf"),
+            caption="../report/accuracy.rst",
+            category="Figures",
+            subcategory="accuracy",
+            labels={"figure": "accuracy"},
+        ),
+    log:
+        log_file("figures/accuracy"),
+    benchmark:
+        benchmark_file("figures/accuracy")
+    conda:
+        ENVS["figures"]
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        cmd=command("accuracy", jax=False),
+        stem=lambda w, output: output[0].removesuffix(".png"),
+    shell:
+        "{params.cmd} {input:q} --out {params.stem:q} > {log:q} 2>&1"

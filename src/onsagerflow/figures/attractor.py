@@ -18,10 +18,13 @@ def attractor_figure(
     labels=None,
     n_show: int = 3,
     title: str = "",
+    orbits: dict[str, list[dict]] | None = None,
 ):
     """``truth`` and ``models[name]`` are long rollouts (start, time, n) from the same
     starts; drawn in 3D (the first three components) or, for n = 2, in the plane. ``labels``
-    name the axes (the store's component labels with their units; default c1, c2, c3)."""
+    name the axes (the store's component labels with their units; default c1, c2, c3).
+    ``orbits[name]`` (name "truth" for the true system) are periodic orbits to draw, dashed:
+    red for unstable ones, black for stable ones."""
     panels = ([("truth", truth)] if truth is not None else []) + list(models.items())
     d = min(3, panels[0][1].shape[-1])
     labels = labels or tuple(f"c{i + 1}" for i in range(d))
@@ -36,12 +39,16 @@ def attractor_figure(
             ax.scatter(*np.asarray(exact)[:, :d].T, marker="+", s=80, c="r", label="exact fixed points", **extra)
         for p in fixed_points.get(name, []):
             ax.scatter(*np.asarray(p["x"])[:d, None], s=40, **extra, **fixed_point_style(p["kind"]))
+        for o in (orbits or {}).get(name, []):
+            pts = np.asarray(o["orbit"])
+            col = "k" if o["stability"] == "stable" else "r"
+            ax.plot(*pts[:, :d].T, ls="--", lw=1.2, color=col, label=f"periodic orbit, T = {o['period']:.4g}")
         ax.set_xlabel(labels[0])
         ax.set_ylabel(labels[1])
         if d == 3:
             ax.set_zlabel(labels[2])
         ax.set_title(name)
-        if i == 0 and exact is not None:
+        if (i == 0 and exact is not None) or (orbits or {}).get(name):
             ax.legend(loc="upper left", fontsize=7)
     fig.suptitle(title + "  (learned fixed points: ● stable, ○ unstable, ✕ saddle)", fontsize=9)
     return fig

@@ -8,10 +8,30 @@ import numpy as np
 from .common import MODEL_COLORS
 
 
-def error_figure(curves: dict[str, dict], threshold: float, title: str = "", time_label: str = "time"):
+def error_figure(
+    curves: dict[str, dict],
+    threshold: float,
+    title: str = "",
+    time_label: str = "time",
+    edge: dict[str, dict] | None = None,
+):
     """``curves[name]`` is metrics['relative_error'] (time, median, q10, q90); ``time_label``
-    the time axis's label with its units (``cf.axis_label`` of the store's time)."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    the time axis's label with its units (``cf.axis_label`` of the store's time). ``edge[name]``
+    (metrics['edge_rollouts'] of a damped-oscillator system) adds a second panel in the style of
+    PRF21 Fig. 2b: |x̂(t) − x(t)| from the starts on the edge of the start box, mean ± std."""
+    if edge:
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+        for i, (name, e) in enumerate(edge.items()):
+            t, mean, std = (np.asarray(e[k], float) for k in ("time", "mean", "std"))
+            col = MODEL_COLORS[i % len(MODEL_COLORS)]
+            ax2.errorbar(t, mean, yerr=std, color=col, fmt="-o", ms=2, lw=1, elinewidth=0.6, label=name)
+        n_starts = len(next(iter(edge.values()))["starts"])
+        ax2.set_xlabel(time_label)
+        ax2.set_ylabel("|x̂(t) − x(t)|")
+        ax2.set_title(f"from the {n_starts} starts on the edge of the start box: mean ± std", fontsize=9)
+        ax2.legend(fontsize=8)
+    else:
+        fig, ax = plt.subplots(figsize=(6, 4))
     lowest = np.inf
     for i, (name, c) in enumerate(curves.items()):
         t = np.asarray(c["time"])

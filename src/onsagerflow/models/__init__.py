@@ -13,6 +13,7 @@ from .baselines import MLPODE, matched_width
 from .layers import param_count as dense_param_count
 from .onsagernet import OnsagerNet, SOnsagerNet
 from .sindy import SINDy
+from .symoden import SymODEN
 
 DTYPES = {"float32": jnp.float32, "float64": jnp.float64}
 
@@ -36,14 +37,15 @@ def build_model(
     them, for a chart of form ncs24 or a loss that measures positions). An ``s_onsagernet``
     (stochastic, docs/science.md, "S-OnsagerNet") takes the OnsagerNet keys plus ``diffusion`` and optional
     ``sigma_init`` (initial noise amplitude in normalised units, default 1) and
-    ``sigma_floor``. A ``sindy`` model is the polynomial of its ``degree`` with zero
+    ``sigma_floor``. A ``symoden`` is the dissipative Hamiltonian baseline of PRF21's damped
+    oscillators. A ``sindy`` model is the polynomial of its ``degree`` with zero
     coefficients until ``fit_sindy`` fills them.
     """
     if spec["type"] == "sindy":  # coefficients come from fit_sindy, not from an initialisation
         return SINDy(n, degree=spec["degree"])
     kind = spec["type"]
-    if kind not in ("onsagernet", "s_onsagernet", "mlp_ode"):
-        raise ValueError(f"unknown model type '{kind}'; known: onsagernet, s_onsagernet, mlp_ode, sindy")
+    if kind not in ("onsagernet", "s_onsagernet", "mlp_ode", "symoden"):
+        raise ValueError(f"unknown model type '{kind}'; known: onsagernet, s_onsagernet, mlp_ode, symoden, sindy")
     rngs = nnx.Rngs(seed)
     dtype = DTYPES[spec["dtype"]]
     if kind in ("onsagernet", "s_onsagernet"):
@@ -55,6 +57,7 @@ def build_model(
             beta=spec["beta"],
             activation=spec["activation"],
             forcing=spec["forcing"],
+            architecture=spec["architecture"],
             matrices=spec["matrices"],
             matrix_width=spec.get("matrix_width"),
             matrix_depth=spec.get("matrix_depth"),
@@ -92,6 +95,18 @@ def build_model(
                 positions_dim=positions_dim,
             ),
         )
+    if kind == "symoden":
+        return SymODEN(
+            n,
+            width=spec["width"],
+            depth=spec["depth"],
+            activation=spec["activation"],
+            alpha=spec["alpha"],
+            beta=spec["beta"],
+            forcing=spec["forcing"],
+            rngs=rngs,
+            param_dtype=dtype,
+        )
     width = spec.get("width")  # an mlp_ode: its own width, or one matching a peer's parameter count
     peer = spec.get("match_params_of")
     if peer:
@@ -105,7 +120,15 @@ def build_model(
         width = matched_width(n, spec["depth"], target)
     if not width:
         raise ValueError("model spec: mlp_ode needs 'width' or 'match_params_of'")
-    return MLPODE(n, width=width, depth=spec["depth"], activation=spec["activation"], rngs=rngs, param_dtype=dtype)
+    return MLPODE(
+        n,
+        width=width,
+        depth=spec["depth"],
+        activation=spec["activation"],
+        residual=spec["residual"],
+        rngs=rngs,
+        param_dtype=dtype,
+    )
 
 
 def param_count(model: nnx.Module) -> int:
@@ -115,4 +138,14 @@ def param_count(model: nnx.Module) -> int:
     return dense_param_count(model)
 
 
-__all__ = ["JointModel", "MLPODE", "OnsagerNet", "PCAResNet", "SINDy", "SOnsagerNet", "build_model", "param_count"]
+__all__ = [
+    "JointModel",
+    "MLPODE",
+    "OnsagerNet",
+    "PCAResNet",
+    "SINDy",
+    "SOnsagerNet",
+    "SymODEN",
+    "build_model",
+    "param_count",
+]

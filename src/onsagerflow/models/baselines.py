@@ -9,10 +9,23 @@ from .layers import MLP, mlp_param_count
 
 
 class MLPODE(nnx.Module):
+    """``residual`` adds skip connections between the hidden layers (the authors' MLP-ODEN);
+    it adds no parameters."""
+
     def __init__(
-        self, n: int, *, width: int, depth: int = 2, activation: str = "tanh", rngs: nnx.Rngs, param_dtype=jnp.float32
+        self,
+        n: int,
+        *,
+        width: int,
+        depth: int = 2,
+        activation: str = "tanh",
+        residual: bool = False,
+        rngs: nnx.Rngs,
+        param_dtype=jnp.float32,
     ):
-        self.net = MLP(n, n, width=width, depth=depth, act=activation, rngs=rngs, param_dtype=param_dtype)
+        self.net = MLP(
+            n, n, width=width, depth=depth, act=activation, residual=residual, rngs=rngs, param_dtype=param_dtype
+        )
 
     def __call__(self, z):
         return self.net(z)

@@ -21,6 +21,7 @@ ACTIVATIONS = {
     "requ": requ,
     "tanh": jnp.tanh,
     "softplus": jax.nn.softplus,
+    "sigmoid": jax.nn.sigmoid,
     "relu": jax.nn.relu,
     "gelu": jax.nn.gelu,
 }
@@ -59,12 +60,16 @@ class MLP(nnx.Module):
         self.act = act
         self.residual = residual
 
-    def __call__(self, x):
+    def features(self, x):
+        """The last hidden layer's output (what ``out`` maps to the result)."""
         sigma = activation(self.act)
         h = sigma(self.inp(x))
         for layer in self.hidden:
             h = h + sigma(layer(h)) if self.residual else sigma(layer(h))
-        return self.out(h)
+        return h
+
+    def __call__(self, x):
+        return self.out(self.features(x))
 
 
 def mlp_param_count(din: int, dout: int, width: int, depth: int) -> int:

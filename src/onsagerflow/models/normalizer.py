@@ -38,6 +38,10 @@ class Units(NamedTuple):
         """A rate dz/dt' (a vector field, a drift) as dx/dt: scale ⊙ g / time_scale."""
         return self.scale * g / self.time_scale
 
+    def rate_to_model(self, v):
+        """A rate dx/dt as dz/dt' = v ⊙ time_scale / scale (the inverse of ``rate_to_physical``)."""
+        return v * self.time_scale / self.scale
+
     def gradient_to_physical(self, g):
         """A gradient ∇_z V as ∇ₓV = g / scale (z = (x − mean)/scale)."""
         return g / self.scale
@@ -84,6 +88,20 @@ class Normalizer:
         dz = np.diff(u, axis=1) / dt / scale
         rms = float(np.sqrt(np.mean(dz**2))) if dz.size else 1.0
         return cls(mean=mean, scale=scale, time_scale=1.0 / rms if rms > 0 else 1.0)
+
+    @classmethod
+    def identity(cls, n: int) -> Normalizer:
+        """No scaling: models learn in physical units (as the authors' nets of PRF21 do)."""
+        return cls(mean=np.zeros(n), scale=np.ones(n), time_scale=1.0)
+
+    @classmethod
+    def for_kind(cls, kind: str, u: np.ndarray, dt: float) -> Normalizer:
+        """The normaliser a system's ``normalization`` names: per_component, isotropic or none."""
+        if kind == "none":
+            return cls.identity(np.asarray(u).shape[-1])
+        if kind not in ("per_component", "isotropic"):
+            raise ValueError(f"unknown normalization '{kind}'; known: per_component, isotropic, none")
+        return cls.fit(u, dt, isotropic=kind == "isotropic")
 
     def units(self, array: Callable = np.asarray) -> Units:
         """The transform as ``Units``; ``array=jnp.asarray`` for arguments of compiled code."""

@@ -6,6 +6,12 @@ read off one network head of n² outputs; with ``"separate"`` (NCS24's code) two
 full n × n matrices L and U, each squashed elementwise by tanh. V = ½ Σ φ_i(z)² + β|z|² with φ
 a residual MLP plus a linear term; f(z) = F z + f₀ (or none). Every method takes states of
 shape (..., n).
+
+``architecture``: "separate" gives φ and the (L, U) head networks of their own;
+"shared" is PRF21's code's: one residual MLP whose last hidden layer feeds both the
+φ head and the (L, U) head (PRF21's Lorenz net, one hidden layer of 20: 353 parameters,
+the authors count 356 with two redundant biases on φ; it needs ``matrices="shared"``).
+α = 0 (M = L Lᵀ, positive semi-definite) and β = 0 are the authors' Langevin settings.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from flax import nnx
 
 from .layers import MLP
 
+ARCHITECTURES = ("separate", "shared")
 MATRICES = ("shared", "separate")
 
 
@@ -34,26 +41,34 @@ class OnsagerNet(nnx.Module):
         beta: float = 0.1,
         activation: str = "requr",
         forcing: str = "linear",
+        architecture: str = "separate",
         matrices: str = "shared",
         matrix_width: int | None = None,
         matrix_depth: int | None = None,
         rngs: nnx.Rngs,
         param_dtype=jnp.float32,
     ):
-        if alpha <= 0 or beta <= 0:
-            raise ValueError(f"OnsagerNet needs alpha > 0 and beta > 0 (got {alpha}, {beta})")
+        if alpha < 0 or beta < 0:
+            raise ValueError(f"OnsagerNet needs alpha >= 0 and beta >= 0 (got {alpha}, {beta})")
         if forcing not in ("linear", "none"):
             raise ValueError(f"forcing must be 'linear' or 'none', got '{forcing}'")
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got '{architecture}'")
         if matrices not in MATRICES:
             raise ValueError(f"matrices must be one of {MATRICES}, got '{matrices}'")
+        if architecture == "shared" and matrices != "shared":
+            raise ValueError("architecture 'shared' reads one (L, U) head off φ's features: it needs matrices 'shared'")
         m = potential_dim or n
         kw = dict(rngs=rngs, param_dtype=param_dtype)
         self.n, self.alpha, self.beta, self.forcing_kind = n, float(alpha), float(beta), forcing
+        self.shared = architecture == "shared"
         self.matrices_kind = matrices
         self.phi = MLP(n, m, width=width, depth=depth, act=activation, residual=True, **kw)
         self.phi_linear = nnx.Linear(n, m, use_bias=False, **kw)
         mkw = dict(width=matrix_width or width, depth=matrix_depth or depth, act=activation, **kw)
-        if matrices == "shared":
+        if self.shared:  # the (L, U) head reads φ's last hidden layer
+            self.mw_head = nnx.Linear(width, n * n, **kw)
+        elif matrices == "shared":
             self.mw = MLP(n, n * n, **mkw)
         else:
             self.m_net = MLP(n, n * n, **mkw)
@@ -74,7 +89,7 @@ class OnsagerNet(nnx.Module):
         """(M, W): dissipation (SPD) and conservative (antisymmetric) matrices at z."""
         shape = (*z.shape[:-1], self.n, self.n)
         if self.matrices_kind == "shared":
-            a = self.mw(z).reshape(shape)
+            a = (self.mw_head(self.phi.features(z)) if self.shared else self.mw(z)).reshape(shape)
             lower = jnp.tril(a)
             upper = jnp.triu(a, k=1)
         else:

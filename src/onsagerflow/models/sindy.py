@@ -96,8 +96,10 @@ def fit_sindy(
     max_iter: int = 20,
     method: str = "finite_difference",
     window: int = 9,
+    x_dot=None,
 ):
-    """Fit SINDy on trajectories (traj, time, n) sampled every ``dt``; derivatives per trajectory.
+    """Fit SINDy on trajectories (traj, time, n) sampled every ``dt``; derivatives per trajectory
+    (or ``x_dot``, the same shape, from ``derivatives``: several fits then share them).
 
     Returns (coef (features, n) in the order of ``monomial_powers``, the fitted pysindy model).
     """
@@ -110,7 +112,11 @@ def fit_sindy(
         feature_library=ps.PolynomialLibrary(degree=degree, include_bias=True),
         differentiation_method=differentiation(method, window),
     )
-    model.fit(traj if len(traj) > 1 else traj[0], t=float(dt))
+    if x_dot is None:
+        model.fit(traj if len(traj) > 1 else traj[0], t=float(dt))
+    else:
+        dots = [np.asarray(d, dtype=np.float64) for d in x_dot]
+        model.fit(traj if len(traj) > 1 else traj[0], t=float(dt), x_dot=dots if len(dots) > 1 else dots[0])
     theirs = np.asarray(model.feature_library.powers_)
     ours = monomial_powers(n, degree)
     index = {tuple(p): j for j, p in enumerate(theirs)}
@@ -119,3 +125,65 @@ def fit_sindy(
         raise RuntimeError(f"pysindy's polynomial library differs from ours (missing {missing[:3]})")
     coef = np.asarray(model.coefficients()).T[[index[tuple(p)] for p in ours]]  # (features, n)
     return coef, model
+
+
+def derivatives(trajectories, dt: float, *, method: str = "finite_difference", window: int = 9) -> list[np.ndarray]:
+    """dz/dt along each trajectory (traj, time, n) by the named differentiation."""
+    diff = differentiation(method, window)
+    return [np.asarray(diff(np.asarray(u, dtype=np.float64), t=float(dt))) for u in trajectories]
+
+
+def stlsq(theta: np.ndarray, x_dot: np.ndarray, *, threshold: float, alpha: float, max_iter: int = 20) -> np.ndarray:
+    """Sequentially thresholded least squares as pysindy's STLSQ does it (ridge fits on the
+    support, coefficients below ``threshold`` dropped, until the support stops changing; then an
+    unregularised refit on the support, pysindy's ``unbias``), from the normal equations.
+
+    ``theta`` (samples, features) the library, ``x_dot`` (samples, n). Returns (features, n).
+    With the Gram matrix formed once, a whole grid of (threshold, alpha) costs little more than
+    one fit: the validation selection of ``fit_sindy``'s hyper-parameters uses it."""
+    G, B = theta.T @ theta, theta.T @ x_dot
+    return _stlsq_normal(G, B, threshold, alpha, max_iter)
+
+
+def _stlsq_normal(G, B, threshold, alpha, max_iter):
+    k, n = B.shape
+    ind = np.ones((n, k), dtype=bool)
+    coef = np.zeros((k, n))
+    for _ in range(max_iter):
+        before = ind.copy()
+        coef = np.zeros((k, n))
+        for i in range(n):
+            sel = np.flatnonzero(ind[i])
+            if sel.size == 0:
+                continue
+            w = np.linalg.solve(G[np.ix_(sel, sel)] + alpha * np.eye(sel.size), B[sel, i])
+            w[np.abs(w) < threshold] = 0.0
+            coef[sel, i] = w
+            ind[i] = coef[:, i] != 0
+        if np.array_equal(ind, before):
+            break
+    for i in range(n):  # unbias: least squares on the support without the ridge term
+        sel = np.flatnonzero(ind[i])
+        if sel.size:
+            coef[sel, i] = np.linalg.lstsq(G[np.ix_(sel, sel)], B[sel, i], rcond=None)[0]
+    return coef
+
+
+def stlsq_grid(theta, x_dot, thresholds, alphas, max_iter: int = 20) -> dict:
+    """``stlsq`` for every (threshold, alpha): {(threshold, alpha): coef}."""
+    G, B = theta.T @ theta, theta.T @ x_dot
+    return {(t, a): _stlsq_normal(G, B, t, a, max_iter) for t in thresholds for a in alphas}
+
+
+def select_stlsq(theta, x_dot, thresholds, alphas, val_loss, max_iter: int = 20):
+    """The (threshold, alpha) of the grid whose ``stlsq`` fit has the lowest ``val_loss(coef)``
+    (ties: the sparser fit, larger threshold). Returns ((threshold, alpha), coef, trials) with
+    trials a list of {threshold, alpha, val_loss}; raises if no fit gives a finite loss."""
+    grid = stlsq_grid(theta, x_dot, thresholds, alphas, max_iter)
+    trials = [{"threshold": t, "alpha": a, "val_loss": float(val_loss(c))} for (t, a), c in grid.items()]
+    finite = [r for r in trials if np.isfinite(r["val_loss"])]
+    if not finite:
+        raise FloatingPointError("every SINDy fit of the grid gives a non-finite validation loss")
+    best = min(finite, key=lambda r: (r["val_loss"], -r["threshold"], -r["alpha"]))
+    pair = (best["threshold"], best["alpha"])
+    return pair, grid[pair], trials

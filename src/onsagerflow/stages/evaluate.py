@@ -37,6 +37,7 @@ from ..models.reducers import PCA
 from ..provenance import stamp
 from ..systems import get_system, known_systems
 from .common import load_run, long_rollouts_dataset, observed, split_array, training_summary, write_json
+from .evaluate_extra import extra_metrics
 
 log = logging.getLogger("onsagerflow.evaluate")
 
@@ -161,6 +162,8 @@ def run(
         out / LONG,
     )
 
+    extra = extra_metrics(spec, system, run_, field, args, truth, long_pred, long_truth, t_long, length_scale)
+
     metrics = {
         "system": sys_spec["name"],
         "model": meta["run"],
@@ -212,6 +215,7 @@ def run(
             if chart is not None
             else None
         ),
+        **extra,
         "evaluate_seconds": time.perf_counter() - t_start,
         "provenance": provenance,
     }

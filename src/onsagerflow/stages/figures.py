@@ -16,6 +16,7 @@ from ..figures.errors import error_figure
 from ..figures.potential import plane_through, potential_figure
 from ..figures.training import training_figure
 from ..provenance import stamp
+from ..systems import get_system
 from ..training.checkpoint import HISTORY
 from .common import load_run, read_json
 
@@ -38,6 +39,8 @@ def run(spec: dict, models: dict[str, str], evals: dict[str, str], out_dir: str)
 
     long0 = longs[spec["models"][0]]
     truth = long0["truth"].values if "truth" in long0 else None
+    orbits = {m: metrics[m]["periodic_orbits"]["learned"] for m in spec["models"]}
+    orbits["truth"] = first["periodic_orbits"]["exact"] or []
     fig = attractor_figure(
         truth,
         {m: longs[m]["model"].values for m in spec["models"]},
@@ -45,6 +48,7 @@ def run(spec: dict, models: dict[str, str], evals: dict[str, str], out_dir: str)
         exact,
         labels=component_axis_labels(long0, "model"),
         title=f"{name}: long rollouts from the same random starts",
+        orbits=orbits,
     )
     save_figure(fig, out / "attractor", provenance, f"{name} attractor")
 
@@ -54,6 +58,7 @@ def run(spec: dict, models: dict[str, str], evals: dict[str, str], out_dir: str)
         threshold,
         title=f"{name}: {first['n_test_trajectories']} held-out test trajectories",
         time_label=axis_label(long0["time"]),
+        edge={m: metrics[m]["edge_rollouts"] for m in spec["models"]} if "edge_rollouts" in first else None,
     )
     save_figure(fig, out / "error_vs_time", provenance, f"{name} error vs time")
 
@@ -75,12 +80,15 @@ def component_axis_labels(ds, variable: str) -> list[str]:
 
 
 def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> None:
-    """The learned potential of one model on the plane through the fixed points."""
+    """The learned potential of one model on the plane through the fixed points; for a damped
+    oscillator (a 2D state with a known energy) PRF21 Fig. 3 instead."""
     import jax
 
     from ..models.dynamics import physical_potential
 
     sys_spec = spec["system"]
+    if sys_spec["type"] == "langevin":
+        return _energy(spec, model_dir, eval_dir, out_stem)
     name, key = sys_spec["name"], spec["model"]
     provenance = stamp(spec)
     metrics = read_json(Path(eval_dir) / "metrics.json")
@@ -120,6 +128,75 @@ def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> N
     )
     save_figure(fig, out_stem, provenance, f"{name} potential {key}")
     log.info("wrote %s", out_stem)
+
+
+def _energy(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> None:
+    """PRF21 Fig. 3: H, the learned V after the authors' alignment, and their difference."""
+    import jax
+
+    from ..analysis.energy import energy_errors
+    from ..figures.energy import energy_figure
+    from ..models.dynamics import physical_potential
+
+    sys_spec = spec["system"]
+    system = get_system(sys_spec["type"])
+    metrics = read_json(Path(eval_dir) / "metrics.json", needs=("energy",))
+    grid = metrics["energy"]["grid"]
+    run = load_run(model_dir)
+    e = energy_errors(
+        jax.jit(physical_potential(run.model, run.norm)),
+        system.energy(sys_spec),
+        grid["low"],
+        grid["high"],
+        grid["n"],
+        metrics["energy"]["authors_alignment"],
+    )
+    how = e["authors_alignment"]
+    aligned = e["fields"][how]
+    if not np.isfinite(aligned).all():  # the authors' alignment is undefined here: show the affine one
+        how = "affine"
+        aligned = e["fields"][how]
+    p = sys_spec["parameters"]
+    fig = energy_figure(
+        e["fields"]["axes"],
+        e["fields"]["exact"],
+        aligned,
+        alignment=how,
+        error=e["relative_l2_error"]["authors" if how == e["authors_alignment"] else "affine"],
+        title=f"{sys_spec['name']}: {p['potential']} potential, {p['damping']} damping; model {spec['model']} "
+        f"(affine-fit error {e['relative_l2_error']['affine']:.2%})",
+    )
+    save_figure(fig, out_stem, stamp(spec), f"{sys_spec['name']} energy {spec['model']}")
+    log.info("wrote %s", out_stem)
+
+
+def run_accuracy(metrics_files: list[str], out_stem: str) -> None:
+    """PRF21 Figs. 2a, 7, 8: accuracy bars over activations, networks and seeds, per system."""
+    from ..figures.accuracy import accuracy_figure, accuracy_table
+
+    runs = []
+    for f in metrics_files:
+        m = read_json(f)
+        one = m.get("one_step_error")
+        if one is None:  # a model without the one-step error (a stochastic one): not in this figure
+            continue
+        spec = m["model_spec"]
+        runs.append(
+            {
+                "system": m["system"],
+                "type": spec["type"],
+                "activation": spec.get("activation"),
+                "params": m["param_count"],
+                "seed": m["training_seed"],
+                "accuracy": one["accuracy"],
+            }
+        )
+    table = accuracy_table(runs)
+    fig = accuracy_figure(
+        table, title="one-step test error as in PRF21's bar charts: bar = mean over seeds of −log₁₀ MSE"
+    )
+    save_figure(fig, out_stem, stamp({"accuracy": sorted(metrics_files)}), "accuracy")
+    log.info("wrote %s (%d runs)", out_stem, len(runs))
 
 
 def run_fields(

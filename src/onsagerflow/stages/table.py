@@ -69,8 +69,34 @@ def row(m: dict) -> dict:
         r["fixed-point kinds match"] = f"{sum(e['kind_matches'] for e in exact)}/{len(exact)}"
     lr = m["long_rollouts"]
     r[f"bounded long rollouts (T={lr['t_end']:g})"] = f"{lr['n_bounded']}/{lr['n']}"
+    r.update(structure_columns(m))
     r["best val loss"] = m["training"]["best_val_loss"]
     r["train seconds"] = m["training"]["train_seconds"]
+    return r
+
+
+def structure_columns(m: dict) -> dict:
+    """PRF21's one-step test MSE, the periodic orbits found and how the exact ones are matched,
+    and for a damped oscillator the learned energy's error (columns only where measured)."""
+    r = {}
+    one = m.get("one_step_error")
+    if one:
+        r["one-step test MSE"] = one["mse"]
+    po = m.get("periodic_orbits")
+    if po:
+        learned = po["learned"]
+        r["periodic orbits (unstable)"] = f"{len(learned)} ({sum(o['n_unstable'] > 0 for o in learned)})"
+        if po["matches"]:
+            errs = [abs(x["relative_period_error"]) for x in po["matches"] if x["relative_period_error"] is not None]
+            r["exact periodic orbits (period)"] = ", ".join(f"{x['period']:.4g}" for x in po["matches"])
+            r["max rel. period error of the nearest learned orbit"] = (
+                max(errs) if len(errs) == len(po["matches"]) else None
+            )
+            r["orbit stabilities match"] = f"{sum(x['stability_matches'] for x in po['matches'])}/{len(po['matches'])}"
+    e = m.get("energy")
+    if e:
+        r["V error, authors' alignment"] = e["relative_l2_error"]["authors"]
+        r["V error, best affine fit"] = e["relative_l2_error"]["affine"]
     return r
 
 
@@ -294,6 +320,8 @@ def baseline_row(m: dict) -> dict:
         t = min(m["relative_error_at"], key=float, default=None)
         r["short-term error"] = m["relative_error_at"][t]["median"] if t else None
         r["short-term measure"] = f"median rel. error at t={t}" if t else None
+    one = m.get("one_step_error")
+    r["one-step test MSE"] = one["mse"] if one else None
     lr = m.get("long_rollouts")
     if lr:
         r["bounded"] = f"{lr['n_bounded']}/{lr['n']} long rollouts (T={lr['t_end']:g})"
@@ -315,6 +343,7 @@ BASELINE_COLUMNS = [
     "params",
     "short-term error",
     "short-term measure",
+    "one-step test MSE",
     "bounded",
     "fixed-point error",
     "ensemble std error",
@@ -327,6 +356,8 @@ BASELINE_NOTES = [
     "coefficients the sparse regression kept.",
     "bounded: rollouts that stayed within bound_factor × the largest |x − mean| of the training data; "
     "an escaped (or overflowing) rollout counts as unbounded, and its short-term error as infinite (–).",
+    "one-step test MSE: PRF21's test error, mean over held-out pairs (x(t), x(t + τ)) of "
+    "|(Heun step of the learned field − x(t + τ))/τ|², physical units.",
     "fixed-point error: max over the exact non-trivial fixed points (Lorenz-63: C±) of the distance to "
     "the nearest learned fixed point divided by |x*|; – where no exact fixed points are known.",
     "polymer: deterministic models (drift-only OnsagerNet trained by the pair loss, SINDy) run from each "

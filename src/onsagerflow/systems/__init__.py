@@ -16,6 +16,7 @@ _MODULES = {
     "lorenz": "onsagerflow.systems.lorenz",
     "rbc": "onsagerflow.systems.rbc",
     "polymer": "onsagerflow.systems.polymer",
+    "langevin": "onsagerflow.systems.langevin",
 }
 
 

@@ -7,17 +7,16 @@ training pairs (t, t+τ) of PRF21.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
 from ..data import assign_splits, build_dataset
 from ..provenance import stamp
+from . import odesolve
 
 DIMS = ("state",)
 BATCH = 25  # trajectories per solve (one compiled solver; shards hold whole batches)
@@ -53,45 +52,7 @@ def solve_batch(u0, t, args, *, rtol=1e-10, atol=1e-10, dt_step=None, max_steps=
     solver's order of convergence). The compiled solver is kept per (tolerances, step,
     save times, parameters): later calls with other starts of the same batch size reuse it.
     """
-    t = np.asarray(t, dtype=np.float64)
-    params = tuple(float(a) for a in args)
-    solver = _solver(
-        float(rtol), float(atol), None if dt_step is None else float(dt_step), int(max_steps), t.tobytes(), params
-    )
-    return solver(jnp.asarray(u0, dtype=jnp.float64))
-
-
-@functools.lru_cache(maxsize=16)
-def _solver(rtol, atol, dt_step, max_steps, t_bytes, params):
-    """Save times and parameters stay compile-time constants (as traced arguments the
-    first compilation takes about twice as long)."""
-    import diffrax
-
-    t = jnp.asarray(np.frombuffer(t_bytes, dtype=np.float64))
-    args = tuple(jnp.float64(p) for p in params)
-    term = diffrax.ODETerm(vector_field)
-    solver = diffrax.Dopri8()
-    if dt_step is None:
-        controller = diffrax.PIDController(rtol=rtol, atol=atol)
-    else:
-        controller = diffrax.ConstantStepSize()
-
-    def one(y0):
-        sol = diffrax.diffeqsolve(
-            term,
-            solver,
-            t[0],
-            t[-1],
-            dt_step,
-            y0,
-            args=args,
-            saveat=diffrax.SaveAt(ts=t),
-            stepsize_controller=controller,
-            max_steps=max_steps,
-        )
-        return sol.ys
-
-    return jax.jit(jax.vmap(one))
+    return odesolve.solve_batch(vector_field, u0, t, args, rtol=rtol, atol=atol, dt_step=dt_step, max_steps=max_steps)
 
 
 def solve(spec: Mapping[str, Any], u0: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -32,14 +32,24 @@ from .losses import window_loss
 
 log = logging.getLogger("onsagerflow.training")
 
+PLACEMENTS = ("random", "regular")
+
 
 def make_windows(
-    u: np.ndarray, *, lag: int, steps: int = 1, per_trajectory: int | None = None, seed: int = 0
+    u: np.ndarray,
+    *,
+    lag: int,
+    steps: int = 1,
+    per_trajectory: int | None = None,
+    seed: int = 0,
+    placement: str = "random",
 ) -> np.ndarray:
     """Windows (N, steps+1, n) of states ``lag`` samples apart from trajectories (traj, time, n).
 
-    ``per_trajectory`` draws that many window starts from each trajectory without
-    replacement (PRF21 takes 100 pairs a trajectory); None takes every start.
+    ``per_trajectory`` takes that many window starts from each trajectory: drawn without
+    replacement (``placement`` "random"), or every ⌊(time − 1)/per_trajectory⌋ samples from the
+    first ("regular": PRF21's data, a pair every t_end/per_trajectory from t = 0); None takes
+    every start.
     """
     u = np.asarray(u)
     n_traj, n_time = u.shape[:2]
@@ -50,9 +60,15 @@ def make_windows(
             f"pairs: trajectories of {n_time} samples are too short for windows of {steps} step(s) of lag "
             f"{lag}; lower pairs.tau or pairs.rollout_steps"
         )
+    if placement not in PLACEMENTS:
+        raise ConfigError(f"pairs.placement: unknown window placement '{placement}'; known: {PLACEMENTS}")
     rng = np.random.default_rng(seed)
     if per_trajectory is None or per_trajectory >= n_starts:
         starts = np.broadcast_to(np.arange(n_starts), (n_traj, n_starts))
+    elif placement == "regular":
+        every = max(1, (n_time - 1) // per_trajectory)
+        one = np.arange(per_trajectory) * every
+        starts = np.broadcast_to(one[one < n_starts], (n_traj, int(np.sum(one < n_starts))))
     else:
         starts = np.stack([np.sort(rng.choice(n_starts, per_trajectory, replace=False)) for _ in range(n_traj)])
     idx = starts[..., None] + lag * np.arange(steps + 1)  # (traj, starts, steps+1)
