@@ -193,12 +193,23 @@ def check_config(config: Mapping[str, Any]) -> None:
         if "source" in system:
             _check_source(system, where)
         sim = system.get("simulation", {})
-        if "dt_sample" in sim:
-            tau, dt = system["pairs"]["tau"], sim["dt_sample"]
+        bursts = "burst_size" in sim and sim["burst_size"] > 1  # pairs are cut inside bursts
+        if bursts:
+            if sim["burst_step"] is None:
+                raise ConfigError(f"{where}.simulation.burst_step: bursts of {sim['burst_size']} samples need a step")
+            tau, dt, key = system["pairs"]["tau"], sim["burst_step"], "burst_step"
+        elif "dt_sample" in sim:
+            tau, dt, key = system["pairs"]["tau"], sim["dt_sample"], "dt_sample"
+        if bursts or "dt_sample" in sim:
             lag = pair_lag(tau, dt)
             if lag is None:
-                raise ConfigError(f"{where}.pairs.tau: {tau} must be a whole multiple of simulation.dt_sample ({dt})")
+                raise ConfigError(f"{where}.pairs.tau: {tau} must be a whole multiple of simulation.{key} ({dt})")
             span = lag * system["pairs"]["rollout_steps"]
+            if bursts and span >= sim["burst_size"]:
+                raise ConfigError(
+                    f"{where}.pairs: windows of {span} fine steps do not fit in bursts of "
+                    f"simulation.burst_size = {sim['burst_size']} samples"
+                )
             if span * dt >= sim["t_end"]:
                 raise ConfigError(
                     f"{where}.pairs: windows of {span} samples do not fit in "

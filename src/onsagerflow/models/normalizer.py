@@ -20,8 +20,10 @@ class Normalizer:
     time_scale: float
 
     @classmethod
-    def fit(cls, u: np.ndarray, dt: float, isotropic: bool = False) -> Normalizer:
-        """``u`` (trajectory, time, n) from the train split; ``dt`` its sampling step.
+    def fit(cls, u: np.ndarray, dt: float, isotropic: bool = False, steps: np.ndarray | None = None) -> Normalizer:
+        """``u`` (trajectory, time, n) from the train split; ``dt`` its sampling step; ``steps``
+        the indices i whose difference u[i + 1] − u[i] is one step dt (a burst-sampled store:
+        inside a burst; None: every i).
 
         Per component, every coordinate gets unit variance; ``isotropic`` divides all by
         one RMS instead, keeping their relative sizes — for PCA coordinates, whose small
@@ -35,7 +37,8 @@ class Normalizer:
         if isotropic:
             scale = np.full_like(scale, np.sqrt(np.mean(scale**2)))
         scale = np.where(scale > 0, scale, 1.0)
-        dz = np.diff(u, axis=1) / dt / scale
+        i = np.arange(u.shape[1] - 1) if steps is None else np.asarray(steps)
+        dz = (u[:, i + 1] - u[:, i]) / dt / scale
         rms = float(np.sqrt(np.mean(dz**2))) if dz.size else 1.0
         return cls(mean=mean, scale=scale, time_scale=1.0 / rms if rms > 0 else 1.0)
 

@@ -96,8 +96,11 @@ def fit_sindy(
     max_iter: int = 20,
     method: str = "finite_difference",
     window: int = 9,
+    steps: np.ndarray | None = None,
 ):
-    """Fit SINDy on trajectories (traj, time, n) sampled every ``dt``; derivatives per trajectory.
+    """Fit SINDy on trajectories (traj, time, n) sampled every ``dt``; derivatives per trajectory,
+    or, given ``steps`` (indices i with i + 1 one step dt later: a burst-sampled store), the
+    forward differences (u[i + 1] − u[i])/dt at the states u[i].
 
     Returns (coef (features, n) in the order of ``monomial_powers``, the fitted pysindy model).
     """
@@ -110,7 +113,12 @@ def fit_sindy(
         feature_library=ps.PolynomialLibrary(degree=degree, include_bias=True),
         differentiation_method=differentiation(method, window),
     )
-    model.fit(traj if len(traj) > 1 else traj[0], t=float(dt))
+    if steps is None:
+        model.fit(traj if len(traj) > 1 else traj[0], t=float(dt))
+    else:
+        i = np.asarray(steps)
+        x = np.concatenate([u[i] for u in traj])
+        model.fit(x, t=float(dt), x_dot=np.concatenate([(u[i + 1] - u[i]) / dt for u in traj]))
     theirs = np.asarray(model.feature_library.powers_)
     ours = monomial_powers(n, degree)
     index = {tuple(p): j for j, p in enumerate(theirs)}

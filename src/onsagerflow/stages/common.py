@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from ..data import atomic_path, split_mask
+from ..data.timegrid import TimeGrid, time_grid
 
 
 def observed(ds: xr.Dataset, where: str = "store") -> str:
@@ -33,12 +34,9 @@ def split_array(ds: xr.Dataset, variable: str, split: str) -> np.ndarray:
     return np.asarray(ds[variable].isel(trajectory=np.flatnonzero(split_mask(ds, split))).values)
 
 
-def sampling_step(ds: xr.Dataset) -> float:
-    t = np.asarray(ds["time"].values)
-    dt = np.diff(t)
-    if t.size < 2 or not np.allclose(dt, dt[0], rtol=1e-8, atol=1e-12):
-        raise ValueError("the store's time axis is not uniformly sampled; training pairs need a uniform step")
-    return float(dt[0])
+def store_grid(ds: xr.Dataset, where: str = "store") -> TimeGrid:
+    """The store's time grid: uniform, or bursts of a fine step (data.timegrid)."""
+    return time_grid(ds["time"].values, where)
 
 
 @dataclass

@@ -31,7 +31,7 @@ from ..data import atomic_path, build_dataset, open_store, split_mask, write_sto
 from ..models.dynamics import physical_field
 from ..provenance import stamp
 from ..systems import get_system, known_systems
-from .common import LoadedRun, load_run, observed, split_array, write_json
+from .common import LoadedRun, load_run, observed, split_array, store_grid, write_json
 from .evaluate_latent import latent_metrics
 
 log = logging.getLogger("onsagerflow.evaluate")
@@ -67,9 +67,12 @@ class TestRollouts:
     their first states, and the bound a rollout must stay inside."""
 
     ids: np.ndarray
-    t: np.ndarray
-    truth: np.ndarray
-    y_test: np.ndarray | None  # the stored (un-encoded) test data of a latent run
+    t: np.ndarray  # the coarse grid: every sample of a uniform store, the burst starts of bursts
+    truth: np.ndarray  # on t
+    y_test: np.ndarray | None  # the stored (un-encoded) test data of a latent run, on t
+    time: np.ndarray  # the store's full time axis
+    coarse: np.ndarray  # indices of t in it
+    full: np.ndarray  # truth on the full axis
     train: np.ndarray
     pred: np.ndarray
     ok: np.ndarray
@@ -104,10 +107,8 @@ def run(
     fps, exact = fixed_points(ctx, test, int(fp_seed))
     long = long_rollouts(ctx, test, int(long_seed))
     write_long_rollouts(ctx, test, long, out / LONG)
-    latent = (
-        latent_metrics(ctx.field, ctx.args, test, ctx.cfg, fps, ctx.chart, reducer, fields)
-        if ctx.chart is not None
-        else None
+    latent = latent_metrics(
+        ctx.field, ctx.args, test, ctx.cfg, fps, ctx.chart, reducer, fields, everything=_every_trajectory(ctx)
     )
     metrics = assemble_metrics(ctx, test, fps, exact, long, latent)
     metrics["evaluate_seconds"] = time.perf_counter() - t_start
@@ -140,16 +141,19 @@ def load_context(spec: dict, data: str, model_dir: str) -> Context:
 
 
 def test_rollouts(ctx: Context) -> TestRollouts:
-    """Rollouts of every held-out test trajectory from its first state, on the store's times."""
+    """Rollouts of every held-out test trajectory from its first state, on the store's coarse
+    grid (every sample, or the first of each burst)."""
     ds, cfg = ctx.ds, ctx.cfg
+    grid = store_grid(ds, ctx.data)
     ids = np.flatnonzero(split_mask(ds, "test"))
-    truth = split_array(ds, ctx.variable, "test")
-    t = np.asarray(ds["time"].values)
+    full = split_array(ds, ctx.variable, "test")
     train = split_array(ds, ctx.variable, "train")
     y_test = None
     if ctx.chart is not None:
-        y_test = truth
-        truth, train = ctx.chart.encode(truth), ctx.chart.encode(train)
+        y_test = full[:, grid.starts] if not grid.uniform else full
+        full, train = ctx.chart.encode(full), ctx.chart.encode(train)
+    coarse = np.arange(len(grid.time)) if grid.uniform else grid.starts
+    t, truth = grid.coarse_time, full[:, coarse]
     center = ctx.run.norm.mean
     radius = float(np.max(np.linalg.norm(train - center, axis=-1)))
     bound = cfg["bound_factor"] * radius
@@ -157,7 +161,9 @@ def test_rollouts(ctx: Context) -> TestRollouts:
         ctx.field, truth[:, 0], t, args=ctx.args, rtol=cfg["rtol"], atol=cfg["atol"], bound=bound, center=center
     )
     log.info("test rollouts: %d trajectories, %d stayed within the bound", len(ok), int(ok.sum()))
-    return TestRollouts(ids, t, truth, y_test, train, pred, ok, relative_error(pred, truth), bound, center)
+    return TestRollouts(
+        ids, t, truth, y_test, grid.time, coarse, full, train, pred, ok, relative_error(pred, truth), bound, center
+    )
 
 
 def write_predictions(ctx: Context, test: TestRollouts, path: Path) -> None:
@@ -185,6 +191,12 @@ def write_predictions(ctx: Context, test: TestRollouts, path: Path) -> None:
         attrs={"observed": variable, "model": meta["run"], "source_store": str(ctx.data), **ctx.provenance},
     )
     write_store(pred_ds, path, dims=state_dims, allow_nan=True)
+
+
+def _every_trajectory(ctx: Context) -> np.ndarray:
+    """Every trajectory of the store on its full time axis, in the run's coordinates."""
+    h = np.asarray(ctx.ds[ctx.variable].values)
+    return ctx.chart.encode(h) if ctx.chart is not None else h
 
 
 def _frames(test: TestRollouts) -> np.ndarray:

@@ -1,13 +1,24 @@
-"""Latent metrics of a reduced run (PRF21 Sec. V): E(T) after every start, N_fail, decoded-field
-errors, and the states the test trajectories settle on beside the learned fixed points."""
+"""E(T), N_fail and settled states of a reduced run (PRF21 Sec. V), under two protocols.
+
+Ours: the held-out test trajectories only; E(T) divides each trajectory's RMS error T after a
+start by the RMS of |h| at those ends, N_fail counts test rollouts from the first state whose
+relative error at the end exceeds ``fail_threshold``. The authors' (their test_ode_RBC.py):
+every trajectory of the store, training ones included, every snapshot a start, E(T) divided by
+the RMS of |h| over the whole trajectory, and N_fail relative to max_t |h|. Both run on the
+store's coarse grid (burst starts); a horizon equal to a burst's fine step compares a start with
+its partner. Decoded-field errors and where the trajectories settle beside the learned fixed
+points complete the block.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..analysis.metrics import (
+    authors_horizon_error,
+    authors_n_fail,
     horizon_error,
-    horizon_starts,
+    horizon_targets,
     match_steady_states,
     relative_error,
     steady_states,
@@ -16,66 +27,101 @@ from ..analysis.rollout import integrate
 from ..data import open_store
 from ..models.reducers import PCA
 
-HORIZON_STARTS = 50  # about this many starts per trajectory for E(T)
+HORIZON_STARTS = 50  # ours: about this many starts per trajectory for E(T)
 SETTLE_WINDOW = 10  # the last 1/SETTLE_WINDOW of a trajectory decides where it settled
 MERGE_TOL = 0.05  # end states closer than this fraction of |h| are one
 STEADY_TOL = 0.02  # a trajectory is steady when its window stays within this fraction of |h|
 
 
-def latent_metrics(field, args, test, cfg, fps, chart, reducer, fields) -> dict:
-    """A horizon rollout that leaves the bound stops there and counts as an infinite error."""
+def horizon_ends(field, args, h, time, starts, horizon, cfg, *, bound, center):
+    """Rollouts over ``horizon`` from h[:, starts] (h on the full time axis): (predicted ends,
+    true ends), both (traj, starts kept, n), keeping the starts whose trajectory has a sample
+    ``horizon`` later; None where no start has."""
+    targets = horizon_targets(time, starts, horizon)
+    keep = targets >= 0
+    if not keep.any():
+        return None
+    x0 = h[:, starts[keep]].reshape(-1, h.shape[-1])
+    ends, _ = integrate(
+        field, x0, np.array([0.0, horizon]), args=args, rtol=cfg["rtol"], atol=cfg["atol"], bound=bound, center=center
+    )
+    return ends[:, -1].reshape(h.shape[0], int(keep.sum()), -1), h[:, targets[keep]]
+
+
+def latent_metrics(field, args, test, cfg, fps, chart, reducer, fields, everything=None) -> dict:
+    """``test``: the evaluation's TestRollouts; ``everything``: every trajectory of the store on
+    the full time axis, in the run's coordinates (the authors' protocol), or None."""
     truth, pred, t = test.truth, test.pred, test.t
-    dt = float(t[1] - t[0])
-    lags = sorted({int(round(T / dt)) for T in cfg["horizons"]} & set(range(1, len(t))))
+    stride = max(1, len(test.coarse) // HORIZON_STARTS)
     horizons = {}
-    if lags:
-        # every start runs once to the longest horizon, saving at each; a start counts for
-        # a horizon only while its end stays inside the trajectory
-        stride = max(1, len(t) // HORIZON_STARTS)
-        starts = horizon_starts(len(t), lags[0], stride)
-        x0 = truth[:, starts].reshape(-1, truth.shape[-1])
-        ends, _ = integrate(
-            field,
-            x0,
-            np.array([0.0] + [lag * dt for lag in lags]),
-            args=args,
-            rtol=cfg["rtol"],
-            atol=cfg["atol"],
-            bound=test.bound,
-            center=test.center,
+    for T in sorted(cfg["horizons"]):
+        got = horizon_ends(
+            field, args, test.full, test.time, test.coarse[::stride], T, cfg, bound=test.bound, center=test.center
         )
-        ends = ends.reshape(truth.shape[0], len(starts), len(lags) + 1, -1)
-        for j, lag in enumerate(lags):
-            keep = starts + lag < len(t)
-            horizons[f"{lag * dt:g}"] = horizon_error(ends[:, keep, j + 1], truth[:, starts[keep] + lag])
+        if got is not None:
+            horizons[f"{T:g}"] = horizon_error(*got)
     end_err = relative_error(pred[:, -1:], truth[:, -1:])[:, 0]
     window = max(2, len(t) // SETTLE_WINDOW)
     scale = float(np.sqrt(np.mean(np.sum(truth**2, axis=-1))))
     states = match_steady_states(steady_states(truth, window, merge_tol=MERGE_TOL, steady_tol=STEADY_TOL), fps)
     out = {
         "horizon_error": horizons,
-        "n_fail": int(np.sum(end_err > cfg["fail_threshold"])),
+        "n_fail": int(np.sum(~(end_err <= cfg["fail_threshold"]))),
         "fail_threshold": cfg["fail_threshold"],
         "end_error": end_err.tolist(),
         "steady_states": states,
         "latent_rms": scale,
     }
+    if everything is not None:
+        out["authors"] = authors_protocol(field, args, everything, test, cfg, fps)
     if reducer and fields:
-        out["field_error"] = field_errors(chart, PCA.load(reducer), fields, test.ids, test.y_test, pred)
+        out["field_error"] = field_errors(chart, PCA.load(reducer), fields, test)
     return out
 
 
-def field_errors(chart, pca, fields, test_ids, y_test, pred) -> dict:
-    """Relative L2 errors of decoded fields, in the PCA's centred and scaled units:
-    of the chart alone (decode(encode(y))) and of the predicted rollouts, over the test set."""
+def authors_protocol(field, args, h, test, cfg, fps) -> dict:
+    """PRF21's own definitions on every trajectory of the store (training ones included):
+    E(T) from every coarse snapshot, N_fail of the rollout from the first snapshot to the last,
+    and the states all trajectories settle on, with their populations."""
+    coarse, time = test.coarse, test.time
+    rms = np.sqrt(np.mean(np.sum(h**2, axis=-1), axis=1))  # every stored sample, pairs included
+    biggest = np.max(np.linalg.norm(h, axis=-1), axis=1)
+    horizons = {}
+    for T in sorted(cfg["horizons"]):
+        got = horizon_ends(field, args, h, time, coarse, T, cfg, bound=test.bound, center=test.center)
+        if got is not None:
+            horizons[f"{T:g}"] = authors_horizon_error(*got, rms)
+    span = float(time[coarse[-1]] - time[coarse[0]])
+    last, _ = horizon_ends(field, args, h, time, coarse[:1], span, cfg, bound=test.bound, center=test.center)
+    distance = np.linalg.norm(last[:, 0] - h[:, coarse[-1]], axis=-1)
+    hc = h[:, coarse]
+    window = max(2, len(coarse) // SETTLE_WINDOW)
+    states = match_steady_states(steady_states(hc, window, merge_tol=MERGE_TOL, steady_tol=STEADY_TOL), fps)
+    for s in states:
+        s["population"] = len(s["trajectories"])
+    return {
+        "n_trajectories": int(h.shape[0]),
+        "horizon_error": horizons,
+        "n_fail": authors_n_fail(distance, biggest, cfg["fail_threshold"]),
+        "fail_threshold": cfg["fail_threshold"],
+        "end_horizon": span,
+        "end_error": (distance / np.maximum(biggest, 1e-300)).tolist(),
+        "end_states": states,
+    }
+
+
+def field_errors(chart, pca, fields, test) -> dict:
+    """Relative L2 errors of decoded fields on the coarse grid, in the PCA's centred and scaled
+    units: of the chart alone (decode(encode(y))) and of the predicted rollouts, over the test set."""
     ds = open_store(fields)
     num_rec = num_pred = den = 0.0
-    for k, i in enumerate(test_ids):  # one trajectory at a time: bounded memory
-        X = np.asarray(pca.rows(ds.isel(trajectory=[i])).compute())
+    for k, i in enumerate(test.ids):  # one trajectory at a time: bounded memory
+        X = np.asarray(pca.rows(ds.isel(trajectory=[i], time=test.coarse)).compute())
         Xs = (X - pca.mean) / pca.scale_vector
-        rec = pca.pad(chart.decode(chart.encode(y_test[k]))) @ pca.components
+        y = test.y_test[k]
+        rec = pca.pad(chart.decode(chart.encode(y))) @ pca.components
         num_rec += float(np.sum((rec - Xs) ** 2))
-        p = pca.pad(chart.decode(pred[k])) @ pca.components
+        p = pca.pad(chart.decode(test.pred[k])) @ pca.components
         num_pred += float(np.nansum((p - Xs) ** 2)) if np.isfinite(p).all() else np.inf
         den += float(np.sum(Xs**2))
     return {

@@ -142,7 +142,8 @@ def run_fields(
     n0 = min((n for n in by_n if n >= 3), default=min(by_n))
     runs = by_n[n0]
     lat = open_store(latent)
-    y = lat["h"].isel(trajectory=np.flatnonzero(split_mask(lat, "test"))).values
+    coarse = _coarse_indices(lat)  # predictions are on the coarse grid (burst starts)
+    y = lat["h"].isel(trajectory=np.flatnonzero(split_mask(lat, "test")), time=coarse).values
     charts = {r: load_run(models[r]).chart for r in runs}
     preds, truths, steady = {}, {}, {}
     for r in runs:
@@ -168,11 +169,11 @@ def run_fields(
     ref = truths[runs[0]]
     pick = int(np.argmax(np.sum(np.linalg.norm(np.diff(ref, axis=1), axis=-1), axis=1)))
     test = np.flatnonzero(split_mask(ds, "test"))[pick]
-    t = ds["time"].values
+    t = ds["time"].values[coarse]
     idx = np.unique(np.linspace(0, len(t) - 1, 4).round().astype(int))
     k = pca.fields.index("theta") if "theta" in pca.fields else 0
     size = int(np.prod(pca.shape))
-    true_theta = ds[pca.fields[k]].isel(trajectory=test, time=idx).values
+    true_theta = ds[pca.fields[k]].isel(trajectory=test, time=coarse[idx]).values
     decoded = {}
     for r in runs:
         rows = pca.inverse_rows(pca.pad(charts[r].decode(preds[r][pick, idx])))
@@ -192,6 +193,14 @@ def run_fields(
         f"{name} temperature fields",
     )
     log.info("wrote figures of %s to %s", name, out)
+
+
+def _coarse_indices(ds) -> np.ndarray:
+    """Indices of the coarse grid on a store's time axis: every sample, or each burst's first."""
+    from ..data.timegrid import time_grid
+
+    grid = time_grid(ds["time"].values)
+    return np.arange(len(grid.time)) if grid.uniform else grid.starts
 
 
 def _training_grid(by_n, histories, best, name):

@@ -19,6 +19,15 @@ def row(m: dict) -> dict:
     r = {"system": m["system"], "model": m["model"], "params": m["param_count"]}
     for t, v in m["relative_error_at"].items():
         r[f"median rel. error t={t}"] = v["median"]
+        # the mean shows what a median hides: one escaped rollout makes it infinite (–)
+        r[f"mean rel. error t={t}"] = v["mean"]
+    n_test = m["n_test_trajectories"]
+    r["test rollouts escaped"] = f"{n_test - m['test_rollouts_bounded']}/{n_test}"
+    lm = m.get("latent_metrics")
+    if lm and m.get("latent") is None:  # PRF21's E(T) and N_fail, on the stored coordinates
+        for T, e in lm["horizon_error"].items():
+            r[f"E({T})"] = e["mean"]
+        r["N_fail"] = f"{lm['n_fail']}/{n_test}"
     thr = m["time_to_threshold"]
     r[f"median time to {thr['threshold']:.0%} error"] = thr["median"]
     # a trajectory that never crosses the threshold counts at its last time: say how many
@@ -130,8 +139,14 @@ def latent_row(m: dict) -> dict:
         "params": m["param_count"],
     }
     for T, e in lm["horizon_error"].items():
-        r[f"E({T})"] = e["mean"]
-    r["N_fail"] = f"{lm['n_fail']}/{m['n_test_trajectories']}"
+        r[f"E({T}) held-out"] = e["mean"]
+    r["N_fail held-out"] = f"{lm['n_fail']}/{m['n_test_trajectories']}"
+    r["test rollouts escaped"] = f"{m['n_test_trajectories'] - m['test_rollouts_bounded']}/{m['n_test_trajectories']}"
+    authors = lm.get("authors")
+    if authors:  # PRF21's definitions on every trajectory (their test_ode_RBC.py)
+        for T, e in authors["horizon_error"].items():
+            r[f"E({T}) authors'"] = e["mean"]
+        r["N_fail authors'"] = f"{authors['n_fail']}/{authors['n_trajectories']}"
     fe = lm.get("field_error") or {}
     r["field reconstruction error"] = fe.get("reconstruction")
     r["field prediction error"] = fe.get("prediction")
@@ -208,7 +223,7 @@ def baseline_row(m: dict) -> dict:
         r["ensemble std error"] = float(np.mean([e["extension"]["max_std_error"] for e in ens]))
         w1 = [e["unfolding_time"]["wasserstein1_relative"] for e in ens]
         r["unfolding W1/mean"] = float(np.mean(w1)) if None not in w1 else None
-    elif lm is not None:  # latent system: PRF21's E(T) at the shortest horizon
+    elif lm is not None and m["latent"] is not None:  # latent system: PRF21's E(T) at the shortest horizon
         T = min(lm["horizon_error"], key=float, default=None)
         r["short-term error"] = lm["horizon_error"][T]["mean"] if T else None
         r["short-term measure"] = f"E({T}), mean over test trajectories" if T else None

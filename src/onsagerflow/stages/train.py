@@ -19,12 +19,13 @@ from flax import nnx
 
 from ..config import ConfigError, pair_lag
 from ..data import open_store
+from ..data.timegrid import TimeGridError
 from ..models import build_model, param_count
 from ..models.normalizer import Normalizer
 from ..provenance import stamp
 from ..training import fit, load_checkpoint, make_windows, save_checkpoint
 from ..training.losses import em_nll, joint_loss, window_loss
-from .common import observed, sampling_step, split_array
+from .common import observed, split_array, store_grid
 
 log = logging.getLogger("onsagerflow.train")
 
@@ -32,7 +33,8 @@ log = logging.getLogger("onsagerflow.train")
 def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
     ds = open_store(data)
     variable = observed(ds, data)
-    dt = sampling_step(ds)
+    grid = store_grid(ds, data)
+    dt = grid.step
     pairs, training = spec["pairs"], spec["training"]
     lag = pair_lag(pairs["tau"], dt)
     if lag is None:
@@ -40,6 +42,11 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
             f"systems.{spec['system']}.pairs.tau: {pairs['tau']} is not a whole multiple "
             f"of the store's sampling step {dt} ({data})"
         )
+    try:  # windows never cross the gap between two bursts
+        starts = grid.pair_starts(lag * pairs["rollout_steps"])
+    except TimeGridError as e:
+        raise ConfigError(f"systems.{spec['system']}.pairs: {e} ({data})") from None
+    unit_steps = grid.pair_starts(1)  # one-step differences, for the time scale
     u_train = split_array(ds, variable, "train")
     u_val = split_array(ds, variable, "val")
     n = spec.get("latent") or u_train.shape[-1]
@@ -47,7 +54,7 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
         raise ConfigError(f"run {spec['run']}: latent size {n} exceeds the {u_train.shape[-1]} coordinates of {data}")
     m = spec["model"]
     stochastic = m["spec"]["type"] == "s_onsagernet"
-    cut = dict(lag=lag, steps=pairs["rollout_steps"], per_trajectory=pairs["per_trajectory"])
+    cut = dict(lag=lag, steps=pairs["rollout_steps"], per_trajectory=pairs["per_trajectory"], starts=starts)
     meta = {
         "model_key": m["key"],
         "run": spec["run"],
@@ -60,11 +67,14 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
         "variable": variable,
         "tau": pairs["tau"],
         "lag": lag,
+        "time_grid": {"step": dt, "burst": grid.burst, "bursts": int(grid.starts.size)},
         "training": training,
     }
 
     if m["spec"]["type"] == "sindy":
-        return _sindy(spec, u_train[..., :n], u_val[..., :n], n, dt, cut, meta, out)
+        return _sindy(
+            spec, u_train[..., :n], u_val[..., :n], n, dt, cut, meta, out, None if grid.uniform else unit_steps
+        )
     if m["spec"].get("autoencoder"):
         if pretrained is None:
             raise ConfigError(
@@ -77,7 +87,7 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
         train, val = windows
     else:
         u_train, u_val = u_train[..., :n], u_val[..., :n]
-        norm = Normalizer.fit(u_train, dt, isotropic=spec["normalization"] == "isotropic")
+        norm = Normalizer.fit(u_train, dt, isotropic=spec["normalization"] == "isotropic", steps=unit_steps)
         train = make_windows(norm.encode(u_train), seed=training["seed"], **cut)
         val = make_windows(norm.encode(u_val), seed=training["seed"] + 1, **cut)
         spec_m = m["spec"]
@@ -117,9 +127,10 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
     log.info("wrote checkpoint %s", out)
 
 
-def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
+def _sindy(spec, u_train, u_val, n, dt, cut, meta, out, steps=None):
     """SINDy on the same normalised coordinates and train split as the neural models: derivatives
-    by finite differences along each train trajectory (sampling step Δt/time_scale), STLSQ. Its
+    by finite differences along each train trajectory (sampling step Δt/time_scale), or on a
+    burst-sampled store by forward differences inside the bursts (``steps``), STLSQ. Its
     history is one row: the neural models' pair loss (one Heun step over τ) on the same train and
     val windows, so 'best val loss' compares across models."""
     import pysindy  # noqa: F401  (imported before the clock starts: train_seconds is the fit)
@@ -127,7 +138,7 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
     from ..models.sindy import feature_names, fit_sindy
 
     s, training, pairs = spec["model"]["spec"], spec["training"], spec["pairs"]
-    norm = Normalizer.fit(u_train, dt, isotropic=spec["normalization"] == "isotropic")
+    norm = Normalizer.fit(u_train, dt, isotropic=spec["normalization"] == "isotropic", steps=steps)
     t0 = time.perf_counter()
     coef, _ = fit_sindy(
         norm.encode(u_train),
@@ -138,6 +149,7 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
         max_iter=s["max_iter"],
         method=s["differentiation"],
         window=s["smoothing_window"],
+        steps=steps,
     )
     seconds = time.perf_counter() - t0
     model = build_model(s, n, seed=training["seed"])

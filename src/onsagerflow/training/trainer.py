@@ -27,27 +27,39 @@ log = logging.getLogger("onsagerflow.training")
 
 
 def make_windows(
-    u: np.ndarray, *, lag: int, steps: int = 1, per_trajectory: int | None = None, seed: int = 0
+    u: np.ndarray,
+    *,
+    lag: int,
+    steps: int = 1,
+    per_trajectory: int | None = None,
+    seed: int = 0,
+    starts: np.ndarray | None = None,
 ) -> np.ndarray:
     """Windows (N, steps+1, n) of states ``lag`` samples apart from trajectories (traj, time, n).
 
     ``per_trajectory`` draws that many window starts from each trajectory without
-    replacement (PRF21 takes 100 pairs a trajectory); None takes every start.
+    replacement (PRF21 takes 100 pairs a trajectory); None takes every start. ``starts``
+    limits them to these sample indices (a burst-sampled store: windows inside a burst,
+    data.timegrid.TimeGrid.pair_starts); None allows every start whose window fits.
     """
     u = np.asarray(u)
     n_traj, n_time = u.shape[:2]
     span = lag * steps
-    n_starts = n_time - span
+    allowed = np.arange(n_time - span) if starts is None else np.asarray(starts)
+    allowed = allowed[allowed + span < n_time]
+    n_starts = allowed.size
     if n_starts < 1:
         raise ValueError(f"trajectories of {n_time} samples are too short for windows of {steps} step(s) of lag {lag}")
     rng = np.random.default_rng(seed)
     if per_trajectory is None or per_trajectory >= n_starts:
-        starts = np.broadcast_to(np.arange(n_starts), (n_traj, n_starts))
+        chosen = np.broadcast_to(allowed, (n_traj, n_starts))
     else:
-        starts = np.stack([np.sort(rng.choice(n_starts, per_trajectory, replace=False)) for _ in range(n_traj)])
-    idx = starts[..., None] + lag * np.arange(steps + 1)  # (traj, starts, steps+1)
+        chosen = np.stack(
+            [allowed[np.sort(rng.choice(n_starts, per_trajectory, replace=False))] for _ in range(n_traj)]
+        )
+    idx = chosen[..., None] + lag * np.arange(steps + 1)  # (traj, starts, steps+1)
     w = u[np.arange(n_traj)[:, None, None], idx]  # (traj, starts, steps+1, n)
-    return w.reshape(n_traj * starts.shape[1], steps + 1, u.shape[-1])
+    return w.reshape(n_traj * chosen.shape[1], steps + 1, u.shape[-1])
 
 
 @dataclass
