@@ -206,6 +206,18 @@ class Solver:
             ..., : nz + 1, :
         ]
 
+    def state_from_fields(self, f):
+        """The spectral state of physical fields (..., 3, nz+1, nx) of u, w, θ (d²/κ units),
+        walls included: the inverse of ``fields``. The doubled domain extends u evenly and
+        w, θ oddly in z; ζ = ∂u/∂z − ∂w/∂x."""
+        f = jnp.asarray(f, self.rdtype)
+        inner = f[..., 1:-1, :][..., ::-1, :]  # z in (1, 0), reflected to (1, 2)
+        u = jnp.concatenate([f[..., 0, :, :], inner[..., 0, :, :]], axis=-2)
+        w = jnp.concatenate([f[..., 1, :, :], -inner[..., 1, :, :]], axis=-2)
+        th = jnp.concatenate([f[..., 2, :, :], -inner[..., 2, :, :]], axis=-2)
+        zeta = self.ikz * self.to_spectral(u) - self.ikx * self.to_spectral(w)
+        return self.project(jnp.stack([zeta, self.to_spectral(th)], axis=-3))
+
     def averages(self, s):
         """Volume averages ⟨wθ⟩, ⟨|∇θ|²⟩, ⟨|∇u|²⟩ (the doubled domain averages the
         physical one exactly: every integrand is even in z)."""
