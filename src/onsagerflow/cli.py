@@ -104,6 +104,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out-dir", required=True)
     s.add_argument("--reducer", help="pca.zarr of a reduced system (decoded-field errors)")
     s.add_argument("--fields", help="the field store a reduced system's latents came from")
+    s.add_argument("--pde-states", help="pde_states.zarr: the PDE's own steady states to compare with")
+    s = stage("nearest-neighbour", "PRF21's nearest-neighbour baseline on a latent store's held-out trajectories")
+    s.add_argument("--data", required=True)
+    s.add_argument("--out", required=True, help="metrics.json")
+    s = stage("pde-states", "converge the RBC PDE's steady states from a field store's last snapshots")
+    s.add_argument("--data", required=True)
+    s.add_argument("--out", required=True)
     s = stage("figures", "draw one system's figures")
     s.add_argument("--model", action="append", default=[], metavar="NAME=DIR")
     s.add_argument("--eval", action="append", default=[], metavar="NAME=DIR")
@@ -216,7 +223,15 @@ def main(argv: list[str] | None = None) -> int:
         elif args.stage == "evaluate":
             from .stages import evaluate
 
-            evaluate.run(args.spec, args.data, args.model, args.out_dir, args.reducer, args.fields)
+            evaluate.run(args.spec, args.data, args.model, args.out_dir, args.reducer, args.fields, args.pde_states)
+        elif args.stage == "nearest-neighbour":
+            from .stages import nearest_neighbour
+
+            nearest_neighbour.run(args.spec, args.data, args.out)
+        elif args.stage == "pde-states":
+            from .stages import pde_states
+
+            pde_states.run(args.spec, args.data, args.out)
         elif args.stage == "figures":
             from .stages import figures
 

@@ -51,6 +51,13 @@ INGESTED = [s for s in SYSTEMS if "source" in config["systems"][s]]
 SIMULATED = [s for s in SYSTEMS if s not in INGESTED]
 STATE_SYSTEMS = [s for s in SYSTEMS if s not in REDUCED]
 POLYMER_SYSTEMS = [s for s in SYSTEMS if config["systems"][s]["type"] == "polymer"]
+# RBC systems whose PDE steady states are converged and compared (invariant_sets.enabled)
+PDE_STATE_SYSTEMS = [
+    s
+    for s in SYSTEMS
+    if config["systems"][s]["type"] == "rbc"
+    and config["systems"][s]["invariant_sets"]["enabled"]
+]
 FIELD_SYSTEMS = [s for s in REDUCED if s not in POLYMER_SYSTEMS]
 POLYMER_FIGURES = ["landscape", "extension", "unfolding_times", "conformations"]
 FIGURES = ["attractor", "error_vs_time", "training_curves"]
@@ -158,6 +165,15 @@ def all_metrics(systems):
     ]
 
 
+def nearest_neighbour_metrics(systems):
+    """PRF21's Table II baseline: one metrics file per field system and latent size."""
+    return [
+        f"{RESULTS}/eval/{s}/nearest_neighbour-n{n}/metrics.json"
+        for s in systems
+        for n in reduction(config, s)["latent_dims"]
+    ]
+
+
 def figure_output(stem, caption):
     return report(
         multiext(f"{RESULTS}/figures/{{system}}/{stem}", ".png", ".pdf"),
@@ -184,4 +200,6 @@ def evaluate_inputs(w):
     if w.system in REDUCED:
         inputs["reducer"] = f"{RESULTS}/reduce/{w.system}/pca.zarr"
         inputs["fields"] = f"{RESULTS}/data/{w.system}/trajectories.zarr"
+    if w.system in PDE_STATE_SYSTEMS:
+        inputs["pde_states"] = f"{RESULTS}/reduce/{w.system}/pde_states.zarr"
     return inputs

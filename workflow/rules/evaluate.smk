@@ -24,6 +24,11 @@ rule evaluate:
             f"--reducer {shlex.quote(input.reducer)} --fields {shlex.quote(input.fields)}"
             if "reducer" in input.keys()
             else ""
+        )
+        + (
+            f" --pde-states {shlex.quote(input.pde_states)}"
+            if "pde_states" in input.keys()
+            else ""
         ),
     shell:
         "{ONSAGERFLOW} evaluate --threads {threads} {RUNTIME} --spec {params.spec:q} --data {input.data:q}"
@@ -55,3 +60,28 @@ rule evaluate_ensembles:
         "{ONSAGERFLOW} evaluate --threads {threads} {RUNTIME} --spec {params.spec:q} --data {input.data:q}"
         " --model {input.model:q} --out-dir {params.out_dir:q} --fields {input.fields:q}"
         " > {log:q} 2>&1"
+
+
+rule nearest_neighbour:
+    input:
+        data=f"{RESULTS}/reduce/{{system}}/latent.zarr",
+    output:
+        f"{RESULTS}/eval/{{system}}/nearest_neighbour-n{{n}}/metrics.json",
+    log:
+        f"{RESULTS}/logs/evaluate/{{system}}/nearest_neighbour-n{{n}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/{{system}}/nearest_neighbour-n{{n}}.tsv"
+    wildcard_constraints:
+        system=one_of(FIELD_SYSTEMS),
+        n="[0-9]+",
+    conda:
+        ENVS["learning"]
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        spec=lambda w: stage_spec_json(config, "nearest_neighbour", w.system, w.n),
+    shell:
+        "{ONSAGERFLOW} nearest-neighbour --threads {threads} {RUNTIME} --spec {params.spec:q}"
+        " --data {input.data:q} --out {output:q} > {log:q} 2>&1"

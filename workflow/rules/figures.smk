@@ -127,6 +127,7 @@ rule table:
 rule latent_table:
     input:
         all_metrics(FIELD_SYSTEMS),
+        nearest_neighbour_metrics(FIELD_SYSTEMS),
     output:
         csv=report(
             f"{RESULTS}/tables/latent_models.csv",

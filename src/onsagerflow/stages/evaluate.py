@@ -27,12 +27,13 @@ from ..analysis.metrics import (
     time_to_threshold,
 )
 from ..analysis.rollout import integrate
-from ..data import atomic_path, build_dataset, open_store, split_mask, write_store
+from ..data import atomic_path, build_dataset, open_store, read_zarr, split_mask, write_store
 from ..models.dynamics import physical_field
+from ..models.reducers import PCA
 from ..provenance import stamp
 from ..systems import get_system, known_systems
 from .common import LoadedRun, load_run, observed, split_array, store_grid, write_json
-from .evaluate_latent import latent_metrics
+from .evaluate_latent import compare_pde_states, latent_metrics
 
 log = logging.getLogger("onsagerflow.evaluate")
 
@@ -90,10 +91,17 @@ class LongRollouts:
 
 
 def run(
-    spec: dict, data: str, model_dir: str, out_dir: str, reducer: str | None = None, fields: str | None = None
+    spec: dict,
+    data: str,
+    model_dir: str,
+    out_dir: str,
+    reducer: str | None = None,
+    fields: str | None = None,
+    pde_states: str | None = None,
 ) -> None:
     """``reducer`` (pca.zarr) and ``fields`` (the field store) give latent runs the
-    reconstruction error of decoded fields."""
+    reconstruction error of decoded fields; ``pde_states`` (pde_states.zarr) the PDE's own
+    steady states to set beside the learned fixed points."""
     t_start = time.perf_counter()
     if spec["system"]["type"] == "polymer":  # stochastic models on held-out test ensembles
         from . import evaluate_sde
@@ -110,6 +118,10 @@ def run(
     latent = latent_metrics(
         ctx.field, ctx.args, test, ctx.cfg, fps, ctx.chart, reducer, fields, everything=_every_trajectory(ctx)
     )
+    if pde_states and reducer and ctx.chart is not None:
+        latent["pde_steady_states"] = compare_pde_states(
+            read_zarr(pde_states), PCA.load(reducer), ctx.chart, fps, latent
+        )
     metrics = assemble_metrics(ctx, test, fps, exact, long, latent)
     metrics["evaluate_seconds"] = time.perf_counter() - t_start
     metrics["provenance"] = ctx.provenance

@@ -129,3 +129,34 @@ def field_errors(chart, pca, fields, test) -> dict:
         "prediction": float(np.sqrt(num_pred / den)),
         "units": "fields centred by the train mean and scaled by each field's train RMS",
     }
+
+
+def compare_pde_states(states, pca, chart, fps, latent) -> list[dict]:
+    """The PDE's converged steady states (pde_states.zarr) in the run's chart, each with its
+    nearest learned fixed point, and each settled state of the data (held-out and, under the
+    authors' protocol, all trajectories) with its nearest PDE state: distance |Δ| and |Δ|/|h*|."""
+    from .pde_states import project
+
+    h = project(states, pca, chart)
+    out = []
+    for j, hj in enumerate(h):
+        entry = {
+            "h": hj.tolist(),
+            "nusselt": float(states["nusselt"][j]),
+            "residual": float(states["residual"][j]),
+            "stable": bool(states["stable"][j]),
+            "population": int(states["population"][j]),
+            "leading_eigenvalue": [float(states["eigenvalue_real"][j, 0]), float(states["eigenvalue_imag"][j, 0])],
+        }
+        match = match_steady_states([{"h": hj.tolist()}], fps)[0]
+        keys = ("nearest_fixed_point", "relative_distance", "fixed_point_kind", "nearest_stable_relative_distance")
+        entry.update({k: match[k] for k in keys})
+        out.append(entry)
+    groups = [latent["steady_states"]] + ([latent["authors"]["end_states"]] if "authors" in latent else [])
+    for group in groups:
+        for s in group:
+            d = np.linalg.norm(h - np.asarray(s["h"]), axis=-1)
+            j = int(np.argmin(d))
+            s["nearest_pde_state"] = j
+            s["pde_state_relative_distance"] = float(d[j] / max(np.linalg.norm(h[j]), 1e-300))
+    return out

@@ -48,13 +48,15 @@ def row(m: dict) -> dict:
     return r
 
 
-def run(metrics_files: list[str], out_csv: str, out_md: str, make_row=None) -> None:
-    """One row per metrics file (``row`` by default), written as CSV and Markdown."""
+def run(metrics_files: list[str], out_csv: str, out_md: str, make_row=None, notes: list[str] | None = None) -> None:
+    """One row per metrics file (``row`` by default), written as CSV and Markdown (``notes`` as
+    footnotes under the Markdown table)."""
     df = pd.DataFrame([(make_row or row)(json.loads(Path(f).read_text())) for f in metrics_files])
     with atomic_path(out_csv) as tmp:
         df.to_csv(tmp, index=False)
+    footer = "\n" + "\n".join(f"- {note}" for note in notes) + "\n" if notes else ""
     with atomic_path(out_md) as tmp:
-        tmp.write_text(to_markdown(df))
+        tmp.write_text(to_markdown(df) + footer)
     log.info("wrote %s and %s (%d rows)", out_csv, out_md, len(df))
 
 
@@ -127,9 +129,14 @@ def to_markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+NEAR = 0.1  # a settled state "has" a learned fixed point within this relative distance
+POPULATED = 5  # end states reached by at least this many trajectories are judged
+
+
 def latent_row(m: dict) -> dict:
-    """One run of a reduced system: PRF21 Table I (E(T), N_fail) plus decoded-field errors
-    and how the learned fixed points sit at the states the test trajectories settle on."""
+    """One run of a reduced system: PRF21 Table I (E(T), N_fail) under both protocols, plus
+    decoded-field errors and how the learned fixed points sit at the states the trajectories
+    settle on and at the PDE's own steady states."""
     lm = m["latent_metrics"]
     r = {
         "system": m["system"],
@@ -151,16 +158,38 @@ def latent_row(m: dict) -> dict:
     r["field reconstruction error"] = fe.get("reconstruction")
     r["field prediction error"] = fe.get("prediction")
     states = lm["steady_states"]
-    near = [
-        s
-        for s in states
-        if s["relative_distance"] is not None
-        and s["relative_distance"] < 0.1
-        and s["fixed_point_kind"].startswith("stable")
-    ]
+    near = [s for s in states if (s.get("nearest_stable_relative_distance") or np.inf) < NEAR]
     r["settled states"] = len(states)
     r["with a stable fixed point within 10%"] = len(near)
+    ends = [s for s in (authors or {}).get("end_states", []) if s["population"] >= POPULATED]
+    if ends:  # every trajectory's end state, the populated ones
+        r[f"end states (≥{POPULATED} traj.): populations"] = ", ".join(str(s["population"]) for s in ends)
+        r["their distance to the nearest stable fixed point"] = ", ".join(
+            f"{s['nearest_stable_relative_distance']:.3g}" if s["nearest_stable_relative_distance"] is not None else "–"
+            for s in ends
+        )
+    pde = lm.get("pde_steady_states")
+    if pde:
+        stable = [p for p in pde if p["stable"]]
+        r["PDE steady states (stable)"] = f"{len(pde)} ({len(stable)})"
+        r["stable PDE states: distance to the nearest stable fixed point"] = ", ".join(
+            f"{p['nearest_stable_relative_distance']:.3g}" if p["nearest_stable_relative_distance"] is not None else "–"
+            for p in stable
+        )
     return r
+
+
+LATENT_NOTES = [
+    "held-out: the test trajectories only; E(T) per trajectory is the RMS over starts of |ĥ(t₀+T) − h(t₀+T)| "
+    "divided by the RMS of |h(t₀+T)|, averaged over trajectories; N_fail counts rollouts from the first state "
+    "whose relative error at the last time exceeds the fail threshold.",
+    "authors': PRF21's own code (test_ode_RBC.py) on every trajectory, training ones included: every snapshot a "
+    "start, each trajectory's RMS error divided by the RMS of |h| over the whole trajectory; N_fail divides the "
+    "error at the last time by max_t |h|. nearest_neighbour (their Table II) predicts from the training "
+    "trajectory nearest at the same time, on the test split under both definitions.",
+    "distances are relative, |h_state − h_fixed point| / |h_state|, in the run's latent coordinates; end states "
+    "are those of all trajectories (the mean of the last tenth of each), merged within 5%.",
+]
 
 
 def run_latent(metrics_files: list[str], out_csv: str, out_md: str) -> None:
@@ -170,7 +199,7 @@ def run_latent(metrics_files: list[str], out_csv: str, out_md: str) -> None:
             json.loads(Path(f).read_text())
         ),
     )
-    run(order, out_csv, out_md, latent_row)
+    run(order, out_csv, out_md, latent_row, LATENT_NOTES)
 
 
 def polymer_row(m: dict) -> dict:

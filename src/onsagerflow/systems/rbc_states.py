@@ -33,6 +33,7 @@ log = logging.getLogger("onsagerflow.systems.rbc_states")
 STEADY_TOL = 1e-10  # ‖F(s)‖/‖L s‖ at which a steady state counts as converged
 MAX_NEWTON = 40
 GMRES_RESTART = 40
+KRYLOV = 60  # Arnoldi steps for the leading eigenvalues
 LINE_SEARCH_STEPS = 8
 
 
@@ -116,22 +117,139 @@ def flow_map(solver: Solver, n_steps: int):
     return jax.jit(phi)
 
 
-def leading_eigenvalues(solver: Solver, s, horizon: float, k: int = 8) -> np.ndarray:
-    """The k eigenvalues of largest real part of the PDE linearised at s (units 1/(d²/κ)),
-    from the Jacobian of the time-``horizon`` map (horizon a whole number of solver steps)."""
-    from scipy.sparse.linalg import LinearOperator, eigs
+def arnoldi_ritz_values(matvec, x0: np.ndarray, krylov: int = KRYLOV) -> np.ndarray:
+    """Ritz values of a linear map (flat real vectors) from ``krylov`` Arnoldi steps from x0
+    (modified Gram–Schmidt, applied twice)."""
+    Q = [x0.ravel() / np.linalg.norm(x0)]
+    H = np.zeros((krylov + 1, krylov))
+    for j in range(krylov):
+        v = matvec(Q[j])
+        for _ in range(2):
+            for i in range(j + 1):
+                c = Q[i] @ v
+                H[i, j] += c
+                v = v - c * Q[i]
+        H[j + 1, j] = np.linalg.norm(v)
+        if H[j + 1, j] < 1e-14:
+            return np.linalg.eigvals(H[: j + 1, : j + 1])
+        Q.append(v / H[j + 1, j])
+    return np.linalg.eigvals(H[:krylov, :krylov])
 
+
+def _random_direction(solver: Solver, shape, seed: int) -> np.ndarray:
+    x = jnp.asarray(np.random.default_rng(seed).normal(size=shape))
+    return np.asarray(_real(solver.project(_complex(x))))
+
+
+def leading_eigenvalues(solver: Solver, s, horizon: float, k: int = 8, krylov: int = KRYLOV, seed: int = 0):
+    """The k eigenvalues of largest real part of the PDE linearised at s (units 1/(d²/κ)),
+    from the Jacobian A of the time-``horizon`` map (a whole number of solver steps): Ritz values
+    μ of Arnoldi on A (its spectrum decays fast, so the leading μ converge first),
+    λ = log μ / horizon. |Im λ| must stay below π/horizon."""
     n_steps = max(1, int(round(horizon / solver.dt)))
     phi = flow_map(solver, n_steps)
     s = jnp.asarray(s)
     shape = _real(s).shape
-    size = int(np.prod(shape))
     jvp = jax.jit(lambda d: _real(jax.jvp(phi, (s,), (solver.project(_complex(d)),))[1]))
-
-    def matvec(x):
-        return np.asarray(jvp(jnp.asarray(np.real(x).reshape(shape)))).ravel()
-
-    mu = eigs(LinearOperator((size, size), matvec=matvec, dtype=np.float64), k=k, which="LM", return_eigenvectors=False)
+    mu = arnoldi_ritz_values(
+        lambda x: np.asarray(jvp(jnp.asarray(x.reshape(shape)))).ravel(), _random_direction(solver, shape, seed), krylov
+    )
     mu = mu[np.abs(mu) > 1e-12]
     lam = np.log(mu.astype(complex)) / (n_steps * solver.dt)
-    return lam[np.argsort(-lam.real)]
+    return lam[np.argsort(-lam.real)][:k]
+
+
+@dataclass
+class PeriodicOrbit:
+    state: np.ndarray  # a point on the orbit, spectral
+    period: float  # d²/κ
+    residual: float  # ‖Φ_T(s) − s‖/‖s‖
+    newton_steps: int
+    converged: bool
+    multipliers: np.ndarray | None = None  # leading Floquet multipliers, by modulus
+
+
+class PeriodicSolver:
+    """Shooting for periodic orbits: Newton–GMRES on (s, T) with Φ_T(s) = s and the phase
+    condition ⟨F(s₀), s − s₀⟩ = 0, Φ_T ``n_steps`` steps of size T/n_steps of the solver's
+    scheme (the step is differentiated through, so ∂Φ/∂T is exact for the discrete map)."""
+
+    def __init__(self, solver: Solver, n_steps: int):
+        self.solver, self.n = solver, int(n_steps)
+        _, _, q2 = solver.grid.wavenumbers()
+        self.D = jnp.asarray(np.stack([solver.pr * q2, q2]), solver.rdtype)
+        self.steady = SteadySolver(solver)
+        self._residual = jax.jit(self.residual)
+        self._newton = jax.jit(self._step, static_argnames=("restart",))
+
+    def step(self, s, h):
+        sol = self.solver
+        E1, E2 = jnp.exp(-self.D * h / 2), jnp.exp(-self.D * h)
+        k1 = sol.rhs(s)
+        k2 = sol.rhs(E1 * (s + 0.5 * h * k1))
+        k3 = sol.rhs(E2 * (s - h * k1) + 2 * h * E1 * k2)
+        return sol.project(E2 * s + h / 6.0 * (E2 * k1 + 4.0 * E1 * k2 + k3))
+
+    def phi(self, s, period):
+        h = period / self.n
+        return jax.lax.scan(lambda x, _: (self.step(x, h), None), s, None, length=self.n)[0]
+
+    def _pack(self, v, period):
+        return jnp.concatenate([v.ravel(), jnp.atleast_1d(period)])
+
+    def _unpack(self, x, shape):
+        return x[:-1].reshape(shape), x[-1]
+
+    def residual(self, x, s0, f0):
+        v, period = self._unpack(x, _real(s0).shape)
+        s = self.solver.project(_complex(v))
+        r = _real(self.phi(s, period) - s)
+        return jnp.concatenate([r.ravel(), jnp.atleast_1d(jnp.vdot(f0, v - _real(s0)).real)])
+
+    def _step(self, x, s0, f0, gtol, restart: int):
+        fun = lambda y: self.residual(y, s0, f0)
+        r = fun(x)
+        delta, _ = gmres(lambda d: jax.jvp(fun, (x,), (d,))[1], -r, tol=gtol, restart=restart, maxiter=4)
+        return delta, jnp.linalg.norm(r)
+
+    def solve(self, s0, period0: float, tol: float = 1e-8, max_newton: int = 20) -> PeriodicOrbit:
+        s0 = self.solver.project(jnp.asarray(s0))
+        f = _real(self.steady.F(s0))
+        f0 = f / jnp.linalg.norm(f)
+        x = self._pack(_real(s0), period0)
+        size = float(jnp.linalg.norm(s0))
+        res = float(jnp.linalg.norm(self._residual(x, s0, f0)[:-1])) / size
+        k = 0
+        for k in range(1, max_newton + 1):
+            if res <= tol:
+                k -= 1
+                break
+            delta, rnorm = self._newton(x, s0, f0, min(1e-2, max(res, 1e-10)), restart=GMRES_RESTART)
+            step = 1.0
+            for _ in range(LINE_SEARCH_STEPS):
+                trial = x + step * delta
+                if float(jnp.linalg.norm(self._residual(trial, s0, f0))) < float(rnorm):
+                    break
+                step *= 0.5
+            x = trial
+            res = float(jnp.linalg.norm(self._residual(x, s0, f0)[:-1])) / size
+            log.info(
+                "shooting step %d: relative residual %.3e, period %.6g (step length %g)", k, res, float(x[-1]), step
+            )
+        v, period = self._unpack(x, _real(s0).shape)
+        s = np.asarray(self.solver.project(_complex(v)))
+        return PeriodicOrbit(s, float(period), res, k, bool(res <= tol))
+
+    def multipliers(self, orbit: PeriodicOrbit, k: int = 6, seed: int = 0) -> np.ndarray:
+        """The k leading Floquet multipliers (eigenvalues of the monodromy DΦ_T), by modulus;
+        one of them is 1 (along the orbit)."""
+        s = jnp.asarray(orbit.state)
+        shape = _real(s).shape
+        jvp = jax.jit(
+            lambda d: _real(jax.jvp(lambda y: self.phi(y, orbit.period), (s,), (self.solver.project(_complex(d)),))[1])
+        )
+        mu = arnoldi_ritz_values(
+            lambda x: np.asarray(jvp(jnp.asarray(x.reshape(shape)))).ravel(),
+            _random_direction(self.solver, shape, seed),
+        )
+        return mu[np.argsort(-np.abs(mu))][:k]
