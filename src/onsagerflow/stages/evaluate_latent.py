@@ -33,19 +33,30 @@ MERGE_TOL = 0.05  # end states closer than this fraction of |h| are one
 STEADY_TOL = 0.02  # a trajectory is steady when its window stays within this fraction of |h|
 
 
-def horizon_ends(field, args, h, time, starts, horizon, cfg, *, bound, center):
-    """Rollouts over ``horizon`` from h[:, starts] (h on the full time axis): (predicted ends,
-    true ends), both (traj, starts kept, n), keeping the starts whose trajectory has a sample
-    ``horizon`` later; None where no start has."""
-    targets = horizon_targets(time, starts, horizon)
-    keep = targets >= 0
-    if not keep.any():
-        return None
-    x0 = h[:, starts[keep]].reshape(-1, h.shape[-1])
-    ends, _ = integrate(
-        field, x0, np.array([0.0, horizon]), args=args, rtol=cfg["rtol"], atol=cfg["atol"], bound=bound, center=center
-    )
-    return ends[:, -1].reshape(h.shape[0], int(keep.sum()), -1), h[:, targets[keep]]
+def horizon_rollouts(field, args, h, time, starts, horizons, rtol, atol, *, bound, center) -> dict:
+    """Rollouts from h[:, starts] (h on the full time axis) to every horizon T a start has a
+    sample for, T → (predicted ends, true ends), both (traj, starts kept for T, n). Starts with
+    the same horizons share one integration saving at each, so no start runs past its longest."""
+    horizons = sorted({float(T) for T in horizons})
+    targets = np.stack([horizon_targets(time, starts, T) for T in horizons])  # (horizons, starts)
+    valid = targets >= 0
+    ends = {T: np.full((h.shape[0], len(starts), h.shape[-1]), np.nan) for T in horizons}
+    for key in {tuple(col) for col in valid.T if col.any()}:
+        cols = np.flatnonzero((valid.T == key).all(axis=1))
+        ts = [T for T, v in zip(horizons, key) if v]
+        x0 = h[:, starts[cols]].reshape(-1, h.shape[-1])
+        pred, _ = integrate(
+            field, x0, np.array([0.0, *ts]), args=args, rtol=rtol, atol=atol, bound=bound, center=center
+        )
+        pred = pred.reshape(h.shape[0], len(cols), len(ts) + 1, -1)
+        for k, T in enumerate(ts):
+            ends[T][:, cols] = pred[:, :, k + 1]
+    out = {}
+    for i, T in enumerate(horizons):
+        keep = valid[i]
+        if keep.any():
+            out[T] = (ends[T][:, keep], h[:, targets[i, keep]])
+    return out
 
 
 def latent_metrics(field, args, test, cfg, fps, chart, reducer, fields, everything=None) -> dict:
@@ -53,13 +64,19 @@ def latent_metrics(field, args, test, cfg, fps, chart, reducer, fields, everythi
     the full time axis, in the run's coordinates (the authors' protocol), or None."""
     truth, pred, t = test.truth, test.pred, test.t
     stride = max(1, len(test.coarse) // HORIZON_STARTS)
-    horizons = {}
-    for T in sorted(cfg["horizons"]):
-        got = horizon_ends(
-            field, args, test.full, test.time, test.coarse[::stride], T, cfg, bound=test.bound, center=test.center
-        )
-        if got is not None:
-            horizons[f"{T:g}"] = horizon_error(*got)
+    ends = horizon_rollouts(
+        field,
+        args,
+        test.full,
+        test.time,
+        test.coarse[::stride],
+        cfg["horizons"],
+        cfg["rtol"],
+        cfg["atol"],
+        bound=test.bound,
+        center=test.center,
+    )
+    horizons = {f"{T:g}": horizon_error(*got) for T, got in ends.items()}
     end_err = relative_error(pred[:, -1:], truth[:, -1:])[:, 0]
     window = max(2, len(t) // SETTLE_WINDOW)
     scale = float(np.sqrt(np.mean(np.sum(truth**2, axis=-1))))
@@ -86,14 +103,13 @@ def authors_protocol(field, args, h, test, cfg, fps) -> dict:
     coarse, time = test.coarse, test.time
     rms = np.sqrt(np.mean(np.sum(h**2, axis=-1), axis=1))  # every stored sample, pairs included
     biggest = np.max(np.linalg.norm(h, axis=-1), axis=1)
-    horizons = {}
-    for T in sorted(cfg["horizons"]):
-        got = horizon_ends(field, args, h, time, coarse, T, cfg, bound=test.bound, center=test.center)
-        if got is not None:
-            horizons[f"{T:g}"] = authors_horizon_error(*got, rms)
+    # every start of every trajectory: the long-rollout tolerance (their code: fixed-step RK3)
+    tol = dict(rtol=cfg["long_rtol"], atol=cfg["long_atol"], bound=test.bound, center=test.center)
     span = float(time[coarse[-1]] - time[coarse[0]])
-    last, _ = horizon_ends(field, args, h, time, coarse[:1], span, cfg, bound=test.bound, center=test.center)
-    distance = np.linalg.norm(last[:, 0] - h[:, coarse[-1]], axis=-1)
+    ends = horizon_rollouts(field, args, h, time, coarse, [*cfg["horizons"], span], **tol)
+    horizons = {f"{T:g}": authors_horizon_error(*ends[T], rms) for T in sorted(cfg["horizons"]) if T in ends}
+    last, truth_last = ends[span]
+    distance = np.linalg.norm(last[:, 0] - truth_last[:, 0], axis=-1)
     hc = h[:, coarse]
     window = max(2, len(coarse) // SETTLE_WINDOW)
     states = match_steady_states(steady_states(hc, window, merge_tol=MERGE_TOL, steady_tol=STEADY_TOL), fps)

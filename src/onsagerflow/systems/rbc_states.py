@@ -159,6 +159,40 @@ def leading_eigenvalues(solver: Solver, s, horizon: float, k: int = 8, krylov: i
     return lam[np.argsort(-lam.real)][:k]
 
 
+def gmres_numpy(matvec, b: np.ndarray, tol: float, m: int = GMRES_RESTART, restarts: int = 4) -> np.ndarray:
+    """Restarted GMRES on flat float64 vectors (Arnoldi with twice-applied Gram–Schmidt, the
+    small least-squares problem by numpy); stops at ‖b − Ax‖ ≤ tol·‖b‖ or a happy breakdown."""
+    x = np.zeros_like(b)
+    bnorm = np.linalg.norm(b)
+    for _ in range(restarts):
+        r = b - matvec(x) if x.any() else b.copy()
+        beta = np.linalg.norm(r)
+        if beta <= tol * bnorm:
+            break
+        Q, H = [r / beta], np.zeros((m + 1, m))
+        k = m
+        for j in range(m):
+            v = matvec(Q[j])
+            for _ in range(2):
+                for i in range(j + 1):
+                    c = Q[i] @ v
+                    H[i, j] += c
+                    v = v - c * Q[i]
+            H[j + 1, j] = np.linalg.norm(v)
+            e1 = np.zeros(j + 2)
+            e1[0] = beta
+            y = np.linalg.lstsq(H[: j + 2, : j + 1], e1, rcond=None)[0]
+            if H[j + 1, j] < 1e-14 * beta or np.linalg.norm(e1 - H[: j + 2, : j + 1] @ y) <= tol * bnorm:
+                k = j + 1
+                break
+            Q.append(v / H[j + 1, j])
+        e1 = np.zeros(k + 1)
+        e1[0] = beta
+        y = np.linalg.lstsq(H[: k + 1, :k], e1, rcond=None)[0]
+        x = x + np.stack(Q[:k], axis=1) @ y
+    return x
+
+
 @dataclass
 class PeriodicOrbit:
     state: np.ndarray  # a point on the orbit, spectral
@@ -180,7 +214,7 @@ class PeriodicSolver:
         self.D = jnp.asarray(np.stack([solver.pr * q2, q2]), solver.rdtype)
         self.steady = SteadySolver(solver)
         self._residual = jax.jit(self.residual)
-        self._newton = jax.jit(self._step, static_argnames=("restart",))
+        self._matvec = jax.jit(self._jvp)
 
     def step(self, s, h):
         sol = self.solver
@@ -206,11 +240,8 @@ class PeriodicSolver:
         r = _real(self.phi(s, period) - s)
         return jnp.concatenate([r.ravel(), jnp.atleast_1d(jnp.vdot(f0, v - _real(s0)).real)])
 
-    def _step(self, x, s0, f0, gtol, restart: int):
-        fun = lambda y: self.residual(y, s0, f0)
-        r = fun(x)
-        delta, _ = gmres(lambda d: jax.jvp(fun, (x,), (d,))[1], -r, tol=gtol, restart=restart, maxiter=4)
-        return delta, jnp.linalg.norm(r)
+    def _jvp(self, x, s0, f0, d):
+        return jax.jvp(lambda y: self.residual(y, s0, f0), (x,), (d,))[1]
 
     def solve(self, s0, period0: float, tol: float = 1e-8, max_newton: int = 20) -> PeriodicOrbit:
         s0 = self.solver.project(jnp.asarray(s0))
@@ -224,7 +255,11 @@ class PeriodicSolver:
             if res <= tol:
                 k -= 1
                 break
-            delta, rnorm = self._newton(x, s0, f0, min(1e-2, max(res, 1e-10)), restart=GMRES_RESTART)
+            r = np.asarray(self._residual(x, s0, f0))
+            rnorm = np.linalg.norm(r)
+            delta = gmres_numpy(
+                lambda d, x=x: np.asarray(self._matvec(x, s0, f0, jnp.asarray(d))), -r, tol=min(1e-2, max(res, 1e-10))
+            )
             step = 1.0
             for _ in range(LINE_SEARCH_STEPS):
                 trial = x + step * delta
