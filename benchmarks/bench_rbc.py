@@ -69,11 +69,14 @@ def main() -> None:
     s0 = random_perturbations(solver, jax.random.split(jax.random.key(0), size["batch"]), 0.3)
     steps, batch = size["steps"], size["batch"]
 
+    # Solver.run builds a new jitted function at every call (so every call compiles again);
+    # one jit around it keeps the compiled program, so the timed call below runs only.
+    run = jax.jit(solver.run, static_argnums=(1, 2))
     t0 = time.perf_counter()
-    solver.run(s0, 2, steps)[0].block_until_ready()
+    run(s0, 2, steps)[0].block_until_ready()
     compile_and_run = time.perf_counter() - t0
     t0 = time.perf_counter()
-    out, cmax, frozen = solver.run(s0, 2, steps)
+    out, cmax, frozen = run(s0, 2, steps)
     out.block_until_ready()
     if (np.asarray(frozen) >= 0).any():
         raise SystemExit(f"the CFL guard stopped a trajectory (max Courant {float(np.max(cmax)):.2f}): lower dt")

@@ -69,6 +69,7 @@ def ours_train(kind, data, size, dtype, lr, seed, forcing="linear", grad_clip=10
     import jax.numpy as jnp
     from flax import nnx
 
+    from onsagerflow.config import validated_block
     from onsagerflow.models import OnsagerNet, SOnsagerNet, param_count
     from onsagerflow.training.losses import em_nll
     from onsagerflow.training.trainer import fit
@@ -93,14 +94,17 @@ def ours_train(kind, data, size, dtype, lr, seed, forcing="linear", grad_clip=10
             3, diffusion="diagonal", sigma_init=float(np.sqrt(tau)), sigma_floor=ARCH["sigma_floor"], **kw
         )
         loss = em_nll
-    cfg = dict(
-        epochs=size["epochs"],
-        batch_size=size["batch"],
-        learning_rate=lr,
-        weight_decay=0.0,
-        grad_clip=grad_clip if grad_clip > 0 else 1e30,
-        plateau=dict(factor=0.5, patience=10**9, min_scale=1e-3),
-        early_stopping=dict(patience=10**9, min_delta=0.0),
+    cfg = validated_block(
+        "training",
+        dict(
+            epochs=size["epochs"],
+            batch_size=size["batch"],
+            learning_rate=lr,
+            weight_decay=0.0,
+            grad_clip=grad_clip if grad_clip > 0 else 1e30,
+            plateau=dict(factor=0.5, patience=10**9, min_scale=1e-3),
+            early_stopping=dict(patience=10**9, min_delta=0.0),
+        ),
     )
     res = fit(model, data["train"], data["val"], tau=tau, cfg=cfg, seed=seed, loss=loss)
     h = res.history

@@ -37,6 +37,14 @@ def lorenz_spec(r=28.0, n=12, t_end=0.5, dt=0.005, seed=0, splits=None):
     }
 
 
+def simulated(system, spec):
+    """A simulator's whole output as one Dataset (simulators yield batches of trajectories)."""
+    import xarray as xr
+
+    out = system.simulate(spec)
+    return out if isinstance(out, xr.Dataset) else xr.concat(list(out), dim="trajectory", combine_attrs="override")
+
+
 @pytest.fixture
 def small_lorenz_spec():
     return lorenz_spec()
@@ -66,3 +74,60 @@ def held_out_predictions(results, system, models):
         metrics[model] = json.loads((ev / "metrics.json").read_text())
         assert metrics[model]["n_test_trajectories"] == len(test_ids), model
     return test_ids, metrics
+
+
+def assert_cf_clean(path, tmp_dir):
+    """A zarr store the workflow wrote: opens in xarray with no warning (consolidated
+    metadata, specified dtypes), declares its CF version, has pint-parsable units on every
+    variable and a long_name on every data variable, and round-trips through netCDF.
+    Returns the opened Dataset."""
+    import warnings
+    from pathlib import Path
+
+    import numpy as np
+    import pint
+    import xarray as xr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = xr.open_zarr(path)
+        ds.load()
+    assert ds.attrs["Conventions"].startswith("CF-"), path
+    ureg = pint.UnitRegistry()
+    for var in ds.variables.values():
+        if "units" in var.attrs:
+            ureg.parse_units(var.attrs["units"])  # raises on a unit pint cannot read
+    for name, var in ds.data_vars.items():
+        assert "long_name" in var.attrs and "units" in var.attrs, (path, name)
+    nc = Path(tmp_dir) / (Path(path).stem + ".nc")
+    ds.to_netcdf(nc)
+    with xr.open_dataset(nc) as back:
+        back.load()
+    for name, var in ds.variables.items():
+        if var.dtype.kind in "fiu":
+            np.testing.assert_array_equal(back[name].values, var.values, err_msg=f"{path}: {name}")
+        else:
+            assert [str(v) for v in back[name].values] == [str(v) for v in var.values], (path, name)
+    return ds
+
+
+def assert_figure(path):
+    """A saved figure is a picture: a PNG with more than one colour spread over its area and
+    the provenance in its text chunks (its PDF twin, where there is one, is a PDF)."""
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    path = Path(path)
+    with Image.open(path) as im:
+        assert im.info.get("config_sha256") and im.info.get("git_sha"), f"{path}: no provenance"
+        pixels = np.asarray(im.convert("L"), dtype=float)
+    assert min(pixels.shape) > 100, f"{path}: {pixels.shape} pixels"
+    ink = pixels < 250  # not white
+    assert 0.01 < ink.mean() < 0.95, f"{path}: {ink.mean():.1%} of the picture is drawn"
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    assert np.ptp(rows) > 0.5 * pixels.shape[0] and np.ptp(cols) > 0.5 * pixels.shape[1], f"{path}: drawing in a corner"
+    pdf = path.with_suffix(".pdf")
+    if pdf.exists():
+        assert pdf.read_bytes()[:5] == b"%PDF-", f"{pdf}: not a PDF"

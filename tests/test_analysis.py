@@ -68,8 +68,10 @@ def test_relative_error_statistics():
         "censored": 1,
         "per_trajectory": [4.0],
     }
-    at = error_at(err, t, [1.0, 9.0])
+    at = error_at(err, t, [1.0])
     assert list(at) == ["1"] and at["1"]["median"] == pytest.approx(0.05)
+    with pytest.raises(ValueError, match=r"error times \[9\.0\] lie beyond the last time 4"):
+        error_at(err, t, [1.0, 9.0])  # never dropped without a word
 
 
 def test_tables_add_the_mean_and_std_over_seeds_after_the_seed_copies():

@@ -9,6 +9,7 @@ from conftest import lorenz_spec
 
 from onsagerflow.analysis.rollout import integrate
 from onsagerflow.analysis.sde import physical_sde, simulate_sde
+from onsagerflow.config import validated_block
 from onsagerflow.models import build_model, param_count
 from onsagerflow.models.dynamics import physical_field
 from onsagerflow.models.normalizer import Normalizer
@@ -112,27 +113,33 @@ def test_drift_only_model_trains_without_noise_and_is_deterministic():
     data: its loss falls, and in the ensemble evaluation (physical_sde) it has σ = 0, so every
     realisation from a start is the same path whatever the noise key."""
     z, dt = ou_windows()
-    spec = {
-        "type": "onsagernet",
-        "width": 8,
-        "depth": 1,
-        "potential_dim": 2,
-        "alpha": 0.1,
-        "beta": 0.1,
-        "activation": "requr",
-        "forcing": "linear",
-    }
+    spec = validated_block(
+        "model",
+        {
+            "type": "onsagernet",
+            "width": 8,
+            "depth": 1,
+            "potential_dim": 2,
+            "alpha": 0.1,
+            "beta": 0.1,
+            "activation": "requr",
+            "forcing": "linear",
+        },
+    )
     model = build_model(spec, 2, seed=0)
-    cfg = {
-        "epochs": 15,
-        "batch_size": 64,
-        "learning_rate": 1e-2,
-        "weight_decay": 0.0,
-        "grad_clip": 10.0,
-        "rollout_weight": 0.0,
-        "plateau": {"factor": 0.5, "patience": 5, "min_scale": 1e-3},
-        "early_stopping": {"patience": 50, "min_delta": 0.0},
-    }
+    cfg = validated_block(
+        "training",
+        {
+            "epochs": 15,
+            "batch_size": 64,
+            "learning_rate": 1e-2,
+            "weight_decay": 0.0,
+            "grad_clip": 10.0,
+            "rollout_weight": 0.0,
+            "plateau": {"factor": 0.5, "patience": 5, "min_scale": 1e-3},
+            "early_stopping": {"patience": 50, "min_delta": 0.0},
+        },
+    )
     train = make_windows(z[:12], lag=1, per_trajectory=None)
     val = make_windows(z[12:], lag=1, per_trajectory=None)
     result = fit(model, train, val, tau=dt, cfg=cfg, seed=0)

@@ -1,4 +1,5 @@
-"""Config validation: the schema (keys, types, defaults) and the checks it cannot express."""
+"""Config validation: the schema (keys, types, defaults), its one-line errors, and the checks
+it cannot express — all of them run on the config alone, as `snakemake -n` runs them."""
 
 import copy
 import os
@@ -7,13 +8,32 @@ import sys
 
 import pytest
 import yaml
-from snakemake.utils import validate
+from snakemake.cli import parse_config
+from snakemake.common.configfile import load_configfile
+from snakemake.utils import update_config
 
-from onsagerflow.config import ConfigError, check_config, prepare_config, stage_spec
+from onsagerflow.config import (
+    ConfigError,
+    check_config,
+    load_config,
+    load_schema,
+    stage_spec,
+    validate_config,
+    validated_system,
+    workflow_config,
+)
 from onsagerflow.provenance import config_sha256
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCHEMA = os.path.join(ROOT, "config", "schema.yaml")
+SHIPPED = [
+    "config/config.yaml",
+    "config/paper.yaml",
+    "tests/configs/tiny.yaml",
+    "tests/configs/rbc_tiny.yaml",
+    "tests/configs/variants.yaml",
+    "tests/configs/polymer_tiny.yaml",
+    "tests/configs/ingest_tiny.yaml",
+]
 
 
 def load(name):
@@ -22,28 +42,25 @@ def load(name):
 
 
 def validated(cfg):
-    cfg = copy.deepcopy(cfg)
-    validate(cfg, SCHEMA)
-    return prepare_config(cfg)
+    return validate_config(copy.deepcopy(cfg))
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "config/config.yaml",
-        "config/paper.yaml",
-        "tests/configs/tiny.yaml",
-        "tests/configs/rbc_tiny.yaml",
-        "tests/configs/variants.yaml",
-        "tests/configs/polymer_tiny.yaml",
-    ],
-)
+def error_of(cfg) -> str:
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 300, message
+    return message
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_configs_validate_and_get_defaults(name):
     cfg = validated(load(name))
     for system in cfg["systems"].values():
-        assert system.get("splits", True) and system["pairs"]["tau"] > 0 and system["simulation"]["t_end"] > 0
+        assert system["pairs"]["tau"] > 0 and system["training"] is not None and system["models"]
     assert cfg["training"]["plateau"]["factor"] == 0.5
     assert cfg["evaluation"]["long_rollouts"] >= 1
+    assert cfg["dask"]["scheduler"] == "threads" and cfg["runtime"]["xla_preallocate"] is False
 
 
 def test_default_config_follows_prf21():
@@ -57,28 +74,128 @@ def test_default_config_follows_prf21():
         assert s["pairs"]["tau"] == 0.001 and s["pairs"]["per_trajectory"] == 100
 
 
+def test_default_rbc_case_follows_prf21_where_it_can():
+    cfg = validated(load("config/config.yaml"))
+    rbc = [s for s in cfg["systems"].values() if s["type"] == "rbc"]
+    assert [s["parameters"]["r"] for s in rbc] == [28.0]
+    assert rbc[0]["reduction"]["latent_dims"] == [3, 7]
+    paper = validated(load("config/paper.yaml"))
+    assert all(s["reduction"]["latent_dims"] == [3, 5, 7] for s in paper["systems"].values() if s["type"] == "rbc")
+    assert rbc[0]["reduction"]["fields"] == ["u", "w", "theta"]
+
+
+def test_defaults_fill_nested_blocks_each_with_its_own_copy():
+    cfg = validated(load("config/config.yaml"))
+    # polymer parameters default to {}, and their excluded_volume block to {}: both filled
+    assert cfg["systems"]["polymer_wi2"]["parameters"]["excluded_volume"] == {"strength": 0.0, "range": 0.25}
+    assert cfg["training"]["early_stopping"] == {"patience": 60, "min_delta": 0.0}
+    cfg["systems"]["lorenz_r28"]["pairs"]["tau"] = 0.002
+    cfg["systems"]["lorenz_r28"]["simulation"]["init_low"].append(0)
+    assert cfg["systems"]["lorenz_r16"]["pairs"]["tau"] == 0.001
+    assert cfg["systems"]["lorenz_r16"]["simulation"]["init_low"] == [-25, -25, -5]
+    # the schema's own default objects are never handed out
+    lorenz = load_schema()["$defs"]["lorenz"]["properties"]["simulation"]["properties"]
+    assert lorenz["init_low"]["default"] == [-25, -25, -5]
+
+
 @pytest.mark.parametrize(
     "mutate,message",
     [
         (
-            lambda c: c["systems"]["lorenz_r16"].setdefault("simulation", {}).update(n_trajectorys=5),
-            r"'n_trajectorys' was unexpected",
+            lambda c: c["systems"]["lorenz_r28"].setdefault("simulation", {}).update(t_ned=3.0),
+            "systems.lorenz_r28.simulation.t_ned: unknown key; did you mean 't_end'?",
         ),
+        (lambda c: c.update(trainig={"epochs": 3}), "trainig: unknown key; did you mean 'training'?"),
         (
             lambda c: c["systems"]["lorenz_r16"].setdefault("simulation", {}).update(n_trajectories="many"),
-            r"'many' is not of type 'integer'",
+            "systems.lorenz_r16.simulation.n_trajectories: got 'many' (a string); expected an integer",
         ),
-        (lambda c: c["models"]["onsagernet"].update(alpha=-1), r"-1 is less than or equal to the minimum of 0"),
-        (lambda c: c.update(trainig={"epochs": 3}), r"'trainig' was unexpected"),
-        (lambda c: c["systems"]["lorenz_r16"].update(type="lorenz64"), r"'lorenz64' is not one of"),
+        (lambda c: c["models"]["onsagernet"].update(alpha=-1), "models.onsagernet.alpha: got -1; must be > 0"),
+        (
+            lambda c: c["systems"]["lorenz_r16"].update(type="lorenz64"),
+            "systems.lorenz_r16.type: got 'lorenz64'; did you mean 'lorenz'?",
+        ),
+        (
+            lambda c: c["models"]["onsagernet"].update(activation="swish"),
+            "models.onsagernet.activation: got 'swish' (allowed: requr, requ, tanh, softplus, relu, gelu)",
+        ),
+        (
+            lambda c: c["systems"]["lorenz_r16"].pop("models"),
+            "systems.lorenz_r16: missing key 'models' (keys of 'models' to learn on this system)",
+        ),
+        (
+            lambda c: c["systems"]["lorenz_r16"].pop("type"),
+            "systems.lorenz_r16: missing key 'type' (one of lorenz, rbc, polymer, ingested)",
+        ),
+        (
+            lambda c: c.update(runtime={"xla_mem_fraction": "half"}),
+            "runtime.xla_mem_fraction: got 'half' (a string); expected a number or null",
+        ),
+        (
+            lambda c: c["systems"]["lorenz_r16"].update(simulation={"init_low": [1, 2]}),
+            "systems.lorenz_r16.simulation.init_low: got 2 item(s); at least 3 allowed",
+        ),
+        (
+            lambda c: c["systems"].update({"lorenz-2": c["systems"]["lorenz_r16"]}),
+            "systems: the name 'lorenz-2' is not allowed; names start with a letter and hold letters, digits "
+            "and '_' only (no '-': run names use '-n<n>')",
+        ),
     ],
 )
-def test_wrong_key_or_type_fails_naming_it(mutate, message):
+def test_a_wrong_key_or_value_is_one_line_naming_its_path(mutate, message):
     cfg = load("config/config.yaml")
     mutate(cfg)
-    with pytest.raises(Exception, match=message) as info:
-        validate(cfg, SCHEMA)
-    assert "On instance" in str(info.value)  # followed by the path of the offending key
+    assert error_of(cfg) == message
+
+
+def test_the_first_problem_in_the_file_is_the_one_reported():
+    cfg = load("config/config.yaml")
+    cfg["systems"]["lorenz_r16"]["seed"] = -1  # lorenz_r16 comes first in the file
+    cfg["models"]["onsagernet"]["depht"] = 2
+    assert error_of(cfg) == "systems.lorenz_r16.seed: got -1; must be >= 0"
+
+
+def test_a_number_yaml_reads_as_text_gets_a_hint():
+    cfg = load("tests/configs/tiny.yaml")
+    cfg["training"]["learning_rate"] = yaml.safe_load("1e-3")  # PyYAML: a string
+    assert "write 1.0e-3" in error_of(cfg)
+
+
+def test_an_ingested_source_names_the_mapping_key():
+    cfg = load("tests/configs/ingest_tiny.yaml")
+    cfg["systems"]["lorenz_mine"]["source"]["variables"]["u"]["unit"] = "m"
+    assert error_of(cfg) == "systems.lorenz_mine.source.variables.u.unit: unknown key; did you mean 'units'?"
+    cfg = load("tests/configs/ingest_tiny.yaml")
+    cfg["systems"]["lorenz_mine"]["source"]["files"] = 3
+    assert error_of(cfg) == "systems.lorenz_mine.source.files: got 3 (an integer); expected a string or a list"
+
+
+def test_schema_holds_only_schema_keywords():
+    """A description cut at an unquoted comma in a YAML flow mapping turns its tail into a key
+    (`{description: a, b}` has a key 'b'); every key of every subschema must be a keyword."""
+    keywords = {
+        *("$schema", "$ref", "$defs", "description", "type", "properties", "additionalProperties"),
+        *("required", "default", "enum", "const", "items", "minItems", "maxItems", "minimum", "maximum"),
+        *("exclusiveMinimum", "exclusiveMaximum", "minProperties", "propertyNames", "pattern", "uniqueItems"),
+        *("oneOf", "anyOf", "allOf", "if", "then"),
+    }
+    found = []
+
+    def walk(node, path):
+        found.extend(".".join(path + (k,)) for k in node if k not in keywords)
+        for k in ("properties", "$defs"):
+            for name, sub in node.get(k, {}).items():
+                if name != "training_keys":  # the anchor the training blocks share: a map of properties
+                    walk(sub, path + (k, name))
+        for k in ("items", "additionalProperties", "propertyNames", "if", "then"):
+            if isinstance(node.get(k), dict):
+                walk(node[k], path + (k,))
+        for k in ("oneOf", "anyOf", "allOf"):
+            for i, sub in enumerate(node.get(k, [])):
+                walk(sub, path + (k, str(i)))
+
+    walk(load_schema(), ())
+    assert found == []
 
 
 @pytest.mark.parametrize(
@@ -117,6 +234,118 @@ def test_inconsistent_config_fails_naming_the_key(mutate, message):
         check_config(cfg)
 
 
+# --- what `snakemake -n` now catches on the config alone ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (  # the solver steps between two samples: 0.0025 / 0.001 is not whole
+            lambda c: c["systems"]["rbc_r28"]["simulation"].update(dt=0.001, dt_sample=0.0025),
+            "systems.rbc_r28.simulation.dt_sample: 0.0025 must be a whole multiple of simulation.dt (0.001)",
+        ),
+        (  # error times count from a trajectory's first sample: at most t_end = 3 for Lorenz
+            lambda c: c.setdefault("evaluation", {}).update(error_times=[0.5, 3.5]),
+            "systems.lorenz_r16: evaluation.error_times: [3.5] lie beyond simulation.t_end (3); "
+            "times count from each trajectory's first sample",
+        ),
+        (
+            lambda c: c["systems"]["rbc_r28"]["evaluation"].update(horizons=[0.008, 0.9]),
+            "systems.rbc_r28: evaluation.horizons: [0.9] lie beyond simulation.t_end (0.8); "
+            "times count from each trajectory's first sample",
+        ),
+        (  # 16 beads × their x-coordinates = 16 features
+            lambda c: c["systems"]["polymer_wi2"]["reduction"].update(components=17),
+            "systems.polymer_wi2.reduction.components: 17 asked, but the train split's selected bead "
+            "coordinates allow at most 16",
+        ),
+        (  # 3 fields × (nz + 1) × nx = 3 × 5 × 8 = 120 features
+            lambda c: c["systems"]["rbc_r28"]["simulation"].update(nx=8, nz=4),
+            None,
+        ),
+        (  # 2 train trajectories × 3 samples = 6 rows
+            lambda c: c["systems"]["rbc_r28"]["simulation"].update(n_trajectories=4, t_end=0.004),
+            "systems.rbc_r28.reduction.components: 16 asked, but the train split's fields allow at most 6",
+        ),
+        (
+            lambda c: c["systems"]["lorenz_r16"].setdefault("simulation", {}).update(t_end=2.9995),
+            "systems.lorenz_r16.simulation.t_end: 2.9995 must be a whole multiple of simulation.dt_sample (0.001)",
+        ),
+        (
+            lambda c: c.update(results="res{system}"),
+            "results: 'res{system}' is not allowed; the folder every output is written under; it may not hold "
+            "braces, which Snakemake reads as wildcards",
+        ),
+    ],
+)
+def test_config_only_problems_fail_before_any_job(mutate, message):
+    cfg = load("config/config.yaml")
+    mutate(cfg)
+    if message is None:  # within the limit: no error
+        validate_config(cfg)
+    else:
+        assert error_of(cfg) == message
+
+
+def test_yaml_errors_name_the_file_and_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("systems:\n  a: {type: lorenz\n  b: 1\n")
+    with pytest.raises(ConfigError, match=r"^.*bad\.yaml:3:4: YAML: expected ',' or '}', but got ':'"):
+        load_config(bad)
+    bad.write_text("models: {}\nsystems: {}\nmodels: {m: {type: sindy}}\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml:3:1: YAML: key 'models' given twice \(first on line 1\)"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match=r"nowhere\.yaml: cannot read the config file"):
+        load_config(tmp_path / "nowhere.yaml")
+
+
+def test_load_config_prefixes_the_file(tmp_path):
+    cfg = load("tests/configs/tiny.yaml")
+    cfg["systems"]["lorenz_tiny"]["simulation"]["dt_smaple"] = 0.1
+    path = tmp_path / "my.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert (
+        str(info.value) == f"{path}: systems.lorenz_tiny.simulation.dt_smaple: unknown key; did you mean 'dt_sample'?"
+    )
+
+
+def test_validated_system_fills_one_block():
+    block = validated_system(
+        {"type": "rbc", "models": ["m"], "simulation": {"nx": 16}, "pairs": {"tau": 0.005}}, "rbc_a"
+    )
+    assert block["simulation"]["nx"] == 16 and block["simulation"]["nz"] == 16
+    assert block["reduction"]["latent_dims"] == [3, 5, 7] and block["normalization"] == "isotropic"
+    with pytest.raises(ConfigError, match=r"^systems\.rbc_a\.simulation\.nx: got 4; must be >= 8$"):
+        validated_system({"type": "rbc", "models": ["m"], "simulation": {"nx": 4}}, "rbc_a")
+
+
+def snakemake_config(configfile, args):
+    """The config as Snakemake hands it to the Snakefile: the file, then --config merged in,
+    every nested value a string (YAML's base loader)."""
+    config = load_configfile(configfile)
+    update_config(config, parse_config(args))
+    return config
+
+
+def test_nested_command_line_values_arrive_typed():
+    tiny = os.path.join(ROOT, "tests", "configs", "tiny.yaml")
+    args = ["training={epochs: 7, learning_rate: 1.0e-2, plateau: {factor: 0.25}}", "results=/tmp/x"]
+    raw = snakemake_config(tiny, args)
+    assert raw["training"]["epochs"] == "7"  # what Snakemake passes on
+    cfg = workflow_config(raw, [tiny], args)
+    assert cfg["training"]["epochs"] == 7 and cfg["training"]["learning_rate"] == 0.01
+    assert cfg["training"]["plateau"] == {"factor": 0.25, "patience": 20, "cooldown": 0, "min_scale": 0.001}
+    assert cfg["training"]["batch_size"] == 50  # from the file, kept
+    assert stage_spec(cfg, "train", "lorenz_tiny", "onsagernet")["training"]["epochs"] == 7
+    args = ["training={epochs: seven}"]
+    with pytest.raises(
+        ConfigError, match=r"^--config: training\.epochs: got 'seven' \(a string\); expected an integer$"
+    ):
+        workflow_config(snakemake_config(tiny, args), [tiny], args)
+
+
 def test_stage_specs_are_the_slices_stages_depend_on():
     cfg = validated(load("config/config.yaml"))
     sim = stage_spec(cfg, "simulate", "lorenz_r28")
@@ -140,56 +369,44 @@ def test_stage_specs_are_the_slices_stages_depend_on():
     assert config_sha256(stage_spec(cfg, "train", "lorenz_r16", "onsagernet")) == before
 
 
-def test_snakemake_refuses_a_bad_config_file_naming_the_key(tmp_path):
+@pytest.mark.parametrize(
+    "mutate,line",
+    [
+        (
+            lambda c: c["systems"]["lorenz_tiny"]["simulation"].update(dt_smaple=0.1),
+            "systems.lorenz_tiny.simulation.dt_smaple: unknown key; did you mean 'dt_sample'?",
+        ),
+        (
+            lambda c: c["evaluation"].update(error_times=[0.2, 0.9]),
+            "systems.lorenz_tiny: evaluation.error_times: [0.9] lie beyond simulation.t_end (0.6); "
+            "times count from each trajectory's first sample",
+        ),
+    ],
+)
+def test_snakemake_dry_run_refuses_a_bad_config_with_one_line(tmp_path, mutate, line):
     bad = load("tests/configs/tiny.yaml")
-    bad["systems"]["lorenz_tiny"]["simulation"]["dt_smaple"] = 0.1
+    mutate(bad)
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(bad))
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-n",
-            "--cores",
-            "1",
-            "--configfile",
-            str(path),
-            "--config",
-            f"results={tmp_path / 'results'}",
-        ],
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", str(path)]
+        + ["--config", f"results={tmp_path / 'results'}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert out.returncode != 0
-    assert "'dt_smaple' was unexpected" in out.stdout + out.stderr
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1] == f"config error: {path}: {line}"
+    assert "Traceback" not in out.stdout + out.stderr and 'File "' not in out.stdout + out.stderr
     assert not (tmp_path / "results").exists()
 
 
-def test_defaults_are_not_shared_between_systems():
-    cfg = validated(load("config/config.yaml"))
-    cfg["systems"]["lorenz_r28"]["pairs"]["tau"] = 0.002
-    assert cfg["systems"]["lorenz_r16"]["pairs"]["tau"] == 0.001
-
-
-def test_default_rbc_case_follows_prf21_where_it_can():
-    cfg = validated(load("config/config.yaml"))
-    rbc = [s for s in cfg["systems"].values() if s["type"] == "rbc"]
-    assert [s["parameters"]["r"] for s in rbc] == [28.0]
-    assert rbc[0]["reduction"]["latent_dims"] == [3, 7]
-    paper = validated(load("config/paper.yaml"))
-    assert all(s["reduction"]["latent_dims"] == [3, 5, 7] for s in paper["systems"].values() if s["type"] == "rbc")
-    assert rbc[0]["reduction"]["fields"] == ["u", "w", "theta"]
-
-
 def test_model_seeds_expand_into_one_model_per_seed_with_matching_pretrained_peers():
-    cfg = yaml.safe_load(open(os.path.join(ROOT, "tests", "configs", "rbc_tiny.yaml")))
+    cfg = load("tests/configs/rbc_tiny.yaml")
     for key in ("onsagernet", "onsagernet_resnet"):
         cfg["models"][key]["seeds"] = [1, 2]
-    validate(cfg, SCHEMA)
-    prepare_config(cfg)
+    validate_config(cfg)
     assert cfg["systems"]["rbc_tiny"]["models"] == [
         "onsagernet_s1",
         "onsagernet_s2",
@@ -206,19 +423,32 @@ def test_model_seeds_expand_into_one_model_per_seed_with_matching_pretrained_pee
 
 
 def test_an_autoencoder_seed_without_a_pretrained_copy_is_named():
-    cfg = yaml.safe_load(open(os.path.join(ROOT, "tests", "configs", "rbc_tiny.yaml")))
+    cfg = load("tests/configs/rbc_tiny.yaml")
     cfg["models"]["onsagernet"]["seeds"] = [1]
     cfg["models"]["onsagernet_resnet"]["seeds"] = [1, 2]
-    validate(cfg, SCHEMA)
     with pytest.raises(ConfigError, match="seed 2 has no pre-trained copy"):
-        prepare_config(cfg)
+        validate_config(cfg)
 
 
 def test_an_unseeded_autoencoder_over_a_seeded_pretrained_model_is_named():
-    cfg = yaml.safe_load(open(os.path.join(ROOT, "tests", "configs", "rbc_tiny.yaml")))
+    cfg = load("tests/configs/rbc_tiny.yaml")
     cfg["models"]["onsagernet"]["seeds"] = [1, 2]
-    validate(cfg, SCHEMA)
     with pytest.raises(
         ConfigError, match="onsagernet_resnet.autoencoder.pretrained.*give models.onsagernet_resnet seeds"
     ):
-        prepare_config(cfg)
+        validate_config(cfg)
+
+
+def test_onsagerflow_check_names_the_line_snakemake_cannot(tmp_path):
+    """Snakemake reads --configfile itself and reports a YAML syntax error without file or line;
+    `onsagerflow check` runs the workflow's checks and names both."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("systems:\n  a: {type: lorenz\n  b: 1\n")
+    out = subprocess.run(["onsagerflow", "check", str(bad)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.strip().endswith(
+        f"check failed: {bad}:3:4: YAML: expected ',' or '}}', but got ':' (while parsing a flow mapping)"
+    )
+    good = os.path.join(ROOT, "tests", "configs", "tiny.yaml")
+    out = subprocess.run(["onsagerflow", "check", good], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == f"{good}: valid; 1 systems, 3 runs, results in results"

@@ -2,12 +2,13 @@
 
 import jax.numpy as jnp
 import numpy as np
-from conftest import lorenz_spec
+from conftest import lorenz_spec, simulated
 from flax import nnx
 
 from onsagerflow.models.dynamics import as_float64, physical_field, physical_potential
 from onsagerflow.models.normalizer import Normalizer
-from onsagerflow.systems.lorenz import field, simulate
+from onsagerflow.systems import lorenz
+from onsagerflow.systems.lorenz import field
 
 
 class ExactInNormalisedUnits(nnx.Module):
@@ -29,7 +30,7 @@ class ExactInNormalisedUnits(nnx.Module):
 
 def test_physical_field_undoes_the_normalisation_exactly():
     spec = lorenz_spec(n=6, t_end=0.5)
-    u = simulate(spec)["u"].values
+    u = simulated(lorenz, spec)["u"].values
     norm = Normalizer.fit(u, 0.005)
     f = field(spec)
     g = ExactInNormalisedUnits(norm, f)
@@ -43,7 +44,7 @@ def test_physical_field_undoes_the_normalisation_exactly():
 
 
 def test_normaliser_gives_unit_scale_in_state_and_time():
-    u = simulate(lorenz_spec(n=8, t_end=0.5))["u"].values
+    u = simulated(lorenz, lorenz_spec(n=8, t_end=0.5))["u"].values
     norm = Normalizer.fit(u, 0.005)
     z = norm.encode(u)
     np.testing.assert_allclose(z.reshape(-1, 3).mean(axis=0), 0.0, atol=1e-12)

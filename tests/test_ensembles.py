@@ -13,6 +13,7 @@ from onsagerflow.analysis.ensembles import (
     moment_errors,
     wasserstein1,
 )
+from onsagerflow.config import validated_block
 from onsagerflow.models import build_model
 
 
@@ -49,17 +50,20 @@ def test_censoring_moments_covariance_and_correlation():
 
 
 def test_closure_chart_passes_the_observables_through():
-    spec = {
-        "type": "s_onsagernet",
-        "width": 8,
-        "depth": 1,
-        "alpha": 0.1,
-        "beta": 0.1,
-        "activation": "requr",
-        "forcing": "linear",
-        "diffusion": "diagonal",
-        "autoencoder": {"pretrained": "x", "width": 8, "depth": 1, "activation": "tanh"},
-    }
+    spec = validated_block(
+        "model",
+        {
+            "type": "s_onsagernet",
+            "width": 8,
+            "depth": 1,
+            "alpha": 0.1,
+            "beta": 0.1,
+            "activation": "requr",
+            "forcing": "linear",
+            "diffusion": "diagonal",
+            "autoencoder": {"pretrained": "x", "width": 8, "depth": 1, "activation": "tanh"},
+        },
+    )
     model = build_model(spec, 3, seed=0, input_dim=6, fixed=1)
     ae = model.autoencoder
     for net in (ae.enc, ae.dec):  # as after training: residual networks that are not zero

@@ -152,8 +152,8 @@ def rule_groups() -> dict[str, tuple[str, set[str]]]:
             name = re.match(r"rule (\w+):", block).group(1)
             env = re.search(r'conda:\s*\n\s*ENVS\["(\w+)"\]', block)
             assert env, f"rule {name} ({smk.name}) names no environment with conda: ENVS[...]"
-            stages = set(re.findall(r"\{ONSAGERFLOW\} ([\w-]+)", block))
-            assert stages, f"rule {name} does not run the {{ONSAGERFLOW}} command"
+            stages = set(re.findall(r'cmd=command\("([\w-]+)"', block))  # common.smk: command(stage)
+            assert stages, f"rule {name} does not run an onsagerflow stage (params cmd=command(...))"
             out[name] = (env.group(1), stages)
     return out
 

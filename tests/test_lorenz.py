@@ -1,13 +1,20 @@
-"""The Lorenz-63 simulator against exact and reference results (SCIENCE.md §3)."""
+"""The Lorenz-63 simulator against exact and reference results."""
 
 import numpy as np
 import pytest
-from conftest import lorenz_spec
+from conftest import lorenz_spec, simulated
 from scipy.integrate import solve_ivp
 
 from onsagerflow.data import validate_dataset
-from onsagerflow.systems import get_system
-from onsagerflow.systems.lorenz import exact_fixed_points, field, simulate, solve_batch
+from onsagerflow.systems import get_system, lorenz
+from onsagerflow.systems.lorenz import (
+    exact_fixed_points,
+    field,
+    sample_initial_states,
+    sample_times,
+    solve,
+    solve_batch,
+)
 
 ARGS = (10.0, 28.0, 8.0 / 3.0)
 
@@ -19,7 +26,7 @@ def rhs(t, u, sigma=10.0, r=28.0, b=8.0 / 3.0):
 
 def test_matches_scipy_reference_to_1e8():
     spec = lorenz_spec(n=5, t_end=3.0, dt=0.01)
-    ds = simulate(spec)
+    ds = simulated(lorenz, spec)
     t = ds["time"].values
     for k in range(5):
         u0 = ds["u"].values[k, 0]
@@ -54,7 +61,7 @@ def test_exact_fixed_points_are_roots(r):
 
 def test_dataset_follows_the_schema_and_config():
     spec = lorenz_spec(n=20, t_end=0.4, dt=0.002, splits={"train": 0.6, "val": 0.2, "test": 0.2})
-    ds = simulate(spec)
+    ds = simulated(lorenz, spec)
     validate_dataset(ds, dims=get_system("lorenz").DIMS)
     assert ds["u"].shape == (20, 201, 3)
     np.testing.assert_allclose(np.diff(ds["time"].values), 0.002)
@@ -67,8 +74,19 @@ def test_dataset_follows_the_schema_and_config():
 
 
 def test_same_seed_same_data_other_seed_other_data():
-    a = simulate(lorenz_spec(seed=1))["u"].values
-    b = simulate(lorenz_spec(seed=1))["u"].values
-    c = simulate(lorenz_spec(seed=2))["u"].values
+    a = simulated(lorenz, lorenz_spec(seed=1))["u"].values
+    b = simulated(lorenz, lorenz_spec(seed=1))["u"].values
+    c = simulated(lorenz, lorenz_spec(seed=2))["u"].values
     assert np.array_equal(a, b)
     assert not np.allclose(a[:, 0], c[:, 0])
+
+
+def test_batches_solve_each_trajectory_as_one_solve_of_all_does():
+    """simulate solves BATCH trajectories at a time (the last batch padded): every trajectory
+    comes out bit for bit as in one solve of all the starts together."""
+    spec = lorenz_spec(n=lorenz.BATCH + 7, t_end=0.5, dt=0.01)
+    ds = simulated(lorenz, spec)
+    t = sample_times(spec)
+    whole = solve(spec, sample_initial_states(spec, spec["simulation"]["n_trajectories"], spec["seed"]), t)
+    np.testing.assert_array_equal(ds["u"].values, whole)
+    assert list(ds["trajectory"].values) == list(range(lorenz.BATCH + 7))

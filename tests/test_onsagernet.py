@@ -1,4 +1,4 @@
-"""Structural properties of OnsagerNet that hold for any parameters (SCIENCE.md §1)."""
+"""Structural properties of OnsagerNet that hold for any parameters."""
 
 import jax
 import jax.numpy as jnp
@@ -7,6 +7,7 @@ import pytest
 from flax import nnx
 
 from onsagerflow.analysis.rollout import integrate
+from onsagerflow.config import validated_block
 from onsagerflow.models import build_model, param_count
 from onsagerflow.models.layers import requr
 from onsagerflow.models.onsagernet import OnsagerNet
@@ -127,6 +128,7 @@ def test_mlp_ode_matches_parameter_count():
         },
         "mlp": {"type": "mlp_ode", "depth": 2, "activation": "tanh", "match_params_of": "on"},
     }
+    specs = {k: validated_block("model", v) for k, v in specs.items()}
     a = param_count(build_model(specs["on"], 3, seed=0, all_specs=specs))
     b = param_count(build_model(specs["mlp"], 3, seed=0, all_specs=specs))
     assert abs(a - b) / a < 0.02  # widths are whole numbers, so not exactly equal

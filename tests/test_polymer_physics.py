@@ -1,4 +1,4 @@
-"""Physics of the bead-spring simulator (SCIENCE.md §5) against exact results.
+"""Physics of the bead-spring simulator against exact results.
 
 Every tolerance is Z standard errors of the measured quantity, the standard error coming
 from independent chains (the spread of per-chain time averages over √M). Where the time
@@ -127,6 +127,7 @@ def test_dumbbell_grows_without_bound_past_coil_stretch(dumbbells):
 # ----------------------------------------------------------------------------- Hookean chain at rest
 
 
+@pytest.mark.slow  # heavy: run with -m slow
 @pytest.mark.parametrize("integrator,dt", [("euler", 0.01), ("semi_implicit", 0.025)])
 def test_hookean_chain_end_to_end_at_rest(integrator, dt):
     """⟨R_ee²⟩ = 3 (N − 1) kT/H, relaxed from a straight rod (far from equilibrium)."""
@@ -278,6 +279,7 @@ def test_explicit_wlc_that_overshoots_q0_is_poisoned_not_stored():
 # ----------------------------------------------------------------------------- time step
 
 
+@pytest.mark.slow  # heavy: run with -m slow
 def test_unfolding_statistics_unchanged_when_dt_is_halved():
     """The default FENE chain (N = 16, b = 50) at Wi = 2 from the same coils with the default
     dt = 5e-4 and with dt/2, independent noise: mean extension during unfolding and in the

@@ -257,6 +257,7 @@ def test_config_schema_matches_the_module_defaults_and_accepts_them():
     assert defaults == expected
     full = P.resolve_spec({"type": "polymer"})
     full.pop("name")
+    full["models"] = ["m"]  # a system names the models it learns (no default)
     config = {"systems": {"chain": full}, "models": {"m": {"type": "mlp_ode", "width": 4}}}
     jsonschema.validate(config, schema)
     bad = copy.deepcopy(config)

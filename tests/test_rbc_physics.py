@@ -92,6 +92,7 @@ def test_steady_state_energy_balances(steady_r5):
     assert abs(grad_u - solver.ra * wt) < 0.01 * solver.ra * wt
 
 
+@pytest.mark.slow  # heavy: run with -m slow
 def test_nusselt_number_converges_with_resolution():
     nus = []
     for nx, nz in [(16, 8), (24, 12), (32, 16), (48, 24)]:

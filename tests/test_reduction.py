@@ -6,6 +6,7 @@ import pytest
 from test_store import make
 
 from onsagerflow.analysis.metrics import horizon_error, match_steady_states, steady_states
+from onsagerflow.config import validated_block
 from onsagerflow.data import build_dataset, split_mask
 from onsagerflow.models import build_model
 from onsagerflow.models.reducers import fit_pca, rows
@@ -113,25 +114,28 @@ def test_transform_and_inverse_round_trip_on_the_span():
     assert np.linalg.norm(rec - X) < 1e-2 * np.linalg.norm(X - pca.mean)
 
 
-SPECS = {
-    "on": {
-        "type": "onsagernet",
-        "width": 8,
-        "depth": 1,
-        "potential_dim": 3,
-        "alpha": 0.1,
-        "beta": 0.1,
-        "activation": "requr",
-        "forcing": "linear",
-        "autoencoder": {
-            "pretrained": "x",
+SPECS = {  # a model block as a validated config holds it, every default filled
+    "on": validated_block(
+        "model",
+        {
+            "type": "onsagernet",
             "width": 8,
             "depth": 1,
-            "activation": "tanh",
-            "reconstruction_weight": 1.0,
-            "isometry_weight": 0.1,
+            "potential_dim": 3,
+            "alpha": 0.1,
+            "beta": 0.1,
+            "activation": "requr",
+            "forcing": "linear",
+            "autoencoder": {
+                "pretrained": "x",
+                "width": 8,
+                "depth": 1,
+                "activation": "tanh",
+                "reconstruction_weight": 1.0,
+                "isometry_weight": 0.1,
+            },
         },
-    }
+    ),
 }
 
 

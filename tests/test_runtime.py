@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import yaml
-from snakemake.utils import validate
 
-from onsagerflow.config import prepare_config, runtime_flags
+from onsagerflow.config import runtime_flags, validate_config
 
 ROOT = Path(__file__).resolve().parent.parent
 VARS = ("XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION")
@@ -67,8 +66,7 @@ def config(**runtime):
     cfg = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
     if runtime:
         cfg["runtime"] = runtime
-    validate(cfg, str(ROOT / "config" / "schema.yaml"))
-    return prepare_config(cfg)
+    return validate_config(cfg)
 
 
 def test_config_runtime_block_becomes_stage_flags():

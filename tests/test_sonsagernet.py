@@ -1,4 +1,4 @@
-"""S-OnsagerNet (SCIENCE.md §2): diffusion structure, the Euler–Maruyama likelihood, the SDE
+"""S-OnsagerNet: diffusion structure, the Euler–Maruyama likelihood, the SDE
 simulator, and recovery of an Ornstein–Uhlenbeck process. Tolerances are multiples of the
 sampling standard error (SE) stated next to each check."""
 
@@ -10,6 +10,7 @@ from flax import nnx
 from scipy.stats import multivariate_normal
 
 from onsagerflow.analysis.sde import model_sde, physical_sde, simulate_sde
+from onsagerflow.config import validated_block
 from onsagerflow.models import build_model
 from onsagerflow.models.normalizer import Normalizer
 from onsagerflow.models.onsagernet import DIFFUSIONS, OnsagerNet, SOnsagerNet
@@ -17,7 +18,8 @@ from onsagerflow.training import em_nll, fit, load_checkpoint, save_checkpoint
 
 
 def spec(diffusion, **kw):
-    return {
+    """A validated model block; ``kw`` may add the library's sigma_init and sigma_floor."""
+    base = {
         "type": "s_onsagernet",
         "width": 8,
         "depth": 2,
@@ -28,8 +30,8 @@ def spec(diffusion, **kw):
         "forcing": "linear",
         "diffusion": diffusion,
         "dtype": "float64",
-        **kw,
     }
+    return {**validated_block("model", base), **kw}
 
 
 def random_snet(diffusion, seed, n=3, scale=0.5):
@@ -214,15 +216,18 @@ def test_fit_recovers_ou_drift_slope_and_noise():
     z = ou_paths(theta, s, tau, n_traj=100, T=200, seed=0)
     train, val = pairs(z[20:]), pairs(z[:20])
     model = build_model(spec("constant_diagonal", depth=1, potential_dim=1, sigma_init=0.5), 1, seed=0)
-    cfg = {
-        "epochs": 60,
-        "batch_size": 1000,
-        "learning_rate": 2e-2,
-        "weight_decay": 0.0,
-        "grad_clip": 10.0,
-        "plateau": {"factor": 0.3, "patience": 2, "min_scale": 1e-2},
-        "early_stopping": {"patience": 12, "min_delta": 0.0},
-    }
+    cfg = validated_block(
+        "training",
+        {
+            "epochs": 60,
+            "batch_size": 1000,
+            "learning_rate": 2e-2,
+            "weight_decay": 0.0,
+            "grad_clip": 10.0,
+            "plateau": {"factor": 0.3, "patience": 2, "min_scale": 1e-2},
+            "early_stopping": {"patience": 12, "min_delta": 0.0},
+        },
+    )
     fit(model, train, val, tau=tau, cfg=cfg, seed=0, loss=em_nll)
 
     x = train[:, 0]
@@ -339,7 +344,7 @@ def test_initial_noise_is_sigma_init_and_bad_specs_are_named():
         else:
             np.testing.assert_allclose(D, 0.09 * np.eye(3), rtol=1e-10, atol=1e-14)
     with pytest.raises(ValueError, match="diffusion must be one of"):
-        build_model(spec("isotropic"), 3, seed=0)
+        build_model({**spec("diagonal"), "diffusion": "isotropic"}, 3, seed=0)  # past the schema
     # a closure chart wraps it in a JointModel, which needs the PCA coordinates' count
     chart = {"width": 4, "depth": 1, "activation": "tanh"}
     with pytest.raises(ValueError, match="needs input_dim"):

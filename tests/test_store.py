@@ -1,4 +1,4 @@
-"""Canonical schema and atomic zarr v3 io (ARCHITECTURE.md, 'The canonical store')."""
+"""Canonical schema and atomic zarr v3 io (docs/data.md)."""
 
 import os
 

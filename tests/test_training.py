@@ -6,33 +6,40 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from onsagerflow.config import validated_block
 from onsagerflow.models import build_model
 from onsagerflow.models.normalizer import Normalizer
 from onsagerflow.training import fit, heun_step, load_checkpoint, make_windows, save_checkpoint, window_loss
 
-SPECS = {
-    "on": {
-        "type": "onsagernet",
-        "width": 8,
-        "depth": 1,
-        "potential_dim": 3,
-        "alpha": 0.1,
-        "beta": 0.1,
-        "activation": "requr",
-        "forcing": "linear",
+SPECS = {  # model blocks as a validated config holds them, every default filled
+    "on": validated_block(
+        "model",
+        {
+            "type": "onsagernet",
+            "width": 8,
+            "depth": 1,
+            "potential_dim": 3,
+            "alpha": 0.1,
+            "beta": 0.1,
+            "activation": "requr",
+            "forcing": "linear",
+        },
+    ),
+    "mlp": validated_block("model", {"type": "mlp_ode", "depth": 1, "activation": "tanh", "match_params_of": "on"}),
+}
+CFG = validated_block(
+    "training",
+    {
+        "epochs": 6,
+        "batch_size": 32,
+        "learning_rate": 3e-3,
+        "weight_decay": 0.0,
+        "grad_clip": 10.0,
+        "rollout_weight": 0.0,
+        "plateau": {"factor": 0.5, "patience": 2, "min_scale": 1e-3},
+        "early_stopping": {"patience": 50, "min_delta": 0.0},
     },
-    "mlp": {"type": "mlp_ode", "depth": 1, "activation": "tanh", "match_params_of": "on"},
-}
-CFG = {
-    "epochs": 6,
-    "batch_size": 32,
-    "learning_rate": 3e-3,
-    "weight_decay": 0.0,
-    "grad_clip": 10.0,
-    "rollout_weight": 0.0,
-    "plateau": {"factor": 0.5, "patience": 2, "min_scale": 1e-3},
-    "early_stopping": {"patience": 50, "min_delta": 0.0},
-}
+)
 
 
 def linear_data(n_traj=8, T=60, dt=0.01, seed=0):

@@ -1,7 +1,9 @@
 """``onsagerflow <stage>``: the only entry point the workflow's rules call.
 
 Each stage takes a JSON ``--spec`` (the slice of the config it depends on, or
-``@file.json``), its inputs and its outputs.
+``@file.json``), its inputs and its outputs — or, by hand, ``--config FILE --system NAME``
+(and ``--model RUN`` where a stage works on one run): the same spec and the workflow's
+paths under ``results``, each path overridable.
 """
 
 from __future__ import annotations
@@ -53,9 +55,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="store_true", help="print the version and exit")
     sub = p.add_subparsers(dest="stage")
 
+    def by_hand(s, system=True):
+        """--spec or --config: the two ways to give a stage its settings."""
+        s.add_argument("--spec", type=_spec, help="JSON object or @file.json: the stage's slice of the config")
+        s.add_argument("--config", help="instead of --spec: a workflow config file (checked as snakemake -n does)")
+        if system:
+            s.add_argument("--system", help="with --config: the system (a key of systems)")
+        s.add_argument("--results", help="with --config: the results folder (default: the config's results)")
+
     def stage(name, help_):
-        s = sub.add_parser(name, help=help_)
-        s.add_argument("--spec", type=_spec, required=True, help="JSON object or @file.json")
+        s = sub.add_parser(
+            name,
+            help=help_,
+            description=f"{help_}. Either --spec and the paths (as the workflow calls it), or --config FILE "
+            "--system NAME, where every path defaults to the workflow's under results.",
+        )
+        by_hand(s)
         s.add_argument("--threads", type=int, default=None, help="CPU threads XLA may use")
         s.add_argument(
             "--xla-preallocate",
@@ -73,35 +88,34 @@ def parser() -> argparse.ArgumentParser:
         )
         return s
 
+    run_or_dir = "with --config: the run (e.g. onsagernet, onsagernet-n3); with --spec: its checkpoint folder"
     s = stage("simulate", "simulate a built-in system into a canonical store")
-    s.add_argument("--out", required=True)
+    s.add_argument("--out", help="the store (default: {results}/data/SYSTEM/trajectories.zarr)")
     s = sub.add_parser(
         "ingest",
         help="your own trajectory files (netCDF, HDF5, zarr, npz, CSV) into a canonical store",
-        description="Either --spec (the data spec, as the workflow "
-        "passes it) and --out, or --config FILE --system NAME (out defaults to "
-        "{results}/data/NAME/trajectories.zarr).",
+        description="Either --spec (the data spec, as the workflow passes it) and --out, or --config FILE "
+        "--system NAME (out defaults to {results}/data/NAME/trajectories.zarr).",
     )
-    s.add_argument("--spec", type=_spec, help="JSON object or @file.json: a system's data spec with 'source'")
-    s.add_argument("--config", help="a workflow config file (validated against config/schema.yaml)")
-    s.add_argument("--system", help="with --config: the system whose source block to ingest")
+    by_hand(s)
     s.add_argument("--out", help="store path (required with --spec)")
     s.add_argument("--threads", type=int, default=None, help=argparse.SUPPRESS)
     s = sub.add_parser("config", help="write the run's configuration (defaults filled in) as YAML")
-    s.add_argument("--spec", type=_spec, required=True, help="the whole config: JSON object or @file.json")
-    s.add_argument("--out", required=True)
+    by_hand(s, system=False)
+    s.add_argument("--out", help="default with --config: {results}/config.yaml")
     s = stage("reduce", "fit a PCA on a field store's train split and write the latent store")
-    s.add_argument("--data", required=True)
-    s.add_argument("--out-dir", required=True)
-    s.add_argument("--dask", type=_spec, default={}, help="JSON: where dask runs (config key dask)")
+    s.add_argument("--data")
+    s.add_argument("--out-dir")
+    s.add_argument("--dask", type=_spec, default=None, help="JSON: where dask runs (config key dask)")
     s = stage("train", "train a model on a store's train split")
-    s.add_argument("--data", required=True)
-    s.add_argument("--out", required=True)
+    s.add_argument("--model", help="with --config: the run to train (e.g. onsagernet, onsagernet-n3)")
+    s.add_argument("--data")
+    s.add_argument("--out")
     s.add_argument("--pretrained", help="checkpoint an autoencoder run starts its dynamics from")
     s = stage("evaluate", "evaluate a checkpoint on the store's test split")
-    s.add_argument("--data", required=True)
-    s.add_argument("--model", required=True)
-    s.add_argument("--out-dir", required=True)
+    s.add_argument("--data")
+    s.add_argument("--model", help=run_or_dir)
+    s.add_argument("--out-dir")
     s.add_argument("--reducer", help="pca.zarr of a reduced system (decoded-field errors)")
     s.add_argument("--fields", help="the field store a reduced system's latents came from")
     s.add_argument("--pde-states", help="pde_states.zarr: the PDE's own steady states to compare with")
@@ -109,30 +123,30 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--data", required=True)
     s.add_argument("--out", required=True, help="metrics.json")
     s = stage("pde-states", "converge the RBC PDE's steady states from a field store's last snapshots")
-    s.add_argument("--data", required=True)
-    s.add_argument("--out", required=True)
+    s.add_argument("--data")
+    s.add_argument("--out", help="pde_states.zarr (default: {results}/reduce/SYSTEM/pde_states.zarr)")
     s = stage("figures", "draw one system's figures")
     s.add_argument("--model", action="append", default=[], metavar="NAME=DIR")
     s.add_argument("--eval", action="append", default=[], metavar="NAME=DIR")
-    s.add_argument("--out-dir", required=True)
+    s.add_argument("--out-dir")
     s = stage("potential", "draw a model's learned potential V")
-    s.add_argument("--model", required=True)
-    s.add_argument("--eval-dir", required=True)
-    s.add_argument("--out", required=True, help="file stem; .png and .pdf are written")
+    s.add_argument("--model", help=run_or_dir)
+    s.add_argument("--eval-dir")
+    s.add_argument("--out", help="file stem; .png and .pdf are written")
     s = stage("figures-fields", "draw a reduced field system's figures")
     s.add_argument("--model", action="append", default=[], metavar="RUN=DIR")
     s.add_argument("--eval", action="append", default=[], metavar="RUN=DIR")
-    s.add_argument("--reducer", required=True)
-    s.add_argument("--data", required=True)
-    s.add_argument("--latent", required=True)
-    s.add_argument("--out-dir", required=True)
+    s.add_argument("--reducer")
+    s.add_argument("--data")
+    s.add_argument("--latent")
+    s.add_argument("--out-dir")
     s = stage("figures-polymer", "draw a polymer closure run's figures")
-    s.add_argument("--run", required=True)
-    s.add_argument("--model", required=True)
-    s.add_argument("--eval-dir", required=True)
-    s.add_argument("--reducer", required=True)
-    s.add_argument("--latent", required=True)
-    s.add_argument("--out-dir", required=True)
+    s.add_argument("--run")
+    s.add_argument("--model", help=run_or_dir)
+    s.add_argument("--eval-dir")
+    s.add_argument("--reducer")
+    s.add_argument("--latent")
+    s.add_argument("--out-dir")
     t = sub.add_parser("table", help="results table from metrics.json files")
     t.add_argument("metrics", nargs="+")
     t.add_argument("--csv", required=True)
@@ -142,6 +156,13 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--baselines", action="store_true", help="every system's runs beside the baselines (MLP-ODE, SINDy, drift-only)"
     )
+    c = sub.add_parser(
+        "check",
+        help="check a workflow config as snakemake -n does (YAML, schema, every config-only check)",
+        description="Reads the file (a YAML error names the line), validates it against "
+        "config/schema.yaml, fills the defaults and runs every check that needs only the config.",
+    )
+    c.add_argument("config", help="a workflow config file")
     i = sub.add_parser("info", help="print the provenance of a result")
     i.add_argument("result")
     return p
@@ -165,6 +186,28 @@ def main(argv: list[str] | None = None) -> int:
 
         info.run(args.result)
         return 0
+    if args.stage == "check":
+        from .config import ConfigError, load_config, runs_of
+
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            log.error("check failed: %s", exc)
+            return 1
+        runs = sum(len(runs_of(config, s)) for s in config["systems"])
+        print(f"{args.config}: valid; {len(config['systems'])} systems, {runs} runs, results in {config['results']}")
+        return 0
+    from .stages.from_config import NEEDS
+
+    if args.stage in NEEDS:  # --config FILE --system NAME becomes the spec and paths a rule would pass
+        from .config import ConfigError
+        from .stages.from_config import complete
+
+        try:
+            complete(args)
+        except ConfigError as exc:
+            log.error("%s failed: %s", args.stage, exc)
+            return 1
     if args.stage == "config":
         from .stages import config_file
 
@@ -196,16 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.stage == "ingest":
             from .stages import ingest
 
-            if (args.spec is None) == (args.config is None):
-                raise SystemExit("onsagerflow ingest: give either --spec and --out, or --config and --system")
-            if args.spec is not None:
-                if not args.out:
-                    raise SystemExit("onsagerflow ingest: --spec needs --out")
-                ingest.run(args.spec, args.out)
-            else:
-                if not args.system:
-                    raise SystemExit("onsagerflow ingest: --config needs --system")
-                ingest.run_from_config(args.config, args.system, args.out)
+            ingest.run(args.spec, args.out)
         elif args.stage == "simulate":
             from .stages import simulate
 
@@ -227,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.stage == "nearest-neighbour":
             from .stages import nearest_neighbour
 
+            if args.spec is None:
+                raise ConfigError("onsagerflow nearest-neighbour: give --spec, --data and --out (as the workflow does)")
             nearest_neighbour.run(args.spec, args.data, args.out)
         elif args.stage == "pde-states":
             from .stages import pde_states

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 
 
 def config_sha256(spec: Mapping[str, Any]) -> str:
@@ -56,7 +56,15 @@ def package_versions() -> dict[str, str]:
 
 
 def stamp(spec: Mapping[str, Any]) -> dict[str, str]:
-    """Attributes every store, checkpoint, metrics file and figure carries."""
+    """The provenance every store, checkpoint, metrics file and figure carries.
+
+    Args:
+        spec: the config slice the result was made from.
+
+    Returns:
+        ``onsagerflow_version``, ``git_sha`` (``-dirty`` with uncommitted changes),
+        ``config_sha256`` of ``spec`` and ``created`` (UTC, ISO 8601).
+    """
     return {
         "onsagerflow_version": __version__,
         "git_sha": git_sha(),

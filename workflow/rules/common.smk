@@ -8,18 +8,15 @@ from pathlib import Path
 from snakemake.settings.types import DeploymentMethod
 
 from onsagerflow.data.ingest import resolve_files
+from onsagerflow.config import paths
 from onsagerflow.config import (
     parse_run,
     potential_models,
-    prepare_config,
     reduction,
-    run_name,
     runs_of,
     runtime_flags,
     stage_spec_json,
 )
-
-prepare_config(config)
 
 RESULTS = config["results"]
 
@@ -40,9 +37,9 @@ if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
 else:
     ONSAGERFLOW = "onsagerflow"
 
-# How JAX uses a GPU (config `runtime`), passed to every JAX stage. A Snakefile global in the
-# shell commands: Snakemake's code trigger sees the unformatted command, so editing these
-# settings re-runs nothing. Which jobs ask the scheduler for a GPU is a profile's business
+# How JAX uses a GPU (config `runtime`), passed to every JAX stage by `command` below, in a
+# parameter Snakemake does not track, so editing these settings re-runs nothing. Which jobs
+# ask the scheduler for a GPU is a profile's business
 # (profiles/slurm: set-resources), not the rules', so a CPU-only local run never waits on one.
 RUNTIME = runtime_flags(config)
 SYSTEMS = list(config["systems"])
@@ -69,6 +66,29 @@ FIELD_FIGURES = [
 ]
 
 
+def log_file(name):
+    """The log of a job: results/logs/<name>.log (name: stage/{system}/..., with wildcards)."""
+    return f"{RESULTS}/logs/{name}.log"
+
+
+def benchmark_file(name):
+    """The run-time statistics of a job: results/benchmarks/<name>.tsv."""
+    return f"{RESULTS}/benchmarks/{name}.tsv"
+
+
+def command(stage, jax=True):
+    """params.cmd of a rule: `onsagerflow <stage>`, for a JAX stage with the job's threads
+    and the config's `runtime` flags. It is a function of the job's threads, which makes it
+    a parameter Snakemake derives from the job rather than a rerun trigger: editing
+    `runtime` (how JAX uses a GPU; no result depends on it) or moving the checkout under
+    `--sdm conda` re-runs nothing."""
+
+    def cmd(wildcards, threads):
+        return f"{ONSAGERFLOW} {stage} --threads {threads} {RUNTIME}" if jax else f"{ONSAGERFLOW} {stage}"
+
+    return cmd
+
+
 def one_of(names):
     """A wildcard regex matching exactly these names (nothing when there are none)."""
     return "|".join(map(re.escape, names)) or "(?!x)x"
@@ -89,18 +109,13 @@ def source_files(w):
     return [str(p) for p in resolve_files(config["systems"][w.system]["source"])]
 
 
+# Paths the input functions hand out come from onsagerflow.config.paths, where a stage run
+# by hand (onsagerflow <stage> --config FILE) finds them too.
+
+
 def data_for(system):
     """The store models learn from: the latent PCA store of a reduced system."""
-    if system in REDUCED:
-        return f"{RESULTS}/reduce/{system}/latent.zarr"
-    return f"{RESULTS}/data/{system}/trajectories.zarr"
-
-
-def pretrained_run(system, run):
-    """Checkpoint an autoencoder run starts from: its pre-trained peer on the same n."""
-    key, n = parse_run(run)
-    ae = config["models"][key].get("autoencoder")
-    return f"{RESULTS}/models/{system}/{run_name(ae['pretrained'], n)}" if ae else None
+    return paths.learned_store(config, system)
 
 
 def figure_files(system):
@@ -126,18 +141,19 @@ def stochastic_runs(system):
     ]
 
 
+# Every results table: name -> (the `onsagerflow table` flag that selects it, the systems
+# whose runs it covers). A table is made only when it covers a system.
+TABLES = {
+    "results": ("", STATE_SYSTEMS),
+    "latent_models": ("--latent", FIELD_SYSTEMS),
+    "polymer_models": ("--polymer", POLYMER_SYSTEMS),
+    "baselines": ("--baselines", SYSTEMS),
+}
+TABLE_NAMES = [t for t, (_, systems) in TABLES.items() if systems]
+
+
 def all_targets():
-    tables = [
-        name
-        for name, systems in (
-            ("results", STATE_SYSTEMS),
-            ("latent_models", FIELD_SYSTEMS),
-            ("polymer_models", POLYMER_SYSTEMS),
-        )
-        if systems
-    ]
-    tables.append("baselines")
-    targets = [f"{RESULTS}/tables/{t}.{e}" for t in tables for e in ("csv", "md")]
+    targets = [f"{RESULTS}/tables/{t}.{e}" for t in TABLE_NAMES for e in ("csv", "md")]
     targets.append(f"{RESULTS}/config.yaml")
     for s in SYSTEMS:
         targets.extend(figure_files(s))
@@ -150,16 +166,16 @@ def named_paths(flag, paths):
 
 
 def eval_dirs(w):
-    return {r: f"{RESULTS}/eval/{w.system}/{r}" for r in runs_of(config, w.system)}
+    return {r: paths.eval_dir(RESULTS, w.system, r) for r in runs_of(config, w.system)}
 
 
 def model_dirs(w):
-    return {r: f"{RESULTS}/models/{w.system}/{r}" for r in runs_of(config, w.system)}
+    return {r: paths.model_dir(RESULTS, w.system, r) for r in runs_of(config, w.system)}
 
 
 def all_metrics(systems):
     return [
-        f"{RESULTS}/eval/{s}/{r}/metrics.json"
+        f"{paths.eval_dir(RESULTS, s, r)}/metrics.json"
         for s in systems
         for r in runs_of(config, s)
     ]
@@ -168,7 +184,7 @@ def all_metrics(systems):
 def nearest_neighbour_metrics(systems):
     """PRF21's Table II baseline: one metrics file per field system and latent size."""
     return [
-        f"{RESULTS}/eval/{s}/nearest_neighbour-n{n}/metrics.json"
+        f"{paths.eval_dir(RESULTS, s, paths.nearest_neighbour_run(n))}/metrics.json"
         for s in systems
         for n in reduction(config, s)["latent_dims"]
     ]
@@ -185,21 +201,13 @@ def figure_output(stem, caption):
 
 
 def train_inputs(w):
-    inputs = {"data": data_for(w.system)}
-    pre = pretrained_run(w.system, w.model)
-    if pre:
-        inputs["pretrained"] = pre
-    return inputs
+    inputs = paths.stage_paths(config, "train", w.system, w.model)
+    return {k: inputs[k] for k in ("data", "pretrained") if inputs[k]}
 
 
 def evaluate_inputs(w):
-    inputs = {
-        "data": data_for(w.system),
-        "model": f"{RESULTS}/models/{w.system}/{w.model}",
-    }
-    if w.system in REDUCED:
-        inputs["reducer"] = f"{RESULTS}/reduce/{w.system}/pca.zarr"
-        inputs["fields"] = f"{RESULTS}/data/{w.system}/trajectories.zarr"
-    if w.system in PDE_STATE_SYSTEMS:
-        inputs["pde_states"] = f"{RESULTS}/reduce/{w.system}/pde_states.zarr"
+    inputs = paths.stage_paths(config, "evaluate", w.system, w.model)
+    inputs.pop("out_dir")
+    if w.system in REDUCED:  # the rule of a polymer system passes only fields; both are inputs
+        inputs["reducer"] = paths.pca_store(RESULTS, w.system)
     return inputs

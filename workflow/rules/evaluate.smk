@@ -6,9 +6,9 @@ rule evaluate:
         predictions=directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr"),
         long=directory(f"{RESULTS}/eval/{{system}}/{{model}}/long_rollouts.zarr"),
     log:
-        f"{RESULTS}/logs/evaluate/{{system}}/{{model}}.log",
+        log_file("evaluate/{system}/{model}"),
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{{system}}/{{model}}.tsv"
+        benchmark_file("evaluate/{system}/{model}")
     wildcard_constraints:
         system=one_of(STATE_SYSTEMS + FIELD_SYSTEMS),
     conda:
@@ -18,6 +18,7 @@ rule evaluate:
         mem_mb=4000,
         runtime=60,
     params:
+        cmd=command("evaluate"),
         spec=spec("evaluate"),
         out_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
         fields=lambda w, input: (
@@ -31,7 +32,7 @@ rule evaluate:
             else ""
         ),
     shell:
-        "{ONSAGERFLOW} evaluate --threads {threads} {RUNTIME} --spec {params.spec:q} --data {input.data:q}"
+        "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
         " --model {input.model:q} --out-dir {params.out_dir:q} {params.fields} > {log:q} 2>&1"
 
 
@@ -42,9 +43,9 @@ rule evaluate_ensembles:
         metrics=f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json",
         predictions=directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr"),
     log:
-        f"{RESULTS}/logs/evaluate/{{system}}/{{model}}.log",
+        log_file("evaluate/{system}/{model}"),
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{{system}}/{{model}}.tsv"
+        benchmark_file("evaluate/{system}/{model}")
     wildcard_constraints:
         system=one_of(POLYMER_SYSTEMS),
     conda:
@@ -54,23 +55,24 @@ rule evaluate_ensembles:
         mem_mb=4000,
         runtime=60,
     params:
+        cmd=command("evaluate"),
         spec=spec("evaluate"),
         out_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
     shell:
-        "{ONSAGERFLOW} evaluate --threads {threads} {RUNTIME} --spec {params.spec:q} --data {input.data:q}"
+        "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
         " --model {input.model:q} --out-dir {params.out_dir:q} --fields {input.fields:q}"
         " > {log:q} 2>&1"
 
 
 rule nearest_neighbour:
     input:
-        data=f"{RESULTS}/reduce/{{system}}/latent.zarr",
+        data=lambda w: paths.latent_store(RESULTS, w.system),
     output:
         f"{RESULTS}/eval/{{system}}/nearest_neighbour-n{{n}}/metrics.json",
     log:
-        f"{RESULTS}/logs/evaluate/{{system}}/nearest_neighbour-n{{n}}.log",
+        log_file("evaluate/{system}/nearest_neighbour-n{n}"),
     benchmark:
-        f"{RESULTS}/benchmarks/evaluate/{{system}}/nearest_neighbour-n{{n}}.tsv"
+        benchmark_file("evaluate/{system}/nearest_neighbour-n{n}")
     wildcard_constraints:
         system=one_of(FIELD_SYSTEMS),
         n="[0-9]+",
@@ -81,7 +83,7 @@ rule nearest_neighbour:
         mem_mb=2000,
         runtime=20,
     params:
+        cmd=command("nearest-neighbour"),
         spec=lambda w: stage_spec_json(config, "nearest_neighbour", w.system, w.n),
     shell:
-        "{ONSAGERFLOW} nearest-neighbour --threads {threads} {RUNTIME} --spec {params.spec:q}"
-        " --data {input.data:q} --out {output:q} > {log:q} 2>&1"
+        "{params.cmd} --spec {params.spec:q} --data {input.data:q} --out {output:q} > {log:q} 2>&1"

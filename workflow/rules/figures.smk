@@ -8,9 +8,9 @@ rule figures:
         errors=figure_output("error_vs_time", "error_vs_time"),
         training=figure_output("training_curves", "training_curves"),
     log:
-        f"{RESULTS}/logs/figures/{{system}}.log",
+        log_file("figures/{system}"),
     benchmark:
-        f"{RESULTS}/benchmarks/figures/{{system}}.tsv"
+        benchmark_file("figures/{system}")
     wildcard_constraints:
         system=one_of(STATE_SYSTEMS),
     conda:
@@ -20,12 +20,13 @@ rule figures:
         mem_mb=2000,
         runtime=20,
     params:
+        cmd=command("figures"),
         spec=spec("figures"),
         models=lambda w: named_paths("--model", model_dirs(w)),
         evals=lambda w: named_paths("--eval", eval_dirs(w)),
         out_dir=lambda w: f"{RESULTS}/figures/{w.system}",
     shell:
-        "{ONSAGERFLOW} figures --threads {threads} {RUNTIME} --spec {params.spec:q} {params.models}"
+        "{params.cmd} --spec {params.spec:q} {params.models}"
         " {params.evals} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
@@ -45,9 +46,9 @@ rule potential:
             labels={"system": "{system}", "figure": "potential {model}"},
         ),
     log:
-        f"{RESULTS}/logs/figures/{{system}}/potential_{{model}}.log",
+        log_file("figures/{system}/potential_{model}"),
     benchmark:
-        f"{RESULTS}/benchmarks/figures/{{system}}/potential_{{model}}.tsv"
+        benchmark_file("figures/{system}/potential_{model}")
     wildcard_constraints:
         system=one_of(STATE_SYSTEMS),
     conda:
@@ -57,11 +58,12 @@ rule potential:
         mem_mb=2000,
         runtime=20,
     params:
+        cmd=command("potential"),
         spec=spec("potential"),
         eval_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
         stem=lambda w: f"{RESULTS}/figures/{w.system}/potential_{w.model}",
     shell:
-        "{ONSAGERFLOW} potential --threads {threads} {RUNTIME} --spec {params.spec:q} --model {input.model:q}"
+        "{params.cmd} --spec {params.spec:q} --model {input.model:q}"
         " --eval-dir {params.eval_dir:q} --out {params.stem:q} > {log:q} 2>&1"
 
 
@@ -78,9 +80,9 @@ rule figures_fields:
         latent=figure_output("latent_trajectories", "latent_trajectories"),
         fields=figure_output("temperature_fields", "temperature_fields"),
     log:
-        f"{RESULTS}/logs/figures/{{system}}.log",
+        log_file("figures/{system}"),
     benchmark:
-        f"{RESULTS}/benchmarks/figures/{{system}}.tsv"
+        benchmark_file("figures/{system}")
     wildcard_constraints:
         system=one_of(REDUCED),
     conda:
@@ -90,63 +92,15 @@ rule figures_fields:
         mem_mb=2000,
         runtime=20,
     params:
+        cmd=command("figures-fields"),
         spec=spec("figures"),
         models=lambda w: named_paths("--model", model_dirs(w)),
         evals=lambda w: named_paths("--eval", eval_dirs(w)),
         out_dir=lambda w: f"{RESULTS}/figures/{w.system}",
     shell:
-        "{ONSAGERFLOW} figures-fields --threads {threads} {RUNTIME} --spec {params.spec:q} {params.models}"
+        "{params.cmd} --spec {params.spec:q} {params.models}"
         " {params.evals} --reducer {input.reducer:q} --data {input.data:q} --latent {input.latent:q}"
         " --out-dir {params.out_dir:q} > {log:q} 2>&1"
-
-
-rule table:
-    input:
-        all_metrics(STATE_SYSTEMS),
-    output:
-        csv=report(
-            f"{RESULTS}/tables/results.csv",
-            caption="../report/table.rst",
-            category="Tables",
-        ),
-        md=f"{RESULTS}/tables/results.md",
-    log:
-        f"{RESULTS}/logs/table.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/table.tsv"
-    conda:
-        ENVS["figures"]
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    shell:
-        "{ONSAGERFLOW} table {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
-
-
-rule latent_table:
-    input:
-        all_metrics(FIELD_SYSTEMS),
-        nearest_neighbour_metrics(FIELD_SYSTEMS),
-    output:
-        csv=report(
-            f"{RESULTS}/tables/latent_models.csv",
-            caption="../report/latent_table.rst",
-            category="Tables",
-        ),
-        md=f"{RESULTS}/tables/latent_models.md",
-    log:
-        f"{RESULTS}/logs/latent_table.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/latent_table.tsv"
-    conda:
-        ENVS["figures"]
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    shell:
-        "{ONSAGERFLOW} table --latent {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
 
 
 rule figures_polymer:
@@ -161,9 +115,9 @@ rule figures_polymer:
         unfolding=figure_output("unfolding_times_{model}", "unfolding_times"),
         conformations=figure_output("conformations_{model}", "conformations"),
     log:
-        f"{RESULTS}/logs/figures/{{system}}/polymer_{{model}}.log",
+        log_file("figures/{system}/polymer_{model}"),
     benchmark:
-        f"{RESULTS}/benchmarks/figures/{{system}}/polymer_{{model}}.tsv"
+        benchmark_file("figures/{system}/polymer_{model}")
     wildcard_constraints:
         system=one_of(POLYMER_SYSTEMS),
     conda:
@@ -173,37 +127,47 @@ rule figures_polymer:
         mem_mb=2000,
         runtime=20,
     params:
+        cmd=command("figures-polymer"),
         spec=spec("figures"),
         eval_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
         out_dir=lambda w: f"{RESULTS}/figures/{w.system}",
     shell:
-        "{ONSAGERFLOW} figures-polymer --threads {threads} {RUNTIME} --spec {params.spec:q} --run {wildcards.model}"
+        "{params.cmd} --spec {params.spec:q} --run {wildcards.model}"
         " --model {input.model:q} --eval-dir {params.eval_dir:q} --reducer {input.reducer:q}"
         " --latent {input.latent:q} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
-rule polymer_table:
+# Every results table (TABLES in common.smk): results, latent_models, polymer_models, baselines.
+rule table:
     input:
-        all_metrics(POLYMER_SYSTEMS),
+        # Table I also lists PRF21's nearest-neighbour baseline (their Table II)
+        lambda w: all_metrics(TABLES[w.table][1])
+        + (nearest_neighbour_metrics(FIELD_SYSTEMS) if w.table == "latent_models" else []),
     output:
         csv=report(
-            f"{RESULTS}/tables/polymer_models.csv",
-            caption="../report/polymer_table.rst",
+            f"{RESULTS}/tables/{{table}}.csv",
+            caption="../report/table.rst",
             category="Tables",
+            labels={"table": "{table}"},
         ),
-        md=f"{RESULTS}/tables/polymer_models.md",
+        md=f"{RESULTS}/tables/{{table}}.md",
     log:
-        f"{RESULTS}/logs/polymer_table.log",
+        log_file("tables/{table}"),
     benchmark:
-        f"{RESULTS}/benchmarks/polymer_table.tsv"
+        benchmark_file("tables/{table}")
+    wildcard_constraints:
+        table=one_of(TABLE_NAMES),
     conda:
         ENVS["figures"]
     threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        cmd=command("table", jax=False),
+        kind=lambda w: TABLES[w.table][0],
     shell:
-        "{ONSAGERFLOW} table --polymer {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
+        "{params.cmd} {params.kind} {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
 
 
 rule config_file:
@@ -214,9 +178,9 @@ rule config_file:
             category="Configuration",
         ),
     log:
-        f"{RESULTS}/logs/config.log",
+        log_file("config"),
     benchmark:
-        f"{RESULTS}/benchmarks/config.tsv"
+        benchmark_file("config")
     conda:
         ENVS["figures"]
     threads: 1
@@ -224,31 +188,7 @@ rule config_file:
         mem_mb=500,
         runtime=5,
     params:
+        cmd=command("config", jax=False),
         config=lambda w: json.dumps(config, sort_keys=True),
     shell:
-        "{ONSAGERFLOW} config --spec {params.config:q} --out {output:q} > {log:q} 2>&1"
-
-
-
-rule baselines_table:
-    input:
-        all_metrics(SYSTEMS),
-    output:
-        csv=report(
-            f"{RESULTS}/tables/baselines.csv",
-            caption="../report/baselines_table.rst",
-            category="Tables",
-        ),
-        md=f"{RESULTS}/tables/baselines.md",
-    log:
-        f"{RESULTS}/logs/baselines_table.log",
-    benchmark:
-        f"{RESULTS}/benchmarks/baselines_table.tsv"
-    conda:
-        ENVS["figures"]
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
-    shell:
-        "{ONSAGERFLOW} table --baselines {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
+        "{params.cmd} --spec {params.config:q} --out {output:q} > {log:q} 2>&1"

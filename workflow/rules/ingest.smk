@@ -4,9 +4,9 @@ rule ingest:
     output:
         directory(f"{RESULTS}/data/{{system}}/trajectories.zarr"),
     log:
-        f"{RESULTS}/logs/ingest/{{system}}.log",
+        log_file("ingest/{system}"),
     benchmark:
-        f"{RESULTS}/benchmarks/ingest/{{system}}.tsv"
+        benchmark_file("ingest/{system}")
     wildcard_constraints:
         system=one_of(INGESTED),
     conda:
@@ -16,6 +16,7 @@ rule ingest:
         mem_mb=2000,
         runtime=30,
     params:
+        cmd=command("ingest", jax=False),
         spec=spec("ingest"),
     shell:
-        "{ONSAGERFLOW} ingest --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"
+        "{params.cmd} --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"

@@ -5,9 +5,9 @@ rule reduce:
         pca=directory(f"{RESULTS}/reduce/{{system}}/pca.zarr"),
         latent=directory(f"{RESULTS}/reduce/{{system}}/latent.zarr"),
     log:
-        f"{RESULTS}/logs/reduce/{{system}}.log",
+        log_file("reduce/{system}"),
     benchmark:
-        f"{RESULTS}/benchmarks/reduce/{{system}}.tsv"
+        benchmark_file("reduce/{system}")
     conda:
         ENVS["learning"]
     threads: 1
@@ -15,23 +15,24 @@ rule reduce:
         mem_mb=4000,
         runtime=30,
     params:
+        cmd=command("reduce"),
         spec=spec("reduce"),
         out_dir=lambda w: f"{RESULTS}/reduce/{w.system}",
         dask=json.dumps(config["dask"], sort_keys=True),
     shell:
-        "{ONSAGERFLOW} reduce --threads {threads} {RUNTIME} --spec {params.spec:q} --data {input.data:q}"
+        "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
         " --out-dir {params.out_dir:q} --dask {params.dask:q} > {log:q} 2>&1"
 
 
 rule pde_states:
     input:
-        data=f"{RESULTS}/data/{{system}}/trajectories.zarr",
+        data=lambda w: paths.data_store(RESULTS, w.system),
     output:
         directory(f"{RESULTS}/reduce/{{system}}/pde_states.zarr"),
     log:
-        f"{RESULTS}/logs/pde_states/{{system}}.log",
+        log_file("pde_states/{system}"),
     benchmark:
-        f"{RESULTS}/benchmarks/pde_states/{{system}}.tsv"
+        benchmark_file("pde_states/{system}")
     wildcard_constraints:
         system=one_of(PDE_STATE_SYSTEMS),
     conda:
@@ -41,7 +42,7 @@ rule pde_states:
         mem_mb=4000,
         runtime=60,
     params:
+        cmd=command("pde-states"),
         spec=spec("pde_states"),
     shell:
-        "{ONSAGERFLOW} pde-states --threads {threads} {RUNTIME} --spec {params.spec:q} --data {input.data:q}"
-        " --out {output:q} > {log:q} 2>&1"
+        "{params.cmd} --spec {params.spec:q} --data {input.data:q} --out {output:q} > {log:q} 2>&1"

@@ -2,9 +2,9 @@ rule simulate:
     output:
         directory(f"{RESULTS}/data/{{system}}/trajectories.zarr"),
     log:
-        f"{RESULTS}/logs/simulate/{{system}}.log",
+        log_file("simulate/{system}"),
     benchmark:
-        f"{RESULTS}/benchmarks/simulate/{{system}}.tsv"
+        benchmark_file("simulate/{system}")
     wildcard_constraints:
         system=one_of(SIMULATED),
     conda:
@@ -14,6 +14,7 @@ rule simulate:
         mem_mb=2000,
         runtime=30,
     params:
+        cmd=command("simulate"),
         spec=spec("simulate"),
     shell:
-        "{ONSAGERFLOW} simulate --threads {threads} {RUNTIME} --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"
+        "{params.cmd} --spec {params.spec:q} --out {output:q} > {log:q} 2>&1"

@@ -4,9 +4,9 @@ rule train:
     output:
         directory(f"{RESULTS}/models/{{system}}/{{model}}"),
     log:
-        f"{RESULTS}/logs/train/{{system}}/{{model}}.log",
+        log_file("train/{system}/{model}"),
     benchmark:
-        f"{RESULTS}/benchmarks/train/{{system}}/{{model}}.tsv"
+        benchmark_file("train/{system}/{model}")
     conda:
         ENVS["learning"]
     threads: 1
@@ -14,6 +14,7 @@ rule train:
         mem_mb=4000,
         runtime=120,
     params:
+        cmd=command("train"),
         spec=spec("train"),
         pretrained=lambda w, input: (
             f"--pretrained {shlex.quote(input.pretrained)}"
@@ -21,5 +22,5 @@ rule train:
             else ""
         ),
     shell:
-        "{ONSAGERFLOW} train --threads {threads} {RUNTIME} --spec {params.spec:q} --data {input.data:q}"
+        "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
         " --out {output:q} {params.pretrained} > {log:q} 2>&1"

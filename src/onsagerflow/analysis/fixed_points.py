@@ -3,6 +3,8 @@ eigenvalues of the Jacobian, and matched to exact fixed points where they are kn
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -53,7 +55,7 @@ def find_fixed_points(
     given ``domain`` = (low, high) of the training data, whether it lies within the data's
     box widened by 10% (a root far outside is an extrapolation artefact, not physics).
     """
-    solver = optx.Newton(rtol=1e-10, atol=1e-10 * length_scale)
+    solver: Any = optx.Newton(rtol=1e-10, atol=1e-10 * length_scale)
 
     def solve(y0, a):
         return optx.root_find(field, solver, y0, args=a, throw=False, max_steps=max_steps).value
@@ -73,7 +75,7 @@ def find_fixed_points(
         else:
             points.append({"x": xs[i], "residual": float(res[i]), "count": 1})
     out = []
-    eigs = jacobian_eigenvalues(field, np.array([p["x"] for p in points]), args) if points else []
+    eigs: Any = jacobian_eigenvalues(field, np.array([p["x"] for p in points]), args) if points else []
     for p, ev in zip(points, eigs):
         entry = {
             "x": p["x"].tolist(),

@@ -41,11 +41,13 @@ def time_to_threshold(err: np.ndarray, t: np.ndarray, threshold: float = 0.1) ->
 
 
 def error_at(err: np.ndarray, t: np.ndarray, times) -> dict:
-    """Median, mean and 90% quantile of the relative error at given times."""
+    """Median, mean and 90% quantile of the relative error at given times (the nearest
+    sample's); a time beyond the last one is an error, not dropped."""
+    beyond = [s for s in times if s > t[-1] + 1e-12]
+    if beyond:
+        raise ValueError(f"error times {beyond} lie beyond the last time {t[-1]:g}")
     out = {}
     for s in times:
-        if s > t[-1] + 1e-12:
-            continue
         k = int(np.argmin(np.abs(t - s)))
         out[f"{t[k]:g}"] = {
             "median": float(np.median(err[:, k])),
@@ -111,11 +113,11 @@ def match_steady_states(states: list[dict], fixed_points: list[dict]) -> list[di
     for s in states:
         h = np.asarray(s["h"])
         if fixed_points:
-            d = [np.linalg.norm(np.asarray(p["x"]) - h) for p in fixed_points]
+            d = [float(np.linalg.norm(np.asarray(p["x"]) - h)) for p in fixed_points]
             j = int(np.argmin(d))
             s.update(
                 nearest_fixed_point=j,
-                relative_distance=float(d[j] / max(np.linalg.norm(h), 1e-300)),
+                relative_distance=d[j] / max(float(np.linalg.norm(h)), 1e-300),
                 fixed_point_kind=fixed_points[j]["kind"],
             )
         else:

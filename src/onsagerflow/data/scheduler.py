@@ -13,31 +13,30 @@ import dask
 
 log = logging.getLogger("onsagerflow.dask")
 
-SCHEDULERS = ("threads", "synchronous", "distributed")
-
 
 @contextlib.contextmanager
 def dask_scheduler(settings: Mapping[str, Any] | None, threads: int | None = None) -> Iterator[None]:
-    """Run the dask computations inside on the scheduler ``settings`` names.
+    """Run the dask computations inside on the scheduler ``settings`` names: the config's
+    ``dask`` block, validated here (None: every default).
 
     ``threads`` (the job's Snakemake threads) caps the local thread pool, so a job does
     not use more cores than it was given.
     """
-    s = dict(settings or {})
-    kind = s.get("scheduler", "threads")
-    if kind not in SCHEDULERS:
-        raise ValueError(f"dask.scheduler: '{kind}' is not one of {', '.join(SCHEDULERS)}")
+    from ..config import validated_block
+
+    s = validated_block("dask", settings)
+    kind = s["scheduler"]  # threads | synchronous | distributed (config/schema.yaml)
     if kind == "synchronous":
         with dask.config.set(scheduler="synchronous"):
             yield
         return
     if kind == "threads":
-        with dask.config.set(scheduler="threads", num_workers=threads or s.get("n_workers")):
+        with dask.config.set(scheduler="threads", num_workers=threads or s["n_workers"]):
             yield
         return
     from dask.distributed import Client, LocalCluster
 
-    address = s.get("address")
+    address = s["address"]
     with contextlib.ExitStack() as stack:
         if address:
             client = stack.enter_context(Client(address, timeout="30s"))
@@ -45,9 +44,9 @@ def dask_scheduler(settings: Mapping[str, Any] | None, threads: int | None = Non
         else:
             cluster = stack.enter_context(
                 LocalCluster(
-                    n_workers=s.get("n_workers") or threads or 1,
-                    threads_per_worker=s.get("threads_per_worker", 1),
-                    memory_limit=s.get("memory_limit", "auto"),
+                    n_workers=s["n_workers"] or threads or 1,
+                    threads_per_worker=s["threads_per_worker"],
+                    memory_limit=s["memory_limit"],
                     processes=True,
                     dashboard_address=None,
                 )
@@ -56,7 +55,7 @@ def dask_scheduler(settings: Mapping[str, Any] | None, threads: int | None = Non
             log.info(
                 "dask: LocalCluster, %d workers × %d threads, memory limit %s per worker",
                 len(cluster.workers),
-                s.get("threads_per_worker", 1),
-                s.get("memory_limit", "auto"),
+                s["threads_per_worker"],
+                s["memory_limit"],
             )
         yield

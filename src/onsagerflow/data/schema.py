@@ -1,16 +1,19 @@
-"""Build and validate the canonical trajectory Dataset (ARCHITECTURE.md, 'The canonical store').
+"""Build and validate the canonical trajectory Dataset (docs/data.md describes the schema).
 
 dims: trajectory, time, then the system's own; coords: int ``trajectory`` ids, float
-``time``, int8 ``split`` on trajectory; attrs: system, parameters and provenance.
+``time``, int8 ``split`` on trajectory, string labels of component dimensions (``state``);
+attrs: system, parameters, provenance and the CF attributes of :mod:`onsagerflow.data.cf`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import xarray as xr
+
+from . import cf
 
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 SPLIT_ATTRS = {
@@ -29,30 +32,57 @@ class SchemaError(ValueError):
 def build_dataset(
     *,
     system: str,
-    data_vars: Mapping[str, tuple[tuple[str, ...], Any, Mapping[str, str]]],
+    data_vars: Mapping[str, tuple[tuple[Hashable, ...], Any, Mapping[str, Any]]],
     time: np.ndarray,
     split: np.ndarray,
     trajectory: np.ndarray | None = None,
-    trajectory_coords: Mapping[str, np.ndarray] | None = None,
-    coords: Mapping[str, tuple[tuple[str, ...], Any]] | None = None,
+    trajectory_coords: Mapping[Hashable, Any] | None = None,
+    coords: Mapping[Hashable, tuple[Any, ...]] | None = None,
     attrs: Mapping[str, Any] | None = None,
+    time_units: str = cf.DIMENSIONLESS,
+    time_long_name: str = "time",
+    title: str | None = None,
 ) -> xr.Dataset:
-    """Assemble a canonical Dataset; ``data_vars`` maps name -> (dims, array, attrs)."""
+    """Assemble a canonical Dataset with its CF attributes.
+
+    Args:
+        system: the system's name (the config key), kept as the ``system`` attribute.
+        data_vars: name -> (dims, array, attrs); attrs need ``long_name`` and ``units``.
+        time: the sampling times, float.
+        split: split code per trajectory (``SPLIT_CODES``).
+        trajectory: trajectory ids (default 0, 1, ...).
+        trajectory_coords: extra coordinates on ``trajectory`` (parameters, labels).
+        coords: coordinates of the system's own dims, name -> (dims, values) or
+            (dims, values, attrs); string values label components (``state``: ``["x", "y", "z"]``).
+        attrs: global attributes (parameters, provenance).
+        time_units: units of ``time`` (``"1"``: dimensionless).
+        time_long_name: ``long_name`` of ``time`` (a non-dimensional time names its scale).
+        title: the CF ``title`` (default: "onsagerflow trajectories of <system>").
+
+    Returns:
+        The Dataset, not yet validated (``validate_dataset`` and ``write_store`` do that).
+    """
     split = np.asarray(split)
     n = split.shape[0]
     ids = np.arange(n, dtype=np.int64) if trajectory is None else np.asarray(trajectory, np.int64)
-    c: dict[str, Any] = {
+    c: dict[Hashable, Any] = {
         "trajectory": ("trajectory", ids),
-        "time": ("time", np.asarray(time, dtype=np.float64), {"units": "1", "long_name": "time"}),
+        "time": ("time", np.asarray(time, dtype=np.float64), cf.time_attrs(time_units, time_long_name)),
         "split": ("trajectory", split.astype(np.int8), dict(SPLIT_ATTRS)),
     }
     for name, values in (trajectory_coords or {}).items():
         c[name] = ("trajectory", np.asarray(values))
-    for name, (dims, values) in (coords or {}).items():
-        c[name] = (dims, np.asarray(values))
+    for name, (dims, values, *attrs_) in (coords or {}).items():
+        c[name] = (dims, np.asarray(values), *attrs_)
     ds = xr.Dataset({k: (d, v, dict(a)) for k, (d, v, a) in data_vars.items()}, coords=c)
     ds.attrs.update({"system": system, **(attrs or {})})
-    return ds
+    return cf.annotate(ds, title=title)
+
+
+def _is_label(ds: xr.Dataset, name) -> bool:
+    """A 1-D coordinate of a component dimension (not trajectory or time): string labels."""
+    var = ds.variables[name]
+    return name in ds.coords and len(var.dims) == 1 and var.dims[0] not in ("trajectory", "time")
 
 
 def time_axis_problem(t: np.ndarray) -> str | None:
@@ -76,17 +106,29 @@ def _ids(ds: xr.Dataset, mask) -> list[int]:
 def validate_dataset(
     ds: xr.Dataset,
     *,
-    dims: Iterable[str] = (),
+    dims: Iterable[Hashable] = (),
     where: str = "dataset",
     check_leak: bool = True,
     allow_nan: bool = False,
 ) -> xr.Dataset:
-    """Raise SchemaError naming the culprit, or return ``ds`` unchanged.
+    """Check a Dataset against the canonical schema.
 
-    ``dims`` are the system's own dimensions that must be present (e.g. ``state``).
-    Works on lazy (dask) Datasets chunk by chunk: the NaN scan reduces every
-    trajectory to one flag. ``allow_nan`` admits NaN in data (model rollouts that
-    diverged are NaN from the moment they escaped) but never inf.
+    Works on lazy (dask) Datasets chunk by chunk: the NaN scan reduces every trajectory to
+    one flag.
+
+    Args:
+        ds: the Dataset.
+        dims: the system's own dimensions that must be present (e.g. ``state``).
+        where: how messages name the Dataset (its path).
+        check_leak: refuse the same first state in two splits.
+        allow_nan: admit NaN in data (model rollouts that escaped are NaN from then on),
+            never inf.
+
+    Returns:
+        ``ds``, unchanged.
+
+    Raises:
+        SchemaError: naming the variable, trajectory or attribute at fault.
     """
     for d in ("trajectory", "time", *dims):
         if d not in ds.dims:
@@ -94,15 +136,18 @@ def validate_dataset(
     if not ds.data_vars:
         raise SchemaError(f"{where}: no data variables")
     for name, var in ds.variables.items():
-        if var.dtype.kind in "OSU":
-            raise SchemaError(f"{where}: variable '{name}' holds strings ({var.dtype}); the store keeps numbers only")
-    for name, var in ds.data_vars.items():
-        if var.dims[:2] != ("trajectory", "time"):
+        if var.dtype.kind in "OSUT" and not _is_label(ds, name):
             raise SchemaError(
-                f"{where}: data variable '{name}' has dims {var.dims}; they must start with ('trajectory', 'time')"
+                f"{where}: variable '{name}' holds strings ({var.dtype}); the store keeps numbers only"
+                " (strings only as labels of a component dimension)"
+            )
+    for name, dv in ds.data_vars.items():
+        if dv.dims[:2] != ("trajectory", "time"):
+            raise SchemaError(
+                f"{where}: data variable '{name}' has dims {dv.dims}; they must start with ('trajectory', 'time')"
             )
         for key in ("units", "long_name"):
-            if key not in var.attrs:
+            if key not in dv.attrs:
                 raise SchemaError(f"{where}: data variable '{name}' lacks the '{key}' attribute")
 
     ids = np.asarray(ds["trajectory"].values)
@@ -134,9 +179,9 @@ def validate_dataset(
     if missing:
         raise SchemaError(f"{where}: missing attribute(s) {missing}")
 
-    for name, var in ds.data_vars.items():
-        other = [d for d in var.dims if d != "trajectory"]
-        ok = (np.isfinite(var) | np.isnan(var)) if allow_nan else np.isfinite(var)
+    for name, dv in ds.data_vars.items():
+        other = [d for d in dv.dims if d != "trajectory"]
+        ok: Any = (np.isfinite(dv) | np.isnan(dv)) if allow_nan else np.isfinite(dv)
         finite = np.asarray(ok.all(dim=other).values)
         if not finite.all():
             raise SchemaError(

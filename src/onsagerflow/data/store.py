@@ -12,7 +12,7 @@ import os
 import shutil
 import uuid
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -73,27 +73,75 @@ def trajectory_chunk(ds: xr.Dataset, target_mb: float = 16.0) -> int:
     return int(max(1, min(ds.sizes["trajectory"], (target_mb * 2**20) // max(per_traj, 1))))
 
 
-def _prepare(ds: xr.Dataset, chunk: int) -> xr.Dataset:
+def _prepare(ds: xr.Dataset, chunk: int | None = None) -> xr.Dataset:
     ds = ds.copy()
-    for v in ds.variables.values():
+    for name, v in ds.variables.items():
         v.encoding = {}
+        if v.dtype.kind == "U":
+            # labels as variable-length strings: zarr v3 specifies those, not fixed-width ones
+            ds[name] = v.astype(object)
+    if chunk is None:
+        return ds
     # chunks along trajectory only: every other dimension whole
     return ds.chunk({"trajectory": chunk, **{d: -1 for d in ds.dims if d != "trajectory"}})
+
+
+def _consolidate(path: Path) -> None:
+    """Consolidated metadata, so that xarray opens the store without a warning (zarr warns
+    that consolidation is not yet part of the v3 specification; zarr and xarray read it)."""
+    import zarr
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        zarr.consolidate_metadata(str(path))
+
+
+def write_zarr(ds: xr.Dataset, path: str | os.PathLike) -> Path:
+    """Write any Dataset that is not a canonical store (a PCA, long rollouts) atomically as
+    zarr v3, with its CF attributes (``cf.annotate``) and consolidated metadata.
+
+    Args:
+        ds: the Dataset.
+        path: where the store goes.
+
+    Returns:
+        ``path``.
+    """
+    from .cf import annotate
+
+    target = Path(path)
+    with atomic_path(target) as tmp:
+        _prepare(annotate(ds)).to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
+        _consolidate(tmp)
+    return target
 
 
 def write_store(
     data: xr.Dataset | Iterable[xr.Dataset],
     path: str | os.PathLike,
     *,
-    dims: Iterable[str] = (),
+    dims: Iterable[Hashable] = (),
     chunk_mb: float = 16.0,
     allow_nan: bool = False,
 ) -> Path:
-    """Validate and write a canonical store atomically.
+    """Validate and write a canonical store atomically, with consolidated metadata.
 
-    ``data`` is one Dataset or an iterable of Datasets that are consecutive batches
-    along ``trajectory`` (a simulator can stream a store larger than memory this way).
-    The whole store is validated again, lazily, before it is moved into place.
+    The whole store is validated again, lazily, before it is moved into place; until then
+    a store already at ``path`` stays as it was.
+
+    Args:
+        data: one Dataset, or an iterable of Datasets that are consecutive batches along
+            ``trajectory`` (a simulator streams a store larger than memory this way).
+        path: where the store goes (``….zarr``).
+        dims: the system's own dimensions the store must have (``state``; ``z``, ``x``).
+        chunk_mb: about how many MB one chunk (a run of whole trajectories) holds.
+        allow_nan: admit NaN (rollouts that escaped), never inf.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        SchemaError: a batch or the whole store breaks the schema (the message names it).
     """
     dims = tuple(dims)
     target = Path(path)
@@ -109,7 +157,8 @@ def write_store(
                 _prepare(batch, chunk).to_zarr(tmp, append_dim="trajectory", zarr_format=3, consolidated=False)
         if chunk is None:
             raise SchemaError(f"{target}: no data to write")
-        with xr.open_zarr(tmp, consolidated=False) as written:
+        _consolidate(tmp)
+        with xr.open_zarr(tmp, consolidated=True) as written:
             validate_dataset(written, dims=dims, where=str(target), allow_nan=allow_nan)
     return target
 
@@ -131,7 +180,21 @@ def read_zarr(path: str | os.PathLike) -> xr.Dataset:
 def open_store(
     path: str | os.PathLike, *, dims: Iterable[str] = (), validate: bool = True, allow_nan: bool = False
 ) -> xr.Dataset:
-    """Open a canonical store lazily (dask) and check it against the schema."""
+    """Open a canonical store lazily (dask) and check it against the schema.
+
+    Args:
+        path: the store.
+        dims: the system's own dimensions it must have.
+        validate: check the schema (NaN, dimensions, splits, attributes).
+        allow_nan: admit NaN in data variables (prediction stores).
+
+    Returns:
+        The Dataset, backed by dask arrays.
+
+    Raises:
+        StoreError: the store is missing or unreadable.
+        SchemaError: it breaks the schema.
+    """
     p = Path(path)
     ds = read_zarr(p)
     if validate:

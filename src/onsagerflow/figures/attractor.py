@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -18,14 +20,15 @@ def attractor_figure(
     title: str = "",
 ):
     """``truth`` and ``models[name]`` are long rollouts (start, time, n) from the same
-    starts; drawn in 3D (the first three components) or, for n = 2, in the plane."""
+    starts; drawn in 3D (the first three components) or, for n = 2, in the plane. ``labels``
+    name the axes (the store's component labels with their units; default c1, c2, c3)."""
     panels = ([("truth", truth)] if truth is not None else []) + list(models.items())
     d = min(3, panels[0][1].shape[-1])
-    labels = labels or (("x", "y", "z") if d == 3 else ("x", "y"))
+    labels = labels or tuple(f"c{i + 1}" for i in range(d))
     extra = {"depthshade": False} if d == 3 else {}
     fig = plt.figure(figsize=(4.2 * len(panels), 4.2))
     for i, (name, xs) in enumerate(panels):
-        ax = fig.add_subplot(1, len(panels), i + 1, **({"projection": "3d"} if d == 3 else {}))
+        ax: Any = fig.add_subplot(1, len(panels), i + 1, **({"projection": "3d"} if d == 3 else {}))  # 2D or 3D
         for k in range(min(n_show, xs.shape[0])):
             x = xs[k][np.isfinite(xs[k]).all(axis=-1)]
             ax.plot(*x[:, :d].T, lw=0.4, alpha=0.8)

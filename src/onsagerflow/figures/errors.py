@@ -8,8 +8,9 @@ import numpy as np
 from .common import MODEL_COLORS
 
 
-def error_figure(curves: dict[str, dict], threshold: float, title: str = ""):
-    """``curves[name]`` is metrics['relative_error'] (time, median, q10, q90)."""
+def error_figure(curves: dict[str, dict], threshold: float, title: str = "", time_label: str = "time"):
+    """``curves[name]`` is metrics['relative_error'] (time, median, q10, q90); ``time_label``
+    the time axis's label with its units (``cf.axis_label`` of the store's time)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     lowest = np.inf
     for i, (name, c) in enumerate(curves.items()):
@@ -24,7 +25,7 @@ def error_figure(curves: dict[str, dict], threshold: float, title: str = ""):
         ax.set_ylim(bottom=max(lowest / 2, 1e-12))
     ax.axhline(threshold, color="k", ls="--", lw=0.8, label=f"{threshold:.0%}")
     ax.set_yscale("log")
-    ax.set_xlabel("time")
+    ax.set_xlabel(time_label)
     ax.set_ylabel("relative error |x̂ − x| / |x|")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)

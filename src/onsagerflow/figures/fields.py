@@ -36,10 +36,10 @@ def variance_figure(ratio: np.ndarray, marks=(3, 5, 7), title: str = ""):
 
 
 def latent_figure(
-    truth: np.ndarray,
+    truth: dict[str, np.ndarray],
     preds: dict[str, np.ndarray],
     fixed_points: dict[str, list[dict]],
-    steady: list[np.ndarray],
+    steady: dict[str, list[np.ndarray]],
     n_show: int = 4,
     title: str = "",
 ):
@@ -70,23 +70,47 @@ def latent_figure(
     return fig
 
 
+SYMMETRIC_SHARE = 0.25  # a field whose smaller side reaches this share of its larger one is drawn about 0
+
+
+def color_scale(values: np.ndarray) -> tuple[float, float, str]:
+    """(vmin, vmax, colormap) fitted to the data: a diverging map symmetric about 0 for a
+    field of both signs (a temperature deviation, a velocity), else a sequential map over
+    the data's range (a buoyancy in [0, 1] is not drawn about 0)."""
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    if lo < 0 < hi and min(-lo, hi) >= SYMMETRIC_SHARE * max(-lo, hi):
+        m = max(-lo, hi)
+        return -m, m, "RdBu_r"
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    return lo, hi, "viridis"
+
+
 def temperature_figure(
-    true_theta: np.ndarray, decoded: dict[str, np.ndarray], times: np.ndarray, extent, title: str = ""
+    true_theta: np.ndarray,
+    decoded: dict[str, np.ndarray],
+    times: np.ndarray,
+    x: np.ndarray,
+    z: np.ndarray,
+    title: str = "",
+    label: str = "θ",
 ):
-    """θ(z, x) at a few times: the truth and each decoded prediction (rows)."""
+    """A field f(z, x) at a few times: the truth and each decoded prediction (rows), drawn
+    at the grid's true coordinates (a Chebyshev grid's rows are thin near the walls), on
+    one colour scale fitted to the truth."""
     rows = [("truth", true_theta)] + list(decoded.items())
-    vmax = float(np.nanmax(np.abs(true_theta)))
+    vmin, vmax, cmap = color_scale(true_theta)
     fig, axes = plt.subplots(len(rows), len(times), figsize=(2.6 * len(times), 1.6 * len(rows)), squeeze=False)
     for r, (name, th) in enumerate(rows):
         for c, t in enumerate(times):
             ax = axes[r, c]
-            im = ax.imshow(th[c], origin="lower", extent=extent, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")
+            im = ax.pcolormesh(x, z, th[c], shading="nearest", cmap=cmap, vmin=vmin, vmax=vmax)
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
                 ax.set_title(f"t = {t:g}", fontsize=8)
             if c == 0:
                 ax.set_ylabel(name, fontsize=8)
-    fig.colorbar(im, ax=axes, shrink=0.8, label="θ")
+    fig.colorbar(im, ax=axes, shrink=0.8, label=label)
     fig.suptitle(title, fontsize=9)
     return fig

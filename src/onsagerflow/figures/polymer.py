@@ -50,8 +50,9 @@ def landscape_figure(
     return fig
 
 
-def extension_figure(t: np.ndarray, groups: dict[str, dict], title: str = ""):
-    """Mean ± std of the extension vs time, predicted against held out, per ensemble."""
+def extension_figure(t: np.ndarray, groups: dict[str, dict], title: str = "", time_label: str = "time"):
+    """Mean ± std of the extension vs time, predicted against held out, per ensemble;
+    ``time_label`` names the time axis with its units."""
     fig, axes = plt.subplots(1, len(groups), figsize=(5.0 * len(groups), 3.8), squeeze=False)
     for ax, (name, g) in zip(axes[0], groups.items()):
         for key, col, lab in (("true", "k", "held out"), ("pred", "tab:red", "S-OnsagerNet")):
@@ -59,7 +60,7 @@ def extension_figure(t: np.ndarray, groups: dict[str, dict], title: str = ""):
             ax.plot(t, m, color=col, label=lab)
             ax.fill_between(t, m - s, m + s, color=col, alpha=0.2)
         ax.set_title(name, fontsize=9)
-        ax.set_xlabel("time")
+        ax.set_xlabel(time_label)
         ax.legend(fontsize=8)
     axes[0, 0].set_ylabel("extension (mean ± std)")
     fig.suptitle(title, fontsize=9)
@@ -67,15 +68,16 @@ def extension_figure(t: np.ndarray, groups: dict[str, dict], title: str = ""):
     return fig
 
 
-def unfolding_figure(groups: dict[str, dict], t_end: float, title: str = ""):
-    """Histograms of unfolding times, predicted against held out (t_end: never unfolded)."""
+def unfolding_figure(groups: dict[str, dict], t_end: float, title: str = "", time_label: str = "time"):
+    """Histograms of unfolding times, predicted against held out (t_end: never unfolded);
+    ``time_label`` names the time axis with its units."""
     fig, axes = plt.subplots(1, len(groups), figsize=(5.0 * len(groups), 3.6), squeeze=False)
     for ax, (name, g) in zip(axes[0], groups.items()):
         bins = np.linspace(0, t_end, 21)
         ax.hist(g["true"], bins=bins, alpha=0.5, color="k", label="held out")
         ax.hist(g["pred"], bins=bins, alpha=0.5, color="tab:red", label="S-OnsagerNet")
         ax.set_title(f"{name}: W1/mean = {g['wasserstein1_relative']:.2f}, KS = {g['ks']:.2f}", fontsize=9)
-        ax.set_xlabel("unfolding time (last bin: never)")
+        ax.set_xlabel(f"unfolding {time_label}; last bin: never")
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..data.cf import with_units
 from .common import fixed_point_style
 
 
@@ -32,8 +33,10 @@ def potential_figure(
     traj: np.ndarray | None = None,
     n_grid: int = 121,
     title: str = "",
+    units: str = "1",
 ):
-    """Contours of ``potential`` (a batched function of physical states) on the plane."""
+    """Contours of ``potential`` (a batched function of physical states) on the plane;
+    ``units`` those of the states (the plane's coordinates share them)."""
     s = np.linspace(-extent, extent, n_grid)
     a, b = np.meshgrid(s, s)
     pts = origin + a[..., None] * basis[0] + b[..., None] * basis[1]
@@ -50,14 +53,15 @@ def potential_figure(
         good = np.isfinite(traj).all(axis=-1)
         ax.plot(*proj(traj[good]), color="w", lw=0.4, alpha=0.7, label="a true trajectory (projected)")
     if exact is not None:
-        ax.scatter(*proj(exact), marker="+", s=90, c="r", label="exact fixed points")
+        ex, ey = proj(exact)
+        ax.scatter(ex, ey, marker="+", s=90, c="r", label="exact fixed points")
     for p in learned:
         u, w = proj(np.asarray(p["x"])[None])
         ax.scatter(u, w, s=45, **fixed_point_style(p["kind"]))
     ax.set_xlim(-extent, extent)
     ax.set_ylim(-extent, extent)
-    ax.set_xlabel("plane coordinate 1")
-    ax.set_ylabel("plane coordinate 2")
+    ax.set_xlabel(with_units("plane coordinate 1", units))
+    ax.set_ylabel(with_units("plane coordinate 2", units))
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     return fig

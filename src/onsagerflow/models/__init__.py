@@ -32,16 +32,18 @@ def build_model(
     parameter count closest to that model's (looked up in ``all_specs``). An OnsagerNet
     with an ``autoencoder`` block becomes a JointModel whose PCA-ResNet maps the
     ``input_dim`` leading PCA coordinates to n. An ``s_onsagernet`` (stochastic,
-    SCIENCE.md §2) takes the OnsagerNet keys plus ``diffusion`` and optional
+    docs/science.md, "S-OnsagerNet") takes the OnsagerNet keys plus ``diffusion`` and optional
     ``sigma_init`` (initial noise amplitude in normalised units, default 1) and
     ``sigma_floor``. A ``sindy`` model is the polynomial of its ``degree`` with zero
     coefficients until ``fit_sindy`` fills them.
     """
     if spec["type"] == "sindy":  # coefficients come from fit_sindy, not from an initialisation
         return SINDy(n, degree=spec["degree"])
-    rngs = nnx.Rngs(seed)
-    dtype = DTYPES[spec.get("dtype", "float32")]
     kind = spec["type"]
+    if kind not in ("onsagernet", "s_onsagernet", "mlp_ode"):
+        raise ValueError(f"unknown model type '{kind}'; known: onsagernet, s_onsagernet, mlp_ode, sindy")
+    rngs = nnx.Rngs(seed)
+    dtype = DTYPES[spec["dtype"]]
     if kind in ("onsagernet", "s_onsagernet"):
         common = dict(
             width=spec["width"],
@@ -82,22 +84,20 @@ def build_model(
                 fixed=fixed,
             ),
         )
-    if kind == "mlp_ode":
-        width = spec.get("width")
-        peer = spec.get("match_params_of")
-        if peer:
-            if not all_specs or peer not in all_specs:
-                raise ValueError(f"model spec: match_params_of '{peer}' names no model in 'models'")
-            target = param_count(
-                build_model(
-                    {k: v for k, v in all_specs[peer].items() if k != "autoencoder"}, n, seed=seed, all_specs=all_specs
-                )
+    width = spec.get("width")  # an mlp_ode: its own width, or one matching a peer's parameter count
+    peer = spec.get("match_params_of")
+    if peer:
+        if not all_specs or peer not in all_specs:
+            raise ValueError(f"model spec: match_params_of '{peer}' names no model in 'models'")
+        target = param_count(
+            build_model(
+                {k: v for k, v in all_specs[peer].items() if k != "autoencoder"}, n, seed=seed, all_specs=all_specs
             )
-            width = matched_width(n, spec["depth"], target)
-        if not width:
-            raise ValueError("model spec: mlp_ode needs 'width' or 'match_params_of'")
-        return MLPODE(n, width=width, depth=spec["depth"], activation=spec["activation"], rngs=rngs, param_dtype=dtype)
-    raise ValueError(f"unknown model type '{kind}'; known: onsagernet, s_onsagernet, mlp_ode, sindy")
+        )
+        width = matched_width(n, spec["depth"], target)
+    if not width:
+        raise ValueError("model spec: mlp_ode needs 'width' or 'match_params_of'")
+    return MLPODE(n, width=width, depth=spec["depth"], activation=spec["activation"], rngs=rngs, param_dtype=dtype)
 
 
 def param_count(model: nnx.Module) -> int:

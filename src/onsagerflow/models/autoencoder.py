@@ -46,8 +46,10 @@ class PCAResNet(nnx.Module):
         self.enc = MLP(m, n - fixed, **kw)
         self.dec = MLP(n, m - fixed, **kw)
         for net in (self.enc, self.dec):  # start from plain PCA
-            net.out.kernel[...] = jnp.zeros_like(net.out.kernel[...])
-            net.out.bias[...] = jnp.zeros_like(net.out.bias[...])
+            out = net.out
+            assert out.bias is not None  # the output layer has a bias
+            out.kernel[...] = jnp.zeros_like(out.kernel[...])
+            out.bias[...] = jnp.zeros_like(out.bias[...])
         self.h_mean = Const(jnp.zeros(n, param_dtype))
         self.h_scale = Const(jnp.ones(n, param_dtype))
         self.y_scale = Const(jnp.ones(m, param_dtype))

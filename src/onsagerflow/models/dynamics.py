@@ -53,8 +53,8 @@ class LatentChart:
         self.n = meta["n"]
         self.learned = hasattr(model, "encode")
         if self.learned:
-            self._enc = jax.jit(model.encode)
-            self._dec = jax.jit(model.decode)
+            self._enc = jax.jit(model.encode)  # type: ignore[attr-defined]  # a JointModel
+            self._dec = jax.jit(model.decode)  # type: ignore[attr-defined]
 
     def encode(self, y):
         return np.asarray(self._enc(jnp.asarray(y))) if self.learned else np.asarray(y)[..., : self.n]

@@ -1,4 +1,4 @@
-"""OnsagerNet (SCIENCE.md §1, PRF21):  dz/dt = −(M(z) + W(z)) ∇V(z) + f(z).
+"""OnsagerNet (docs/science.md, "OnsagerNet"; PRF21):  dz/dt = −(M(z) + W(z)) ∇V(z) + f(z).
 
 M = L Lᵀ + α I (symmetric positive definite), W = U − Uᵀ (antisymmetric), with L
 (lower triangle, diagonal included) and U (strict upper triangle) read off one
@@ -84,7 +84,7 @@ def _inverse_softplus(y: float) -> float:
 
 
 class SOnsagerNet(OnsagerNet):
-    """S-OnsagerNet (SCIENCE.md §2, NCS24): the Itô SDE
+    """S-OnsagerNet (docs/science.md, "S-OnsagerNet"; NCS24): the Itô SDE
 
         dZ = [−(M(Z) + W(Z)) ∇V(Z) + f(Z) (+ ε ∇·M(Z))] dt + σ(Z) dW,
 
@@ -147,8 +147,10 @@ class SOnsagerNet(OnsagerNet):
             bias = jnp.zeros((n_out,), param_dtype)
             diag = np.arange(n) if diffusion == "diagonal" else self._tril_diagonal_slots()
             bias = bias.at[diag].set(_inverse_softplus(sigma_init - sigma_floor))
-            self.noise.out.kernel[...] = jnp.zeros_like(self.noise.out.kernel[...])
-            self.noise.out.bias[...] = bias
+            out = self.noise.out
+            assert out.bias is not None  # the output layer has a bias
+            out.kernel[...] = jnp.zeros_like(out.kernel[...])
+            out.bias[...] = bias
 
     def _tril_diagonal_slots(self):
         """Positions of the diagonal among the row-major lower-triangle entries."""

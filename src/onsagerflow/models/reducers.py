@@ -2,9 +2,18 @@
 
 Each field is centred by its train mean (per grid point) and divided by its train RMS
 (one number per field), so that velocities and temperature weigh alike; the stacked
-fields of every snapshot are one row of X. The leading right singular vectors of the
-train rows come from dask's randomized SVD, chunk by chunk, so a store larger than
-memory works. Projections h = X Vᵀ of every trajectory form a latent store.
+fields of every snapshot are one row of X. A vector field (a ``component`` axis) adds one
+block of columns per component, scaled by one RMS for the whole vector. The leading right
+singular vectors of the train rows come from dask's randomized SVD, chunk by chunk, so a
+store larger than memory works. Projections h = X Vᵀ of every trajectory form a latent store.
+
+On a non-uniform grid (a Chebyshev grid crowds its points near the walls) the store
+carries each grid axis's quadrature weights (``z_weight``, ``x_weight``: data.ingest).
+Every column is then multiplied by the square root of its point's weight w (normalised to
+mean 1 over the grid), so that sums over columns are the L² inner product
+⟨f, g⟩ = Σ w f g ≈ (N/|Ω|) ∫ f g dΩ and the PCA and its reconstruction errors measure
+fields as functions, not as lists of grid values; the RMS that scales each field is the
+weighted one. On a uniform grid (or a store without weights) w = 1 and nothing changes.
 """
 
 from __future__ import annotations
@@ -18,9 +27,12 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from ..data import atomic_path, read_zarr, split_mask
+from ..data import read_zarr, split_mask
+from ..data.store import write_zarr
 
 ROW_BLOCK_MB = 4
+COMPONENT = "component"  # a vector field's component axes are named component, component_2, ...
+WEIGHT_SUFFIX = "_weight"  # coordinate of a grid axis's quadrature weights (data.ingest.weight_name)
 
 
 @dataclass
@@ -33,22 +45,48 @@ class PCA:
     singular_values: np.ndarray  # (k,)
     total_variance: float  # sum of squares of the centred, scaled train rows
     select: dict | None = None  # indices kept along named dims, e.g. {"xyz": [0]}
+    channels: tuple[int, ...] | None = None  # columns blocks per field (a vector's components); None: 1 each
+    weights: np.ndarray | None = None  # (grid size,) quadrature weights, mean 1; None: uniform
 
     @property
     def explained_variance_ratio(self) -> np.ndarray:
         return self.singular_values**2 / self.total_variance
 
     @property
+    def field_channels(self) -> tuple[int, ...]:
+        return self.channels or (1,) * len(self.fields)
+
+    @property
     def scale_vector(self) -> np.ndarray:
         size = int(np.prod(self.shape))
-        return np.repeat(self.field_scale, size)
+        return np.repeat(self.field_scale, np.asarray(self.field_channels) * size)
+
+    @property
+    def sqrt_weight_vector(self) -> np.ndarray | None:
+        """√w per column (None on a uniform grid)."""
+        if self.weights is None:
+            return None
+        return np.tile(np.sqrt(self.weights), sum(self.field_channels))
+
+    def field_block(self, field: str) -> slice:
+        """Columns of a field's (first component's) values."""
+        size = int(np.prod(self.shape))
+        k = self.fields.index(field)
+        start = sum(self.field_channels[:k]) * size
+        return slice(start, start + size)
 
     def rows(self, ds: xr.Dataset) -> da.Array:
         """X (trajectory·time, D) as a dask array, one block per trajectory chunk."""
         return rows(ds, self.fields, self.select)
 
+    def scaled(self, X):
+        """Rows centred, scaled and weighted: the space the components live in."""
+        Xs = (X - self.mean) / self.scale_vector
+        w = self.sqrt_weight_vector
+        return Xs if w is None else Xs * w
+
     def transform_rows(self, X):
-        return ((X - self.mean) / self.scale_vector) @ self.components.T
+        return self.scaled(X) @ self.components.T
 
     def pad(self, h: np.ndarray) -> np.ndarray:
         """Leading PCA coordinates (…, j ≤ k) as all k, the rest zero (a truncated chart)."""
@@ -58,30 +96,47 @@ class PCA:
 
     def inverse_rows(self, H):
         """Fields (…, D) from latents (…, k) — the PCA reconstruction."""
-        return (H @ self.components) * self.scale_vector + self.mean
+        Xs = H @ self.components
+        w = self.sqrt_weight_vector
+        return (Xs if w is None else Xs / w) * self.scale_vector + self.mean
 
     def transform(self, ds: xr.Dataset) -> da.Array:
         """Latents (trajectory, time, k), lazily."""
         n_traj, n_time = ds.sizes["trajectory"], ds.sizes["time"]
-        comps, mean, scale = self.components, self.mean, self.scale_vector
         X = self.rows(ds)
-        H = X.map_blocks(
-            lambda b: ((b - mean) / scale) @ comps.T, chunks=(X.chunks[0], (comps.shape[0],)), dtype=np.float64
-        )
-        return H.reshape(n_traj, n_time, comps.shape[0])
+        k = self.components.shape[0]
+        H = da.map_blocks(self.transform_rows, X, chunks=(X.chunks[0], (k,)), dtype=np.float64)
+        return H.reshape(n_traj, n_time, k)
 
     def to_dataset(self, attrs: dict) -> xr.Dataset:
+        data = {
+            "mean": ("feature", self.mean, {"long_name": "train mean of the stacked fields"}),
+            "field_scale": ("field", self.field_scale, {"long_name": "train RMS of each centred field"}),
+            "components": (
+                ("component", "feature"),
+                self.components,
+                {"long_name": "principal directions of the centred, scaled fields (orthonormal rows)"},
+            ),
+            "singular_values": ("component", self.singular_values, {"long_name": "singular values"}),
+            "explained_variance_ratio": (
+                "component",
+                self.explained_variance_ratio,
+                {"long_name": "fraction of the train variance per component"},
+            ),
+        }
+        if self.weights is not None:
+            data["grid_weight"] = (
+                "grid_point",
+                self.weights,
+                {"long_name": "quadrature weight of each grid point in the L2 inner product (mean 1)"},
+            )
         return xr.Dataset(
-            {
-                "mean": ("feature", self.mean),
-                "field_scale": ("field", self.field_scale),
-                "components": (("component", "feature"), self.components),
-                "singular_values": ("component", self.singular_values),
-                "explained_variance_ratio": ("component", self.explained_variance_ratio),
-            },
+            data,
             attrs={
+                "title": f"PCA of {', '.join(self.fields)} on the train split",
                 "fields": list(self.fields),
                 "shape": list(self.shape),
+                "channels": list(self.field_channels),
                 "total_variance": self.total_variance,
                 "select": json.dumps(self.select or {}),
                 **attrs,
@@ -89,8 +144,7 @@ class PCA:
         )
 
     def save(self, path: str | Path, attrs: dict) -> None:
-        with atomic_path(path) as tmp:
-            self.to_dataset(attrs).to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
+        write_zarr(self.to_dataset(attrs), path)
 
     @classmethod
     def load(cls, path: str | Path) -> PCA:
@@ -104,25 +158,64 @@ class PCA:
             singular_values=ds["singular_values"].values,
             total_variance=float(ds.attrs["total_variance"]),
             select=json.loads(ds.attrs.get("select", "{}")) or None,
+            channels=tuple(ds.attrs["channels"]) if "channels" in ds.attrs else None,
+            weights=ds["grid_weight"].values if "grid_weight" in ds else None,
         )
+
+
+def _components(dims) -> list[str]:
+    return [d for d in dims[2:] if d.startswith(COMPONENT)]
+
+
+def field_layout(ds: xr.Dataset, fields: Sequence[str]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The grid dims every field shares, and each field's number of channels (components)."""
+    if not fields:
+        raise ValueError("no fields given: reduction.fields names at least one")
+    grid: tuple[str, ...] = ()
+    channels = []
+    for i, f in enumerate(fields):
+        comp = _components(ds[f].dims)
+        g = tuple(str(d) for d in ds[f].dims[2:] if d not in comp)
+        if i > 0 and g != grid:
+            raise ValueError(f"field '{f}' lies on dims {g}, '{fields[0]}' on {grid}")
+        grid = g
+        channels.append(int(np.prod([ds.sizes[d] for d in comp])))
+    return grid, tuple(channels)
+
+
+def grid_weights(ds: xr.Dataset, grid: Sequence[str]) -> np.ndarray | None:
+    """Quadrature weight of every grid point (C order over ``grid``), normalised to mean 1,
+    from the store's ``<dim>_weight`` coordinates (a dim without one counts each point alike);
+    None where every point weighs the same."""
+    per_dim = [
+        np.asarray(ds[d + WEIGHT_SUFFIX].values, np.float64) if d + WEIGHT_SUFFIX in ds.coords else np.ones(ds.sizes[d])
+        for d in grid
+    ]
+    w = per_dim[0]
+    for v in per_dim[1:]:
+        w = np.multiply.outer(w, v)
+    w = np.ravel(w)
+    w = w / w.mean()
+    return None if np.allclose(w, 1.0, rtol=1e-12, atol=0) else w
 
 
 def rows(ds: xr.Dataset, fields: Sequence[str], select: dict | None = None) -> da.Array:
     missing = [f for f in fields if f not in ds]
     if missing:
-        raise KeyError(f"store lacks field(s) {missing}; it has {sorted(ds.data_vars)}")
+        raise KeyError(f"store lacks field(s) {missing}; it has {sorted(map(str, ds.data_vars))}")
     if select:
         bad = [d for d in select if d not in ds.dims]
         if bad:
-            raise KeyError(f"reduction.select names dimension(s) {bad} the store lacks ({sorted(ds.dims)})")
+            raise KeyError(f"reduction.select names dimension(s) {bad} the store lacks ({sorted(map(str, ds.dims))})")
         ds = ds.isel({d: list(v) for d, v in select.items()})
-    dims = ds[fields[0]].dims
-    for f in fields:
-        if ds[f].dims != dims:
-            raise ValueError(f"field '{f}' has dims {ds[f].dims}, '{fields[0]}' has {dims}")
-    stacked = da.stack([ds[f].data for f in fields], axis=2)  # (traj, time, F, ...)
-    stacked = stacked.rechunk({1: -1, 2: -1, **{i: -1 for i in range(3, stacked.ndim)}})
-    n_traj, n_time = stacked.shape[:2]
+    grid, channels = field_layout(ds, fields)
+    n_traj, n_time = ds.sizes["trajectory"], ds.sizes["time"]
+    blocks = []
+    for f, c in zip(fields, channels):
+        v = ds[f].transpose("trajectory", "time", *_components(ds[f].dims), *grid)
+        a = da.asarray(v.data).rechunk({i: -1 for i in range(1, v.ndim)})
+        blocks.append(a.reshape(n_traj, n_time, c, *[ds.sizes[d] for d in grid]))
+    stacked = da.concatenate(blocks, axis=2) if len(blocks) > 1 else blocks[0]  # (traj, time, channel, ...)
     X = stacked.reshape(n_traj * n_time, -1).astype(np.float64)
     # float64 row blocks of about ROW_BLOCK_MB: the memory a pass holds is a few of them,
     # however large the store's chunks are
@@ -143,14 +236,23 @@ def fit_pca(
     some indices of named dimensions (a polymer's x-coordinates: {"xyz": [0]})."""
     train = ds.isel(trajectory=np.flatnonzero(split_mask(ds, "train")))
     X = rows(train, fields, select)
-    F = len(fields)
-    size = X.shape[1] // F
+    sel = ds.isel({d: list(v) for d, v in (select or {}).items()})
+    grid, channels = field_layout(sel, fields)
+    size = int(np.prod([sel.sizes[d] for d in grid]))
+    weights = grid_weights(sel, grid)
+    w = np.ones(size) if weights is None else weights
+    width = np.asarray(channels) * size  # columns per field
     # Each pass streams the store chunk by chunk and keeps only per-column results, so
     # memory holds a few chunks, never the train matrix.
     mean = X.mean(axis=0).compute()
-    field_ms = np.asarray(((X - mean) ** 2).mean(axis=0).compute()).reshape(F, size).mean(axis=1)
+    var = np.asarray(((X - mean) ** 2).mean(axis=0).compute())
+    col_w = np.tile(w, sum(channels))
+    wvar = var if weights is None else var * col_w
+    field_ms = np.array([b.mean() for b in np.split(wvar, np.cumsum(width)[:-1])])  # weighted, mean w = 1
     scale = np.sqrt(np.where(field_ms > 0, field_ms, 1.0))
-    Xs = (X - mean) / np.repeat(scale, size)
+    Xs = (X - mean) / np.repeat(scale, width)
+    if weights is not None:
+        Xs = Xs * np.sqrt(col_w)
     k = min(n_components, *X.shape)
     # compute=True: every power iteration re-reads the chunks instead of keeping them.
     # iterator="QR" re-orthonormalises between power iterations: plain power iterations raise
@@ -159,16 +261,18 @@ def fit_pca(
     # out up to 10× too small; polymer: PCs 4–8 20× too small).
     u, s, v = da.linalg.svd_compressed(Xs, k=k, iterator="QR", n_power_iter=power_iterations, seed=seed, compute=True)
     s, v = da.compute(s, v)
-    # the scaled train rows have unit mean square in every field that varies at all
-    total = X.shape[0] * size * float(np.sum(field_ms > 0))
-    sel = ds[fields[0]].isel({d: list(v) for d, v in (select or {}).items()})
+    # the scaled (and weighted) train rows have unit weighted mean square in every field
+    # that varies at all
+    total = X.shape[0] * float(np.sum(width * (field_ms > 0)))
     return PCA(
         fields=tuple(fields),
-        shape=tuple(sel.shape[2:]),
+        shape=tuple(sel.sizes[d] for d in grid),
         mean=np.asarray(mean),
         field_scale=scale,
         components=np.asarray(v),
         singular_values=np.asarray(s),
         total_variance=float(total),
         select=select or None,
+        channels=channels if any(c != 1 for c in channels) else None,
+        weights=weights,
     )

@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from ..data import atomic_path, split_mask
+from ..data.schema import PROVENANCE_ATTRS
 from ..data.timegrid import TimeGrid, time_grid
 
 
@@ -21,11 +22,11 @@ def observed(ds: xr.Dataset, where: str = "store") -> str:
     if name is None:
         if len(ds.data_vars) != 1:
             raise KeyError(
-                f"{where}: set the 'observed' attribute; it has several data variables {sorted(ds.data_vars)}"
+                f"{where}: set the 'observed' attribute; it has several data variables {sorted(map(str, ds.data_vars))}"
             )
         name = next(iter(ds.data_vars))
     if name not in ds.data_vars:
-        raise KeyError(f"{where}: observed variable '{name}' is not among {sorted(ds.data_vars)}")
+        raise KeyError(f"{where}: observed variable '{name}' is not among {sorted(map(str, ds.data_vars))}")
     return str(name)
 
 
@@ -59,6 +60,49 @@ def load_run(model_dir: str | Path) -> LoadedRun:
     model64 = as_float64(model)  # root finding, rollouts and SDE paths want the precision
     dyn = model64.dynamics if hasattr(model64, "dynamics") else model64
     return LoadedRun(model64, dyn, norm, meta, LatentChart(model64, meta))
+
+
+def long_rollouts_dataset(
+    predictions: xr.Dataset,
+    model: np.ndarray,
+    truth: np.ndarray | None,
+    t: np.ndarray,
+    bounded: np.ndarray,
+    attrs: dict,
+) -> xr.Dataset:
+    """long_rollouts.zarr: the model's (and, where a simulator exists, the true system's)
+    rollouts (start, time, component) from the same starts, in the coordinates, units and
+    provenance of the run's ``predictions`` store."""
+    var = predictions[predictions.attrs["observed"]]
+    dims = ("start", "time", *var.dims[2:])
+    base = {"units": var.attrs.get("units", "1")}
+    data = {"model": (dims, model, {**base, "long_name": f"{predictions.attrs['model']} long rollout"})}
+    if truth is not None:
+        data["truth"] = (dims, truth, {**base, "long_name": "true system from the same starts"})
+    coords = {d: predictions[d] for d in var.dims[2:] if d in predictions.coords}
+    return xr.Dataset(
+        data,
+        coords={
+            **coords,
+            "start": ("start", np.arange(model.shape[0])),
+            "time": ("time", t, dict(predictions["time"].attrs)),
+            "bounded": (
+                "start",
+                bounded.astype(np.int8),
+                {
+                    "long_name": "rollout stayed within the bound",
+                    "flag_values": [0, 1],
+                    "flag_meanings": "escaped bounded",
+                },
+            ),
+        },
+        attrs={
+            **{k: predictions.attrs[k] for k in ("system", "observed", "source_store") if k in predictions.attrs},
+            **{k: predictions.attrs[k] for k in PROVENANCE_ATTRS},
+            "title": f"long rollouts of {predictions.attrs['model']} from random starts",
+            **attrs,
+        },
+    )
 
 
 def write_json(path: str | Path, obj: Any) -> None:

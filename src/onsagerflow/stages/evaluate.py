@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,15 @@ from ..analysis.metrics import (
     time_to_threshold,
 )
 from ..analysis.rollout import integrate
-from ..data import atomic_path, build_dataset, open_store, read_zarr, split_mask, write_store
+from ..config import check_times_within
+from ..data import build_dataset, open_store, read_zarr, split_mask, write_store
+from ..data.cf import latent_labels
+from ..data.store import write_zarr
 from ..models.dynamics import physical_field
 from ..models.reducers import PCA
 from ..provenance import stamp
 from ..systems import get_system, known_systems
-from .common import LoadedRun, load_run, observed, split_array, store_grid, write_json
+from .common import LoadedRun, load_run, long_rollouts_dataset, observed, split_array, store_grid, write_json
 from .evaluate_latent import compare_pde_states, latent_metrics
 
 log = logging.getLogger("onsagerflow.evaluate")
@@ -69,6 +73,7 @@ class TestRollouts:
 
     ids: np.ndarray
     t: np.ndarray  # the coarse grid: every sample of a uniform store, the burst starts of bursts
+    since: np.ndarray  # t counted from the first sample (an RBC store's time starts after its burn-in)
     truth: np.ndarray  # on t
     y_test: np.ndarray | None  # the stored (un-encoded) test data of a latent run, on t
     time: np.ndarray  # the store's full time axis
@@ -110,11 +115,21 @@ def run(
     out = Path(out_dir)
     ctx = load_context(spec, data, model_dir)
     test = test_rollouts(ctx)
-    write_predictions(ctx, test, out / PREDICTIONS)
+    pred_ds = write_predictions(ctx, test, out / PREDICTIONS)
     fp_seed, long_seed = np.random.SeedSequence([ctx.cfg["seed"], STREAM_TAG]).generate_state(2)
     fps, exact = fixed_points(ctx, test, int(fp_seed))
     long = long_rollouts(ctx, test, int(long_seed))
-    write_long_rollouts(ctx, test, long, out / LONG)
+    write_zarr(
+        long_rollouts_dataset(
+            pred_ds,
+            long.pred,
+            long.truth,
+            long.t,
+            long.ok,
+            attrs={"model": ctx.run.meta["model_key"], "bound": test.bound},
+        ),
+        out / LONG,
+    )
     latent = latent_metrics(
         ctx.field, ctx.args, test, ctx.cfg, fps, ctx.chart, reducer, fields, everything=_every_trajectory(ctx)
     )
@@ -133,7 +148,7 @@ def load_context(spec: dict, data: str, model_dir: str) -> Context:
     sys_spec = spec["system"]
     # Ingested data have no simulator: no exact fixed points and no true long rollouts, so
     # those metrics are null (and their table columns absent), never made up.
-    system = get_system(sys_spec["type"]) if sys_spec["type"] in known_systems() else None
+    system: Any = get_system(sys_spec["type"]) if sys_spec["type"] in known_systems() else None
     ds = open_store(data)
     run_ = load_run(model_dir)
     field, args = physical_field(run_.model, run_.norm)
@@ -166,6 +181,13 @@ def test_rollouts(ctx: Context) -> TestRollouts:
         full, train = ctx.chart.encode(full), ctx.chart.encode(train)
     coarse = np.arange(len(grid.time)) if grid.uniform else grid.starts
     t, truth = grid.coarse_time, full[:, coarse]
+    # error times and the error curve count from each trajectory's first sample; none may lie
+    # beyond the data
+    since = t - t[0]
+    where = f"systems.{ctx.spec['system']['name']}: evaluation"
+    check_times_within(cfg["error_times"], since[-1], f"{where}.error_times", f"the length of the data in {ctx.data}")
+    if ctx.chart is not None:
+        check_times_within(cfg["horizons"], since[-1], f"{where}.horizons", f"the length of the data in {ctx.data}")
     center = ctx.run.norm.mean
     radius = float(np.max(np.linalg.norm(train - center, axis=-1)))
     bound = cfg["bound_factor"] * radius
@@ -174,18 +196,31 @@ def test_rollouts(ctx: Context) -> TestRollouts:
     )
     log.info("test rollouts: %d trajectories, %d stayed within the bound", len(ok), int(ok.sum()))
     return TestRollouts(
-        ids, t, truth, y_test, grid.time, coarse, full, train, pred, ok, relative_error(pred, truth), bound, center
+        ids,
+        t,
+        since,
+        truth,
+        y_test,
+        grid.time,
+        coarse,
+        full,
+        train,
+        pred,
+        ok,
+        relative_error(pred, truth),
+        bound,
+        center,
     )
 
 
-def write_predictions(ctx: Context, test: TestRollouts, path: Path) -> None:
+def write_predictions(ctx: Context, test: TestRollouts, path: Path) -> xr.Dataset:
     """The test rollouts as a canonical store (latent runs: in their own coordinates)."""
     ds, meta, variable = ctx.ds, ctx.run.meta, ctx.variable
     var = ds[variable]
     state_dims = var.dims[2:]
-    coords = {d: ((d,), ds[d].values) for d in state_dims if d in ds.coords}
+    coords: dict[Hashable, tuple[Any, ...]] = {d: ((d,), ds[d].values) for d in state_dims if d in ds.coords}
     if ctx.chart is not None:  # predictions live in the run's own latent coordinates
-        coords = {state_dims[0]: ((state_dims[0],), np.arange(test.pred.shape[-1]))}
+        coords = {state_dims[0]: ((state_dims[0],), latent_labels(test.pred.shape[-1]))}
     pred_ds = build_dataset(
         system=ds.attrs["system"],
         data_vars={
@@ -196,6 +231,8 @@ def write_predictions(ctx: Context, test: TestRollouts, path: Path) -> None:
             )
         },
         time=test.t,
+        time_units=ds["time"].attrs.get("units", "1"),
+        time_long_name=ds["time"].attrs.get("long_name", "time"),
         split=np.full(len(test.ids), 2, np.int8),
         trajectory=ds["trajectory"].values[test.ids],
         trajectory_coords={"rollout_ok": test.ok.astype(np.int8)},
@@ -203,6 +240,7 @@ def write_predictions(ctx: Context, test: TestRollouts, path: Path) -> None:
         attrs={"observed": variable, "model": meta["run"], "source_store": str(ctx.data), **ctx.provenance},
     )
     write_store(pred_ds, path, dims=state_dims, allow_nan=True)
+    return pred_ds
 
 
 def _every_trajectory(ctx: Context) -> np.ndarray:
@@ -267,21 +305,6 @@ def long_rollouts(ctx: Context, test: TestRollouts, seed: int) -> LongRollouts:
     return LongRollouts(t_long, pred, ok, truth)
 
 
-def write_long_rollouts(ctx: Context, test: TestRollouts, long: LongRollouts, path: Path) -> None:
-    state_dims = ctx.ds[ctx.variable].dims[2:]
-    dims = ("start", "time", *state_dims)
-    variables = {"model": (dims, long.pred)}
-    if long.truth is not None:
-        variables["truth"] = (dims, long.truth)
-    long_ds = xr.Dataset(
-        variables,
-        coords={"time": long.t, "bounded": ("start", long.ok.astype(np.int8))},
-        attrs={"model": ctx.run.meta["model_key"], "bound": test.bound, **ctx.provenance},
-    )
-    with atomic_path(path) as tmp:
-        long_ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
-
-
 def assemble_metrics(
     ctx: Context,
     test: TestRollouts,
@@ -302,9 +325,9 @@ def assemble_metrics(
         "param_count": meta["param_count"],
         "n_test_trajectories": int(len(test.ids)),
         "test_rollouts_bounded": int(test.ok.sum()),
-        "relative_error": error_curve(test.err, t, max(1, len(t) // ERROR_CURVE_POINTS)),
-        "relative_error_at": error_at(test.err, t, cfg["error_times"]),
-        "time_to_threshold": time_to_threshold(test.err, t, cfg["error_threshold"]),
+        "relative_error": error_curve(test.err, test.since, max(1, len(t) // ERROR_CURVE_POINTS)),
+        "relative_error_at": error_at(test.err, test.since, cfg["error_times"]),
+        "time_to_threshold": time_to_threshold(test.err, test.since, cfg["error_threshold"]),
         "fixed_points": fps,
         "boundedness_guarantee": _guarantee(ctx.run.model),
         "exact_fixed_points": exact,

@@ -128,14 +128,14 @@ def authors_protocol(field, args, h, test, cfg, fps) -> dict:
 
 def field_errors(chart, pca, fields, test) -> dict:
     """Relative L2 errors of decoded fields on the coarse grid, in the PCA's centred and scaled
-    units: of the chart alone (decode(encode(y))) and of the predicted rollouts, over the test set."""
+    units (and, on a non-uniform grid, its quadrature-weighted L² norm): of the chart alone
+    (decode(encode(y))) and of the predicted rollouts, over the test set."""
     ds = open_store(fields)
     num_rec = num_pred = den = 0.0
     for k, i in enumerate(test.ids):  # one trajectory at a time: bounded memory
         X = np.asarray(pca.rows(ds.isel(trajectory=[i], time=test.coarse)).compute())
-        Xs = (X - pca.mean) / pca.scale_vector
-        y = test.y_test[k]
-        rec = pca.pad(chart.decode(chart.encode(y))) @ pca.components
+        Xs = pca.scaled(X)
+        rec = pca.pad(chart.decode(chart.encode(test.y_test[k]))) @ pca.components
         num_rec += float(np.sum((rec - Xs) ** 2))
         p = pca.pad(chart.decode(test.pred[k])) @ pca.components
         num_pred += float(np.nansum((p - Xs) ** 2)) if np.isfinite(p).all() else np.inf
@@ -143,7 +143,8 @@ def field_errors(chart, pca, fields, test) -> dict:
     return {
         "reconstruction": float(np.sqrt(num_rec / den)),
         "prediction": float(np.sqrt(num_pred / den)),
-        "units": "fields centred by the train mean and scaled by each field's train RMS",
+        "units": "fields centred by the train mean and scaled by each field's train RMS"
+        + ("; L2 norm with the grid's quadrature weights" if pca.weights is not None else ""),
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
@@ -20,6 +21,7 @@ from ..analysis.ensembles import abs_correlation, censor, covariance_error, ks_s
 from ..analysis.fixed_points import find_fixed_points
 from ..analysis.sde import physical_sde, simulate_sde
 from ..data import build_dataset, open_store, split_mask, write_store
+from ..data.cf import latent_labels
 from ..models.dynamics import physical_field
 from ..provenance import stamp
 from ..systems.polymer import unfolding_time
@@ -82,7 +84,7 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
         int(bounded.sum()),
     )
 
-    per_ensemble = []
+    per_ensemble: list[dict[str, Any]] = []
     for e in np.unique(ensembles):
         idx = np.flatnonzero(ensembles == e)
         ut_true = censor(unfolding_time(ext_true[idx], t, threshold), t[-1])
@@ -170,10 +172,12 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
             "extension": (("trajectory", "time"), ext_pred, {"units": "1", "long_name": "extension"}),
         },
         time=t,
+        time_units=ds["time"].attrs.get("units", "1"),
+        time_long_name=ds["time"].attrs.get("long_name", "time"),
         split=np.full(len(test), 2, np.int8),
         trajectory=ds["trajectory"].values[test],
         trajectory_coords={"ensemble": ensembles, "unfolding": labels},
-        coords={"state": (("state",), np.arange(z_pred.shape[-1]))},
+        coords={"state": (("state",), latent_labels(z_pred.shape[-1]))},
         attrs={"observed": variable, "model": meta["run"], "source_store": str(data), **provenance},
     )
     write_store(pred_ds, out / "predictions.zarr", dims=("state",), allow_nan=True)

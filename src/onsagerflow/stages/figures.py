@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import read_zarr
+from ..data.cf import axis_label, component_labels, with_units
 from ..figures.attractor import attractor_figure
 from ..figures.common import save_figure
 from ..figures.errors import error_figure
@@ -36,12 +37,14 @@ def run(spec: dict, models: dict[str, str], evals: dict[str, str], out_dir: str)
     if first.get("exact_fixed_points"):
         exact = np.array([p["x"] for p in first["exact_fixed_points"]])
 
-    truth = longs[spec["models"][0]]["truth"].values if "truth" in longs[spec["models"][0]] else None
+    long0 = longs[spec["models"][0]]
+    truth = long0["truth"].values if "truth" in long0 else None
     fig = attractor_figure(
         truth,
         {m: longs[m]["model"].values for m in spec["models"]},
         {m: metrics[m]["fixed_points"] for m in spec["models"]},
         exact,
+        labels=component_axis_labels(long0, "model"),
         title=f"{name}: long rollouts from the same random starts",
     )
     save_figure(fig, out / "attractor", provenance, f"{name} attractor")
@@ -51,6 +54,7 @@ def run(spec: dict, models: dict[str, str], evals: dict[str, str], out_dir: str)
         {m: metrics[m]["relative_error"] for m in spec["models"]},
         threshold,
         title=f"{name}: {first['n_test_trajectories']} held-out test trajectories",
+        time_label=axis_label(long0["time"]),
     )
     save_figure(fig, out / "error_vs_time", provenance, f"{name} error vs time")
 
@@ -62,6 +66,13 @@ def run(spec: dict, models: dict[str, str], evals: dict[str, str], out_dir: str)
     )
     save_figure(fig, out / "training_curves", provenance, f"{name} training curves")
     log.info("wrote figures of %s to %s", name, out)
+
+
+def component_axis_labels(ds, variable: str) -> list[str]:
+    """Axis labels of a store's components: their names with the variable's units
+    ("x (dimensionless)", "x [m]")."""
+    units = str(ds[variable].attrs.get("units", "1"))
+    return [with_units(c, units) for c in component_labels(ds, ds[variable].dims[-1])]
 
 
 def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> None:
@@ -84,18 +95,19 @@ def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> N
     candidates = [exact] if exact is not None and len(exact) >= 3 else []
     if len(learned) >= 3:
         candidates.append(np.array([p["x"] for p in learned]))
-    origin = basis = None
+    origin: np.ndarray | None = None
+    basis: np.ndarray | None = None
     for pts in candidates:
         try:
             origin, basis = plane_through(pts)
             break
         except ValueError:
             continue
-    if origin is None:  # no three fixed points: the plane of the two widest directions
+    if origin is None or basis is None:  # no three fixed points: the plane of the two widest directions
         origin = norm.mean
         basis = np.eye(len(norm.mean))[np.argsort(norm.scale)[::-1][:2]]
-    pts = [np.asarray(p["x"]) for p in learned] + ([*exact] if exact is not None else [])
-    spread = max([np.linalg.norm(p - origin) for p in pts] + [float(np.linalg.norm(norm.scale))])
+    points = [np.asarray(p["x"]) for p in learned] + ([*exact] if exact is not None else [])
+    spread = max([float(np.linalg.norm(p - origin)) for p in points] + [float(np.linalg.norm(norm.scale))])
     fig = potential_figure(
         potential,
         origin,
@@ -105,6 +117,7 @@ def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> N
         exact=exact,
         traj=truth,
         title=f"{name}: learned potential V of {key} on the plane through the fixed points",
+        units=str(long["model"].attrs.get("units", "1")),
     )
     save_figure(fig, out_stem, provenance, f"{name} potential {key}")
     log.info("wrote %s", out_stem)
@@ -171,22 +184,24 @@ def run_fields(
     test = np.flatnonzero(split_mask(ds, "test"))[pick]
     t = ds["time"].values[coarse]
     idx = np.unique(np.linspace(0, len(t) - 1, 4).round().astype(int))
-    k = pca.fields.index("theta") if "theta" in pca.fields else 0
-    size = int(np.prod(pca.shape))
-    true_theta = ds[pca.fields[k]].isel(trajectory=test, time=coarse[idx]).values
+    scalar = [f for f in pca.fields if ds[f].dims[2:] == ("z", "x")]  # a vector field has a component axis
+    shown = "theta" if "theta" in scalar else scalar[0]
+    true_theta = ds[shown].isel(trajectory=test, time=coarse[idx]).values
     decoded = {}
     for r in runs:
         rows = pca.inverse_rows(pca.pad(charts[r].decode(preds[r][pick, idx])))
-        decoded[r] = rows[:, k * size : (k + 1) * size].reshape(len(idx), *pca.shape)
-    x, z = ds["x"].values, ds["z"].values
+        decoded[r] = rows[:, pca.field_block(shown)].reshape(len(idx), *pca.shape)
+    units = ds[shown].attrs["units"]
     save_figure(
         temperature_figure(
             true_theta,
             decoded,
             t[idx],
-            (x[0], x[-1], z[0], z[-1]),
-            title=f"{name}: θ of test trajectory {int(ds['trajectory'][test])}, "
+            ds["x"].values,
+            ds["z"].values,
+            title=f"{name}: {shown} of test trajectory {int(ds['trajectory'][test])}, "
             f"true and decoded from n = {n0} rollouts",
+            label=shown if units == "1" else f"{shown} [{units}]",
         ),
         out / "temperature_fields",
         provenance,
@@ -266,14 +281,16 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
 
     groups = {f"ensemble {e['ensemble']} ({e['label']})": e["extension"] for e in m["ensembles"]}
     save_figure(
-        extension_figure(t, groups, title=f"{name}: extension of held-out ensembles vs {run}"),
+        extension_figure(
+            t, groups, title=f"{name}: extension of held-out ensembles vs {run}", time_label=axis_label(lat["time"])
+        ),
         out / f"extension_{run}",
         provenance,
         f"{name} extension",
     )
     groups = {f"ensemble {e['ensemble']} ({e['label']})": e["unfolding_time"] for e in m["ensembles"]}
     save_figure(
-        unfolding_figure(groups, float(t[-1]), title=f"{name}: unfolding times"),
+        unfolding_figure(groups, float(t[-1]), title=f"{name}: unfolding times", time_label=axis_label(lat["time"])),
         out / f"unfolding_times_{run}",
         provenance,
         f"{name} unfolding times",

@@ -40,7 +40,11 @@ def provenance_of(path: str | Path) -> dict:
 
 
 def run(path: str) -> None:
-    for k, v in provenance_of(path).items():
+    try:
+        provenance = provenance_of(path)
+    except (FileNotFoundError, ValueError) as exc:  # a user's wrong path: one line, exit code 1
+        raise SystemExit(f"onsagerflow info: {exc}") from None
+    for k, v in provenance.items():
         if k == "source_files":
             print(f"{k:22s} {len(v)} file(s), sha256:")
             for f, h in v.items():

@@ -61,6 +61,15 @@ def run(metrics_files: list[str], out_csv: str, out_md: str, make_row=None, note
 
 
 COUNT = re.compile(r"(\d+)/(\d+)(.*)")
+
+
+def _count(v: str) -> re.Match[str]:
+    """The parts of a count "a/b…" (the caller has checked that ``v`` is one)."""
+    m = COUNT.fullmatch(v)
+    assert m is not None
+    return m
+
+
 SEED_COPY = re.compile(r"(?P<base>.+)_s(?P<seed>\d+)(?P<n>-n\d+)?")
 
 
@@ -105,10 +114,9 @@ def with_seed_summaries(df: pd.DataFrame) -> pd.DataFrame:
                     else f"{np.isfinite(x).sum()}/{len(x)} finite"
                 )
             elif (
-                all(isinstance(v, str) and COUNT.fullmatch(v) for v in vals)
-                and len({COUNT.fullmatch(v)[3] for v in vals}) == 1
+                all(isinstance(v, str) and COUNT.fullmatch(v) for v in vals) and len({_count(v)[3] for v in vals}) == 1
             ):  # "a/b", maybe "a/b paths"
-                parts = [COUNT.fullmatch(v) for v in vals]
+                parts = [_count(v) for v in vals]
                 summary[col] = f"{sum(int(p[1]) for p in parts)}/{sum(int(p[2]) for p in parts)}{parts[0][3]}"
             else:
                 summary[col] = "varies"

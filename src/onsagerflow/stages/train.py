@@ -108,7 +108,8 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
         jax.devices()[0],
     )
     result = fit(model, train, val, tau=pairs["tau"] / norm.time_scale, cfg=training, seed=training["seed"], loss=loss)
-    frozen = (m["spec"].get("autoencoder") or {}).get("frozen_epochs", 0)
+    ae = m["spec"].get("autoencoder")  # NCS24's second stage: the dynamics on the frozen chart
+    frozen = ae["frozen_epochs"] if ae else 0
     if frozen:
         result = _frozen_stage(model, train, val, pairs["tau"] / norm.time_scale, training, frozen, result, stochastic)
     meta.update(

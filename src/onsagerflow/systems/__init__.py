@@ -1,8 +1,8 @@
 """Built-in simulators, looked up by the ``type`` key of a system's config.
 
-Each module exposes ``DIMS`` (its own store dimensions) and ``simulate(spec)``, which
-returns a canonical Dataset or yields consecutive batches of them (a store larger than
-memory streams to disk). ODE systems also expose ``field(spec)``, ``solve(spec, y0, t)``
+Each module exposes ``DIMS`` (its own store dimensions), ``trajectory_count(spec)`` and
+``simulate(spec)``, which returns a canonical Dataset or yields consecutive batches of them
+(a store larger than memory streams to disk; the simulate stage logs progress per batch). ODE systems also expose ``field(spec)``, ``solve(spec, y0, t)``
 for reference trajectories from given starts, ``sample_initial_states(spec, n, seed)``
 and ``exact_fixed_points(spec)``; evaluation uses whichever a system has.
 """

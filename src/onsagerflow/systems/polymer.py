@@ -1,4 +1,4 @@
-"""Bead-spring chains in planar elongational flow: Brownian dynamics in pure JAX (SCIENCE.md §5).
+"""Bead-spring chains in planar elongational flow: Brownian dynamics in pure JAX (docs/science.md, "Polymer chains").
 
 Physics
 -------
@@ -1090,6 +1090,12 @@ class _Runner:
 
 def _batches(n: int, size: int) -> list[np.ndarray]:
     return [np.arange(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def trajectory_count(spec: Mapping[str, Any]) -> int:
+    """How many trajectories ``simulate`` makes: train, val, and every test ensemble's realisations."""
+    s = spec["simulation"]
+    return int(s["n_train"] + s["n_val"] + s["n_ensembles"] * s["n_realisations"])
 
 
 def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:

@@ -1,4 +1,4 @@
-"""2D Rayleigh–Bénard convection, free-slip isothermal walls (PRF21 Sec. V).
+"""2D Rayleigh–Bénard convection, free-slip isothermal walls (docs/science.md, docs/rbc.md, PRF21 Sec. V).
 
 Units: depth d, thermal diffusion time d²/κ, temperature difference ΔT; θ is the
 deviation from the conduction profile. The solver works in these units; the store may use
@@ -416,6 +416,11 @@ def initial_states(spec: Mapping[str, Any], solver: Solver, ids: np.ndarray):
     return s0
 
 
+def trajectory_count(spec: Mapping[str, Any]) -> int:
+    """How many trajectories ``simulate`` makes."""
+    return int(spec["simulation"]["n_trajectories"])
+
+
 def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
     """Batches of trajectories as canonical Datasets: u, w, θ on (trajectory, time, z, x)
     and the Nusselt number, sampled uniformly or in bursts (``Sampling``)."""
@@ -429,7 +434,8 @@ def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
     batch = int(sim["batch_size"])
     fields_fn = jax.jit(jax.vmap(jax.vmap(solver.fields)))
     nu_fn = jax.jit(jax.vmap(jax.vmap(solver.nusselt)))
-    velocity_units = "d/(d²/κ)" if sim["time_unit"] == "diffusive" else "√(gαΔT d) (free-fall velocity)"
+    velocity_unit = "κ/d" if sim["time_unit"] == "diffusive" else "√(gαΔT d) (free-fall velocity)"
+    time_unit_name = "d²/κ" if sim["time_unit"] == "diffusive" else "the free-fall time (d²/κ)/√(Ra Pr)"
     attrs = {
         "system_type": "rbc",
         "Ra": solver.ra,
@@ -486,17 +492,17 @@ def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
                 "u": (
                     dims,
                     f[:, :, 0].astype(store_dtype),
-                    {"units": velocity_units, "long_name": "horizontal velocity"},
+                    {"units": "1", "long_name": f"horizontal velocity in units of {velocity_unit}"},
                 ),
                 "w": (
                     dims,
                     f[:, :, 1].astype(store_dtype),
-                    {"units": velocity_units, "long_name": "vertical velocity"},
+                    {"units": "1", "long_name": f"vertical velocity in units of {velocity_unit}"},
                 ),
                 "theta": (
                     dims,
                     f[:, :, 2].astype(store_dtype),
-                    {"units": "ΔT", "long_name": "temperature deviation from conduction"},
+                    {"units": "1", "long_name": "temperature deviation from conduction in units of ΔT"},
                 ),
                 "nusselt": (("trajectory", "time"), nu, {"units": "1", "long_name": "Nusselt number 1 + <w theta>"}),
             },
@@ -504,6 +510,10 @@ def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
             split=split[ids],
             trajectory=ids,
             trajectory_coords={"Ra": np.full(len(ids), solver.ra), "Pr": np.full(len(ids), solver.pr)},
-            coords={"z": (("z",), solver.grid.z), "x": (("x",), solver.grid.x)},
+            coords={
+                "z": (("z",), solver.grid.z, {"long_name": "height above the lower wall in units of d"}),
+                "x": (("x",), solver.grid.x, {"long_name": "horizontal position in units of d"}),
+            },
             attrs=attrs,
+            time_long_name=f"time in units of {time_unit_name}",
         )

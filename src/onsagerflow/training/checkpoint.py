@@ -53,7 +53,7 @@ def save_checkpoint(
     record = {**meta, "normalizer": normalizer.to_dict(), "versions": package_versions()}
     with atomic_path(path) as tmp:
         tmp.mkdir(parents=True)
-        np.savez(tmp / PARAMS, **_flat(nnx.state(model)))
+        np.savez(tmp / PARAMS, **_flat(nnx.state(model)))  # type: ignore[arg-type]  # names → arrays
         (tmp / META).write_text(json.dumps(record, indent=2, default=str))
         if history is not None:
             history.to_csv(tmp / HISTORY, index=False)

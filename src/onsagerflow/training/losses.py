@@ -88,7 +88,7 @@ def joint_loss(
 
 
 def em_nll(model, windows, tau):
-    """Euler–Maruyama negative log-likelihood per increment and component (SCIENCE.md §2).
+    """Euler–Maruyama negative log-likelihood per increment and component (docs/science.md, "S-OnsagerNet").
 
     windows (batch, K+1, n): every consecutive pair (Z, Z') gives an increment
     ΔZ = Z' − Z ~ N(μ, Σ) with μ = b(Z) τ, Σ = σσᵀ(Z) τ (b = ``model.drift``,

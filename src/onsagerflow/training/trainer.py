@@ -74,10 +74,10 @@ class FitResult:
 
 def fit(
     model: nnx.Module,
-    train: np.ndarray,
-    val: np.ndarray,
+    train: np.ndarray | jax.Array,
+    val: np.ndarray | jax.Array,
     *,
-    tau: float,
+    tau: float | jax.Array,
     cfg: Mapping[str, Any],
     seed: int,
     loss: Callable | None = None,
@@ -87,22 +87,27 @@ def fit(
     ``loss(model, windows, tau)`` defaults to the pair (+ rollout) loss of the model's
     vector field; only parameters (nnx.Param) are trained.
 
-    cfg keys: epochs, batch_size, learning_rate, weight_decay, grad_clip,
-    rollout_weight, plateau {factor, patience, min_scale}, early_stopping {patience,
-    min_delta}.
+    cfg: a validated training block, every key filled (config/schema.yaml, ``training``;
+    ``onsagerflow.config.validated_block("training", {...})`` makes one).
     """
     dtype = jax.tree.leaves(nnx.state(model, nnx.Param))[0].dtype
     train = jnp.asarray(train, dtype=dtype)
     val = jnp.asarray(val, dtype=dtype)
     tau = jnp.asarray(tau, dtype=dtype)  # an argument of the compiled epoch, like the data
     batch = int(min(cfg["batch_size"], train.shape[0]))
-    rollout_weight = float(cfg.get("rollout_weight", 0.0))
+    if batch < cfg["batch_size"]:
+        log.warning(
+            "training.batch_size %d is more than the %d training windows: each epoch is one batch of all of them",
+            cfg["batch_size"],
+            train.shape[0],
+        )
+    rollout_weight = float(cfg["rollout_weight"])
     if loss is None:
 
         def loss(m, w, tau):
             return window_loss(m, w, tau, rollout_weight)
 
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)  # type: ignore[misc]
 
     def loss_fn(p, w, tau):
         return loss(nnx.merge(graphdef, p, rest), w, tau)
@@ -116,7 +121,7 @@ def fit(
         factor=plateau_cfg["factor"],
         patience=plateau_cfg["patience"],
         rtol=1e-4,
-        cooldown=plateau_cfg.get("cooldown", 0),
+        cooldown=plateau_cfg["cooldown"],
         min_scale=plateau_cfg["min_scale"],
     )
     plateau_state = plateau.init(params)

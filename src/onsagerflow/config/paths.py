@@ -1,0 +1,144 @@
+"""Where the workflow keeps each result under the config's ``results`` folder.
+
+The Snakefile's input functions and ``onsagerflow <stage> --config FILE`` take their paths
+from here, so a stage run by hand reads and writes exactly what the workflow would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .specs import parse_run, reduction, run_name, runs_of
+
+DATA_STORE = "trajectories.zarr"
+PCA_STORE = "pca.zarr"
+LATENT_STORE = "latent.zarr"
+PDE_STATES_STORE = "pde_states.zarr"
+NEAREST_NEIGHBOUR = "nearest_neighbour"  # the run name of PRF21's Table II baseline, -n<n>
+
+
+def data_store(results: str, system: str) -> str:
+    """The canonical store a system's simulation or ingestion writes."""
+    return f"{results}/data/{system}/{DATA_STORE}"
+
+
+def reduce_dir(results: str, system: str) -> str:
+    return f"{results}/reduce/{system}"
+
+
+def pca_store(results: str, system: str) -> str:
+    return f"{reduce_dir(results, system)}/{PCA_STORE}"
+
+
+def latent_store(results: str, system: str) -> str:
+    return f"{reduce_dir(results, system)}/{LATENT_STORE}"
+
+
+def pde_states_store(results: str, system: str) -> str:
+    """The RBC PDE's own steady states (rule pde_states)."""
+    return f"{reduce_dir(results, system)}/{PDE_STATES_STORE}"
+
+
+def nearest_neighbour_run(n: int) -> str:
+    return run_name(NEAREST_NEIGHBOUR, n)
+
+
+def pde_states_enabled(config: Mapping[str, Any], system: str) -> bool:
+    s = config["systems"][system]
+    return s["type"] == "rbc" and s["invariant_sets"]["enabled"]
+
+
+def model_dir(results: str, system: str, run: str) -> str:
+    return f"{results}/models/{system}/{run}"
+
+
+def eval_dir(results: str, system: str, run: str) -> str:
+    return f"{results}/eval/{system}/{run}"
+
+
+def figures_dir(results: str, system: str) -> str:
+    return f"{results}/figures/{system}"
+
+
+def learned_store(config: Mapping[str, Any], system: str) -> str:
+    """The store models learn from: the latent PCA store of a reduced system."""
+    results = config["results"]
+    return latent_store(results, system) if reduction(config, system) else data_store(results, system)
+
+
+def pretrained_dir(config: Mapping[str, Any], system: str, run: str) -> str | None:
+    """The checkpoint an autoencoder run starts from: its pre-trained peer on the same n."""
+    key, n = parse_run(run)
+    ae = config["models"][key].get("autoencoder")
+    return model_dir(config["results"], system, run_name(ae["pretrained"], n)) if ae else None
+
+
+def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | None = None) -> dict[str, Any]:
+    """The inputs and outputs the workflow's rule for ``stage`` passes, keyed by the
+    ``onsagerflow <stage>`` option that takes them (``out_dir`` for ``--out-dir``)."""
+    results = config["results"]
+    reduced = reduction(config, system) is not None
+    polymer = config["systems"][system]["type"] == "polymer"
+    runs = runs_of(config, system)
+    if stage in ("simulate", "ingest"):
+        return {"out": data_store(results, system)}
+    if stage == "reduce":
+        return {"data": data_store(results, system), "out_dir": reduce_dir(results, system), "dask": config["dask"]}
+    if stage == "pde-states":
+        return {"data": data_store(results, system), "out": pde_states_store(results, system)}
+    if stage in ("figures", "figures-fields"):
+        return _figure_paths(results, system, runs, fields=stage == "figures-fields")
+    if run is None:
+        raise ValueError(f"stage '{stage}' needs a run")
+    if stage == "train":
+        return {
+            "data": learned_store(config, system),
+            "out": model_dir(results, system, run),
+            "pretrained": pretrained_dir(config, system, run),
+        }
+    if stage == "evaluate":
+        paths = {
+            "data": learned_store(config, system),
+            "model": model_dir(results, system, run),
+            "out_dir": eval_dir(results, system, run),
+        }
+        if reduced:  # decoded-field errors (RBC) or the test ensembles' beads (polymer)
+            paths["fields"] = data_store(results, system)
+            if not polymer:
+                paths["reducer"] = pca_store(results, system)
+        if pde_states_enabled(config, system):  # the PDE's steady states beside the learned fixed points
+            paths["pde_states"] = pde_states_store(results, system)
+        return paths
+    if stage == "figures-polymer":
+        return {
+            "run": run,
+            "model": model_dir(results, system, run),
+            "eval_dir": eval_dir(results, system, run),
+            "reducer": pca_store(results, system),
+            "latent": latent_store(results, system),
+            "out_dir": figures_dir(results, system),
+        }
+    if stage == "potential":
+        return {
+            "model": model_dir(results, system, run),
+            "eval_dir": eval_dir(results, system, run),
+            "out": f"{figures_dir(results, system)}/potential_{run}",
+        }
+    raise ValueError(f"unknown stage '{stage}'")
+
+
+def _figure_paths(results: str, system: str, runs: list[str], *, fields: bool) -> dict[str, Any]:
+    """Inputs and outputs of the figures and figures-fields stages (every run of a system)."""
+    paths: dict[str, Any] = {
+        "model": [f"{r}={model_dir(results, system, r)}" for r in runs],
+        "eval": [f"{r}={eval_dir(results, system, r)}" for r in runs],
+        "out_dir": figures_dir(results, system),
+    }
+    if fields:
+        paths.update(
+            reducer=pca_store(results, system),
+            data=data_store(results, system),
+            latent=latent_store(results, system),
+        )
+    return paths

@@ -1,0 +1,112 @@
+"""A stage run by hand: ``onsagerflow <stage> --config FILE --system NAME [--model RUN]``.
+
+The config is read and checked as the workflow reads it, the stage gets the spec the
+workflow's rule would pass (:func:`onsagerflow.config.stage_spec`) and its inputs and
+outputs default to the workflow's paths under ``results``
+(:func:`onsagerflow.config.paths.stage_paths`); a path given on the command line wins.
+The rules themselves pass ``--spec`` and every path.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..config import ConfigError, load_config, parse_run, potential_models, runs_of, stage_spec
+from ..config.paths import stage_paths
+
+# What a stage needs besides its spec when the spec is given directly (the rules' form).
+NEEDS = {
+    "simulate": ("out",),
+    "ingest": ("out",),
+    "config": ("out",),
+    "reduce": ("data", "out_dir"),
+    "train": ("data", "out"),
+    "evaluate": ("data", "model", "out_dir"),
+    "figures": ("out_dir",),
+    "figures-fields": ("reducer", "data", "latent", "out_dir"),
+    "figures-polymer": ("run", "model", "eval_dir", "reducer", "latent", "out_dir"),
+    "potential": ("model", "eval_dir", "out"),
+    "pde-states": ("data", "out"),
+}
+SPEC_STAGE = {
+    "figures-fields": "figures",
+    "figures-polymer": "figures",
+    "pde-states": "pde_states",
+}  # which stage_spec a command takes
+WITH_RUN = ("train", "evaluate", "potential", "figures-polymer")  # --model RUN in the config form
+
+
+def flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def complete(args: argparse.Namespace) -> None:
+    """Fill ``args`` in place: check the spec form, or turn the config form into it."""
+    stage = args.stage
+    if args.config is None:
+        if args.spec is None:
+            raise ConfigError(f"onsagerflow {stage}: give --config FILE --system NAME, or --spec as the workflow does")
+        for dest in ("system", "results"):
+            if getattr(args, dest, None) is not None:
+                raise ConfigError(f"onsagerflow {stage}: {flag(dest)} goes with --config FILE, not --spec")
+        missing = [flag(d) for d in NEEDS[stage] if getattr(args, d, None) in (None, [])]
+        if missing:
+            raise ConfigError(f"onsagerflow {stage}: --spec needs {' and '.join(missing)}")
+        return
+    if args.spec is not None:
+        raise ConfigError(f"onsagerflow {stage}: give --config FILE or --spec, not both")
+    config = load_config(args.config, {"results": args.results} if args.results else None)
+    if stage == "config":
+        args.spec = config
+        args.out = args.out or f"{config['results']}/config.yaml"
+        return
+    system, run = _system_and_run(args, config)
+    args.spec = stage_spec(config, SPEC_STAGE.get(stage, stage), system, run)
+    for dest, value in stage_paths(config, stage, system, run).items():
+        if getattr(args, dest, None) in (None, []):
+            setattr(args, dest, value)
+    runtime = config["runtime"]
+    if getattr(args, "xla_preallocate", None) is None and hasattr(args, "xla_preallocate"):
+        args.xla_preallocate = runtime["xla_preallocate"]
+    if getattr(args, "xla_mem_fraction", None) is None and hasattr(args, "xla_mem_fraction"):
+        args.xla_mem_fraction = runtime["xla_mem_fraction"]
+
+
+def _system_and_run(args: argparse.Namespace, config: dict) -> tuple[str, str | None]:
+    """The system (and run) named on the command line, checked against what the workflow
+    would run for this stage."""
+    stage, systems, where = args.stage, config["systems"], args.config
+    if args.system is None:
+        raise ConfigError(f"onsagerflow {stage}: --config needs --system (one of {', '.join(systems)})")
+    if args.system not in systems:
+        raise ConfigError(f"--system: '{args.system}' is not a key of systems in {where} (known: {', '.join(systems)})")
+    system, block = args.system, systems[args.system]
+    reduced, polymer = block.get("reduction") is not None, block["type"] == "polymer"
+    wrong = {
+        "simulate": "source" in block and "its data are ingested: use onsagerflow ingest",
+        "ingest": "source" not in block and f"type '{block['type']}' is simulated: use onsagerflow simulate",
+        "reduce": not reduced and "it has no reduction block",
+        "figures": reduced and f"use onsagerflow {'figures-polymer' if polymer else 'figures-fields'}",
+        "figures-fields": (not reduced or polymer) and "its figures are drawn by another command",
+        "figures-polymer": not polymer and "it is not a polymer system",
+        "potential": reduced and "its potentials are drawn with its other figures",
+        "pde-states": block["type"] != "rbc" and "only the RBC PDE's steady states are converged",
+    }.get(stage)
+    if wrong:
+        raise ConfigError(f"onsagerflow {stage}: systems.{system}: {wrong}")
+    if stage not in WITH_RUN:
+        if getattr(args, "model", None) not in (None, []):
+            raise ConfigError(f"onsagerflow {stage} --config: works on every run of the system; drop --model")
+        return system, None
+    runs = runs_of(config, system)
+    if stage == "potential":
+        runs = potential_models(config, system)
+    elif stage == "figures-polymer":
+        runs = [r for r in runs if config["models"][parse_run(r)[0]]["type"] == "s_onsagernet"]
+    run = args.model
+    if run is None:
+        raise ConfigError(f"onsagerflow {stage} --config: name the run with --model (one of {', '.join(runs)})")
+    if run not in runs:
+        raise ConfigError(f"--model: '{run}' is not a run of systems.{system} for {stage} (runs: {', '.join(runs)})")
+    args.model = None  # in the config form --model names the run; the checkpoint path comes from the config
+    return system, run

@@ -1,0 +1,74 @@
+"""Figures: axes, lines and labels with units taken from the stores; saved files that are
+pictures (not blank) and carry provenance. The slow workflow tests apply assert_figure to
+every figure of a run."""
+
+import numpy as np
+import xarray as xr
+from conftest import assert_figure
+
+from onsagerflow.data.cf import time_attrs
+from onsagerflow.figures.attractor import attractor_figure
+from onsagerflow.figures.common import save_figure
+from onsagerflow.figures.errors import error_figure
+from onsagerflow.figures.polymer import extension_figure
+from onsagerflow.stages.figures import component_axis_labels
+
+PROVENANCE = {"onsagerflow_version": "0", "git_sha": "abc", "config_sha256": "def", "created": "now"}
+
+
+def long_store(units="m"):
+    t = np.linspace(0, 1, 50)
+    paths = np.stack([np.stack([np.cos(5 * t + k), np.sin(5 * t + k), t], axis=-1) for k in range(3)])
+    return xr.Dataset(
+        {"model": (("start", "time", "state"), paths, {"units": units, "long_name": "rollout"})},
+        coords={"state": ["x", "y", "z"], "time": ("time", t, time_attrs("s"))},
+    )
+
+
+def curves():
+    t = np.linspace(0, 1, 20)
+    e = 1e-3 * np.exp(3 * t)
+    return {m: {"time": t, "median": e * k, "q10": e * k / 2, "q90": e * k * 2} for k, m in ((1, "a"), (2, "b"))}
+
+
+def test_component_labels_carry_the_store_units():
+    assert component_axis_labels(long_store("m"), "model") == ["x [m]", "y [m]", "z [m]"]
+    assert component_axis_labels(long_store("1"), "model") == [
+        "x (dimensionless)",
+        "y (dimensionless)",
+        "z (dimensionless)",
+    ]
+
+
+def test_attractor_has_one_3d_panel_per_model_and_labelled_axes(tmp_path):
+    ds = long_store()
+    fig = attractor_figure(
+        ds["model"].values,
+        {"a": ds["model"].values, "b": ds["model"].values},
+        {"a": [{"x": [0, 0, 0.5], "kind": "stable-focus"}]},
+        np.zeros((1, 3)),
+        labels=component_axis_labels(ds, "model"),
+        n_show=2,
+    )
+    axes = fig.axes
+    assert len(axes) == 3  # truth and two models
+    for ax in axes:
+        assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_zlabel()) == ("x [m]", "y [m]", "z [m]")
+        assert len(ax.lines) == 2  # n_show paths
+    assert_figure(save_figure(fig, tmp_path / "attractor", PROVENANCE)[0])
+
+
+def test_error_figure_time_axis_from_the_store(tmp_path):
+    fig = error_figure(curves(), 0.1, time_label="time [s]")
+    (ax,) = fig.axes
+    assert ax.get_xlabel() == "time [s]" and ax.get_yscale() == "log"
+    assert len(ax.lines) == 3  # two medians and the threshold
+    assert_figure(save_figure(fig, tmp_path / "errors", PROVENANCE)[0])
+
+
+def test_extension_figure_one_panel_per_ensemble():
+    t = np.linspace(0, 2, 30)
+    g = {"true_mean": t, "true_std": 0.1 + 0 * t, "pred_mean": 1.1 * t, "pred_std": 0.2 + 0 * t}
+    fig = extension_figure(t, {"e0": g, "e1": g}, time_label="time (relaxation time λ)")
+    assert len(fig.axes) == 2
+    assert all(ax.get_xlabel() == "time (relaxation time λ)" and len(ax.lines) == 2 for ax in fig.axes)
