@@ -159,6 +159,20 @@ def test_trajectories_do_not_depend_on_the_batch_size():
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+def test_batches_reuse_the_compiled_run(monkeypatch):
+    """The solver's step is traced when a run is compiled; later batches of the same shape
+    must reuse that compiled run, so the step is traced no more after the first batch."""
+    traced = []
+    step = Solver.step
+    monkeypatch.setattr(Solver, "step", lambda self, s: traced.append(1) or step(self, s))
+    batches = simulate(rbc_spec(n_trajectories=6, batch_size=2, t_burn=0.02))
+    next(batches)
+    after_first = len(traced)
+    assert after_first > 0
+    assert len(list(batches)) == 2
+    assert len(traced) == after_first
+
+
 def test_burn_in_is_simulated_but_not_stored():
     a = list(simulate(rbc_spec(n_trajectories=4, t_end=0.1)))[0]
     b = list(simulate(rbc_spec(n_trajectories=4, t_end=0.06, t_burn=0.04)))[0]

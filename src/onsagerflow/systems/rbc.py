@@ -121,6 +121,9 @@ class Solver:
         self.E_full = jnp.asarray(np.stack([np.exp(-pr * Q2 * h), np.exp(-Q2 * h)]), dtype)
         dz, dx = 1.0 / grid.nz, grid.length / grid.nx
         self.inv_spacing = (1.0 / dx, 1.0 / dz)
+        # the compiled batch runs, one per (n_save, every): jit compiles a new function object
+        # afresh, so each is built once and reused across batches (jit itself caches by shape)
+        self._runs: dict[tuple[int, int], Any] = {}
 
     # --- transforms: the state is (2, 2nz, nx//2+1) complex: ζ̂ and θ̂
     def to_physical(self, f):
@@ -175,7 +178,12 @@ class Solver:
         Returns (saved states (B, n_save, ...), largest Courant number per trajectory,
         index of the save at which a trajectory was frozen by the CFL guard or −1).
         """
+        key = (int(n_save), int(every))
+        if key not in self._runs:
+            self._runs[key] = self._compile_run(*key)
+        return self._runs[key](s0)
 
+    def _compile_run(self, n_save: int, every: int):
         def one(s0):
             def inner(carry, _):
                 s, frozen = carry
@@ -195,7 +203,7 @@ class Solver:
             (_, _, cmax, when), saved = jax.lax.scan(outer, init, jnp.arange(1, n_save))
             return jnp.concatenate([s0[None], saved]), cmax, when
 
-        return jax.jit(jax.vmap(one))(s0)
+        return jax.jit(jax.vmap(one))
 
     # --- diagnostics on physical fields
     def fields(self, s):
