@@ -133,6 +133,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help=run_or_dir)
     s.add_argument("--eval-dir")
     s.add_argument("--out", help="file stem; .png and .pdf are written")
+    s = stage("potential-3d", "draw a 3-coordinate reduced run's learned potential in 3D")
+    s.add_argument("--model", help="the run's checkpoint folder")
+    s.add_argument("--eval-dir")
+    s.add_argument("--latent")
+    s.add_argument("--out", help="file stem; .png and .pdf are written")
     s = stage("figures-fields", "draw a reduced field system's figures")
     s.add_argument("--model", action="append", default=[], metavar="RUN=DIR")
     s.add_argument("--eval", action="append", default=[], metavar="RUN=DIR")
@@ -292,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
             from .stages import figures
 
             figures.run_potential(args.spec, args.model, args.eval_dir, args.out)
+        elif args.stage == "potential-3d":
+            from .stages import figures
+
+            figures.run_potential_3d(args.spec, args.model, args.eval_dir, args.latent, args.out)
     except USER_ERRORS as exc:  # bad input: a clear message is worth more than a traceback
         log.error("%s failed: %s", args.stage, exc)
         return 1

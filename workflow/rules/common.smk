@@ -122,7 +122,7 @@ def figure_files(system):
     if system in POLYMER_SYSTEMS:  # the stochastic runs; deterministic baselines are in the tables
         stems = [f"{f}_{r}" for r in stochastic_runs(system) for f in POLYMER_FIGURES]
     elif system in REDUCED:
-        stems = FIELD_FIGURES
+        stems = [*FIELD_FIGURES, *(f"potential_3d_{r}" for r in potential_3d_runs(system))]
     else:
         stems = [
             *FIGURES,
@@ -131,6 +131,11 @@ def figure_files(system):
     return [
         f"{RESULTS}/figures/{system}/{s}.{e}" for s in stems for e in ("png", "pdf")
     ]
+
+
+def potential_3d_runs(system):
+    """Runs of a field system drawn in 3D: OnsagerNet (PCA or PCA-ResNet chart) on n = 3."""
+    return [r for r in potential_models(config, system) if parse_run(r)[1] == 3]
 
 
 def stochastic_runs(system):

@@ -125,6 +125,13 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
             "eval_dir": eval_dir(results, system, run),
             "out": f"{figures_dir(results, system)}/potential_{run}",
         }
+    if stage == "potential-3d":
+        return {
+            "model": model_dir(results, system, run),
+            "eval_dir": eval_dir(results, system, run),
+            "latent": latent_store(results, system),
+            "out": f"{figures_dir(results, system)}/potential_3d_{run}",
+        }
     raise ValueError(f"unknown stage '{stage}'")
 
 

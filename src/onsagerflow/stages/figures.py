@@ -210,6 +210,42 @@ def run_fields(
     log.info("wrote figures of %s to %s", name, out)
 
 
+def run_potential_3d(spec: dict, model_dir: str, eval_dir: str, latent: str, out_stem: str) -> None:
+    """The learned potential of a reduced run with 3 latent coordinates in 3D (PRF21 shows its
+    isosurfaces): slices through the deepest stable fixed point, fixed points, test trajectories."""
+    import jax
+
+    from ..data import open_store, split_mask
+    from ..figures.fields import potential_3d_figure
+    from ..models.dynamics import physical_potential
+
+    name = spec["system"]["name"]
+    loaded = load_run(model_dir)
+    if loaded.meta["n"] != 3:
+        raise ValueError(
+            f"{model_dir}: a 3D view of the potential needs a run on 3 coordinates, not {loaded.meta['n']}"
+        )
+    metrics = json.loads((Path(eval_dir) / "metrics.json").read_text())
+    lat = open_store(latent)
+    coarse = _coarse_indices(lat)
+    y = lat["h"].isel(trajectory=np.flatnonzero(split_mask(lat, "test")), time=coarse).values
+    h = loaded.chart.encode(y)
+    frames = h.reshape(-1, 3)
+    lo, hi = frames.min(axis=0), frames.max(axis=0)
+    pad = 0.1 * (hi - lo)
+    potential = jax.jit(physical_potential(loaded.dynamics, loaded.norm))
+    fig = potential_3d_figure(
+        potential,
+        lo - pad,
+        hi + pad,
+        metrics["fixed_points"],
+        list(h[:4]),
+        title=f"{name}: learned potential V of {loaded.meta['run']} (slices through its deepest stable fixed point)",
+    )
+    save_figure(fig, out_stem, stamp(spec), f"{name} potential 3d")
+    log.info("wrote %s", out_stem)
+
+
 def _coarse_indices(ds) -> np.ndarray:
     """Indices of the coarse grid on a store's time axis: every sample, or each burst's first."""
     from ..data.timegrid import time_grid

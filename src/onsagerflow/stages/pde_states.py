@@ -19,10 +19,10 @@ import numpy as np
 import xarray as xr
 
 from ..data import atomic_path, open_store
+from ..data.timegrid import time_grid
 from ..provenance import stamp
 from ..systems.rbc import FIELDS, make_solver, time_unit
 from ..systems.rbc_states import SteadySolver, leading_eigenvalues
-from .common import store_grid
 
 log = logging.getLogger("onsagerflow.pde_states")
 
@@ -33,7 +33,7 @@ SAME_STATE = 1e-6  # converged states closer than this (relative) are one
 def last_snapshots(ds: xr.Dataset, unit: float) -> tuple[np.ndarray, np.ndarray]:
     """(last, previous) coarse snapshots of every trajectory as (N, 3, nz+1, nx) fields in
     d²/κ units (velocities divided back by the store's time unit)."""
-    grid = store_grid(ds)
+    grid = time_grid(ds["time"].values, "store")
     coarse = np.arange(len(grid.time)) if grid.uniform else grid.starts
     out = []
     for k in (coarse[-1], coarse[-2]):
@@ -49,7 +49,7 @@ def cluster(states: np.ndarray, merge: float) -> list[list[int]]:
     for i, s in enumerate(states):
         for g in groups:
             c = states[g[0]]
-            if np.linalg.norm(s - c) < merge * max(np.linalg.norm(c), 1e-300):
+            if np.linalg.norm(s - c) < merge * max(float(np.linalg.norm(c)), 1e-300):
                 g.append(i)
                 break
         else:
@@ -118,7 +118,7 @@ def run(spec: dict, data: str, out: str) -> None:
             np.round(lam[:2], 4).tolist(),
             pop[-1],
         )
-    eig = np.asarray(eig)
+    eigenvalues = np.asarray(eig)
     out_ds = xr.Dataset(
         {
             "u": (("steady", "z", "x"), np.asarray(u), ds["u"].attrs),
@@ -130,8 +130,8 @@ def run(spec: dict, data: str, out: str) -> None:
             "converged": ("steady", np.asarray([f["result"].converged for f in found], np.int8)),
             "stable": ("steady", np.asarray(stable, np.int8)),
             "population": ("steady", np.asarray(pop)),
-            "eigenvalue_real": (("steady", "eigenvalue"), eig.real),
-            "eigenvalue_imag": (("steady", "eigenvalue"), eig.imag),
+            "eigenvalue_real": (("steady", "eigenvalue"), eigenvalues.real),
+            "eigenvalue_imag": (("steady", "eigenvalue"), eigenvalues.imag),
         },
         coords={"z": ds["z"].values, "x": ds["x"].values},
         attrs={
