@@ -10,6 +10,7 @@ import pytest
 from flax import nnx
 
 import onsagerflow
+from onsagerflow.config.validate import validated_block
 from onsagerflow.models import build_model
 from onsagerflow.models.normalizer import Normalizer
 from onsagerflow.training.checkpoint import save_checkpoint
@@ -18,18 +19,22 @@ NORM = Normalizer(mean=np.array([1.0, -2.0, 0.5]), scale=np.array([2.0, 0.5, 3.0
 
 
 def spec(kind, **kw):
-    return {
-        "type": kind,
-        "width": 8,
-        "depth": 2,
-        "potential_dim": 4,
-        "alpha": 0.2,
-        "beta": 0.2,
-        "activation": "requr",
-        "forcing": "linear",
-        "dtype": "float64",
-        **kw,
-    }
+    # A model block as the workflow hands it over: the schema's defaults filled.
+    return validated_block(
+        "model",
+        {
+            "type": kind,
+            "width": 8,
+            "depth": 2,
+            "potential_dim": 4,
+            "alpha": 0.2,
+            "beta": 0.2,
+            "activation": "requr",
+            "forcing": "linear",
+            "dtype": "float64",
+            **kw,
+        },
+    )
 
 
 def saved(tmp_path, model_spec, seed=0):

@@ -469,3 +469,18 @@ def test_onsagerflow_check_names_the_line_snakemake_cannot(tmp_path):
     good = os.path.join(ROOT, "tests", "configs", "tiny.yaml")
     out = subprocess.run(["onsagerflow", "check", good], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == f"{good}: valid; 1 systems, 3 runs, results in results"
+
+
+def test_a_chart_without_a_pretrained_peer_trains_from_the_reducer_alone():
+    """NCS24's code learns the dynamics and the chart together from the start: pretrained: null
+    leaves the train rule without a pretrained input, and the chart reads the system's PCA."""
+    from onsagerflow.config.paths import stage_paths
+
+    cfg = load("tests/configs/polymer_tiny.yaml")
+    cfg["models"]["s_onsagernet_ncs"]["seeds"] = [1, 2]  # seeds need no pre-trained copies either
+    validate_config(cfg)
+    paths = stage_paths(cfg, "train", "polymer_tiny", "s_onsagernet_ncs_s2-n3")
+    assert paths["pretrained"] is None and paths["reducer"].endswith("reduce/polymer_tiny/pca.zarr")
+    assert "pretrained_run" not in stage_spec(cfg, "train", "polymer_tiny", "s_onsagernet_ncs_s2-n3")
+    ours = stage_paths(cfg, "train", "polymer_tiny", "s_onsagernet_closure-n3")
+    assert ours["pretrained"].endswith("models/polymer_tiny/s_onsagernet-n3")

@@ -75,3 +75,89 @@ def test_closure_chart_passes_the_observables_through():
     np.testing.assert_allclose(ae.decode(h)[:, 0], y[:, 0], rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="leave no closure coordinate"):
         build_model(spec, 1, seed=0, input_dim=6, fixed=1)
+
+
+def _ncs24_joint(positions=4, k=4, seed=0):
+    """A joint model with the authors' chart and loss on y = [extension, k PCA coordinates]
+    of `positions` bead coordinates, with an orthonormal PCA of its own."""
+    spec = validated_block(
+        "model",
+        {
+            "type": "s_onsagernet",
+            "width": 8,
+            "depth": 1,
+            "forcing": "none",
+            "diffusion": "constant_diagonal",
+            "matrices": "separate",
+            "matrix_width": 4,
+            "matrix_depth": 2,
+            "dtype": "float64",
+            "autoencoder": {"form": "ncs24", "loss": "ncs24", "width": 8, "depth": 1, "input_scale": 0.5},
+        },
+    )
+    model = build_model(spec, 3, seed=seed, input_dim=k + 1, fixed=1, positions_dim=positions)
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(positions, positions)))
+    scale, mean = np.full(positions, 2.0), np.linspace(-1.0, 1.0, positions)
+    model.autoencoder.set_pca(q[:k], scale, mean)
+    return model, q[:k], scale, mean
+
+
+def test_ncs24_chart_sees_bead_positions_and_decodes_positions():
+    """Ẑ = PCA + MLP(input_scale · x) with x the inverse PCA of y; decoder x̂ = PCA⁻¹(Ẑ) + MLP(Ẑ)
+    from the closure coordinates alone, projected back onto the PCA coordinates."""
+    model, P, s, mean = _ncs24_joint()
+    ae = model.autoencoder
+    y = np.random.default_rng(1).normal(size=(5, 5))
+    x = (y[:, 1:] @ P) * s + mean  # the bead coordinates behind y
+    np.testing.assert_allclose(ae.positions(jnp.asarray(y)), x, rtol=1e-12)
+    h = np.asarray(ae.encode(jnp.asarray(y)))
+    lin = np.asarray(ae.linear_encode(jnp.asarray(y)))
+    np.testing.assert_allclose(h[:, 0], lin[:, 0])  # the extension passes through
+    np.testing.assert_allclose(h[:, 1:] - lin[:, 1:], np.asarray(ae.enc(jnp.asarray(0.5 * x))), rtol=1e-12)
+    dec = np.asarray(ae.decode(jnp.asarray(h)))
+    extra = np.asarray(ae.dec(jnp.asarray(h[:, 1:])))  # positions from Ẑ alone
+    expected = np.asarray(ae.linear_decode(jnp.asarray(h)))[:, 1:] + (extra / s) @ P.T
+    np.testing.assert_allclose(dec[:, 1:], expected, rtol=1e-12)
+    # a change of the extension alone changes no decoded position
+    h2 = h.copy()
+    h2[:, 0] += 3.0
+    np.testing.assert_allclose(np.asarray(ae.decode(jnp.asarray(h2)))[:, 1:], dec[:, 1:], rtol=1e-12)
+
+
+def test_ncs24_loss_is_the_likelihood_sum_plus_position_error_and_log_ratio_penalty():
+    from onsagerflow.training.losses import em_nll, em_nll_sum, joint_loss
+
+    model, P, s, _ = _ncs24_joint()
+    ae = model.autoencoder
+    w = jnp.asarray(np.random.default_rng(2).normal(size=(6, 2, 5)))
+    tau = 0.1
+    h = ae.encode(w)
+    nll = float(em_nll_sum(model.dynamics, h, tau))
+    assert nll == pytest.approx(3 * float(em_nll(model.dynamics, h, tau)))
+    y0 = np.asarray(w[:, 0])
+    rec_i = np.mean((((np.asarray(ae.decode(h[:, 0])) - y0)[:, 1:] @ P) * s) ** 2, axis=-1)
+    lin = np.asarray(ae.linear_decode(ae.linear_encode(jnp.asarray(y0))))
+    pca_i = np.mean((((lin - y0)[:, 1:] @ P) * s) ** 2, axis=-1)
+    expected = nll + 1e-3 * rec_i.mean() + 100.0 * np.mean(np.maximum(0.0, np.log(rec_i) - np.log(pca_i)))
+    got = joint_loss(
+        model,
+        w,
+        tau,
+        reconstruction_weight=1e-3,
+        isometry_weight=0.0,
+        pca_penalty_weight=100.0,
+        dynamics_loss=em_nll_sum,
+        form="ncs24",
+    )
+    assert float(got) == pytest.approx(expected, rel=1e-10)
+    assert np.any(rec_i > pca_i)  # the untrained chart is worse than PCA on some samples: the penalty acts
+
+
+def test_separate_tanh_matrices_are_spd_and_antisymmetric():
+    model, *_ = _ncs24_joint()
+    z = jnp.asarray(np.random.default_rng(3).normal(size=(10, 3)) * 5)
+    M, W = model.dynamics.matrices(z)
+    np.testing.assert_allclose(W, -np.swapaxes(W, -1, -2), atol=1e-14)
+    assert np.linalg.eigvalsh(np.asarray(M)).min() >= model.dynamics.alpha * (1 - 1e-9)
+    # L = tanh(·): |M_ij| ≤ α + n (every entry of L L^T is a sum of n products bounded by 1)
+    assert np.abs(np.asarray(M)).max() <= model.dynamics.alpha + 3 + 1e-12

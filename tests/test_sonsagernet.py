@@ -346,7 +346,7 @@ def test_initial_noise_is_sigma_init_and_bad_specs_are_named():
     with pytest.raises(ValueError, match="diffusion must be one of"):
         build_model({**spec("diagonal"), "diffusion": "isotropic"}, 3, seed=0)  # past the schema
     # a closure chart wraps it in a JointModel, which needs the PCA coordinates' count
-    chart = {"width": 4, "depth": 1, "activation": "tanh"}
+    chart = validated_block("pca_resnet", {"width": 4, "depth": 1, "activation": "tanh"})
     with pytest.raises(ValueError, match="needs input_dim"):
         build_model(spec("full", autoencoder=chart), 3, seed=0)
     joint = build_model(spec("full", autoencoder=chart), 3, seed=0, input_dim=5, fixed=1)

@@ -167,7 +167,8 @@ def test_cli_names_a_missing_store(tmp_path):
 def test_info_on_a_missing_path_says_so_in_one_line(tmp_path):
     out = subprocess.run(["onsagerflow", "info", str(tmp_path / "nothing.zarr")], capture_output=True, text=True)
     assert out.returncode == 1
-    assert out.stderr.strip() == f"onsagerflow info: no such result: {tmp_path / 'nothing.zarr'}"
+    (line,) = out.stderr.strip().splitlines()
+    assert line.endswith(f"ERROR onsagerflow: info failed: no such result: {tmp_path / 'nothing.zarr'}")
 
 
 @pytest.mark.slow
@@ -299,15 +300,28 @@ def test_polymer_branch_end_to_end(tmp_path):
     data = open_store(results / "data" / "polymer_tiny" / "trajectories.zarr", dims=["bead", "xyz"])
     np.testing.assert_allclose(latent["h"].isel(state=0).values, data["extension"].values, rtol=1e-6)
     np.testing.assert_array_equal(latent["ensemble"].values, data["ensemble"].values)
-    hist = pd.read_csv(results / "models" / "polymer_tiny" / "s_onsagernet_closure-n3" / "history.csv")
-    assert sorted(set(hist["stage"])) == [1, 2] and len(hist) == 4 + 3
-    for run in ("s_onsagernet-n3", "s_onsagernet_closure-n3"):
+    for run in ("s_onsagernet_closure-n3", "s_onsagernet_ncs-n3"):
+        hist = pd.read_csv(results / "models" / "polymer_tiny" / run / "history.csv")
+        assert sorted(set(hist["stage"])) == [1, 2] and len(hist) == 4 + 3
+    meta = json.loads((results / "models" / "polymer_tiny" / "s_onsagernet_ncs-n3" / "model.json").read_text())
+    assert meta["pretrained_run"] is None and meta["positions_dim"] == 6 * 3  # the authors' chart sees positions
+    for run in ("s_onsagernet-n3", "s_onsagernet_closure-n3", "s_onsagernet_ncs-n3"):
         m = json.loads((results / "eval" / "polymer_tiny" / run / "metrics.json").read_text())
         assert {e["label"] for e in m["ensembles"]} == {"fast", "slow"}
         for e in m["ensembles"]:
             assert len(e["unfolding_time"]["pred"]) == e["realisations"] == 4
             assert 0 <= e["unfolding_time"]["ks"] <= 1
         assert set(m["correlations"]) >= {"Z2_vs_end_to_end_diff", "Z3_vs_end_to_end_sum"}
+        # minima and saddles are V's critical points, each with its decoded chain; the drift's
+        # fixed points keep their dynamical kinds
+        assert m["critical_points"] and all(
+            c["type"] in ("minimum", "maximum", "degenerate") or c["type"].endswith("saddle")
+            for c in m["critical_points"]
+        )
+        for c in m["critical_points"]:
+            assert {"index", "V", "hessian_eigenvalues", "conformation"} <= set(c)
+            assert 0 <= c["conformation"]["fold_ratio"] <= 1.0 + 1e-9
+        assert all("type" not in p for p in m["fixed_points"])
         pred = open_store(results / "eval" / "polymer_tiny" / run / "predictions.zarr", allow_nan=True)
         assert pred["h"].shape == (8, 41, 3)
         assert m["stochastic"] and m["paths"]["n"] == 8
@@ -322,9 +336,15 @@ def test_polymer_branch_end_to_end(tmp_path):
             np.testing.assert_array_equal(same, np.broadcast_to(same[:1], same.shape))
     meta = json.loads((results / "models" / "polymer_tiny" / "drift_only-n3" / "model.json").read_text())
     assert meta["model_spec"]["type"] == "onsagernet" and meta["epochs_run"] == 4
-    assert len(pd.read_csv(results / "tables" / "polymer_models.csv")) == 4
+    assert len(pd.read_csv(results / "tables" / "polymer_models.csv")) == 5
     base = pd.read_csv(results / "tables" / "baselines.csv")
-    assert list(base["model"]) == ["s_onsagernet", "s_onsagernet_closure", "drift_only", "sindy_drift"]
+    assert list(base["model"]) == [
+        "s_onsagernet",
+        "s_onsagernet_closure",
+        "s_onsagernet_ncs",
+        "drift_only",
+        "sindy_drift",
+    ]
     assert base["bounded"].str.endswith(" paths").all() and base["fixed-point error"].isna().all()
     # figures of the stochastic runs only; the deterministic baselines are in the tables
     assert not any(

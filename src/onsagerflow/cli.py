@@ -3,15 +3,20 @@
 Each stage takes a JSON ``--spec`` (the slice of the config it depends on, or
 ``@file.json``), its inputs and its outputs — or, by hand, ``--config FILE --system NAME``
 (and ``--model RUN`` where a stage works on one run): the same spec and the workflow's
-paths under ``results``, each path overridable.
+paths under ``results``, each path overridable. Every stage fails the same way: an
+expected failure (bad config value, missing or damaged file, diverged training) is one
+line naming the culprit and exit status 1; a bug keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
+
+DEBUG_ENV = "ONSAGERFLOW_DEBUG"  # set (not 0) to print a traceback for expected failures too
 
 
 def _spec(value: str) -> dict:
@@ -53,6 +58,11 @@ def _fraction(value: str) -> float:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="onsagerflow", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="store_true", help="print the version and exit")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"a traceback for expected failures too (they print one line; or set {DEBUG_ENV}=1)",
+    )
     sub = p.add_subparsers(dest="stage")
 
     def by_hand(s, system=True):
@@ -112,6 +122,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--data")
     s.add_argument("--out")
     s.add_argument("--pretrained", help="checkpoint an autoencoder run starts its dynamics from")
+    s.add_argument("--reducer", help="pca.zarr of a reduced system (a chart on bead positions needs it)")
     s = stage("evaluate", "evaluate a checkpoint on the store's test split")
     s.add_argument("--data")
     s.add_argument("--model", help=run_or_dir)
@@ -183,41 +194,73 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage is None:
         parser().print_help()
         return 2
-    from .runtime import configure, setup_logging
+    from .runtime import setup_logging
 
     log = setup_logging()
+    debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    try:
+        run_stage(args)
+    except KeyboardInterrupt:
+        from .errors import EXIT_INTERRUPTED
+
+        log.error("%s interrupted", args.stage)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        return failed(args.stage, exc, log, debug)
+    return 0
+
+
+def failed(stage: str, exc: Exception, log, debug: bool = False) -> int:
+    """The one error path of every stage: an expected failure (a UserError, an OSError of
+    the environment such as a read-only or full disk, or a codec error traced back to a
+    damaged chunk of a store this process read) is one line naming its culprit; anything
+    else is a bug and keeps its traceback. ``debug`` shows the traceback always."""
+    from .errors import EXIT_USER_ERROR, UserError, expected_os_error, one_line
+
+    message = one_line(exc) if isinstance(exc, UserError) else expected_os_error(exc)
+    if message is None:
+        from .data.store import diagnose
+
+        cause = diagnose(exc)
+        message = one_line(cause) if cause is not None else None
+    if message is None:
+        log.error(
+            "%s failed with an unexpected error, a bug in onsagerflow; please report it with this log",
+            stage,
+            exc_info=exc,
+        )
+        return EXIT_USER_ERROR
+    log.error("%s failed: %s", stage, message)
+    if debug:
+        log.error("traceback (--debug):", exc_info=exc)
+    return EXIT_USER_ERROR
+
+
+def run_stage(args: argparse.Namespace) -> None:
+    """Run the stage ``args`` name; every failure propagates to ``main``'s one handler."""
     if args.stage == "info":
         from .stages import info
 
         info.run(args.result)
-        return 0
+        return
     if args.stage == "check":
-        from .config import ConfigError, load_config, runs_of
+        from .config import load_config, runs_of
 
-        try:
-            config = load_config(args.config)
-        except ConfigError as exc:
-            log.error("check failed: %s", exc)
-            return 1
+        config = load_config(args.config)
         runs = sum(len(runs_of(config, s)) for s in config["systems"])
         print(f"{args.config}: valid; {len(config['systems'])} systems, {runs} runs, results in {config['results']}")
-        return 0
+        return
     from .stages.from_config import NEEDS
 
     if args.stage in NEEDS:  # --config FILE --system NAME becomes the spec and paths a rule would pass
-        from .config import ConfigError
         from .stages.from_config import complete
 
-        try:
-            complete(args)
-        except ConfigError as exc:
-            log.error("%s failed: %s", args.stage, exc)
-            return 1
+        complete(args)
     if args.stage == "config":
         from .stages import config_file
 
         config_file.run(args.spec, args.out)
-        return 0
+        return
     if args.stage == "table":
         from .stages import table
 
@@ -231,80 +274,74 @@ def main(argv: list[str] | None = None) -> int:
             else table.run
         )
         make(args.metrics, args.csv, args.md)
-        return 0
-    # (ingest has no JAX flags of its own: it runs no JAX)
+        return
+    from .runtime import configure
+
+    # before a stage imports JAX (ingest has no JAX flags of its own: it runs no JAX)
     configure(
         getattr(args, "threads", None), getattr(args, "xla_preallocate", None), getattr(args, "xla_mem_fraction", None)
     )
-    from .config import ConfigError
-    from .data import SchemaError, StoreError
+    if args.stage == "ingest":
+        from .stages import ingest
 
-    USER_ERRORS = (ConfigError, SchemaError, StoreError, FileNotFoundError)
-    try:
-        if args.stage == "ingest":
-            from .stages import ingest
+        ingest.run(args.spec, args.out)
+    elif args.stage == "simulate":
+        from .stages import simulate
 
-            ingest.run(args.spec, args.out)
-        elif args.stage == "simulate":
-            from .stages import simulate
+        simulate.run(args.spec, args.out)
+    elif args.stage == "reduce":
+        from .data.scheduler import dask_scheduler
+        from .stages import reduce
 
-            simulate.run(args.spec, args.out)
-        elif args.stage == "reduce":
-            from .data.scheduler import dask_scheduler
-            from .stages import reduce
+        with dask_scheduler(args.dask, args.threads):
+            reduce.run(args.spec, args.data, args.out_dir)
+    elif args.stage == "train":
+        from .stages import train
 
-            with dask_scheduler(args.dask, args.threads):
-                reduce.run(args.spec, args.data, args.out_dir)
-        elif args.stage == "train":
-            from .stages import train
+        train.run(args.spec, args.data, args.out, args.pretrained, args.reducer)
+    elif args.stage == "evaluate":
+        from .stages import evaluate
 
-            train.run(args.spec, args.data, args.out, args.pretrained)
-        elif args.stage == "evaluate":
-            from .stages import evaluate
+        evaluate.run(args.spec, args.data, args.model, args.out_dir, args.reducer, args.fields, args.pde_states)
+    elif args.stage == "figures":
+        from .stages import figures
 
-            evaluate.run(args.spec, args.data, args.model, args.out_dir, args.reducer, args.fields, args.pde_states)
-        elif args.stage == "nearest-neighbour":
-            from .stages import nearest_neighbour
+        figures.run(args.spec, _pairs(args.model, "--model"), _pairs(args.eval, "--eval"), args.out_dir)
+    elif args.stage == "figures-fields":
+        from .stages import figures
 
-            if args.spec is None:
-                raise ConfigError("onsagerflow nearest-neighbour: give --spec, --data and --out (as the workflow does)")
-            nearest_neighbour.run(args.spec, args.data, args.out)
-        elif args.stage == "pde-states":
-            from .stages import pde_states
+        figures.run_fields(
+            args.spec,
+            _pairs(args.model, "--model"),
+            _pairs(args.eval, "--eval"),
+            args.reducer,
+            args.data,
+            args.latent,
+            args.out_dir,
+        )
+    elif args.stage == "figures-polymer":
+        from .stages import figures
 
-            pde_states.run(args.spec, args.data, args.out)
-        elif args.stage == "figures":
-            from .stages import figures
+        figures.run_polymer(args.spec, args.run, args.model, args.eval_dir, args.reducer, args.latent, args.out_dir)
+    elif args.stage == "potential":
+        from .stages import figures
 
-            figures.run(args.spec, _pairs(args.model, "--model"), _pairs(args.eval, "--eval"), args.out_dir)
-        elif args.stage == "figures-fields":
-            from .stages import figures
+        figures.run_potential(args.spec, args.model, args.eval_dir, args.out)
+    elif args.stage == "potential-3d":
+        from .stages import figures
 
-            figures.run_fields(
-                args.spec,
-                _pairs(args.model, "--model"),
-                _pairs(args.eval, "--eval"),
-                args.reducer,
-                args.data,
-                args.latent,
-                args.out_dir,
-            )
-        elif args.stage == "figures-polymer":
-            from .stages import figures
+        figures.run_potential_3d(args.spec, args.model, args.eval_dir, args.latent, args.out)
+    elif args.stage == "nearest-neighbour":
+        from .config import ConfigError
+        from .stages import nearest_neighbour
 
-            figures.run_polymer(args.spec, args.run, args.model, args.eval_dir, args.reducer, args.latent, args.out_dir)
-        elif args.stage == "potential":
-            from .stages import figures
+        if args.spec is None:
+            raise ConfigError("onsagerflow nearest-neighbour: give --spec, --data and --out (as the workflow does)")
+        nearest_neighbour.run(args.spec, args.data, args.out)
+    elif args.stage == "pde-states":
+        from .stages import pde_states
 
-            figures.run_potential(args.spec, args.model, args.eval_dir, args.out)
-        elif args.stage == "potential-3d":
-            from .stages import figures
-
-            figures.run_potential_3d(args.spec, args.model, args.eval_dir, args.latent, args.out)
-    except USER_ERRORS as exc:  # bad input: a clear message is worth more than a traceback
-        log.error("%s failed: %s", args.stage, exc)
-        return 1
-    return 0
+        pde_states.run(args.spec, args.data, args.out)
 
 
 if __name__ == "__main__":

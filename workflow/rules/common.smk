@@ -3,8 +3,10 @@
 import json
 import re
 import shlex
+import shutil
 from pathlib import Path
 
+from snakemake.logging import logger
 from snakemake.settings.types import DeploymentMethod
 
 from onsagerflow.data.ingest import resolve_files
@@ -193,11 +195,39 @@ def nearest_neighbour_metrics(systems):
         for s in systems
         for n in reduction(config, s)["latent_dims"]
     ]
+# Every output is flagged update(): Snakemake then does not delete a job's previous outputs
+# before the job runs, but backs them up (.snakemake/backups) and restores them if it fails.
+# Our stages write atomically, so the previous result stays readable in place until the new
+# one is complete, and a failed rerun leaves it as it was (docs/failures.md). A run killed
+# with -9 leaves its backups behind, over which Snakemake refuses to back up again; the next
+# run removes those of the jobs it will run (the working directory's lock keeps any other
+# run from the same outputs).
+def backup_of(path):
+    """Where Snakemake backs up an update() output (its persistence layout)."""
+    p = Path(path)
+    return Path(workflow.persistence.path) / "backups" / (p.relative_to(p.anchor) if p.is_absolute() else p)
+
+
+def remove_stale_backups():
+    for job in workflow.dag.needrun_jobs():
+        for f in job.output:
+            stale = backup_of(f)
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
+            elif stale.exists() or stale.is_symlink():
+                stale.unlink()
+            else:
+                continue
+            logger.info(f"removed {stale}, the backup of {f} left by a run that was killed")
+
+
+onstart:
+    remove_stale_backups()
 
 
 def figure_output(stem, caption):
     return report(
-        multiext(f"{RESULTS}/figures/{{system}}/{stem}", ".png", ".pdf"),
+        update(multiext(f"{RESULTS}/figures/{{system}}/{stem}", ".png", ".pdf")),
         caption=f"../report/{caption}.rst",
         category="Figures",
         subcategory="{system}",
@@ -207,12 +237,10 @@ def figure_output(stem, caption):
 
 def train_inputs(w):
     inputs = paths.stage_paths(config, "train", w.system, w.model)
-    return {k: inputs[k] for k in ("data", "pretrained") if inputs[k]}
+    return {k: inputs[k] for k in ("data", "pretrained", "reducer") if inputs[k]}
 
 
 def evaluate_inputs(w):
     inputs = paths.stage_paths(config, "evaluate", w.system, w.model)
     inputs.pop("out_dir")
-    if w.system in REDUCED:  # the rule of a polymer system passes only fields; both are inputs
-        inputs["reducer"] = paths.pca_store(RESULTS, w.system)
     return inputs

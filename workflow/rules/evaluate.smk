@@ -2,9 +2,9 @@ rule evaluate:
     input:
         unpack(evaluate_inputs),
     output:
-        metrics=f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json",
-        predictions=directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr"),
-        long=directory(f"{RESULTS}/eval/{{system}}/{{model}}/long_rollouts.zarr"),
+        metrics=update(f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json"),
+        predictions=update(directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr")),
+        long=update(directory(f"{RESULTS}/eval/{{system}}/{{model}}/long_rollouts.zarr")),
     log:
         log_file("evaluate/{system}/{model}"),
     benchmark:
@@ -40,8 +40,8 @@ rule evaluate_ensembles:
     input:
         unpack(evaluate_inputs),
     output:
-        metrics=f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json",
-        predictions=directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr"),
+        metrics=update(f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json"),
+        predictions=update(directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr")),
     log:
         log_file("evaluate/{system}/{model}"),
     benchmark:
@@ -61,14 +61,14 @@ rule evaluate_ensembles:
     shell:
         "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
         " --model {input.model:q} --out-dir {params.out_dir:q} --fields {input.fields:q}"
-        " > {log:q} 2>&1"
+        " --reducer {input.reducer:q} > {log:q} 2>&1"
 
 
 rule nearest_neighbour:
     input:
         data=lambda w: paths.latent_store(RESULTS, w.system),
     output:
-        f"{RESULTS}/eval/{{system}}/nearest_neighbour-n{{n}}/metrics.json",
+        update(f"{RESULTS}/eval/{{system}}/nearest_neighbour-n{{n}}/metrics.json"),
     log:
         log_file("evaluate/{system}/nearest_neighbour-n{n}"),
     benchmark:

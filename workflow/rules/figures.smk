@@ -37,8 +37,10 @@ rule potential:
         model=f"{RESULTS}/models/{{system}}/{{model}}",
     output:
         report(
-            multiext(
-                f"{RESULTS}/figures/{{system}}/potential_{{model}}", ".png", ".pdf"
+            update(
+                multiext(
+                    f"{RESULTS}/figures/{{system}}/potential_{{model}}", ".png", ".pdf"
+                )
             ),
             caption="../report/potential.rst",
             category="Figures",
@@ -110,7 +112,7 @@ rule potential_3d:
         latent=lambda w: paths.latent_store(RESULTS, w.system),
     output:
         report(
-            multiext(f"{RESULTS}/figures/{{system}}/potential_3d_{{model}}", ".png", ".pdf"),
+            update(multiext(f"{RESULTS}/figures/{{system}}/potential_3d_{{model}}", ".png", ".pdf")),
             caption="../report/potential_3d.rst",
             category="Figures",
             subcategory="{system}",
@@ -180,12 +182,12 @@ rule table:
         + (nearest_neighbour_metrics(FIELD_SYSTEMS) if w.table == "latent_models" else []),
     output:
         csv=report(
-            f"{RESULTS}/tables/{{table}}.csv",
+            update(f"{RESULTS}/tables/{{table}}.csv"),
             caption="../report/table.rst",
             category="Tables",
             labels={"table": "{table}"},
         ),
-        md=f"{RESULTS}/tables/{{table}}.md",
+        md=update(f"{RESULTS}/tables/{{table}}.md"),
     log:
         log_file("tables/{table}"),
     benchmark:
@@ -208,7 +210,7 @@ rule table:
 rule config_file:
     output:
         report(
-            f"{RESULTS}/config.yaml",
+            update(f"{RESULTS}/config.yaml"),
             caption="../report/config.rst",
             category="Configuration",
         ),

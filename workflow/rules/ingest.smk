@@ -2,7 +2,7 @@ rule ingest:
     input:
         source_files,
     output:
-        directory(f"{RESULTS}/data/{{system}}/trajectories.zarr"),
+        update(directory(f"{RESULTS}/data/{{system}}/trajectories.zarr")),
     log:
         log_file("ingest/{system}"),
     benchmark:

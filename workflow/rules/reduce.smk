@@ -2,8 +2,8 @@ rule reduce:
     input:
         data=f"{RESULTS}/data/{{system}}/trajectories.zarr",
     output:
-        pca=directory(f"{RESULTS}/reduce/{{system}}/pca.zarr"),
-        latent=directory(f"{RESULTS}/reduce/{{system}}/latent.zarr"),
+        pca=update(directory(f"{RESULTS}/reduce/{{system}}/pca.zarr")),
+        latent=update(directory(f"{RESULTS}/reduce/{{system}}/latent.zarr")),
     log:
         log_file("reduce/{system}"),
     benchmark:
@@ -28,7 +28,7 @@ rule pde_states:
     input:
         data=lambda w: paths.data_store(RESULTS, w.system),
     output:
-        directory(f"{RESULTS}/reduce/{{system}}/pde_states.zarr"),
+        update(directory(f"{RESULTS}/reduce/{{system}}/pde_states.zarr")),
     log:
         log_file("pde_states/{system}"),
     benchmark:

@@ -1,6 +1,6 @@
 rule simulate:
     output:
-        directory(f"{RESULTS}/data/{{system}}/trajectories.zarr"),
+        update(directory(f"{RESULTS}/data/{{system}}/trajectories.zarr")),
     log:
         log_file("simulate/{system}"),
     benchmark:

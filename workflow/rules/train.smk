@@ -2,7 +2,7 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        directory(f"{RESULTS}/models/{{system}}/{{model}}"),
+        update(directory(f"{RESULTS}/models/{{system}}/{{model}}")),
     log:
         log_file("train/{system}/{model}"),
     benchmark:
@@ -21,6 +21,7 @@ rule train:
             if "pretrained" in input.keys()
             else ""
         ),
+        reducer=lambda w, input: (f"--reducer {shlex.quote(input.reducer)}" if "reducer" in input.keys() else ""),
     shell:
         "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
-        " --out {output:q} {params.pretrained} > {log:q} 2>&1"
+        " --out {output:q} {params.pretrained} {params.reducer} > {log:q} 2>&1"

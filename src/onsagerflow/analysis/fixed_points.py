@@ -35,7 +35,7 @@ def jacobian_eigenvalues(field, xs, args=None) -> np.ndarray:
     return np.linalg.eigvals(np.asarray(jac))
 
 
-def find_fixed_points(
+def newton_roots(
     field,
     starts: np.ndarray,
     *,
@@ -45,15 +45,12 @@ def find_fixed_points(
     residual_tol: float = 1e-6,
     merge_tol: float = 1e-3,
     max_steps: int = 100,
-    domain: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[dict]:
-    """Roots of ``field(x, args)`` reached by Newton's method from each start.
+    """Distinct roots of ``field(x, args)`` reached by Newton's method from each start.
 
     A root counts when |field(x)| < residual_tol·field_scale; roots closer than
-    merge_tol·length_scale are one. Each entry holds x, eigenvalues, kind, residual
-    and the fraction of Newton starts that converged to it (not a dynamical basin), and,
-    given ``domain`` = (low, high) of the training data, whether it lies within the data's
-    box widened by 10% (a root far outside is an extrapolation artefact, not physics).
+    merge_tol·length_scale are one. Returns [{x (array), residual, count}], count the number
+    of starts that converged to it, most exact first.
     """
     solver: Any = optx.Newton(rtol=1e-10, atol=1e-10 * length_scale)
 
@@ -74,6 +71,45 @@ def find_fixed_points(
                 break
         else:
             points.append({"x": xs[i], "residual": float(res[i]), "count": 1})
+    return points
+
+
+def in_domain(x: np.ndarray, domain: tuple[np.ndarray, np.ndarray], margin: float = 0.1) -> bool:
+    """Whether x lies within the box (low, high) widened by ``margin`` of its size per side."""
+    lo, hi = np.asarray(domain[0], float), np.asarray(domain[1], float)
+    pad = margin * (hi - lo)
+    return bool(np.all((np.asarray(x) >= lo - pad) & (np.asarray(x) <= hi + pad)))
+
+
+def find_fixed_points(
+    field,
+    starts: np.ndarray,
+    *,
+    args=None,
+    length_scale: float,
+    field_scale: float,
+    residual_tol: float = 1e-6,
+    merge_tol: float = 1e-3,
+    max_steps: int = 100,
+    domain: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[dict]:
+    """Fixed points of the vector field ``field(x, args)``: its roots by ``newton_roots``,
+    classified by the eigenvalues of its Jacobian (``classify``: stable, saddle-k, unstable,
+    ...). Each entry holds x, eigenvalues, kind, residual and the fraction of Newton starts
+    that converged to it (not a dynamical basin), and, given ``domain`` = (low, high) of the
+    training data, whether it lies within the data's box widened by 10% (a root far outside
+    is an extrapolation artefact, not physics).
+    """
+    points = newton_roots(
+        field,
+        starts,
+        args=args,
+        length_scale=length_scale,
+        field_scale=field_scale,
+        residual_tol=residual_tol,
+        merge_tol=merge_tol,
+        max_steps=max_steps,
+    )
     out = []
     eigs: Any = jacobian_eigenvalues(field, np.array([p["x"] for p in points]), args) if points else []
     for p, ev in zip(points, eigs):
@@ -86,9 +122,7 @@ def find_fixed_points(
             "newton_start_fraction": p["count"] / len(starts),
         }
         if domain is not None:
-            lo, hi = np.asarray(domain[0], float), np.asarray(domain[1], float)
-            pad = 0.1 * (hi - lo)
-            entry["in_data_range"] = bool(np.all((p["x"] >= lo - pad) & (p["x"] <= hi + pad)))
+            entry["in_data_range"] = in_domain(p["x"], domain)
         out.append(entry)
     return out
 
@@ -123,3 +157,42 @@ def match_exact(learned: list[dict], exact: np.ndarray, exact_field, *, length_s
             )
         out.append(entry)
     return out
+
+
+# A point is near the data when its distance to the nearest training state is at most
+# NEAR_FACTOR × the NEAR_QUANTILE of the training states' own nearest-neighbour distances.
+NEAR_QUANTILE, NEAR_FACTOR, NEAR_SAMPLE = 0.95, 2.0, 4000
+
+
+def nearest_distances(points: np.ndarray, frames: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """Distance from each point (k, n) to its nearest row of ``frames`` (m, n)."""
+    points, frames = np.atleast_2d(points), np.asarray(frames)
+    out = np.empty(len(points))
+    for i in range(0, len(points), chunk):
+        d = np.linalg.norm(points[i : i + chunk, None, :] - frames[None, :, :], axis=-1)
+        out[i : i + chunk] = d.min(axis=1)
+    return out
+
+
+def near_data(points: np.ndarray, frames: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(distance to the nearest training state, whether that is within reach of the data) for
+    each point, in units of the training states' per-component standard deviation.
+
+    A box around the data can hold large empty regions (the polymer's closure data fill a
+    diamond, not its box), where a learned landscape is pure extrapolation. "Within reach":
+    at most NEAR_FACTOR × the NEAR_QUANTILE of the nearest-neighbour distances among up to
+    NEAR_SAMPLE training states (a sample's spacing is wider than the whole set's: generous).
+    """
+    frames = np.asarray(frames, float)
+    scale = np.where(frames.std(axis=0) > 0, frames.std(axis=0), 1.0)
+    f = frames / scale
+    rng = np.random.default_rng(seed)
+    sample = f[rng.choice(len(f), min(len(f), NEAR_SAMPLE), replace=False)]
+    d_sample = np.empty(len(sample))
+    for i in range(0, len(sample), 1024):
+        d = np.linalg.norm(sample[i : i + 1024, None, :] - sample[None, :, :], axis=-1)
+        d[np.arange(d.shape[0]), np.arange(i, i + d.shape[0])] = np.inf
+        d_sample[i : i + 1024] = d.min(axis=1)
+    radius = NEAR_FACTOR * float(np.quantile(d_sample, NEAR_QUANTILE))
+    dist = nearest_distances(np.atleast_2d(points) / scale, f) if len(points) else np.zeros(0)
+    return dist, dist <= radius

@@ -123,7 +123,9 @@ def match_steady_states(states: list[dict], fixed_points: list[dict]) -> list[di
         else:
             s.update(nearest_fixed_point=None, relative_distance=None, fixed_point_kind=None)
         stable = [np.linalg.norm(np.asarray(p["x"]) - h) for p in fixed_points if p["kind"].startswith("stable")]
-        s["nearest_stable_relative_distance"] = float(np.min(stable)) / max(float(np.linalg.norm(h)), 1e-300) if stable else None
+        s["nearest_stable_relative_distance"] = (
+            float(np.min(stable)) / max(float(np.linalg.norm(h)), 1e-300) if stable else None
+        )
     return states
 
 

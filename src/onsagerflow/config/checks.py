@@ -92,6 +92,8 @@ def _check_system_models(config: Mapping[str, Any], name: str) -> None:
                 "there is no PCA space for an autoencoder to work in"
             )
         peer = ae["pretrained"]
+        if peer is None:  # the dynamics start untrained and learn jointly with the chart (NCS24)
+            continue
         if peer not in system["models"]:
             raise ConfigError(
                 f"models.{m}.autoencoder.pretrained: '{peer}' is not among {where}.models {system['models']}"

@@ -68,10 +68,11 @@ def learned_store(config: Mapping[str, Any], system: str) -> str:
 
 
 def pretrained_dir(config: Mapping[str, Any], system: str, run: str) -> str | None:
-    """The checkpoint an autoencoder run starts from: its pre-trained peer on the same n."""
+    """The checkpoint an autoencoder run starts from: its pre-trained peer on the same n (None
+    for a model without an autoencoder, or one whose dynamics start untrained)."""
     key, n = parse_run(run)
     ae = config["models"][key].get("autoencoder")
-    return model_dir(config["results"], system, run_name(ae["pretrained"], n)) if ae else None
+    return model_dir(config["results"], system, run_name(ae["pretrained"], n)) if ae and ae["pretrained"] else None
 
 
 def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | None = None) -> dict[str, Any]:
@@ -79,7 +80,6 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
     ``onsagerflow <stage>`` option that takes them (``out_dir`` for ``--out-dir``)."""
     results = config["results"]
     reduced = reduction(config, system) is not None
-    polymer = config["systems"][system]["type"] == "polymer"
     runs = runs_of(config, system)
     if stage in ("simulate", "ingest"):
         return {"out": data_store(results, system)}
@@ -96,6 +96,7 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
             "data": learned_store(config, system),
             "out": model_dir(results, system, run),
             "pretrained": pretrained_dir(config, system, run),
+            "reducer": pca_store(results, system) if reduced else None,
         }
     if stage == "evaluate":
         paths = {
@@ -103,10 +104,9 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
             "model": model_dir(results, system, run),
             "out_dir": eval_dir(results, system, run),
         }
-        if reduced:  # decoded-field errors (RBC) or the test ensembles' beads (polymer)
+        if reduced:  # decoded-field errors (RBC); the beads and decoded chains (polymer)
             paths["fields"] = data_store(results, system)
-            if not polymer:
-                paths["reducer"] = pca_store(results, system)
+            paths["reducer"] = pca_store(results, system)
         if pde_states_enabled(config, system):  # the PDE's steady states beside the learned fixed points
             paths["pde_states"] = pde_states_store(results, system)
         return paths

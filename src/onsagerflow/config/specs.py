@@ -78,7 +78,7 @@ def expand_seeds(config: dict) -> None:
     for key, names in copies.items():
         for name in names:
             ae = models[name].get("autoencoder")
-            if ae and ae["pretrained"] in copies:
+            if ae and ae["pretrained"] is not None and ae["pretrained"] in copies:
                 seed = models[name]["training"]["seed"]
                 peer = seed_key(ae["pretrained"], seed)
                 if peer not in copies[ae["pretrained"]]:
@@ -89,7 +89,13 @@ def expand_seeds(config: dict) -> None:
                 ae["pretrained"] = peer
     for key, spec in models.items():
         ae = spec.get("autoencoder")
-        if ae and ae["pretrained"] in copies and key not in copies and not SEEDED.fullmatch(key):
+        if (
+            ae
+            and ae["pretrained"] is not None
+            and ae["pretrained"] in copies
+            and key not in copies
+            and not SEEDED.fullmatch(key)
+        ):
             raise ConfigError(
                 f"models.{key}.autoencoder.pretrained: '{ae['pretrained']}' is trained from "
                 f"several seeds; give models.{key} seeds too (the same ones)"
@@ -142,7 +148,7 @@ def stage_spec(config: Mapping[str, Any], stage: str, system: str, model: str | 
             "training": training_spec(config, key, system),
         }
         ae = config["models"][key].get("autoencoder")
-        if ae:
+        if ae and ae["pretrained"] is not None:
             spec["pretrained_run"] = run_name(ae["pretrained"], n)
         return spec
     if stage == "evaluate":

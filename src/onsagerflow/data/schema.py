@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..errors import UserError
 from . import cf
 
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
@@ -25,7 +26,7 @@ PROVENANCE_ATTRS = ("onsagerflow_version", "git_sha", "config_sha256", "created"
 REQUIRED_ATTRS = ("system",) + PROVENANCE_ATTRS
 
 
-class SchemaError(ValueError):
+class SchemaError(UserError, ValueError):
     """A Dataset that breaks the canonical schema; the message names the culprit."""
 
 

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import UserError
+
 RTOL = 1e-8  # relative tolerance when comparing steps
 ATOL = 1e-12
 
 
-class TimeGridError(ValueError):
+class TimeGridError(UserError, ValueError):
     """A time axis that is neither uniform nor equal bursts of a uniform fine step."""
 
 

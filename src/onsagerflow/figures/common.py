@@ -48,3 +48,15 @@ def fixed_point_style(kind: str) -> dict:
     if kind.startswith("saddle"):
         return {"marker": "X", "facecolors": "w", "edgecolors": "k"}
     return {"marker": "o", "facecolors": "none", "edgecolors": "k"}
+
+
+def critical_point_style(kind: str) -> dict:
+    """A critical point of V by its type: filled circle a minimum, cross an index-1 saddle,
+    diamond a higher saddle, open circle a maximum or a degenerate point."""
+    if kind == "minimum":
+        return {"marker": "o", "facecolors": "k", "edgecolors": "k"}
+    if kind == "index-1 saddle":
+        return {"marker": "X", "facecolors": "w", "edgecolors": "k"}
+    if kind.endswith("saddle"):
+        return {"marker": "D", "facecolors": "w", "edgecolors": "k"}
+    return {"marker": "o", "facecolors": "none", "edgecolors": "k"}

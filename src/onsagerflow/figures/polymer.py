@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .common import fixed_point_style
+from .common import critical_point_style
 
 PLANES = [(0, 1), (0, 2), (1, 2)]
 
@@ -20,8 +20,9 @@ def landscape_figure(
     n_third: int = 40,
     title: str = "",
 ):
-    """V on the (Z1, Z2), (Z1, Z3), (Z2, Z3) planes, minimised over the third coordinate,
-    with the critical points and a fast and a slow trajectory. ``potential`` takes (…, 3)."""
+    """V on the (Z1, Z2), (Z1, Z3), (Z2, Z3) planes, minimised over the third coordinate (as
+    NCS24's v(z1, z2) = min over z3 of V), with V's own critical points and a trajectory of
+    each ensemble class. ``potential`` takes (…, 3)."""
     fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.2))
     for ax, (i, j) in zip(axes, PLANES):
         k = 3 - i - j
@@ -34,18 +35,22 @@ def landscape_figure(
         v = np.asarray(potential(pts.reshape(-1, 3))).reshape(A.shape).min(axis=-1)
         cs = ax.contourf(a, b, (v - v.min()).T, levels=30, cmap="viridis")
         fig.colorbar(cs, ax=ax, shrink=0.85, label="V − min V" if i == 1 else None)
-        for (name, z), col in zip(trajectories.items(), ("w", "tab:orange")):
+        for (name, z), col in zip(trajectories.items(), ("w", "tab:orange", "tab:red")):
             ax.plot(z[:, i], z[:, j], color=col, lw=1.0, label=f"{name} trajectory")
             ax.scatter(z[0, i], z[0, j], color=col, s=15)
         for p in critical:
             x = np.asarray(p["x"])
-            ax.scatter(x[i], x[j], s=55, zorder=5, **fixed_point_style(p["kind"]))
+            ax.scatter(x[i], x[j], s=55, zorder=5, **critical_point_style(p["type"]))
         ax.set_xlabel(f"Z{i + 1}")
         ax.set_ylabel(f"Z{j + 1}")
         ax.set_xlim(lo[i], hi[i])
         ax.set_ylim(lo[j], hi[j])
     axes[0].legend(fontsize=7, loc="upper left")
-    fig.suptitle(title + "  (● minimum, ✕ saddle, ○ maximum; V minimised over the third coordinate)", fontsize=9)
+    fig.suptitle(
+        title + "  (critical points of V: ● minimum, ✕ index-1 saddle, ◇ higher saddle, ○ maximum;"
+        " V minimised over the third coordinate)",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 
@@ -85,8 +90,9 @@ def unfolding_figure(groups: dict[str, dict], t_end: float, title: str = "", tim
 
 
 def conformations_figure(chains: list[np.ndarray], critical: list[dict], title: str = ""):
-    """Decoded chains at the critical points: (N, 3) in the (x, y) plane, or (N, 1) — the
-    x-coordinates alone — against the bead index (a fold shows as a V)."""
+    """Decoded chains at V's critical points: (N, 3) in the (x, y) plane, or (N, 1) — the
+    x-coordinates alone — against the bead index (a fold shows as a V), each titled with its
+    type, |x_N − x_1|, |x_N + x_1| and fold ratio |x_N + x_1| / extension."""
     n = max(1, len(chains))
     fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.2), squeeze=False)
     for ax, r, p in zip(axes[0], chains, critical):
@@ -96,7 +102,13 @@ def conformations_figure(chains: list[np.ndarray], critical: list[dict], title: 
         ax.scatter(*xy[-1], c="tab:red", s=30, zorder=5, label="bead N")
         if r.shape[1] >= 2:
             ax.set_aspect("equal", adjustable="datalim")
-        ax.set_title(f"{p['type']} at Z = {np.round(p['x'], 1).tolist()}", fontsize=7)
+        c = p.get("conformation")
+        shape = (
+            f"\n|xN−x1| = {c['end_to_end_diff']:.2f}, |xN+x1| = {c['end_to_end_sum']:.2f}, fold {c['fold_ratio']:.2f}"
+            if c
+            else ""
+        )
+        ax.set_title(f"{p['type']} at Z = {np.round(p['x'], 1).tolist()}{shape}", fontsize=7)
         ax.set_xlabel("x (stretching)")
     axes[0, 0].set_ylabel("y" if chains and chains[0].shape[1] >= 2 else "bead index")
     axes[0, 0].legend(fontsize=7)

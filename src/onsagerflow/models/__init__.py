@@ -25,14 +25,16 @@ def build_model(
     all_specs: Mapping[str, Mapping[str, Any]] | None = None,
     input_dim: int | None = None,
     fixed: int = 0,
+    positions_dim: int | None = None,
 ) -> nnx.Module:
     """Instantiate the model named by ``spec['type']`` for states of dimension n.
 
     An MLP-ODE with ``match_params_of: <key>`` takes the hidden width that brings its
     parameter count closest to that model's (looked up in ``all_specs``). An OnsagerNet
     with an ``autoencoder`` block becomes a JointModel whose PCA-ResNet maps the
-    ``input_dim`` leading PCA coordinates to n. An ``s_onsagernet`` (stochastic,
-    docs/science.md, "S-OnsagerNet") takes the OnsagerNet keys plus ``diffusion`` and optional
+    ``input_dim`` leading PCA coordinates to n (``positions_dim``: the bead coordinates behind
+    them, for a chart of form ncs24 or a loss that measures positions). An ``s_onsagernet``
+    (stochastic, docs/science.md, "S-OnsagerNet") takes the OnsagerNet keys plus ``diffusion`` and optional
     ``sigma_init`` (initial noise amplitude in normalised units, default 1) and
     ``sigma_floor``. A ``sindy`` model is the polynomial of its ``degree`` with zero
     coefficients until ``fit_sindy`` fills them.
@@ -53,6 +55,9 @@ def build_model(
             beta=spec["beta"],
             activation=spec["activation"],
             forcing=spec["forcing"],
+            matrices=spec["matrices"],
+            matrix_width=spec.get("matrix_width"),
+            matrix_depth=spec.get("matrix_depth"),
             rngs=rngs,
             param_dtype=dtype,
         )
@@ -82,6 +87,9 @@ def build_model(
                 rngs=rngs,
                 param_dtype=dtype,
                 fixed=fixed,
+                form=ae["form"],
+                input_scale=ae["input_scale"],
+                positions_dim=positions_dim,
             ),
         )
     width = spec.get("width")  # an mlp_ode: its own width, or one matching a peer's parameter count

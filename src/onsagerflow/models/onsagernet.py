@@ -1,9 +1,11 @@
 """OnsagerNet (docs/science.md, "OnsagerNet"; PRF21):  dz/dt = −(M(z) + W(z)) ∇V(z) + f(z).
 
-M = L Lᵀ + α I (symmetric positive definite), W = U − Uᵀ (antisymmetric), with L
-(lower triangle, diagonal included) and U (strict upper triangle) read off one
-network head of n² outputs; V = ½ Σ φ_i(z)² + β|z|² with φ a residual MLP plus a
-linear term; f(z) = F z + f₀ (or none). Every method takes states of shape (..., n).
+M = L Lᵀ + α I (symmetric positive definite), W = U − Uᵀ (antisymmetric). With
+``matrices="shared"`` L (lower triangle, diagonal included) and U (strict upper triangle) are
+read off one network head of n² outputs; with ``"separate"`` (NCS24's code) two networks give
+full n × n matrices L and U, each squashed elementwise by tanh. V = ½ Σ φ_i(z)² + β|z|² with φ
+a residual MLP plus a linear term; f(z) = F z + f₀ (or none). Every method takes states of
+shape (..., n).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import numpy as np
 from flax import nnx
 
 from .layers import MLP
+
+MATRICES = ("shared", "separate")
 
 
 class OnsagerNet(nnx.Module):
@@ -30,6 +34,9 @@ class OnsagerNet(nnx.Module):
         beta: float = 0.1,
         activation: str = "requr",
         forcing: str = "linear",
+        matrices: str = "shared",
+        matrix_width: int | None = None,
+        matrix_depth: int | None = None,
         rngs: nnx.Rngs,
         param_dtype=jnp.float32,
     ):
@@ -37,12 +44,20 @@ class OnsagerNet(nnx.Module):
             raise ValueError(f"OnsagerNet needs alpha > 0 and beta > 0 (got {alpha}, {beta})")
         if forcing not in ("linear", "none"):
             raise ValueError(f"forcing must be 'linear' or 'none', got '{forcing}'")
+        if matrices not in MATRICES:
+            raise ValueError(f"matrices must be one of {MATRICES}, got '{matrices}'")
         m = potential_dim or n
         kw = dict(rngs=rngs, param_dtype=param_dtype)
         self.n, self.alpha, self.beta, self.forcing_kind = n, float(alpha), float(beta), forcing
+        self.matrices_kind = matrices
         self.phi = MLP(n, m, width=width, depth=depth, act=activation, residual=True, **kw)
         self.phi_linear = nnx.Linear(n, m, use_bias=False, **kw)
-        self.mw = MLP(n, n * n, width=width, depth=depth, act=activation, **kw)
+        mkw = dict(width=matrix_width or width, depth=matrix_depth or depth, act=activation, **kw)
+        if matrices == "shared":
+            self.mw = MLP(n, n * n, **mkw)
+        else:
+            self.m_net = MLP(n, n * n, **mkw)
+            self.w_net = MLP(n, n * n, **mkw)
         if forcing == "linear":
             self.F = nnx.Param(jnp.zeros((n, n), param_dtype))
             self.f0 = nnx.Param(jnp.zeros((n,), param_dtype))
@@ -57,10 +72,15 @@ class OnsagerNet(nnx.Module):
 
     def matrices(self, z):
         """(M, W): dissipation (SPD) and conservative (antisymmetric) matrices at z."""
-        a = self.mw(z).reshape(*z.shape[:-1], self.n, self.n)
-        lower = jnp.tril(a)
-        upper = jnp.triu(a, k=1)
-        eye = jnp.eye(self.n, dtype=a.dtype)
+        shape = (*z.shape[:-1], self.n, self.n)
+        if self.matrices_kind == "shared":
+            a = self.mw(z).reshape(shape)
+            lower = jnp.tril(a)
+            upper = jnp.triu(a, k=1)
+        else:
+            lower = jnp.tanh(self.m_net(z).reshape(shape))
+            upper = jnp.tanh(self.w_net(z).reshape(shape))
+        eye = jnp.eye(self.n, dtype=lower.dtype)
         M = lower @ jnp.swapaxes(lower, -1, -2) + self.alpha * eye
         W = upper - jnp.swapaxes(upper, -1, -2)
         return M, W

@@ -1,8 +1,9 @@
-"""Helpers the stages share: reading a system's observed variable, writing JSON."""
+"""Helpers the stages share: reading a system's observed variable, reading and writing JSON."""
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..data import atomic_path, split_mask
+from ..data import SchemaError, atomic_path, split_mask
 from ..data.schema import PROVENANCE_ATTRS
 from ..data.timegrid import TimeGrid, time_grid
+from ..errors import DamagedFileError
+
+log = logging.getLogger("onsagerflow")
+TRAINING_KEYS = ("best_epoch", "best_val_loss", "epochs_run", "train_seconds", "device")
+JUDGED_KEYS = ("initial_val_loss", "trivial_val_loss")  # absent from checkpoints made before the judge
 
 
 def observed(ds: xr.Dataset, where: str = "store") -> str:
@@ -21,12 +27,12 @@ def observed(ds: xr.Dataset, where: str = "store") -> str:
     name = ds.attrs.get("observed")
     if name is None:
         if len(ds.data_vars) != 1:
-            raise KeyError(
+            raise SchemaError(
                 f"{where}: set the 'observed' attribute; it has several data variables {sorted(map(str, ds.data_vars))}"
             )
         name = next(iter(ds.data_vars))
     if name not in ds.data_vars:
-        raise KeyError(f"{where}: observed variable '{name}' is not among {sorted(map(str, ds.data_vars))}")
+        raise SchemaError(f"{where}: observed variable '{name}' is not among {sorted(map(str, ds.data_vars))}")
     return str(name)
 
 
@@ -60,6 +66,42 @@ def load_run(model_dir: str | Path) -> LoadedRun:
     model64 = as_float64(model)  # root finding, rollouts and SDE paths want the precision
     dyn = model64.dynamics if hasattr(model64, "dynamics") else model64
     return LoadedRun(model64, dyn, norm, meta, LatentChart(model64, meta))
+
+
+def training_summary(meta: dict) -> dict:
+    """A checkpoint's training record as metrics.json carries it: the curve's summary, the
+    references it was judged against, and its 'did not learn' warnings (logged here too)."""
+    out = {k: meta[k] for k in TRAINING_KEYS}
+    out.update({k: meta.get(k) for k in JUDGED_KEYS})
+    out["warnings"] = list(meta.get("warnings", []))
+    for w in out["warnings"]:
+        log.warning("%s did not learn: %s", meta["run"], w)
+    return out
+
+
+def read_json(path: str | Path, what: str = "metrics file", needs: tuple[str, ...] = ()) -> dict:
+    """A JSON object written by an earlier stage, checked as it is read: a missing,
+    truncated or malformed file (or one without the keys ``needs``) is a one-line error
+    naming it."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise DamagedFileError(f"{what} not found: {p}; rerun the step that writes it") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DamagedFileError(
+            f"{what} {p} is not valid JSON ({exc}): it is truncated or damaged; delete it and rerun the "
+            "step that wrote it"
+        ) from None
+    if not isinstance(data, dict):
+        raise DamagedFileError(f"{what} {p} holds a JSON {type(data).__name__}, not an object; delete it and rerun")
+    missing = [k for k in needs if k not in data]
+    if missing:
+        raise DamagedFileError(
+            f"{what} {p} lacks {missing} (made by another version of onsagerflow?); delete it and rerun the "
+            "step that wrote it"
+        )
+    return data
 
 
 def long_rollouts_dataset(

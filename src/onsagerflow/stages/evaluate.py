@@ -36,7 +36,16 @@ from ..models.dynamics import physical_field
 from ..models.reducers import PCA
 from ..provenance import stamp
 from ..systems import get_system, known_systems
-from .common import LoadedRun, load_run, long_rollouts_dataset, observed, split_array, store_grid, write_json
+from .common import (
+    LoadedRun,
+    load_run,
+    long_rollouts_dataset,
+    observed,
+    split_array,
+    store_grid,
+    training_summary,
+    write_json,
+)
 from .evaluate_latent import compare_pde_states, latent_metrics
 
 log = logging.getLogger("onsagerflow.evaluate")
@@ -111,7 +120,7 @@ def run(
     if spec["system"]["type"] == "polymer":  # stochastic models on held-out test ensembles
         from . import evaluate_sde
 
-        return evaluate_sde.run(spec, data, model_dir, out_dir, fields)
+        return evaluate_sde.run(spec, data, model_dir, out_dir, fields, reducer)
     out = Path(out_dir)
     ctx = load_context(spec, data, model_dir)
     test = test_rollouts(ctx)
@@ -345,7 +354,7 @@ def assemble_metrics(
                 long_time_statistics(long.truth, long.t, cfg["long_discard"]) if long.truth is not None else None
             ),
         },
-        "training": {k: meta[k] for k in ("best_epoch", "best_val_loss", "epochs_run", "train_seconds", "device")},
+        "training": training_summary(meta),
         "latent_metrics": latent,
     }
 

@@ -107,7 +107,9 @@ def authors_protocol(field, args, h, test, cfg, fps) -> dict:
     tol = dict(rtol=cfg["long_rtol"], atol=cfg["long_atol"], bound=test.bound, center=test.center)
     span = float(time[coarse[-1]] - time[coarse[0]])
     ends = horizon_rollouts(field, args, h, time, coarse, [*cfg["horizons"], span], **tol)
-    horizons = {f"{T:g}": authors_horizon_error(ends[T][0], ends[T][1], rms) for T in sorted(cfg["horizons"]) if T in ends}
+    horizons = {
+        f"{T:g}": authors_horizon_error(ends[T][0], ends[T][1], rms) for T in sorted(cfg["horizons"]) if T in ends
+    }
     last, truth_last = ends[span]
     distance = np.linalg.norm(last[:, 0] - truth_last[:, 0], axis=-1)
     hc = h[:, coarse]

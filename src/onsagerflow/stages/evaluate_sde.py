@@ -17,22 +17,30 @@ from typing import Any
 import jax
 import numpy as np
 
+from ..analysis.critical_points import find_critical_points, saddle_connections
 from ..analysis.ensembles import abs_correlation, censor, covariance_error, ks_statistic, moment_errors, wasserstein1
-from ..analysis.fixed_points import find_fixed_points
+from ..analysis.fixed_points import find_fixed_points, near_data
+from ..analysis.folds import chain_folds
 from ..analysis.sde import physical_sde, simulate_sde
+from ..config import ConfigError
 from ..data import build_dataset, open_store, split_mask, write_store
 from ..data.cf import latent_labels
-from ..models.dynamics import physical_field
+from ..models.dynamics import physical_field, physical_potential
+from ..models.reducers import PCA
 from ..provenance import stamp
 from ..systems.polymer import unfolding_time
-from .common import load_run, observed, split_array, write_json
+from .common import load_run, observed, split_array, training_summary, write_json
 
 log = logging.getLogger("onsagerflow.evaluate")
 
 LABELS = {0: "fast", 1: "slow", 2: "unlabelled"}
 
 
-def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None = None) -> None:
+def run(
+    spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None = None, reducer: str | None = None
+) -> None:
+    """``fields``: the bead store (closure correlations); ``reducer``: its pca.zarr (the
+    decoded chain at each critical point of V)."""
     t_start = time.perf_counter()
     out = Path(out_dir)
     cfg = spec["evaluation"]
@@ -47,7 +55,7 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
     z_true = chart.encode(y_test)  # the run's latent coordinates (physical units of h)
     observables = ds.attrs.get("observables", "").split()
     if "extension" not in observables:
-        raise ValueError(
+        raise ConfigError(
             f"{data}: the ensemble evaluation needs the extension among the latent "
             f"observables (reduction.observables), found {observables}"
         )
@@ -117,45 +125,50 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
             per_ensemble[-1]["unfolding_time"]["wasserstein1_relative"] or np.nan,
         )
 
-    # --- critical points of the learned drift, in the run's latent units
-    field, args = physical_field(dyn, norm)
+    # --- fixed points of the learned drift, and the critical points of V itself (the only
+    # points called minima and saddles), in the run's latent units
     frames = train.reshape(-1, train.shape[-1])
-    rng = np.random.default_rng(cfg["seed"])
-    k = cfg["fixed_point_starts"]
-    starts = np.concatenate(
-        [
-            frames[rng.choice(len(frames), k - k // 2)],
-            rng.uniform(frames.min(0), frames.max(0), size=(k // 2, frames.shape[-1])),
-        ]
-    )
+    starts = newton_starts(frames, cfg["fixed_point_starts"], cfg["seed"])
+    domain = (frames.min(0), frames.max(0))
     length_scale = float(np.linalg.norm(norm.scale))
-    critical = find_fixed_points(
+    field, args = physical_field(dyn, norm)
+    fixed = find_fixed_points(
         field,
         starts,
         args=args,
         length_scale=length_scale,
         field_scale=length_scale / norm.time_scale,
-        domain=(frames.min(0), frames.max(0)),
+        domain=domain,
     )
-    for c in critical:
-        c["type"] = (
-            "minimum" if c["kind"].startswith("stable") else ("saddle" if c["kind"].startswith("saddle") else c["kind"])
+    mark_near_data(fixed, frames, cfg["seed"])
+    log.info("drift fixed points: %s", [(np.round(c["x"], 2).tolist(), c["kind"]) for c in fixed])
+    critical = None
+    if hasattr(dyn, "potential"):
+        critical = potential_critical_points(dyn, norm, frames, starts, domain, cfg["seed"])
+        mark_near_data(critical, frames, cfg["seed"])
+        if reducer is not None:
+            pca = PCA.load(reducer)
+            zc = np.array([c["x"] for c in critical])
+            chains = decoded_chains(chart, pca, zc, n_obs)
+            ext = chart.decode(zc)[..., ie] if len(zc) else []  # the observable, in its own units
+            for c, x, e in zip(critical, chains, ext):
+                c["conformation"] = conformation(x, e)
+        log.info(
+            "critical points of V: %s",
+            [
+                (np.round(c["x"], 2).tolist(), c["type"], round(c.get("conformation", {}).get("fold_ratio", np.nan), 2))
+                for c in critical
+            ],
         )
-    log.info("critical points: %s", [(np.round(c["x"], 2).tolist(), c["type"]) for c in critical])
 
-    # --- do the closure coordinates track the folds? (NCS24: |Z2| ~ |x_N − x_1|, |Z3| ~ |x_N + x_1|)
-    correlations = None
+    # --- do the closure coordinates track the folds? NCS24: |Z2| ~ |x_N − x_1|, |Z3| ~ |x_N + x_1|,
+    # on the training data as the authors show them; the test data beside them
+    correlations = correlations_test = None
     if fields and z_true.shape[-1] >= n_obs + 2:
         raw = open_store(fields)
-        diff = raw["end_to_end_diff"].isel(trajectory=test).values
-        summ = raw["end_to_end_sum"].isel(trajectory=test).values
-        z2, z3 = z_true[..., n_obs], z_true[..., n_obs + 1]  # the first two closure coordinates
-        correlations = {
-            "Z2_vs_end_to_end_diff": abs_correlation(z2, diff),
-            "Z3_vs_end_to_end_sum": abs_correlation(z3, summ),
-            "Z2_vs_end_to_end_sum": abs_correlation(z2, summ),
-            "Z3_vs_end_to_end_diff": abs_correlation(z3, diff),
-        }
+        train_ids = np.flatnonzero(split_mask(ds, "train"))
+        correlations = closure_correlations(train, raw, train_ids, n_obs)
+        correlations_test = closure_correlations(z_true, raw, test, n_obs)
 
     var = ds[variable]
     pred_ds = build_dataset(
@@ -200,10 +213,11 @@ def run(spec: dict, data: str, model_dir: str, out_dir: str, fields: str | None 
         },
         "ensembles": per_ensemble,
         "critical_points": critical,
-        "fixed_points": critical,
+        "fixed_points": fixed,
         "correlations": correlations,
+        "correlations_test": correlations_test,
         "diffusion": meta["model_spec"].get("diffusion"),
-        "training": {k: meta[k] for k in ("best_epoch", "best_val_loss", "epochs_run", "train_seconds", "device")},
+        "training": training_summary(meta),
         "evaluate_seconds": time.perf_counter() - t_start,
         "provenance": provenance,
     }
@@ -218,3 +232,80 @@ def _cut_unbounded(z: np.ndarray, center: np.ndarray, bound: float):
     out = ~(np.isfinite(dist) & (dist <= bound))  # (paths, time)
     after = np.cumsum(out, axis=1) > 0
     return np.where(after[..., None], np.nan, z), ~after.any(axis=1)
+
+
+def mark_near_data(points: list[dict], frames: np.ndarray, seed: int) -> None:
+    """Each point's distance to the nearest training state (in units of the training data's
+    per-component std) as ``data_distance``; ``in_data_range`` holds only for a point inside
+    the data's box and within reach of a training state (analysis.fixed_points.near_data)."""
+    if not points:
+        return
+    dist, near = near_data(np.array([p["x"] for p in points]), frames, seed)
+    for p, d, ok in zip(points, dist, near):
+        p["data_distance"] = float(d)
+        p["in_data_range"] = bool(p.get("in_data_range", True) and ok)
+
+
+def newton_starts(frames: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """k Newton starts: half training states, half uniform in the training data's box."""
+    rng = np.random.default_rng(seed)
+    return np.concatenate(
+        [
+            frames[rng.choice(len(frames), k - k // 2)],
+            rng.uniform(frames.min(0), frames.max(0), size=(k // 2, frames.shape[-1])),
+        ]
+    )
+
+
+def potential_critical_points(dyn, norm, frames, starts, domain, seed: int) -> list[dict]:
+    """Critical points of the learned V in the run's latent units (V(x) = V_model(z(x)): the
+    same points and Hessian indices as in normalised units). |∇V| is judged against its RMS
+    over training states."""
+    import jax.numpy as jnp
+
+    pot = physical_potential(dyn, norm)
+
+    def potential(x, _=None):
+        return pot(x)
+
+    sample = frames[np.random.default_rng(seed + 1).choice(len(frames), min(len(frames), 512), replace=False)]
+    g = np.asarray(jax.jit(jax.vmap(jax.grad(potential)))(jnp.asarray(sample)))
+    grad_scale = float(np.sqrt(np.mean(np.sum(g**2, axis=-1))))
+    length = float(np.linalg.norm(norm.scale))
+    points = find_critical_points(
+        potential, starts, length_scale=length, grad_scale=grad_scale if grad_scale > 0 else 1.0, domain=domain
+    )
+    # which minima each index-1 saddle joins: its two steepest-descent paths
+    return saddle_connections(potential, points, step=1e-3 * length, match_tol=1e-2 * length)
+
+
+def decoded_chains(chart, pca: PCA, z: np.ndarray, n_obs: int) -> np.ndarray:
+    """Bead coordinates (k, N, d) decoded from latent states z (k, n): the chart gives the
+    PCA coordinates (the observables lead and are dropped), the PCA the positions (the
+    coordinates its ``select`` kept, e.g. x alone)."""
+    if len(z) == 0:
+        return np.zeros((0, *pca.shape))
+    y = chart.decode(np.asarray(z))[..., n_obs:]
+    return pca.inverse_rows(pca.pad(y)).reshape(len(z), *pca.shape)
+
+
+def conformation(chain: np.ndarray, extension_latent: float) -> dict:
+    """A decoded chain's extension, |x_N − x_1|, |x_N + x_1| and fold ratio |x_N + x_1| /
+    extension (x = its first coordinate, the stretching axis), beside the extension the
+    latent state itself holds (its observable Z1, which the chart does not decode)."""
+    folds = chain_folds(np.asarray(chain)[:, 0])
+    return {**{k: float(v) for k, v in folds.items()}, "extension_latent": float(extension_latent)}
+
+
+def closure_correlations(z: np.ndarray, raw, ids: np.ndarray, n_obs: int) -> dict:
+    """Pearson correlations of |Z2|, |Z3| (the first two closure coordinates) with |x_N − x_1|
+    and |x_N + x_1| over every frame of the trajectories ``ids`` of the bead store."""
+    diff = raw["end_to_end_diff"].isel(trajectory=ids).values
+    summ = raw["end_to_end_sum"].isel(trajectory=ids).values
+    z2, z3 = z[..., n_obs], z[..., n_obs + 1]
+    return {
+        "Z2_vs_end_to_end_diff": abs_correlation(z2, diff),
+        "Z3_vs_end_to_end_sum": abs_correlation(z3, summ),
+        "Z2_vs_end_to_end_sum": abs_correlation(z2, summ),
+        "Z3_vs_end_to_end_diff": abs_correlation(z3, diff),
+    }

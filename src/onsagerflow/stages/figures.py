@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from ..figures.potential import plane_through, potential_figure
 from ..figures.training import training_figure
 from ..provenance import stamp
 from ..training.checkpoint import HISTORY
-from .common import load_run
+from .common import load_run, read_json
 
 log = logging.getLogger("onsagerflow.figures")
 
@@ -30,7 +29,7 @@ def run(spec: dict, models: dict[str, str], evals: dict[str, str], out_dir: str)
     sys_spec = spec["system"]
     name = sys_spec["name"]
     provenance = stamp(spec)
-    metrics = {m: json.loads((Path(evals[m]) / "metrics.json").read_text()) for m in spec["models"]}
+    metrics = {m: read_json(Path(evals[m]) / "metrics.json") for m in spec["models"]}
     longs = {m: read_zarr(Path(evals[m]) / "long_rollouts.zarr").load() for m in spec["models"]}
     exact = None
     first = metrics[spec["models"][0]]
@@ -84,7 +83,7 @@ def run_potential(spec: dict, model_dir: str, eval_dir: str, out_stem: str) -> N
     sys_spec = spec["system"]
     name, key = sys_spec["name"], spec["model"]
     provenance = stamp(spec)
-    metrics = json.loads((Path(eval_dir) / "metrics.json").read_text())
+    metrics = read_json(Path(eval_dir) / "metrics.json")
     exact = np.array([p["x"] for p in metrics["exact_fixed_points"]]) if metrics.get("exact_fixed_points") else None
     long = read_zarr(Path(eval_dir) / "long_rollouts.zarr")
     truth = long["truth"].isel(start=0).values if "truth" in long else None
@@ -144,7 +143,7 @@ def run_fields(
         f"{name} variance spectrum",
     )
 
-    metrics = {r: json.loads((Path(evals[r]) / "metrics.json").read_text()) for r in spec["models"]}
+    metrics = {r: read_json(Path(evals[r]) / "metrics.json") for r in spec["models"]}
     by_n: dict[int, list[str]] = {}
     for r in spec["models"]:
         by_n.setdefault(metrics[r]["latent"], []).append(r)
@@ -225,7 +224,7 @@ def run_potential_3d(spec: dict, model_dir: str, eval_dir: str, latent: str, out
         raise ValueError(
             f"{model_dir}: a 3D view of the potential needs a run on 3 coordinates, not {loaded.meta['n']}"
         )
-    metrics = json.loads((Path(eval_dir) / "metrics.json").read_text())
+    metrics = read_json(Path(eval_dir) / "metrics.json")
     lat = open_store(latent)
     coarse = _coarse_indices(lat)
     y = lat["h"].isel(trajectory=np.flatnonzero(split_mask(lat, "test")), time=coarse).values
@@ -285,12 +284,13 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
     from ..data import open_store, split_mask
     from ..figures.polymer import conformations_figure, extension_figure, landscape_figure, unfolding_figure
     from ..models.reducers import PCA
+    from .evaluate_sde import decoded_chains
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = spec["system"]["name"]
     provenance = stamp(spec)
-    m = json.loads((Path(eval_dir) / "metrics.json").read_text())
+    m = read_json(Path(eval_dir) / "metrics.json")
     loaded = load_run(model_dir)
     norm, chart, dyn = loaded.norm, loaded.chart, loaded.dynamics
     lat = open_store(latent)
@@ -298,7 +298,7 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
     z = chart.encode(lat["h"].isel(trajectory=test).values)
     t = lat["time"].values
     labels = np.asarray(lat["unfolding"].values)[test]
-    critical = m["critical_points"]
+    critical = m["critical_points"] or []  # V's own critical points (none without a potential)
 
     if z.shape[-1] >= 3:
         v = jax.jit(lambda x: dyn.potential((x - norm.mean) / norm.scale))
@@ -332,14 +332,13 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
         f"{name} unfolding times",
     )
 
-    pca = PCA.load(reducer)
-    obs = int(lat.attrs.get("n_observables", 0))
-    chains = []
-    for c in critical:
-        y = chart.decode(np.asarray(c["x"])[None])[0][obs:]  # the observables lead; PCA coordinates follow
-        chains.append(pca.inverse_rows(pca.pad(y[None]))[0].reshape(pca.shape))
+    chains = decoded_chains(
+        chart, PCA.load(reducer), np.array([c["x"] for c in critical]), int(lat.attrs.get("n_observables", 0))
+    )
     save_figure(
-        conformations_figure(chains, critical, title=f"{name}: decoded chains at the critical points of {run}"),
+        conformations_figure(
+            list(chains), critical, title=f"{name}: decoded chains at the critical points of V, {run}"
+        ),
         out / f"conformations_{run}",
         provenance,
         f"{name} conformations",

@@ -1,18 +1,53 @@
-"""``onsagerflow table``: one row per system and model, CSV and Markdown."""
+"""``onsagerflow table``: one row per system and model, CSV and Markdown.
+
+Every metrics file is checked as it is read (valid JSON, the keys a row needs); a run
+whose training did not learn (training.warnings in its metrics) gets its warnings in
+the 'training warnings' column of the CSV, and a mark after its name in the Markdown,
+with the warnings as notes under the table.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..data import atomic_path
+from ..errors import DamagedFileError
+from .common import read_json
 
 log = logging.getLogger("onsagerflow.table")
+
+WARNINGS = "training warnings"  # CSV column: the run's 'did not learn' warnings, '; '-joined
+MARK = "⚠"  # after a model's name in the Markdown tables when it has warnings
+METRICS_KEYS = ("system", "training", "provenance")
+
+
+def read_metrics(path: str) -> dict:
+    return read_json(path, "metrics file", needs=METRICS_KEYS)
+
+
+def learning_warnings(m: dict) -> str:
+    return "; ".join(m["training"].get("warnings", []))  # metrics made before the judge have none
+
+
+def rows(metrics_files: list[str], make_row) -> list[dict]:
+    """One row per metrics file; a file without a key its row needs is named."""
+    out = []
+    for f in metrics_files:
+        m = read_metrics(f)
+        try:
+            r = make_row(m)
+        except (KeyError, TypeError, IndexError) as exc:
+            raise DamagedFileError(
+                f"metrics file {f} lacks {exc} for this table (made by another version of onsagerflow, or "
+                "damaged); delete it and rerun the evaluate rule"
+            ) from None
+        r[WARNINGS] = learning_warnings(m)
+        out.append(r)
+    return out
 
 
 def row(m: dict) -> dict:
@@ -51,7 +86,7 @@ def row(m: dict) -> dict:
 def run(metrics_files: list[str], out_csv: str, out_md: str, make_row=None, notes: list[str] | None = None) -> None:
     """One row per metrics file (``row`` by default), written as CSV and Markdown (``notes`` as
     footnotes under the Markdown table)."""
-    df = pd.DataFrame([(make_row or row)(json.loads(Path(f).read_text())) for f in metrics_files])
+    df = pd.DataFrame(rows(metrics_files, make_row or row))
     with atomic_path(out_csv) as tmp:
         df.to_csv(tmp, index=False)
     footer = "\n" + "\n".join(f"- {note}" for note in notes) + "\n" if notes else ""
@@ -124,8 +159,24 @@ def with_seed_summaries(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=df.columns)
 
 
+def marked(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The table without the warnings column, a mark after each model that has warnings,
+    and one note per such model."""
+    if WARNINGS not in df:
+        return df, []
+    df, notes = df.copy(), []
+    for i, w in enumerate(df[WARNINGS]):
+        if not isinstance(w, str) or not w:
+            continue
+        name = f"{df['system'].iloc[i]} {df['model'].iloc[i]}"
+        df.iloc[i, df.columns.get_loc("model")] = f"{df['model'].iloc[i]} {MARK}"
+        why = "some of its seeds did not learn (rows above)" if w == "varies" else f"did not learn: {w}"
+        notes.append(f"- {MARK} {name}: {why}")
+    return df.drop(columns=WARNINGS), notes
+
+
 def to_markdown(df: pd.DataFrame) -> str:
-    df = with_seed_summaries(df)
+    df, notes = marked(with_seed_summaries(df))
 
     def fmt(v):
         if isinstance(v, float):
@@ -134,7 +185,7 @@ def to_markdown(df: pd.DataFrame) -> str:
 
     lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in df.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
 NEAR = 0.1  # a settled state "has" a learned fixed point within this relative distance
@@ -201,17 +252,30 @@ LATENT_NOTES = [
 
 
 def run_latent(metrics_files: list[str], out_csv: str, out_md: str) -> None:
-    order = sorted(
-        metrics_files,
-        key=lambda f: (lambda m: (m["system"], m["latent"], m["autoencoder"], m["model_key"]))(
-            json.loads(Path(f).read_text())
-        ),
-    )
-    run(order, out_csv, out_md, latent_row, LATENT_NOTES)
+    def order(f):
+        m = read_metrics(f)
+        try:
+            return (m["system"], m["latent"], m["autoencoder"], m["model_key"])
+        except KeyError as exc:
+            raise DamagedFileError(
+                f"metrics file {f} lacks {exc} for the latent table; rerun the evaluate rule"
+            ) from None
+
+    run(sorted(metrics_files, key=order), out_csv, out_md, latent_row, LATENT_NOTES)
+
+
+def _critical_label(c: dict) -> str:
+    fold = c.get("conformation", {}).get("fold_ratio")
+    return c["type"] + (f" (fold {fold:.2f})" if fold is not None else "")
 
 
 def polymer_row(m: dict) -> dict:
-    """One stochastic run: critical points, ensemble statistics (NCS24), closure correlations."""
+    """One stochastic run: V's critical points (with the fold ratio of each decoded chain),
+    the drift's fixed points, ensemble statistics (NCS24), closure correlations."""
+    from ..analysis.folds import folded_saddle_summary
+
+    critical = m.get("critical_points")  # None: a model without a potential (SINDy)
+    fixed = m["fixed_points"]
     r = {
         "system": m["system"],
         "n": m["latent"],
@@ -219,11 +283,17 @@ def polymer_row(m: dict) -> dict:
         "closure": "PCA-ResNet" if m["autoencoder"] else "PCA",
         "diffusion": m["diffusion"],
         "params": m["param_count"],
-        "critical points in data range": ", ".join(
-            sorted(c["type"] for c in m["critical_points"] if c.get("in_data_range", True))
-        )
+        "critical points of V in data range": (
+            "; ".join(_critical_label(c) for c in critical if c.get("in_data_range", True)) or "none"
+            if critical is not None
+            else "– (no V)"
+        ),
+        "V outside": sum(not c.get("in_data_range", True) for c in critical) if critical is not None else None,
+        "folded saddle joins two stretched minima": (
+            folded_saddle_summary(critical)["folded_saddle_joins_stretched_minima"] if critical is not None else None
+        ),
+        "drift fixed points in data range": ", ".join(sorted(p["kind"] for p in fixed if p.get("in_data_range", True)))
         or "none",
-        "outside": sum(not c.get("in_data_range", True) for c in m["critical_points"]),
     }
     for e in m["ensembles"]:
         tag = f"{e['label']} #{e['ensemble']}"
@@ -233,8 +303,8 @@ def polymer_row(m: dict) -> dict:
         r[f"{tag}: unfolding KS"] = e["unfolding_time"]["ks"]
         r[f"{tag}: covariance error"] = e["covariance_error"]
     c = m.get("correlations") or {}
-    r["corr(|Z2|, |xN−x1|)"] = c.get("Z2_vs_end_to_end_diff")
-    r["corr(|Z3|, |xN+x1|)"] = c.get("Z3_vs_end_to_end_sum")
+    r["corr(|Z2|, |xN−x1|) train"] = c.get("Z2_vs_end_to_end_diff")
+    r["corr(|Z3|, |xN+x1|) train"] = c.get("Z3_vs_end_to_end_sum")
     return r
 
 
@@ -293,6 +363,7 @@ BASELINE_COLUMNS = [
     "fixed-point error",
     "ensemble std error",
     "unfolding W1/mean",
+    WARNINGS,
 ]
 
 BASELINE_NOTES = [
@@ -309,7 +380,7 @@ BASELINE_NOTES = [
 
 def run_baselines(metrics_files: list[str], out_csv: str, out_md: str) -> None:
     """Every run of every system, OnsagerNet beside the baselines, with footnotes in the Markdown."""
-    df = pd.DataFrame([baseline_row(json.loads(Path(f).read_text())) for f in metrics_files], columns=BASELINE_COLUMNS)
+    df = pd.DataFrame(rows(metrics_files, baseline_row), columns=BASELINE_COLUMNS)
     with atomic_path(out_csv) as tmp:
         df.to_csv(tmp, index=False)
     with atomic_path(out_md) as tmp:

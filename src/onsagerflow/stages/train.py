@@ -20,17 +20,29 @@ from flax import nnx
 from ..config import ConfigError, pair_lag
 from ..data import open_store
 from ..data.timegrid import TimeGridError
+from ..errors import TrainingFailed
 from ..models import build_model, param_count
 from ..models.normalizer import Normalizer
 from ..provenance import stamp
 from ..training import fit, load_checkpoint, make_windows, save_checkpoint
-from ..training.losses import em_nll, joint_loss, window_loss
+from ..training.judge import judge, trivial_model, trivial_warnings
+from ..training.losses import em_nll, em_nll_sum, joint_loss, window_loss
 from .common import observed, split_array, store_grid
 
 log = logging.getLogger("onsagerflow.train")
 
 
-def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
+def run(spec: dict, data: str, out: str, pretrained: str | None = None, reducer: str | None = None) -> None:
+    """``pretrained``: the checkpoint an autoencoder run's dynamics start from (when its
+    ``autoencoder.pretrained`` names one); ``reducer``: the system's pca.zarr, needed by a chart
+    that works on bead positions (autoencoder form or loss ncs24)."""
+    try:
+        _run(spec, data, out, pretrained, reducer)
+    except TrainingFailed as exc:  # name the run: the message travels up to the rule's log
+        raise TrainingFailed(f"{spec['system']}/{spec['run']}: {exc}") from None
+
+
+def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str | None) -> None:
     ds = open_store(data)
     variable = observed(ds, data)
     grid = store_grid(ds, data)
@@ -76,13 +88,23 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
             spec, u_train[..., :n], u_val[..., :n], n, dt, cut, meta, out, None if grid.uniform else unit_steps
         )
     if m["spec"].get("autoencoder"):
-        if pretrained is None:
+        if pretrained is None and m["spec"]["autoencoder"]["pretrained"] is not None:
             raise ConfigError(
                 f"run {spec['run']}: an autoencoder run needs --pretrained (the checkpoint "
                 f"of {spec.get('pretrained_run')})"
             )
         model, norm, windows, loss = _joint(
-            spec, u_train, u_val, n, cut, pretrained, meta, int(ds.attrs.get("n_observables", 0)), stochastic
+            spec,
+            u_train,
+            u_val,
+            n,
+            cut,
+            pretrained,
+            meta,
+            int(ds.attrs.get("n_observables", 0)),
+            stochastic,
+            reducer,
+            dt,
         )
         train, val = windows
     else:
@@ -107,16 +129,25 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None) -> None:
         lag,
         jax.devices()[0],
     )
-    result = fit(model, train, val, tau=pairs["tau"] / norm.time_scale, cfg=training, seed=training["seed"], loss=loss)
     ae = m["spec"].get("autoencoder")  # NCS24's second stage: the dynamics on the frozen chart
+    warm = bool(ae)  # the dynamics start pre-trained
+    tau = pairs["tau"] / norm.time_scale
+    result = fit(model, train, val, tau=tau, cfg=training, seed=training["seed"], loss=loss, warm_start=warm)
+    result.warnings = judge(result, training, warm_start=warm)
     frozen = ae["frozen_epochs"] if ae else 0
     if frozen:
-        result = _frozen_stage(model, train, val, pairs["tau"] / norm.time_scale, training, frozen, result, stochastic)
+        second = (em_nll_sum if ae["loss"] == "ncs24" else em_nll) if stochastic else None
+        result = _frozen_stage(model, train, val, tau, training, frozen, result, second)
+    for w in result.warnings:
+        log.warning("did not learn: %s", w)
     meta.update(
         {
             "param_count": param_count(model),
             "best_epoch": result.best_epoch,
             "best_val_loss": result.best_val_loss,
+            "initial_val_loss": result.initial_val_loss,
+            "trivial_val_loss": result.trivial_val_loss,
+            "warnings": result.warnings,
             "epochs_run": len(result.history),
             "stopped_early": result.stopped_early,
             "train_seconds": result.seconds,
@@ -161,12 +192,15 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out, steps=None):
         log.info("dz%d/dt' = %s", i, terms or "0")
     tau = pairs["tau"] / norm.time_scale
     weight = float(training["rollout_weight"])
-    losses = [
-        float(
-            window_loss(model, jnp.asarray(make_windows(norm.encode(u), seed=training["seed"] + k, **cut)), tau, weight)
-        )
+    windows = [
+        jnp.asarray(make_windows(norm.encode(u), seed=training["seed"] + k, **cut))
         for k, u in enumerate((u_train, u_val))
     ]
+    losses = [float(window_loss(model, w, tau, weight)) for w in windows]
+    trivial = float(window_loss(trivial_model(model, windows[0], tau), windows[1], tau, weight))
+    warnings = trivial_warnings(losses[1], trivial)
+    for w in warnings:
+        log.warning("did not learn: %s", w)
     history = pd.DataFrame([{"epoch": 0, "train_loss": losses[0], "val_loss": losses[1]}])
     log.info(
         "%s on %s: %d non-zero of %d coefficients, train / val pair loss %.4e / %.4e (%.2f s)",
@@ -183,6 +217,9 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out, steps=None):
             "coefficients": int(coef.size),
             "best_epoch": 0,
             "best_val_loss": losses[1],
+            "initial_val_loss": None,  # no iterations: nothing to start from
+            "trivial_val_loss": trivial,
+            "warnings": warnings,
             "epochs_run": 1,
             "stopped_early": False,
             "train_seconds": seconds,
@@ -194,9 +231,10 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out, steps=None):
     log.info("wrote checkpoint %s", out)
 
 
-def _frozen_stage(model, train, val, tau, training, epochs, first, stochastic):
+def _frozen_stage(model, train, val, tau, training, epochs, first, loss):
     """NCS24's second stage: the chart frozen, the dynamics alone trained on the encoded
-    windows. The history continues the first stage's epochs, marked stage 2."""
+    windows by ``loss`` (None: the pair loss). The history continues the first stage's
+    epochs, marked stage 2."""
     enc = jax.jit(model.autoencoder.encode)
     dtype = jax.tree.leaves(nnx.state(model, nnx.Param))[0].dtype
     h_train = np.asarray(enc(jnp.asarray(train, dtype)))
@@ -209,11 +247,14 @@ def _frozen_stage(model, train, val, tau, training, epochs, first, stochastic):
         tau=tau,
         cfg={**training, "epochs": epochs},
         seed=training["seed"] + 2,
-        loss=em_nll if stochastic else None,
+        loss=loss,
+        warm_start=True,
     )
+    warnings = judge(second, {**training, "epochs": epochs}, warm_start=True)
     h1 = first.history.assign(stage=1)
     h2 = second.history.assign(stage=2, epoch=second.history["epoch"] + len(h1))
-    best = second.best_epoch + len(h1)
+    # the second stage starts from the first's kept (best) epoch: that is its epoch 0
+    best = second.best_epoch + len(h1) if second.best_epoch else first.best_epoch
     return type(first)(
         model=model,
         history=pd.concat([h1, h2], ignore_index=True),
@@ -221,49 +262,94 @@ def _frozen_stage(model, train, val, tau, training, epochs, first, stochastic):
         best_val_loss=second.best_val_loss,
         seconds=first.seconds + second.seconds,
         stopped_early=second.stopped_early,
+        initial_val_loss=first.initial_val_loss,
+        trivial_val_loss=second.trivial_val_loss,
+        warnings=first.warnings + [f"second stage: {w}" for w in warnings],
     )
 
 
-def _joint(spec, y_train, y_val, n, cut, pretrained, meta, fixed=0, stochastic=False):
-    """A JointModel whose dynamics start from the pre-trained model on the n leading
-    coordinates, and whose PCA-ResNet starts as that PCA chart (``fixed`` leading
-    observables pass through it uncorrected)."""
-    pre_model, pre_norm, pre_meta = load_checkpoint(pretrained)
-    if pre_meta.get("latent") != n or pre_meta["model_spec"].get("autoencoder"):
-        raise ConfigError(f"run {spec['run']}: {pretrained} is not a plain OnsagerNet on {n} PCA coordinates")
-    m_dim = y_train.shape[-1]
+def _joint(spec, y_train, y_val, n, cut, pretrained, meta, fixed, stochastic, reducer, dt):
+    """A JointModel whose PCA-ResNet starts as the PCA chart of the n leading coordinates
+    (``fixed`` leading observables pass through it uncorrected) and whose dynamics start from
+    the pre-trained model on them, or — without one (NCS24's code) — untrained, normalised as a
+    run on those coordinates would be."""
     training = spec["training"]
+    a = spec["model"]["spec"]["autoencoder"]
+    m_dim = y_train.shape[-1]
+    positions = a["form"] == "ncs24" or a["loss"] == "ncs24"
+    pca = None
+    if positions:
+        from ..models.reducers import PCA
+
+        if reducer is None:
+            raise ConfigError(
+                f"run {spec['run']}: autoencoder form or loss 'ncs24' works on bead positions and needs "
+                "--reducer (the system's pca.zarr)"
+            )
+        pca = PCA.load(reducer)
+        if pca.components.shape[0] != m_dim - fixed:
+            raise ConfigError(
+                f"run {spec['run']}: {reducer} holds {pca.components.shape[0]} components, the store "
+                f"{m_dim - fixed} PCA coordinates: not the PCA this store was made with"
+            )
     model = build_model(
-        spec["model"]["spec"], n, seed=training["seed"], all_specs=meta["all_specs"], input_dim=m_dim, fixed=fixed
+        spec["model"]["spec"],
+        n,
+        seed=training["seed"],
+        all_specs=meta["all_specs"],
+        input_dim=m_dim,
+        fixed=fixed,
+        positions_dim=pca.components.shape[1] if pca is not None else None,
     )
-    nnx.update(model.dynamics, nnx.state(pre_model))
+    if pretrained is not None:
+        pre_model, pre_norm, pre_meta = load_checkpoint(pretrained)
+        if pre_meta.get("latent") != n or pre_meta["model_spec"].get("autoencoder"):
+            raise ConfigError(f"run {spec['run']}: {pretrained} is not a plain OnsagerNet on {n} PCA coordinates")
+        nnx.update(model.dynamics, nnx.state(pre_model))
+        meta.update({"pretrained_run": spec.get("pretrained_run"), "pretrained_provenance": pre_meta["provenance"]})
+    else:
+        pre_norm = Normalizer.fit(y_train[..., :n], dt, isotropic=spec["normalization"] == "isotropic")
+        if stochastic:  # as a plain run: in normalised units increments are O(τ'), the noise starts at √τ'
+            s_init = float(np.sqrt(spec["pairs"]["tau"] / pre_norm.time_scale))
+            fresh = build_model(
+                {**{k: v for k, v in spec["model"]["spec"].items() if k != "autoencoder"}, "sigma_init": s_init},
+                n,
+                seed=training["seed"],
+                all_specs=meta["all_specs"],
+            )
+            nnx.update(model.dynamics, nnx.state(fresh))
     ae = model.autoencoder
     dtype = ae.h_mean[...].dtype
     ae.h_mean[...] = jnp.asarray(pre_norm.mean, dtype)
     ae.h_scale[...] = jnp.asarray(pre_norm.scale, dtype)
     ae.y_scale[...] = jnp.asarray(np.maximum(y_train.reshape(-1, m_dim).std(axis=0), 1e-12), dtype)
-    # h is the model's own (already normalised) coordinate; time keeps the pre-trained scale
+    if pca is not None:
+        ae.set_pca(pca.components, pca.scale_vector, pca.mean)
+    # h is the model's own (already normalised) coordinate; time keeps that normaliser's scale
     norm = Normalizer(mean=np.zeros(n), scale=np.ones(n), time_scale=pre_norm.time_scale)
     # val windows shuffled once: the isometry term pairs neighbours in a batch, and ordered
     # windows would pair near-identical snapshots of one trajectory
     val = make_windows(y_val, seed=training["seed"] + 1, **cut)
     val = val[np.random.default_rng(training["seed"] + 1).permutation(len(val))]
     windows = (make_windows(y_train, seed=training["seed"], **cut), val)
-    a = spec["model"]["spec"]["autoencoder"]
+    dynamics_loss = None
+    if stochastic:
+        dynamics_loss = em_nll_sum if a["loss"] == "ncs24" else em_nll
     loss = functools.partial(
         joint_loss,
         rollout_weight=float(training["rollout_weight"]),
         reconstruction_weight=a["reconstruction_weight"],
         isometry_weight=a["isometry_weight"],
         pca_penalty_weight=a["pca_penalty_weight"],
-        dynamics_loss=em_nll if stochastic else None,
+        dynamics_loss=dynamics_loss,
+        form=a["loss"],
     )
     meta.update(
         {
             "input_dim": m_dim,
             "fixed": fixed,
+            "positions_dim": pca.components.shape[1] if pca is not None else None,
             "pretrained_run": spec.get("pretrained_run"),
-            "pretrained_provenance": pre_meta["provenance"],
         }
     )
     return model, norm, windows, loss

@@ -35,7 +35,9 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from ..config import ConfigError
 from ..data import assign_splits, build_dataset
+from ..errors import UserError
 from ..provenance import stamp
 
 DIMS = ("z", "x")
@@ -47,7 +49,7 @@ TIME_UNITS = ("diffusive", "free_fall")  # d²/κ, or (d²/κ)/√(Ra Pr)
 log = logging.getLogger("onsagerflow.systems.rbc")
 
 
-class CFLError(FloatingPointError):
+class CFLError(UserError, FloatingPointError):
     """The Courant number passed its limit: the time step is too large for the flow."""
 
 
@@ -368,7 +370,7 @@ def _check_cfl(spec, solver, ids, frozen, t) -> None:
 def _whole_multiple(spec, key: str, value: float, step: float) -> int:
     n = int(round(value / step))
     if n < 1 or abs(n * step - value) > 1e-9 * value:
-        raise ValueError(
+        raise ConfigError(
             f"systems.{spec['name']}.simulation.{key} ({value:g}) must be a whole multiple of simulation.dt ({step:g})"
         )
     return n
@@ -397,7 +399,7 @@ def sampling(spec: Mapping[str, Any]) -> Sampling:
     burst, step = int(sim["burst_size"]), sim["burst_step"]
     if burst > 1:
         if step is None or (burst - 1) * step >= sim["dt_sample"]:
-            raise ValueError(
+            raise ConfigError(
                 f"systems.{spec['name']}.simulation.burst_step: bursts of {burst} samples need a step "
                 f"with (burst_size − 1)·burst_step < dt_sample ({sim['dt_sample']:g}), got {step}"
             )

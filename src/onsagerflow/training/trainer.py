@@ -3,6 +3,10 @@ validation loss, early stopping on it, and a restore of the best parameters.
 
 The whole epoch (shuffle, every minibatch update) is one XLA call; Python only loops
 over epochs. Same seed, same data, same machine: bit-identical parameters on CPU.
+
+Besides the curve, a fit measures the two references ``judge`` compares it with: the
+validation loss of the model as it starts (epoch 0) and that of the trivial predictor
+dz/dt = 0, both on the same validation windows and by the same loss.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
@@ -20,7 +24,10 @@ import optax
 import pandas as pd
 from flax import nnx
 
+from ..config import ConfigError
+from ..errors import TrainingFailed
 from ..runtime import progress
+from .judge import trivial_model
 from .losses import window_loss
 
 log = logging.getLogger("onsagerflow.training")
@@ -49,7 +56,10 @@ def make_windows(
     allowed = allowed[allowed + span < n_time]
     n_starts = allowed.size
     if n_starts < 1:
-        raise ValueError(f"trajectories of {n_time} samples are too short for windows of {steps} step(s) of lag {lag}")
+        raise ConfigError(
+            f"pairs: trajectories of {n_time} samples are too short for windows of {steps} step(s) of lag "
+            f"{lag}; lower pairs.tau or pairs.rollout_steps"
+        )
     rng = np.random.default_rng(seed)
     if per_trajectory is None or per_trajectory >= n_starts:
         chosen = np.broadcast_to(allowed, (n_traj, n_starts))
@@ -70,6 +80,9 @@ class FitResult:
     best_val_loss: float
     seconds: float
     stopped_early: bool
+    initial_val_loss: float = float("nan")  # the model as it started (epoch 0)
+    trivial_val_loss: float = float("nan")  # dz/dt = 0 on the same windows, by the same loss
+    warnings: list[str] = field(default_factory=list)  # filled by judge()
 
 
 def fit(
@@ -81,11 +94,14 @@ def fit(
     cfg: Mapping[str, Any],
     seed: int,
     loss: Callable | None = None,
+    warm_start: bool = False,
 ) -> FitResult:
     """Train ``model`` on windows ``train`` (N, K+1, n), early-stopping on ``val``.
 
     ``loss(model, windows, tau)`` defaults to the pair (+ rollout) loss of the model's
-    vector field; only parameters (nnx.Param) are trained.
+    vector field; only parameters (nnx.Param) are trained. ``warm_start``: the model is
+    already trained (a pre-trained start, a second stage), so its starting parameters
+    (epoch 0) are a candidate for the best and are kept if no epoch beats them.
 
     cfg: a validated training block, every key filled (config/schema.yaml, ``training``;
     ``onsagerflow.config.validated_block("training", {...})`` makes one).
@@ -150,9 +166,15 @@ def fit(
         _, plateau_state = plateau.update({}, plateau_state, value=val_loss)
         return p, opt_state, plateau_state, scale, jnp.mean(losses), val_loss
 
+    # The references judge() compares the run with, on the validation windows: the model as
+    # it starts, and the trivial predictor dz/dt = 0 (eagerly: one evaluation each).
+    initial_val = float(loss_fn(params, val, tau))
+    trivial_val = float(loss(trivial_model(model, train, tau), val, tau))
     es = cfg["early_stopping"]
     key = jax.random.key(seed)
     best_params, best_val, best_epoch, since_best = params, np.inf, 0, 0
+    if warm_start and np.isfinite(initial_val):
+        best_val = initial_val
     rows = []
     t0 = time.perf_counter()
     stopped = False
@@ -163,9 +185,10 @@ def fit(
         )
         train_loss, val_loss, scale = float(train_loss), float(val_loss), float(scale)
         if not np.isfinite(train_loss) or not np.isfinite(val_loss):
-            raise FloatingPointError(
-                f"training diverged at epoch {epoch}: train loss {train_loss}, "
-                f"val loss {val_loss}; lower learning_rate or grad_clip"
+            raise TrainingFailed(
+                f"training diverged at epoch {epoch}: train loss {train_loss}, val loss {val_loss}; "
+                f"lower training.learning_rate (now {cfg['learning_rate']:g}) or training.grad_clip "
+                f"(now {cfg['grad_clip']:g}); no checkpoint written"
             )
         rows.append(
             {
@@ -188,7 +211,15 @@ def fit(
     bar.close()
     seconds = time.perf_counter() - t0
     nnx.update(model, best_params)
-    log.info("best val loss %.4e at epoch %d of %d (%.1f s)", best_val, best_epoch, len(rows), seconds)
+    log.info(
+        "best val loss %.4e at epoch %d of %d (%.1f s); at the start %.4e, dz/dt = 0 gives %.4e",
+        best_val,
+        best_epoch,
+        len(rows),
+        seconds,
+        initial_val,
+        trivial_val,
+    )
     return FitResult(
         model=model,
         history=pd.DataFrame(rows),
@@ -196,4 +227,6 @@ def fit(
         best_val_loss=float(best_val),
         seconds=seconds,
         stopped_early=stopped,
+        initial_val_loss=initial_val,
+        trivial_val_loss=trivial_val,
     )
