@@ -70,8 +70,10 @@ class Normalizer:
     time_scale: float
 
     @classmethod
-    def fit(cls, u: np.ndarray, dt: float, isotropic: bool = False) -> Normalizer:
-        """``u`` (trajectory, time, n) from the train split; ``dt`` its sampling step.
+    def fit(cls, u: np.ndarray, dt: float, isotropic: bool = False, steps: np.ndarray | None = None) -> Normalizer:
+        """``u`` (trajectory, time, n) from the train split; ``dt`` its sampling step; ``steps``
+        the indices i whose difference u[i + 1] − u[i] is one step dt (a burst-sampled store:
+        inside a burst; None: every i).
 
         Per component, every coordinate gets unit variance; ``isotropic`` divides all by
         one RMS instead, keeping their relative sizes — for PCA coordinates, whose small
@@ -85,7 +87,8 @@ class Normalizer:
         if isotropic:
             scale = np.full_like(scale, np.sqrt(np.mean(scale**2)))
         scale = np.where(scale > 0, scale, 1.0)
-        dz = np.diff(u, axis=1) / dt / scale
+        i = np.arange(u.shape[1] - 1) if steps is None else np.asarray(steps)
+        dz = (u[:, i + 1] - u[:, i]) / dt / scale
         rms = float(np.sqrt(np.mean(dz**2))) if dz.size else 1.0
         return cls(mean=mean, scale=scale, time_scale=1.0 / rms if rms > 0 else 1.0)
 
@@ -95,13 +98,14 @@ class Normalizer:
         return cls(mean=np.zeros(n), scale=np.ones(n), time_scale=1.0)
 
     @classmethod
-    def for_kind(cls, kind: str, u: np.ndarray, dt: float) -> Normalizer:
-        """The normaliser a system's ``normalization`` names: per_component, isotropic or none."""
+    def for_kind(cls, kind: str, u: np.ndarray, dt: float, steps: np.ndarray | None = None) -> Normalizer:
+        """The normaliser a system's ``normalization`` names: per_component, isotropic or none
+        (``steps`` as in ``fit``)."""
         if kind == "none":
             return cls.identity(np.asarray(u).shape[-1])
         if kind not in ("per_component", "isotropic"):
             raise ValueError(f"unknown normalization '{kind}'; known: per_component, isotropic, none")
-        return cls.fit(u, dt, isotropic=kind == "isotropic")
+        return cls.fit(u, dt, isotropic=kind == "isotropic", steps=steps)
 
     def units(self, array: Callable = np.asarray) -> Units:
         """The transform as ``Units``; ``array=jnp.asarray`` for arguments of compiled code."""
