@@ -60,7 +60,7 @@ def by_hand(words, config, results):
     if rule.stage != "config":
         argv += ["--system", system]
     run = rule.run if rule.stage == "figures-polymer" else spec.get("run") or spec.get("model")
-    if rule.stage in ("train", "evaluate", "potential", "figures-polymer"):
+    if rule.stage in ("train", "evaluate", "potential", "potential-3d", "figures-polymer"):
         argv += ["--model", run]
     hand = parser().parse_args(argv)
     complete(hand)

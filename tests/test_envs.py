@@ -170,6 +170,9 @@ STAGE_MODULE = {
     "figures-fields": "onsagerflow.stages.figures",
     "figures-polymer": "onsagerflow.stages.figures",
     "potential": "onsagerflow.stages.figures",
+    "potential-3d": "onsagerflow.stages.figures",
+    "nearest-neighbour": "onsagerflow.stages.nearest_neighbour",
+    "pde-states": "onsagerflow.stages.pde_states",
     "table": "onsagerflow.stages.table",
     "config": "onsagerflow.stages.config_file",
 }

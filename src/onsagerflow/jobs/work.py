@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import data_spec, evaluation_spec, parse_run, reduction, training_spec
+from ..data.schema import Split
 from ..data.split import split_counts
 
 MB = 2**20
@@ -104,7 +105,7 @@ def _polymer(spec: Mapping[str, Any]) -> dict[str, Any]:
     from ..systems import get_system
 
     P = get_system("polymer")
-    cfg = P.resolve_spec(spec)
+    cfg = spec  # validated with its defaults (the workflow's config)
     s = cfg["simulation"]
     chain = P.Chain.from_spec(cfg)
     lam = cfg["parameters"]["relaxation_time"] or P.rouse_relaxation_time(chain.n_beads, chain.H, chain.zeta)
@@ -112,8 +113,6 @@ def _polymer(spec: Mapping[str, Any]) -> dict[str, Any]:
     save_every = int(math.ceil(s["dt_sample"] * scale / s["dt"] - 1e-9))
     dt = s["dt_sample"] * scale / save_every
     n_saves = int(round(s["t_end"] / s["dt_sample"]))
-    n_total = s["n_train"] + s["n_val"] + s["n_ensembles"] * s["n_realisations"]
-    itemsize = 4 if s["dtype"] == "float32" else 8
     return {
         "module": P,
         "cfg": cfg,
@@ -121,7 +120,7 @@ def _polymer(spec: Mapping[str, Any]) -> dict[str, Any]:
         "n_saves": n_saves,
         "flow_steps": n_saves * save_every,
         "eq_steps": int(math.ceil(s["t_equilibrate"] * scale / dt - 1e-9)),
-        "batch": P.store_batch_size(s["batch_size"], n_total, n_saves + 1, chain.n_beads, itemsize),
+        "batch": P.batch_size(cfg),
     }
 
 
@@ -262,9 +261,9 @@ def _ingested_sizes(config: Mapping[str, Any], system: str) -> Sizes | None:
             int(ds.sizes["time"]),
             sample,
             float(t[1] - t[0]) if t.size > 1 else 1.0,
-            int((split == 0).sum()),
-            int((split == 1).sum()),
-            int((split == 2).sum()),
+            int((split == Split.TRAIN).sum()),
+            int((split == Split.VAL).sum()),
+            int((split == Split.TEST).sum()),
             dim,
         )
 

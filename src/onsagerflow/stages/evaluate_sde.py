@@ -24,7 +24,7 @@ from ..analysis.folds import chain_folds
 from ..analysis.sde import physical_sde, simulate_sde
 from ..analysis.unfolding import DEFINITIONS, unfolding_times
 from ..config import ConfigError
-from ..data import build_dataset, open_store, split_mask, write_store
+from ..data import Split, Unfolding, build_dataset, open_store, split_mask, write_store
 from ..data.cf import latent_labels
 from ..models.dynamics import physical_field, physical_potential
 from ..models.reducers import PCA
@@ -33,8 +33,8 @@ from .common import load_run, observed, split_array, training_summary, write_jso
 
 log = logging.getLogger("onsagerflow.evaluate")
 
-# the simulator's unfolding codes; among test ensembles, 2 is the middle one of an odd number
-LABELS = {0: "fast", 1: "slow", 2: "medium"}
+# a test ensemble's label from its stored code; the middle one of an odd number is "medium"
+ENSEMBLE_LABELS = {Unfolding.FAST: "fast", Unfolding.SLOW: "slow", Unfolding.UNLABELLED: "medium"}
 
 
 def run(
@@ -52,8 +52,8 @@ def run(
     norm, meta, chart, dyn = run_.norm, run_.meta, run_.chart, run_.dynamics
     provenance = stamp(spec)
 
-    test = np.flatnonzero(split_mask(ds, "test"))
-    y_test = split_array(ds, variable, "test")
+    test = np.flatnonzero(split_mask(ds, Split.TEST))
+    y_test = split_array(ds, variable, Split.TEST)
     z_true = chart.encode(y_test)  # the run's latent coordinates (physical units of h)
     observables = ds.attrs.get("observables", "").split()
     if "extension" not in observables:
@@ -123,7 +123,7 @@ def run(
         per_ensemble.append(
             {
                 "ensemble": int(e),
-                "label": LABELS[int(labels[idx[0]])],
+                "label": ENSEMBLE_LABELS[Unfolding(labels[idx[0]])],
                 "realisations": int(len(idx)),
                 "extension": moment_errors(ext_pred[idx], ext_true[idx]),
                 "unfolding_time": judged,
@@ -202,7 +202,7 @@ def run(
         time=t,
         time_units=ds["time"].attrs.get("units", "1"),
         time_long_name=ds["time"].attrs.get("long_name", "time"),
-        split=np.full(len(test), 2, np.int8),
+        split=np.full(len(test), Split.TEST, np.int8),
         trajectory=ds["trajectory"].values[test],
         trajectory_coords={"ensemble": ensembles, "unfolding": labels},
         coords={"state": (("state",), latent_labels(z_pred.shape[-1]))},
