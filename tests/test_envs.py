@@ -171,6 +171,7 @@ STAGE_MODULE = {
     "figures-polymer": "onsagerflow.stages.figures",
     "potential": "onsagerflow.stages.figures",
     "potential-3d": "onsagerflow.stages.figures",
+    "accuracy": "onsagerflow.stages.figures",
     "nearest-neighbour": "onsagerflow.stages.nearest_neighbour",
     "pde-states": "onsagerflow.stages.pde_states",
     "table": "onsagerflow.stages.table",
