@@ -67,6 +67,7 @@ def by_hand(words, config, results):
     return rule, hand
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["tiny", "rbc_tiny", "polymer_tiny"])
 def test_every_stage_by_hand_gets_the_rules_spec_and_paths(tmp_path, name):
     config = os.path.join(ROOT, "tests", "configs", f"{name}.yaml")

@@ -401,6 +401,7 @@ def test_stage_specs_are_the_slices_stages_depend_on():
         ),
     ],
 )
+@pytest.mark.slow
 def test_snakemake_dry_run_refuses_a_bad_config_with_one_line(tmp_path, mutate, line):
     bad = load("tests/configs/tiny.yaml")
     mutate(bad)

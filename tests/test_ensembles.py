@@ -59,6 +59,7 @@ def test_censoring_moments_covariance_and_correlation():
     assert abs_correlation(x, np.abs(x)) == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_closure_chart_passes_the_observables_through():
     spec = validated_block(
         "model",
@@ -112,6 +113,7 @@ def _ncs24_joint(positions=4, k=4, seed=0):
     return model, q[:k], scale, mean
 
 
+@pytest.mark.slow
 def test_ncs24_chart_sees_bead_positions_and_decodes_positions():
     """Ẑ = PCA + MLP(input_scale · x) with x the inverse PCA of y; decoder x̂ = PCA⁻¹(Ẑ) + MLP(Ẑ)
     from the closure coordinates alone, projected back onto the PCA coordinates."""
@@ -134,6 +136,7 @@ def test_ncs24_chart_sees_bead_positions_and_decodes_positions():
     np.testing.assert_allclose(np.asarray(ae.decode(jnp.asarray(h2)))[:, 1:], dec[:, 1:], rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_ncs24_loss_is_the_likelihood_sum_plus_position_error_and_log_ratio_penalty():
     from onsagerflow.training.losses import em_nll, em_nll_sum, joint_loss
 

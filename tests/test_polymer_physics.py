@@ -92,6 +92,7 @@ def dumbbells():
     return {w: (y[wi == w], DUMBBELL_DT[w]) for w in wis}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("wi", [0.1, 0.3, 0.45])
 def test_dumbbell_steady_extension(dumbbells, wi):
     """⟨Q_x²⟩ = (kT/H)/(1 − 2 Wi) with Wi = ε̇ λ_H, λ_H = ζ/(4H)."""
@@ -181,6 +182,7 @@ def rouse_correlation(n, t):
     return (w[:, None] * np.exp(-a[:, None] * t[None, :])).sum(0) / w.sum()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n,dt", [(2, 0.0025), (8, 0.01)])
 def test_measured_relaxation_time_is_rouse(n, dt):
     """λ₁ = ζ/(8H sin²(π/2N)) (N = 2: λ_H = ζ/(4H)), measured from ⟨R(t)·R(0)⟩ at rest.
@@ -224,6 +226,7 @@ def bond_q2(r):
     return Q @ Q
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spring,noise", [("fene", "gaussian"), ("wlc", "gaussian"), ("fene", "uniform")])
 def test_nonlinear_dumbbell_at_rest_matches_boltzmann(spring, noise):
     """Semi-implicit FENE / Marko–Siggia dumbbells sample p(Q) ∝ exp(−U(Q)/kT):
@@ -249,6 +252,7 @@ def max_bond(r):
     return jnp.sqrt(jnp.max(jnp.sum(Q * Q, axis=-1)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spring", ["fene", "wlc"])
 @pytest.mark.parametrize("dt", [0.01, 0.1])
 def test_bonds_never_reach_q0_at_high_wi_and_large_dt(spring, dt):

@@ -90,6 +90,7 @@ def test_unfolding_time_and_fast_slow_labels():
 # ----------------------------------------------------------------------------- generator and store
 
 
+@pytest.mark.slow
 def test_generator_yields_consistent_batches_the_store_accepts(tmp_path):
     spec = tiny_spec()
     batches = collect(spec)
@@ -151,6 +152,7 @@ def test_simulate_stage_streams_the_polymer_store(tmp_path):
     assert ds.sizes["trajectory"] == 16 and ds.attrs["system_type"] == "polymer"
 
 
+@pytest.mark.slow
 def test_seed_reproduces_bit_identically_and_batching_does_not_matter():
     a = np.concatenate([b["r"].values for b in collect(tiny_spec())])
     b = np.concatenate([b["r"].values for b in collect(tiny_spec())])
@@ -171,6 +173,7 @@ def test_float64_storage_and_absolute_time():
     assert ds.attrs["save_every"] == 13 and ds.attrs["dt"] == pytest.approx(0.25 / 13)
 
 
+@pytest.mark.slow
 def test_measured_relaxation_time_path_for_fene():
     block = {
         "type": "polymer",

@@ -63,6 +63,7 @@ def steady_r5():
     return solver, states
 
 
+@pytest.mark.slow
 def test_velocity_is_divergence_free_and_walls_are_free_slip_isothermal(steady_r5):
     solver, states = steady_r5
     s = states[-1]
@@ -136,6 +137,7 @@ def rbc_spec(**sim):
     }
 
 
+@pytest.mark.slow
 def test_simulate_writes_canonical_batches_with_nusselt():
     batches = list(simulate(rbc_spec()))
     assert [b.sizes["trajectory"] for b in batches] == [4, 2]
@@ -153,6 +155,7 @@ def test_simulate_writes_canonical_batches_with_nusselt():
     assert np.all(nu[:, 0] < 1.01) and np.all(nu[:, -1] > 2.0)  # conduction, then convection
 
 
+@pytest.mark.slow
 def test_trajectories_do_not_depend_on_the_batch_size():
     a = np.concatenate([b["theta"].values for b in simulate(rbc_spec(batch_size=2))])
     b = np.concatenate([b["theta"].values for b in simulate(rbc_spec(batch_size=6))])
@@ -173,6 +176,7 @@ def test_batches_reuse_the_compiled_run(monkeypatch):
     assert len(traced) == after_first
 
 
+@pytest.mark.slow
 def test_burn_in_is_simulated_but_not_stored():
     a = list(simulate(rbc_spec(n_trajectories=4, t_end=0.1)))[0]
     b = list(simulate(rbc_spec(n_trajectories=4, t_end=0.06, t_burn=0.04)))[0]

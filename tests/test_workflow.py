@@ -143,6 +143,7 @@ def test_info_prints_provenance_of_every_kind_of_result(tiny_run):
         assert "config_sha256" in out.stdout and "git_sha" in out.stdout
 
 
+@pytest.mark.slow
 def test_cli_names_a_missing_store(tmp_path):
     spec = stage_spec_json(tiny_config(), "train", "lorenz_tiny", "mlp_ode")
     out = subprocess.run(

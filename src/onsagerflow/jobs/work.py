@@ -29,6 +29,10 @@ NEWTON_STEPS = 50  # model evaluations per fixed-point start (root finding, Jaco
 FIELD_DECODE = 2  # an RBC evaluation decodes predicted fields and reads the true ones
 
 
+# ODE systems, by their state size: solved by the same Dormand–Prince solver (rate "lorenz").
+ODE_STATES = {"lorenz": 3, "langevin": 2}
+
+
 @dataclass(frozen=True)
 class Estimate:
     seconds: float  # one core's wall time, start-up included
@@ -66,13 +70,16 @@ def sizes(config: Mapping[str, Any], system: str) -> Sizes | None:
     spec = data_spec(config, system)
     kind = spec["type"]
     sim: dict[str, Any] = spec.get("simulation") or {}
-    if kind == "lorenz":
+    if kind in ODE_STATES:
         frames = int(round(sim["t_end"] / sim["dt_sample"])) + 1
         n = sim["n_trajectories"]
         c = split_counts(n, spec["splits"])
-        return Sizes(n, frames, 3 * 8, sim["dt_sample"], c["train"], c.get("val", 0), c.get("test", 0), 3)
+        dim = ODE_STATES[kind]
+        return Sizes(n, frames, dim * 8, sim["dt_sample"], c["train"], c.get("val", 0), c.get("test", 0), dim)
     if kind == "rbc":
-        frames = int(round(sim["t_end"] / sim["dt_sample"])) + 1
+        from ..systems import get_system
+
+        frames = int(get_system("rbc").sampling(spec).time.size)  # burst samples included
         n = sim["n_trajectories"]
         c = split_counts(n, spec["splits"])
         item = 8 if sim["store_float64"] else 4
@@ -148,7 +155,7 @@ def simulate(config: Mapping[str, Any], system: str, rates: Mapping[str, float],
     ids = range(sz.n) if ids is None else ids
     seconds: float
     nbytes: float
-    if kind == "lorenz":
+    if kind in ODE_STATES:  # a damped oscillator is cheaper per time unit than chaotic Lorenz: a bound
         sim = spec["simulation"]
         seconds = len(ids) * sim["t_end"] / rates["lorenz"]
         work = f"{len(ids)} trajectories × {sim['t_end']:g} time units"
@@ -163,14 +170,16 @@ def simulate(config: Mapping[str, Any], system: str, rates: Mapping[str, float],
 
 
 def _rbc(spec, ids: range, rates) -> tuple[float, str, float]:
+    from ..systems import get_system
+
     sim = spec["simulation"]
-    every = int(round(sim["dt_sample"] / sim["dt"]))
-    n_save = int(round(sim["t_end"] / sim["dt_sample"])) + 1
-    burn = int(round(sim["t_burn"] / sim["dt"]))
-    steps = burn + (n_save - 1) * every
+    plan = get_system("rbc").sampling(spec)  # the simulator's own sampling: burn-in, samples, bursts
+    n_save = plan.n_save * plan.burst
+    # coarse steps, then each burst's fine steps (as dear per step as the coarse ones)
+    steps = plan.burn + (plan.n_save - 1) * plan.every + plan.n_save * (plan.burst - 1) * plan.fine_every
     points = 2 * sim["nz"] * sim["nx"]
     batches = math.ceil(len(ids) / sim["batch_size"])
-    calls = batches * (2 if burn else 1)
+    calls = batches * ((2 if plan.burn else 1) + (1 if plan.burst > 1 else 0))
     seconds = len(ids) * steps * points / rates["rbc"] + calls * rates["rbc_call"]
     work = f"{len(ids)} trajectories × {steps} steps × {points} points, {calls} solver calls"
     batch = min(len(ids), sim["batch_size"])
@@ -331,7 +340,7 @@ def evaluate(config: Mapping[str, Any], system: str, run: str, rates: Mapping[st
         long = int(round(ev["long_t_end"] / ev["long_dt_save"])) + 1
         samples = sz.n_test * sz.frames + ev["long_rollouts"] * long
         seconds += samples / rates["rollout_ode"]
-        if kind == "lorenz":  # the true system's long rollouts
+        if kind in ODE_STATES:  # the true system's long rollouts
             seconds += ev["long_rollouts"] * ev["long_t_end"] / rates["lorenz"]
         work = f"{sz.n_test} test and {ev['long_rollouts']} long rollouts"
     nbytes = sz.n_test * sz.frames * dim * 8 * 4
