@@ -54,6 +54,7 @@ def states():
     return np.random.default_rng(1).normal(size=(6, 3)) * 3.0
 
 
+@pytest.mark.slow
 def test_onsagernet_structure_in_physical_units(tmp_path, states):
     path, net = saved(tmp_path, spec("onsagernet"))
     model = onsagerflow.load(path)

@@ -170,6 +170,7 @@ def test_every_differentiation_method_fits_a_linear_system(method):
     np.testing.assert_allclose(coef[:, 0], [0.0, -1.0], atol=1e-2)
 
 
+@pytest.mark.slow
 def test_our_stlsq_is_pysindys():
     """stlsq on the normal equations (the grid search) gives pysindy's STLSQ coefficients."""
     from onsagerflow.models.sindy import derivatives, stlsq
@@ -184,6 +185,7 @@ def test_our_stlsq_is_pysindys():
         np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-11)
 
 
+@pytest.mark.slow
 def test_validation_selection_keeps_a_small_true_term():
     """dz/dt = (−z₀ + 0.01 z₁², −0.5 z₁ + 0.3 z₀z₁): a threshold of 0.02 drops the true 0.01 term
     and biases the fit; chosen by the one-step loss on held-out trajectories, the threshold keeps

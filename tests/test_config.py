@@ -458,6 +458,7 @@ def test_an_unseeded_autoencoder_over_a_seeded_pretrained_model_is_named():
         validate_config(cfg)
 
 
+@pytest.mark.slow
 def test_onsagerflow_check_names_the_line_snakemake_cannot(tmp_path):
     """Snakemake reads --configfile itself and reports a YAML syntax error without file or line;
     `onsagerflow check` runs the workflow's checks and names both."""

@@ -19,6 +19,7 @@ def double_well(x, a=None):
     return (x[0] ** 2 - 1.0) ** 2 + x[1] ** 2 + 2.0 * x[2] ** 2
 
 
+@pytest.mark.slow
 def test_newton_on_the_gradient_of_a_double_well_finds_its_minima_and_saddle():
     starts = np.random.default_rng(0).uniform(-2, 2, (64, 3))
     cps = find_critical_points(double_well, starts, length_scale=1.0, grad_scale=1.0, domain=(-np.ones(3), np.ones(3)))
@@ -114,6 +115,7 @@ def test_without_forcing_the_drift_vanishes_exactly_at_the_critical_points_of_V(
     assert matched >= 3
 
 
+@pytest.mark.slow
 def test_with_a_forcing_the_drift_fixed_points_are_not_critical_points_of_V():
     fps, cps, grad, field, state = _fixed_and_critical(_rugged_sonsagernet("linear"))
     assert fps and cps

@@ -45,6 +45,7 @@ def test_physical_field_undoes_the_normalisation_exactly():
     np.testing.assert_allclose(np.asarray(V(jnp.asarray(x))), 0.5 * np.sum(norm.encode(x) ** 2, axis=-1), rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_normaliser_gives_unit_scale_in_state_and_time():
     u = simulated(lorenz, lorenz_spec(n=8, t_end=0.5))["u"].values
     norm = Normalizer.fit(u, 0.005)

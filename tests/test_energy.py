@@ -45,6 +45,7 @@ def test_min_max_is_zero_for_an_increasing_affine_image_and_positive_otherwise()
     assert relative_l2(aligned - H, H) > 1e-2
 
 
+@pytest.mark.slow
 def test_hessian_alignment_undoes_a_linear_change_of_variables_of_a_quadratic():
     """For quadratic H, V(x) = a·H(xB) + b has Hessian a·B H_H Bᵀ at 0; the mapped points
     y = x L_H L_V⁻¹ give V(y) − V(0) = ½ x H_H xᵀ = H(x) exactly."""

@@ -179,6 +179,7 @@ STAGE_MODULE = {
 }
 
 
+@pytest.mark.slow
 def test_each_rule_groups_environment_holds_what_its_stages_import():
     groups = rule_groups()
     assert {g for g, _ in groups.values()} == set(GROUP_FILES)

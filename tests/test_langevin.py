@@ -29,6 +29,7 @@ def spec(potential="hookean", damping="constant", n=6, t_end=2.0, dt=0.01, gamma
     }
 
 
+@pytest.mark.slow
 def test_hookean_matches_the_exact_damped_oscillator():
     """x'' + γx' + κx = 0 with γ² < 4κ: x(t) = e^{−γt/2}(x₀ cos ωt + (v₀ + γx₀/2)/ω sin ωt),
     ω = √(κ − γ²/4); v = x'. Local tolerance 1e-12; the global error stays below 1e-9."""
@@ -50,6 +51,7 @@ def test_hookean_matches_the_exact_damped_oscillator():
 @pytest.mark.parametrize(
     ("potential", "damping"), [("pendulum", "quadratic"), ("double_well", "constant"), ("pendulum", "constant")]
 )
+@pytest.mark.slow
 def test_matches_scipy_reference(potential, damping):
     """dx/dt = v, dv/dt = −γ(x, v) v − U′(x), the formulas written out again here."""
     s = spec(potential, damping, n=4, t_end=5.0, dt=0.05)
@@ -71,6 +73,7 @@ def test_matches_scipy_reference(potential, damping):
         assert np.abs(u - ref.y.T).max() < 1e-8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("potential", lv.POTENTIALS)
 def test_energy_never_increases_and_decays_at_the_damping_rate(potential):
     """dH/dt = −γ(x, v) v² along every trajectory (H = v²/2 + U(x)): H never rises, and

@@ -33,6 +33,7 @@ def stuart_landau(x, lam):
 PERIOD = 2 * np.pi / (OMEGA - BETA * MU)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lam", [-0.3, 0.3])
 def test_stuart_landau_period_and_multipliers(lam):
     t = np.arange(0.0, 40.0, 0.02)
@@ -61,6 +62,7 @@ def test_stuart_landau_period_and_multipliers(lam):
     np.testing.assert_allclose(radius, np.sqrt(MU), atol=1e-8)
 
 
+@pytest.mark.slow
 def test_a_damped_spiral_gives_no_candidates():
     """A stable focus: trajectories come back ever closer, but never within a tenth of how far
     they went, so no near-return is a periodic-orbit candidate."""
@@ -73,6 +75,7 @@ def test_a_damped_spiral_gives_no_candidates():
     assert near_returns(xs, t, period_min=0.5, period_max=10.0, tol=0.05, max_candidates=5) == []
 
 
+@pytest.mark.slow
 def test_lorenz_r16_unstable_orbit_from_the_authors_guess():
     """Lorenz-63 at r = 16: the unstable periodic orbit around C− through about
     (1.11, 1.84, 3.19) with period ≈ 1.3027 (the authors' start); period 1.3025, one multiplier

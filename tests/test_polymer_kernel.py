@@ -77,6 +77,7 @@ def _bisect(spring, rho, a):
     return 0.5 * (lo + hi)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spring", ["fene", "wlc"])
 def test_bond_root_is_the_exact_root_from_any_guess(spring):
     """G(x) = x (1 + a φ(x)) = ρ solved to rounding for ρ over 16 decades and steps a = 2 c H

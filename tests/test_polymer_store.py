@@ -199,6 +199,7 @@ def test_measured_relaxation_time_path_for_fene():
     assert ds.attrs["strain_rate"] == pytest.approx(3.0 / ds.attrs["relaxation_time"])
 
 
+@pytest.mark.slow
 def test_calibration_in_parts_is_the_one_measurement():
     """λ measured in parts (whole batches of MEASUREMENT_BATCH chains, then the rest) and fitted
     on all parts equals the measurement made at once, bit for bit; parts must cover every chain."""

@@ -74,6 +74,7 @@ def symoden(alpha=0.0, seed=0):
     return nnx.merge(graphdef, jax.tree.unflatten(jax.tree.structure(state), leaves))
 
 
+@pytest.mark.slow
 def test_symoden_energy_balance():
     """dH/dt = ∇H·ż = −∇Hᵀ D ∇H ≤ 0 (the J part conserves H); with the dissipation head zeroed
     and α = 0, H is conserved exactly."""

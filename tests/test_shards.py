@@ -85,6 +85,7 @@ def sharded(spec, tmp_path, size, calibration=None):
     return open_store(tmp_path / "gathered.zarr")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, size", [("lorenz", 25), ("rbc", 2), ("rbc", 4)])
 def test_sharded_store_equals_the_store_of_one_job(name, size, tmp_path):
     spec = spec_of(name)
@@ -93,6 +94,7 @@ def test_sharded_store_equals_the_store_of_one_job(name, size, tmp_path):
     assert_stores_identical(sharded(spec, tmp_path, size), whole)
 
 
+@pytest.mark.slow
 def test_polymer_shards_with_ensembles_and_a_calibration_in_parts_equal_one_job(tmp_path):
     """One job measures λ itself and labels the ensembles in a first pass over the test
     batches; the sharded run measures λ in two parts of chains, and the gather labels."""
