@@ -2,12 +2,20 @@
 
     PYTHONPATH=src python benchmarks/bench_polymer.py              # N = 16, under 2 minutes
     PYTHONPATH=src python benchmarks/bench_polymer.py --size paper # N = 300 (NCS24)
+    PYTHONPATH=src python benchmarks/bench_polymer.py --size paper --only kernel  # before/after
 
-Compares onsagerflow.systems.polymer.run with a straightforward NumPy implementation of the
-same Euler–Maruyama step, written below, on the same batch in the same process (first checked
-to give the same positions when the noise is switched off), then reports the production
-scheme (FENE, semi-implicit) with both noise kinds. JAX runs on its default device (CPU
-unless a GPU is visible); times exclude compilation (one warm-up call of the same shapes).
+Two comparisons, each on the same batch in the same process:
+
+1. onsagerflow.systems.polymer.run against a straightforward NumPy implementation of the same
+   Euler–Maruyama step, written below (first checked to give the same positions when the
+   noise is switched off), for Hookean and WLC chains;
+2. the production scheme (FENE, semi-implicit, float64) against the kernel as it was before
+   it was made faster (``_polymer_reference.py``, a frozen copy), with both noise kinds: the
+   same chains, keys, flow and steps, timed alternately; the two must give the same positions
+   (to round-off: same scheme, same random numbers).
+
+JAX runs on its default device (CPU unless a GPU is visible); times exclude compilation (one
+warm-up call of the same shapes) and are the best of ``--repeat`` runs.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import time
 import numpy as np
 
 SIZES = {"default": {"n_beads": 16, "batch": 256, "steps": 2000}, "paper": {"n_beads": 300, "batch": 64, "steps": 400}}
+KERNEL_DT = 5e-4  # the project's default step (config/schema.yaml, polymer simulation.dt)
 
 
 def numpy_euler(r, steps, *, spring, H, Q0, kT, zeta, strain_rate, dt, rng):
@@ -52,11 +61,67 @@ def timed(fn, repeat=1):
     return best
 
 
+def kernel_before_after(P, jax, n, b, steps, repeat):
+    """FENE semi-implicit, float64: the earlier kernel and the current one, alternately."""
+    import _polymer_reference as reference
+    import jax.numpy as jnp
+
+    chain = P.chain_of(n_beads=n, spring="fene", H=50.0, Q0=1.0, kT=1.0, zeta=1.0)
+    lam = P.rouse_relaxation_time(n, chain.H, chain.zeta)
+    eps, dt = 2.0 / lam, KERNEL_DT  # Wi = 2 with the Rouse estimate of λ
+    keys = jax.random.split(jax.random.PRNGKey(0), 2 * b)
+    r0 = np.asarray(P.random_walks(chain, keys[:b]))
+    epsb, dtb = jnp.full(b, eps), jnp.full(b, dt)
+
+    def old(noise, steps=steps):
+        return reference.run(
+            jnp.asarray(r0),
+            keys[b:],
+            epsb,
+            dtb,
+            chain=chain,
+            integrator="semi_implicit",
+            noise=noise,
+            observe=P.identity,
+            n_saves=1,
+            save_every=steps,
+        ).block_until_ready()
+
+    def new(noise, steps=steps):
+        return P.run(
+            chain, r0, keys[b:], dt=dt, n_saves=1, save_every=steps, strain_rate=eps, noise=noise
+        ).block_until_ready()
+
+    print(
+        f"\nkernel before/after: FENE N = {n}, {b} chains, float64, semi-implicit, dt = {dt}, Wi = 2, "
+        f"{steps} steps; best of {repeat}, alternating"
+    )
+    rows = []
+    for noise in ("gaussian", "uniform"):
+        diff = float(np.max(np.abs(np.asarray(old(noise, 50)) - np.asarray(new(noise, 50)))))
+        old(noise), new(noise)  # compile
+        t_old = t_new = math.inf
+        for _ in range(repeat):
+            t_old = min(t_old, timed(lambda noise=noise: old(noise)))
+            t_new = min(t_new, timed(lambda noise=noise: new(noise)))
+        work = b * n * steps
+        rows.append((noise, work / t_old, work / t_new, diff))
+    print(f"{'noise':10s} {'before':>12s} {'after':>12s} {'speed-up':>9s}  max |Δr| after 50 steps")
+    for noise, before, after, diff in rows:
+        print(f"{noise:10s} {before:12.3e} {after:12.3e} {after / before:8.2f}×  {diff:.1e}")
+    gauss_before = rows[0][1]
+    print(f"uniform noise after, against Gaussian before: {rows[1][2] / gauss_before:.2f}×")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", choices=sorted(SIZES), default="default")
     ap.add_argument("--batch", type=int, help="chains per batch (default: per size)")
     ap.add_argument("--steps", type=int, help="steps per timed run (default: per size)")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per case (the best counts)")
+    ap.add_argument(
+        "--only", choices=("numpy", "kernel"), help="only the NumPy comparison or only the kernel before/after"
+    )
     args = ap.parse_args()
     size = dict(SIZES[args.size])
     if args.batch:
@@ -73,7 +138,7 @@ def main() -> None:
 
     n, b, steps = size["n_beads"], size["batch"], size["steps"]
     H, Q0, dt = 50.0, 1.0, 2e-4
-    lam = P.rouse_relaxation_time(n, H)
+    lam = P.rouse_relaxation_time(n, H, 1.0)
     eps = 2.0 / lam  # Wi = 2
     keys = jax.random.split(jax.random.PRNGKey(0), 2 * b)
     print(
@@ -86,14 +151,29 @@ def main() -> None:
         f"{platform.processor() or platform.machine()}"
     )
 
+    if args.only != "numpy":
+        kernel_before_after(P, jax, n, b, steps, args.repeat)
+    if args.only == "kernel":
+        return
+
     rows = []
     for spring in ("hookean", "wlc"):
-        chain = P.Chain(n_beads=n, spring=spring, H=H, Q0=Q0)
+        chain = P.chain_of(n_beads=n, spring=spring, H=H, Q0=Q0)
         r0 = np.asarray(P.random_walks(chain, keys[:b]))
         # Same step: without noise (kT → 0) both implementations give the same positions.
-        quiet = P.Chain(n_beads=n, spring=spring, H=H, Q0=Q0, kT=1e-300)
+        quiet = P.chain_of(n_beads=n, spring=spring, H=H, Q0=Q0, kT=1e-300)
         a = np.asarray(
-            P.run(quiet, r0, keys[b:], dt=dt, n_saves=1, save_every=50, strain_rate=eps, integrator="euler")
+            P.run(
+                quiet,
+                r0,
+                keys[b:],
+                dt=dt,
+                n_saves=1,
+                save_every=50,
+                strain_rate=eps,
+                integrator="euler",
+                noise="gaussian",
+            )
         )[:, -1]
         c = numpy_euler(
             r0, 50, spring=spring, H=H, Q0=Q0, kT=1e-300, zeta=1.0, strain_rate=eps, dt=dt, rng=np.random.default_rng(0)
@@ -115,19 +195,19 @@ def main() -> None:
             ).block_until_ready()
 
         jax_run()  # compile
-        t_jax = timed(jax_run, 2)
+        t_jax = timed(jax_run, args.repeat)
         rng = np.random.default_rng(1)
         t_np = timed(
             lambda: numpy_euler(r0, steps, spring=spring, H=H, Q0=Q0, kT=1.0, zeta=1.0, strain_rate=eps, dt=dt, rng=rng)  # noqa: B023 (called at once)
         )
         jax_run("uniform")
-        t_uni = timed(lambda: jax_run("uniform"), 2)
+        t_uni = timed(lambda: jax_run("uniform"), args.repeat)
         work = b * n * steps
         rows.append((f"numpy  {spring:8s} euler          gaussian", work / t_np, None))
         rows.append((f"jax    {spring:8s} euler          gaussian", work / t_jax, t_np / t_jax))
         rows.append((f"jax    {spring:8s} euler          uniform", work / t_uni, t_np / t_uni))
 
-    chain = P.Chain(n_beads=n, spring="fene", H=H, Q0=Q0)
+    chain = P.chain_of(n_beads=n, spring="fene", H=H, Q0=Q0)
     r0 = np.asarray(P.random_walks(chain, keys[:b]))
     for noise in ("gaussian", "uniform"):
 
@@ -137,7 +217,7 @@ def main() -> None:
             ).block_until_ready()
 
         fene_run()
-        t = timed(fene_run, 2)
+        t = timed(fene_run, args.repeat)
         rows.append((f"jax    fene     semi_implicit  {noise}", b * n * steps / t, None))
 
     print(f"\n{'implementation':44s} {'bead-steps/s':>14s} {'× numpy':>8s}")

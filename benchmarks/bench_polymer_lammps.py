@@ -133,7 +133,7 @@ def main() -> None:
     from onsagerflow.systems import polymer as P
 
     n, batch, dt = size["n_beads"], size["batch"], args.dt
-    chain = P.Chain(n_beads=n, spring="fene", **CHAIN)
+    chain = P.chain_of(n_beads=n, spring="fene", **CHAIN)
     keys = jax.random.split(jax.random.PRNGKey(0), 2 * batch)
     r0 = np.asarray(P.random_walks(chain, keys[:batch]))
     params = dict(CHAIN, dt=dt, seed=20250722, repeat=2, **size)

@@ -56,14 +56,21 @@ def polymer(p: dict) -> tuple[float, str, str]:
 
     from onsagerflow.systems import polymer as P
 
-    chain = P.Chain(n_beads=p["n_beads"], spring="fene", H=50.0)
+    chain = P.chain_of(n_beads=p["n_beads"], spring="fene", H=50.0)
     keys = jax.random.split(jax.random.PRNGKey(0), 2 * p["chains"])
     r0 = np.asarray(P.random_walks(chain, keys[: p["chains"]]))
-    lam = P.rouse_relaxation_time(p["n_beads"], 50.0)
+    lam = P.rouse_relaxation_time(p["n_beads"], chain.H, chain.zeta)
 
     def go():
         P.run(
-            chain, r0, keys[p["chains"] :], dt=5e-4, n_saves=1, save_every=p["steps"], strain_rate=2.0 / lam
+            chain,
+            r0,
+            keys[p["chains"] :],
+            dt=5e-4,
+            n_saves=1,
+            save_every=p["steps"],
+            strain_rate=2.0 / lam,
+            noise="gaussian",
         ).block_until_ready()
 
     t = best_of(go)

@@ -37,6 +37,7 @@ def test_classify():
     assert classify(np.array([0.0, -1.0])) == "non-hyperbolic"
 
 
+@pytest.mark.slow
 def test_rollout_matches_exact_solution_and_flags_blow_up():
     # x' = −x: exact e^{−t}x₀;  x' = x²: blows up at t = 1/x₀
     t = np.linspace(0, 2, 21)

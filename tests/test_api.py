@@ -109,7 +109,9 @@ def test_rollout_and_fixed_points_from_given_starts(tmp_path, states):
 
 
 def test_a_model_without_structure_says_so(tmp_path, states):
-    mlp = {"type": "mlp_ode", "width": 8, "depth": 1, "activation": "tanh", "dtype": "float64"}
+    mlp = validated_block(
+        "model", {"type": "mlp_ode", "width": 8, "depth": 1, "activation": "tanh", "dtype": "float64"}
+    )
     path, _ = saved(tmp_path, mlp)
     model = onsagerflow.load(path)
     assert model.vector_field(states).shape == (6, 3)

@@ -32,6 +32,7 @@ def test_monomials_follow_pysindy_order():
     assert monomial_powers(2, 3).shape == (10, 2)
 
 
+@pytest.mark.slow
 def test_sindy_recovers_lorenz_coefficients_from_clean_data():
     """Raw (unnormalised) coordinates, where Lorenz-63 is sparse:
         ẋ = σ(y − x),  ẏ = x(r − z) − y,  ż = xy − βz   (σ = 10, r = 28, β = 8/3).
@@ -64,6 +65,7 @@ def test_jax_polynomial_matches_pysindy_predict():
     assert param_count(model) == np.count_nonzero(coef)
 
 
+@pytest.mark.slow
 def test_sindy_checkpoint_round_trip_and_physical_rollout(tmp_path):
     """Fitted in normalised units, saved and loaded like any model, and rolled out in physical
     units by the shared diffrax code: it follows a held-out Lorenz trajectory. The threshold is
@@ -86,6 +88,7 @@ def test_sindy_checkpoint_round_trip_and_physical_rollout(tmp_path):
     assert rel.max() < 1e-2
 
 
+@pytest.mark.slow
 def test_a_diverging_sindy_rollout_is_reported_unbounded():
     """ż = z² blows up in finite time from z = 1 (at t = 1): the rollout stops at the bound and
     comes back NaN with ok False, instead of raising."""
@@ -108,6 +111,7 @@ def ou_windows(seed=0, n_traj=16, T=200, dt=0.05):
     return z, dt
 
 
+@pytest.mark.slow
 def test_drift_only_model_trains_without_noise_and_is_deterministic():
     """The drift-only baseline is an OnsagerNet trained by the deterministic pair loss on the noisy
     data: its loss falls, and in the ensemble evaluation (physical_sde) it has σ = 0, so every

@@ -60,13 +60,14 @@ def by_hand(words, config, results):
     if rule.stage != "config":
         argv += ["--system", system]
     run = rule.run if rule.stage == "figures-polymer" else spec.get("run") or spec.get("model")
-    if rule.stage in ("train", "evaluate", "potential", "figures-polymer"):
+    if rule.stage in ("train", "evaluate", "potential", "potential-3d", "figures-polymer"):
         argv += ["--model", run]
     hand = parser().parse_args(argv)
     complete(hand)
     return rule, hand
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["tiny", "rbc_tiny", "polymer_tiny"])
 def test_every_stage_by_hand_gets_the_rules_spec_and_paths(tmp_path, name):
     config = os.path.join(ROOT, "tests", "configs", f"{name}.yaml")

@@ -20,6 +20,7 @@ def lorenz_store(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_a_simulated_store_is_cf_clean(lorenz_store, tmp_path):
     ds = assert_cf_clean(lorenz_store, tmp_path)
     assert ds.attrs["Conventions"] == CONVENTIONS

@@ -250,9 +250,26 @@ def test_inconsistent_config_fails_naming_the_key(mutate, message):
             "times count from each trajectory's first sample",
         ),
         (
-            lambda c: c["systems"]["rbc_r28"]["evaluation"].update(horizons=[0.008, 0.9]),
-            "systems.rbc_r28: evaluation.horizons: [0.9] lie beyond simulation.t_end (0.8); "
+            lambda c: c["systems"]["rbc_r28"]["evaluation"].update(horizons=[1.0, 120.0]),
+            "systems.rbc_r28: evaluation.horizons: [120.0] lie beyond simulation.t_end (99); "
             "times count from each trajectory's first sample",
+        ),
+        (  # a horizon inside a burst (the pair partner) is allowed; half a sample otherwise is not
+            lambda c: c["systems"]["rbc_r28"]["evaluation"].update(horizons=[0.001, 1.0]),
+            None,
+        ),
+        (
+            lambda c: c["systems"]["rbc_r28"]["evaluation"].update(horizons=[0.3, 1.0]),
+            "systems.rbc_r28: evaluation.horizons: [0.3] are shorter than one sample (simulation.dt_sample = 1.0)",
+        ),
+        (  # pairs are cut inside bursts: tau a multiple of the burst step, and shorter than a burst
+            lambda c: c["systems"]["rbc_r28"]["pairs"].update(tau=0.002),
+            "systems.rbc_r28.pairs: windows of 2 fine steps do not fit in bursts of simulation.burst_size = 2 samples",
+        ),
+        (
+            lambda c: c["systems"]["rbc_r28"]["simulation"].update(burst_size=3, burst_step=0.6),
+            "systems.rbc_r28.simulation.burst_step: (burst_size − 1)·burst_step must stay below "
+            "simulation.dt_sample (1.0), got 0.6",
         ),
         (  # 16 beads × their x-coordinates = 16 features
             lambda c: c["systems"]["polymer_wi2"]["reduction"].update(components=17),
@@ -263,9 +280,9 @@ def test_inconsistent_config_fails_naming_the_key(mutate, message):
             lambda c: c["systems"]["rbc_r28"]["simulation"].update(nx=8, nz=4),
             None,
         ),
-        (  # 2 train trajectories × 3 samples = 6 rows
-            lambda c: c["systems"]["rbc_r28"]["simulation"].update(n_trajectories=4, t_end=0.004),
-            "systems.rbc_r28.reduction.components: 16 asked, but the train split's fields allow at most 6",
+        (  # 2 train trajectories × 2 bursts of 2 samples = 8 rows
+            lambda c: c["systems"]["rbc_r28"]["simulation"].update(n_trajectories=4, t_end=1.0),
+            "systems.rbc_r28.reduction.components: 16 asked, but the train split's fields allow at most 8",
         ),
         (
             lambda c: c["systems"]["lorenz_r16"].setdefault("simulation", {}).update(t_end=2.9995),
@@ -383,6 +400,7 @@ def test_stage_specs_are_the_slices_stages_depend_on():
         ),
     ],
 )
+@pytest.mark.slow
 def test_snakemake_dry_run_refuses_a_bad_config_with_one_line(tmp_path, mutate, line):
     bad = load("tests/configs/tiny.yaml")
     mutate(bad)

@@ -90,6 +90,7 @@ def _fixed_and_critical(m):
     return fps, cps, grad, field, state
 
 
+@pytest.mark.slow
 def test_without_forcing_the_drift_vanishes_exactly_at_the_critical_points_of_V():
     """b = −(M + W)∇V with zᵀ(M + W)z = zᵀMz > 0: b = 0 ⇔ ∇V = 0. At such a point the Jacobian
     of b is −(M + W)∇²V, which (inertia theorem for a matrix with positive definite symmetric

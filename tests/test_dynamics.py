@@ -2,6 +2,7 @@
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from conftest import lorenz_spec, simulated
 from flax import nnx
 
@@ -28,6 +29,7 @@ class ExactInNormalisedUnits(nnx.Module):
         return 0.5 * jnp.sum(z**2, axis=-1)
 
 
+@pytest.mark.slow
 def test_physical_field_undoes_the_normalisation_exactly():
     spec = lorenz_spec(n=6, t_end=0.5)
     u = simulated(lorenz, spec)["u"].values

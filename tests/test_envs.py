@@ -170,6 +170,10 @@ STAGE_MODULE = {
     "figures-fields": "onsagerflow.stages.figures",
     "figures-polymer": "onsagerflow.stages.figures",
     "potential": "onsagerflow.stages.figures",
+    "potential-3d": "onsagerflow.stages.figures",
+    "accuracy": "onsagerflow.stages.figures",
+    "nearest-neighbour": "onsagerflow.stages.nearest_neighbour",
+    "pde-states": "onsagerflow.stages.pde_states",
     "table": "onsagerflow.stages.table",
     "config": "onsagerflow.stages.config_file",
 }
@@ -220,6 +224,7 @@ def conda_stub(tmp_path):
     return stub.parent
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("accelerator", ["cpu", "cuda"])
 def test_sdm_conda_dry_run_resolves_the_env_of_every_rule(conda_stub, tmp_path, accelerator):
     env = {**os.environ, "PATH": f"{conda_stub}{os.pathsep}{os.environ['PATH']}"}

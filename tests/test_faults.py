@@ -125,6 +125,7 @@ def test_a_codec_error_deep_in_a_lazy_read_is_traced_to_its_chunk(tmp_path, capl
 # --- the one error path
 
 
+@pytest.mark.slow
 def test_cli_prints_one_line_and_exits_1_for_an_expected_failure(tmp_path):
     csv = tmp_path / "results.csv"
     csv.write_text("a,b\n1,2\n")

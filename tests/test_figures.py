@@ -10,6 +10,7 @@ from onsagerflow.data.cf import time_attrs
 from onsagerflow.figures.attractor import attractor_figure
 from onsagerflow.figures.common import save_figure
 from onsagerflow.figures.errors import error_figure
+from onsagerflow.figures.fields import deepest_stable_point, potential_3d_figure
 from onsagerflow.figures.polymer import extension_figure
 from onsagerflow.stages.figures import component_axis_labels
 
@@ -72,3 +73,23 @@ def test_extension_figure_one_panel_per_ensemble():
     fig = extension_figure(t, {"e0": g, "e1": g}, time_label="time (relaxation time λ)")
     assert len(fig.axes) == 2
     assert all(ax.get_xlabel() == "time (relaxation time λ)" and len(ax.lines) == 2 for ax in fig.axes)
+
+
+def test_potential_3d_slices_pass_through_the_deepest_stable_fixed_point(tmp_path):
+    """V(h) = min(|h − a|² + 1, |h − b|²): of two stable points the deeper is b, the slices'
+    centre, and the box grows to hold it; three slices, the paths and every fixed point drawn."""
+    a, b = np.array([1.0, 0.0, 0.0]), np.array([-1.0, 2.0, 5.0])
+
+    def potential(h):
+        return np.minimum(((h - a) ** 2).sum(-1) + 1.0, ((h - b) ** 2).sum(-1))
+
+    points = [{"x": a, "kind": "stable-node"}, {"x": b, "kind": "stable-focus"}, {"x": [0, 1, 2], "kind": "saddle-1"}]
+    paths = [np.linspace([0, 0, 0], [1, 1, 1], 10), np.linspace([1, 0, 0], [0, 1, 0], 10)]
+    fig = potential_3d_figure(potential, [-2, -2, -2], [2, 2, 2], points, paths, n_grid=9)
+    ax = fig.axes[0]
+    assert len(ax.collections) == 3 + len(points)  # three slices, then a marker per fixed point
+    assert len(ax.lines) == len(paths)
+    np.testing.assert_array_equal(deepest_stable_point(potential, points), b)
+    assert deepest_stable_point(potential, points[2:]) is None
+    assert ax.get_zlim()[1] >= b[2]
+    assert_figure(save_figure(fig, tmp_path / "potential_3d", PROVENANCE)[0])

@@ -436,6 +436,7 @@ def test_source_block_is_validated_by_the_schema_and_checked():
         validate_config(bad)
 
 
+@pytest.mark.slow
 def test_cli_config_form_writes_the_store_and_names_bad_files(tmp_path):
     u, t = states(n=8, m=40)
     write_nc(tmp_path / "lorenz.nc", u, t)

@@ -56,10 +56,15 @@ def test_every_job_of_the_paper_config_fits_the_cap_with_the_shipped_rates():
 
 def test_estimates_scale_with_the_work(rates):
     base = paper(rates)
-    # RBC: trajectories × steps × grid points (+ a compile per solver call)
+    # RBC: trajectories × steps × grid points (+ a compile per solver call: per batch, the run
+    # and, with bursts, the fine run of the bursts; a burn-in would add one more)
     more = copy.deepcopy(base)
     more["systems"]["rbc_r28"]["simulation"]["nx"] *= 2
-    calls = 2 * math.ceil(100 / 10) * 2.0
+    sim = base["systems"]["rbc_r28"]["simulation"]
+    per_batch = 1 + (sim["t_burn"] > 0) + (sim["burst_size"] > 1)
+    calls = (
+        per_batch * math.ceil(sim["n_trajectories"] / sim["batch_size"]) * load_rates(base["jobs"]["rates"])["rbc_call"]
+    )
     assert compute(more, "simulate", "rbc_r28") - calls == pytest.approx(
         2 * (compute(base, "simulate", "rbc_r28") - calls)
     )
@@ -133,7 +138,8 @@ def test_shard_sizes_that_split_batches_or_pass_the_cap_are_config_errors(rates)
     config["systems"]["rbc_r84"]["shards"]["size"] = 25
     with pytest.raises(ConfigError, match=r"rbc_r84.shards.size: 25 is not a whole number .* batches of 10"):
         shard_plan(config, "rbc_r84")
-    config = paper(rates, max_hours=4.0)
+    whole = estimate(paper(rates), "simulate", "rbc_r84").hours
+    config = paper(rates, max_hours=whole / 2)  # one shard of all 100 cannot fit, a batch of 10 can
     config["systems"]["rbc_r84"]["shards"]["size"] = 100
     with pytest.raises(ConfigError, match=r"rbc_r84.shards.size: shards of 100 .* at most \d+ fit"):
         shard_plan(config, "rbc_r84")

@@ -24,6 +24,7 @@ def rhs(t, u, sigma=10.0, r=28.0, b=8.0 / 3.0):
     return [sigma * (y - x), x * (r - z) - y, x * y - b * z]
 
 
+@pytest.mark.slow
 def test_matches_scipy_reference_to_1e8():
     spec = lorenz_spec(n=5, t_end=3.0, dt=0.01)
     ds = simulated(lorenz, spec)
@@ -35,6 +36,7 @@ def test_matches_scipy_reference_to_1e8():
         assert err < 1e-8, f"trajectory {k}: max |u − u_ref| = {err:.2e}"
 
 
+@pytest.mark.slow
 def test_fixed_step_convergence_order_is_eight():
     """Dormand–Prince 8(7): the global error at a fixed time falls like h⁸."""
     u0 = np.array([[1.0, 2.0, 20.0], [-5.0, 3.0, 10.0]])
@@ -59,6 +61,7 @@ def test_exact_fixed_points_are_roots(r):
         np.testing.assert_allclose(pts[1], [8.4853, 8.4853, 27.0], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_dataset_follows_the_schema_and_config():
     spec = lorenz_spec(n=20, t_end=0.4, dt=0.002, splits={"train": 0.6, "val": 0.2, "test": 0.2})
     ds = simulated(lorenz, spec)
@@ -73,6 +76,7 @@ def test_dataset_follows_the_schema_and_config():
         assert ds.attrs[key]
 
 
+@pytest.mark.slow
 def test_same_seed_same_data_other_seed_other_data():
     a = simulated(lorenz, lorenz_spec(seed=1))["u"].values
     b = simulated(lorenz, lorenz_spec(seed=1))["u"].values
@@ -81,6 +85,7 @@ def test_same_seed_same_data_other_seed_other_data():
     assert not np.allclose(a[:, 0], c[:, 0])
 
 
+@pytest.mark.slow
 def test_batches_solve_each_trajectory_as_one_solve_of_all_does():
     """simulate solves BATCH trajectories at a time (the last batch padded): every trajectory
     comes out bit for bit as in one solve of all the starts together."""

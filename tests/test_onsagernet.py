@@ -34,6 +34,7 @@ def random_net(seed, n=4, forcing="linear", alpha=0.3, beta=0.2, activation="req
     return nnx.merge(graphdef, state)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_M_symmetric_positive_definite_and_W_antisymmetric(seed):
     net = random_net(seed)
@@ -46,6 +47,7 @@ def test_M_symmetric_positive_definite_and_W_antisymmetric(seed):
     assert np.linalg.eigvalsh(M).min() >= net.alpha * (1 - 1e-10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_energy_decays_at_least_alpha_grad_squared_without_forcing(seed):
     """f = 0:  dV/dt = ∇V·ż = −∇Vᵀ(M + W)∇V = −∇VᵀM∇V ≤ −α|∇V|²."""
@@ -85,6 +87,7 @@ def _with_forcing(net, growth, f0):
     return net
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_energy_decreases_far_out_when_forcing_grows_slower_than_2_alpha_beta(seed):
     """Our re-derivation of PRF21's boundedness: with ReQUr φ (linear growth, so
@@ -97,6 +100,7 @@ def test_energy_decreases_far_out_when_forcing_grows_slower_than_2_alpha_beta(se
     assert np.all(dVdt < 0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_rollouts_from_far_away_stay_bounded(seed):
     net = OnsagerNet(

@@ -34,14 +34,15 @@ def assert_agrees(value, se, expected, what):
 
 
 def discrete_second_moment(chain, integrator, strain_rate, dt, weights):
-    """Stationary ⟨(w·s_x)²⟩ of a linear (Hookean) scheme s' = M s + G ξ, x components.
+    """Stationary ⟨(w·s_x)²⟩ of a linear (Hookean) scheme s' = M s + G ξ, x components, s the
+    scheme's per-chain state (bead positions for euler, bonds for semi_implicit).
 
     M and G are the scheme's exact Jacobians; Σ = M Σ Mᵀ + G Gᵀ (discrete Lyapunov).
     """
     scheme = P.make_scheme(chain, integrator)
     r0 = jnp.zeros((chain.n_beads, 3))
-    s0 = scheme.to_state(r0)
-    step = lambda s, xi: scheme.step(s, xi, strain_rate, dt)
+    s0 = scheme.natural_of(r0[None])[0]
+    step = lambda s, xi: scheme.chain_step(s, xi, strain_rate, dt)
     M = jax.jacfwd(step, argnums=0)(s0, r0)[:, 0, :, 0]
     G = jax.jacfwd(step, argnums=1)(s0, r0)[:, 0, :, 0]
     M, G = np.asarray(M), np.asarray(G)
@@ -56,7 +57,7 @@ def keys(n, seed):
 
 # ----------------------------------------------------------------------------- Hookean dumbbell
 
-DUMBBELL = P.Chain(n_beads=2, spring="hookean", H=1.0)  # kT = ζ = 1: λ_H = ζ/(4H) = 1/4
+DUMBBELL = P.chain_of(n_beads=2, spring="hookean", H=1.0, kT=1.0, zeta=1.0)  # λ_H = ζ/(4H) = 1/4
 LAMBDA_H = 0.25
 # Wi -> dt: each as large as keeps the Euler bias below SE/4 (asserted below).
 DUMBBELL_DT = {0.1: 0.001, 0.3: 0.0025, 0.45: 0.005, 0.6: 0.005}
@@ -84,12 +85,14 @@ def dumbbells():
             n_saves=DUMBBELL_STEPS // DUMBBELL_EVERY,
             save_every=DUMBBELL_EVERY,
             strain_rate=wi / LAMBDA_H,
+            noise="gaussian",
             observe=qx2,
         )
     )
     return {w: (y[wi == w], DUMBBELL_DT[w]) for w in wis}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("wi", [0.1, 0.3, 0.45])
 def test_dumbbell_steady_extension(dumbbells, wi):
     """⟨Q_x²⟩ = (kT/H)/(1 − 2 Wi) with Wi = ε̇ λ_H, λ_H = ζ/(4H)."""
@@ -132,15 +135,23 @@ def test_dumbbell_grows_without_bound_past_coil_stretch(dumbbells):
 def test_hookean_chain_end_to_end_at_rest(integrator, dt):
     """⟨R_ee²⟩ = 3 (N − 1) kT/H, relaxed from a straight rod (far from equilibrium)."""
     n, m = 10, 128
-    chain = P.Chain(n_beads=n, spring="hookean", H=1.0)
-    lam = P.rouse_relaxation_time(n, 1.0)  # ≈ 5.1: R² relaxes on this scale
+    chain = P.chain_of(n_beads=n, spring="hookean", H=1.0, kT=1.0, zeta=1.0)
+    lam = P.rouse_relaxation_time(n, 1.0, 1.0)  # ≈ 5.1: R² relaxes on this scale
     rod = np.zeros((m, n, 3))
     rod[:, :, 0] = np.arange(n) * math.sqrt(3.0)
     every = int(round(0.5 / dt))
     n_saves = int(round((10 * lam + 60.0) / (every * dt)))
     R2 = np.asarray(
         P.run(
-            chain, rod, keys(m, 2), dt=dt, n_saves=n_saves, save_every=every, integrator=integrator, observe=lambda_r2
+            chain,
+            rod,
+            keys(m, 2),
+            dt=dt,
+            n_saves=n_saves,
+            save_every=every,
+            integrator=integrator,
+            noise="gaussian",
+            observe=lambda_r2,
         )
     )
     t = np.arange(n_saves + 1) * every * dt
@@ -171,6 +182,7 @@ def rouse_correlation(n, t):
     return (w[:, None] * np.exp(-a[:, None] * t[None, :])).sum(0) / w.sum()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n,dt", [(2, 0.0025), (8, 0.01)])
 def test_measured_relaxation_time_is_rouse(n, dt):
     """λ₁ = ζ/(8H sin²(π/2N)) (N = 2: λ_H = ζ/(4H)), measured from ⟨R(t)·R(0)⟩ at rest.
@@ -178,12 +190,19 @@ def test_measured_relaxation_time_is_rouse(n, dt):
     The fit window's own systematic error is the fit of the exact Rouse correlation on the
     same lags; it must be small (< 1%) and the measurement must agree with it within Z SE.
     """
-    chain = P.Chain(n_beads=n, spring="hookean", H=1.0)
+    chain = P.chain_of(n_beads=n, spring="hookean", H=1.0, kT=1.0, zeta=1.0)
     fit = P.measure_relaxation_time(
-        chain, jax.random.PRNGKey(3), n_chains=128, duration=40.0, dt=dt, integrator="euler"
+        chain,
+        jax.random.PRNGKey(3),
+        n_chains=128,
+        duration=40.0,
+        window=(0.5, 0.15),
+        dt=dt,
+        integrator="euler",
+        noise="gaussian",
     )
-    rouse = P.rouse_relaxation_time(n, 1.0)
-    ideal = P._slope_lambda(fit.time, rouse_correlation(n, fit.time), fit.fit_slice)
+    rouse = P.rouse_relaxation_time(n, 1.0, 1.0)
+    ideal = P.slope_lambda(fit.time, rouse_correlation(n, fit.time), fit.fit_slice)
     assert abs(ideal / rouse - 1.0) < 0.01, f"window bias {ideal / rouse - 1:.3%}"
     assert_agrees(fit.value, fit.stderr, ideal, f"λ of the N = {n} Hookean chain")
     assert fit.stderr < 0.1 * rouse
@@ -207,13 +226,14 @@ def bond_q2(r):
     return Q @ Q
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spring,noise", [("fene", "gaussian"), ("wlc", "gaussian"), ("fene", "uniform")])
 def test_nonlinear_dumbbell_at_rest_matches_boltzmann(spring, noise):
     """Semi-implicit FENE / Marko–Siggia dumbbells sample p(Q) ∝ exp(−U(Q)/kT):
     FENE ⟨Q²⟩ = 3 Q0²/(b + 5) = 3 (kT/H) b/(b + 5); WLC by quadrature. b = 10 is far from
     Hookean (⟨Q²⟩ = 2 kT/H instead of 3). Uniform increments reach the same distribution."""
     b, m, dt = 10.0, 256, 0.0005
-    chain = P.Chain(n_beads=2, spring=spring, H=1.0, Q0=math.sqrt(b))
+    chain = P.chain_of(n_beads=2, spring=spring, H=1.0, Q0=math.sqrt(b), kT=1.0, zeta=1.0)
     k = keys(2 * m, 4)
     r0 = P.random_walks(chain, k[:m])
     y = np.asarray(P.run(chain, r0, k[m:], dt=dt, n_saves=220, save_every=100, noise=noise, observe=bond_q2))
@@ -232,19 +252,30 @@ def max_bond(r):
     return jnp.sqrt(jnp.max(jnp.sum(Q * Q, axis=-1)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spring", ["fene", "wlc"])
 @pytest.mark.parametrize("dt", [0.01, 0.1])
 def test_bonds_never_reach_q0_at_high_wi_and_large_dt(spring, dt):
     """|Q_i| < Q0 always, with Wi = 50 and steps 0.5–5 × ζ/H (explicit Euler blows up for
     dt ≥ ζ/(2H) = 0.01 here)."""
     n, m = 12, 32
-    chain = P.Chain(n_beads=n, spring=spring, H=50.0, Q0=1.0)
-    lam = P.rouse_relaxation_time(n, 50.0)
+    chain = P.chain_of(n_beads=n, spring=spring, H=50.0, Q0=1.0, kT=1.0, zeta=1.0)
+    lam = P.rouse_relaxation_time(n, 50.0, 1.0)
     k = keys(2 * m, 5)
     r0 = P.random_walks(chain, k[:m])
     steps = int(round(10 * lam / dt)) + 10
     q = np.asarray(
-        P.run(chain, r0, k[m:], dt=dt, n_saves=steps, save_every=1, strain_rate=50.0 / lam, observe=max_bond)
+        P.run(
+            chain,
+            r0,
+            k[m:],
+            dt=dt,
+            n_saves=steps,
+            save_every=1,
+            strain_rate=50.0 / lam,
+            noise="gaussian",
+            observe=max_bond,
+        )
     )
     assert np.all(np.isfinite(q))
     assert q.max() < 1.0, f"a bond reached {q.max()!r} ≥ Q0"
@@ -257,6 +288,7 @@ def test_bonds_never_reach_q0_at_high_wi_and_large_dt(spring, dt):
             n_saves=1,
             save_every=steps,
             strain_rate=50.0 / lam,
+            noise="gaussian",
             observe=P.extension_of,
         )
     )[:, -1]
@@ -265,10 +297,22 @@ def test_bonds_never_reach_q0_at_high_wi_and_large_dt(spring, dt):
 
 def test_explicit_wlc_that_overshoots_q0_is_poisoned_not_stored():
     """Euler cannot keep a WLC bond below Q0; a chain whose bond overshoots becomes NaN."""
-    chain = P.Chain(n_beads=4, spring="wlc", H=50.0, Q0=1.0)
+    chain = P.chain_of(n_beads=4, spring="wlc", H=50.0, Q0=1.0)
     k = keys(8, 6)
     r0 = P.random_walks(chain, k[:4])
-    r = np.asarray(P.run(chain, r0, k[4:], dt=0.009, n_saves=50, save_every=20, strain_rate=500.0, integrator="euler"))
+    r = np.asarray(
+        P.run(
+            chain,
+            r0,
+            k[4:],
+            dt=0.009,
+            n_saves=50,
+            save_every=20,
+            strain_rate=500.0,
+            integrator="euler",
+            noise="gaussian",
+        )
+    )
     bad = ~np.isfinite(r[:, -1]).all(axis=(1, 2))
     assert bad.any()
     Q = np.diff(r, axis=2)
@@ -285,8 +329,8 @@ def test_unfolding_statistics_unchanged_when_dt_is_halved():
     dt = 5e-4 and with dt/2, independent noise: mean extension during unfolding and in the
     stretched state, and the mean squared bond length, agree within Z combined SE."""
     n, m = 16, 128
-    chain = P.Chain(n_beads=n, spring="fene", H=50.0, Q0=1.0)
-    lam = P.rouse_relaxation_time(n, 50.0)
+    chain = P.chain_of(n_beads=n, spring="fene", H=50.0, Q0=1.0, kT=1.0, zeta=1.0)
+    lam = P.rouse_relaxation_time(n, 50.0, 1.0)
     k = keys(3 * m, 7)
     coils = P.random_walks(chain, k[:m])
 
@@ -306,6 +350,7 @@ def test_unfolding_statistics_unchanged_when_dt_is_halved():
                 n_saves=120,
                 save_every=every,
                 strain_rate=2.0 / lam,
+                noise="gaussian",
                 observe=obs,
             )
         )

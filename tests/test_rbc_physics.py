@@ -6,7 +6,20 @@ import numpy as np
 import pytest
 
 from onsagerflow.data import validate_dataset
-from onsagerflow.systems.rbc import RA_C, CFLError, Grid, Solver, growth_rate, simulate
+from onsagerflow.data.timegrid import time_grid
+from onsagerflow.systems.rbc import (
+    RA_C,
+    CFLError,
+    Grid,
+    Solver,
+    growth_rate,
+    initial_states,
+    lorenz_mode_amplitudes,
+    lorenz_mode_states,
+    lorenz_time_factor,
+    make_solver,
+    simulate,
+)
 
 K_C = np.pi / np.sqrt(2)
 
@@ -50,6 +63,7 @@ def steady_r5():
     return solver, states
 
 
+@pytest.mark.slow
 def test_velocity_is_divergence_free_and_walls_are_free_slip_isothermal(steady_r5):
     solver, states = steady_r5
     s = states[-1]
@@ -105,6 +119,12 @@ def rbc_spec(**sim):
         "reflection_symmetric": True,
         "float64": True,
         "store_float64": False,
+        "time_unit": "diffusive",
+        "initial": "perturbation",
+        "lorenz_low": [-25, -25, -5],
+        "lorenz_high": [25, 25, 30],
+        "burst_size": 1,
+        "burst_step": None,
     }
     base.update(sim)
     return {
@@ -117,6 +137,7 @@ def rbc_spec(**sim):
     }
 
 
+@pytest.mark.slow
 def test_simulate_writes_canonical_batches_with_nusselt():
     batches = list(simulate(rbc_spec()))
     assert [b.sizes["trajectory"] for b in batches] == [4, 2]
@@ -134,12 +155,28 @@ def test_simulate_writes_canonical_batches_with_nusselt():
     assert np.all(nu[:, 0] < 1.01) and np.all(nu[:, -1] > 2.0)  # conduction, then convection
 
 
+@pytest.mark.slow
 def test_trajectories_do_not_depend_on_the_batch_size():
     a = np.concatenate([b["theta"].values for b in simulate(rbc_spec(batch_size=2))])
     b = np.concatenate([b["theta"].values for b in simulate(rbc_spec(batch_size=6))])
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+def test_batches_reuse_the_compiled_run(monkeypatch):
+    """The solver's step is traced when a run is compiled; later batches of the same shape
+    must reuse that compiled run, so the step is traced no more after the first batch."""
+    traced = []
+    step = Solver.step
+    monkeypatch.setattr(Solver, "step", lambda self, s: traced.append(1) or step(self, s))
+    batches = simulate(rbc_spec(n_trajectories=6, batch_size=2, t_burn=0.02))
+    next(batches)
+    after_first = len(traced)
+    assert after_first > 0
+    assert len(list(batches)) == 2
+    assert len(traced) == after_first
+
+
+@pytest.mark.slow
 def test_burn_in_is_simulated_but_not_stored():
     a = list(simulate(rbc_spec(n_trajectories=4, t_end=0.1)))[0]
     b = list(simulate(rbc_spec(n_trajectories=4, t_end=0.06, t_burn=0.04)))[0]
@@ -150,3 +187,69 @@ def test_burn_in_is_simulated_but_not_stored():
 def test_too_large_a_time_step_fails_loudly_naming_the_trajectory():
     with pytest.raises(CFLError, match=r"trajectory 0 passed the Courant limit .* lower simulation.dt"):
         list(simulate(rbc_spec(dt=0.01, dt_sample=0.02, t_end=0.2)))
+
+
+def test_lorenz_modes_project_onto_lorenz_63():
+    """On the three Saltzman–Lorenz modes the PDE is Lorenz-63 exactly: projecting the full
+    right-hand side (advection, buoyancy and diffusion) of a state made of them gives
+    dX/dτ = σ(Y − X), dY/dτ = rX − Y − XZ, dZ/dτ = XY − bZ with σ = Pr, b = 4/(1 + a²) and
+    τ = π²(1 + a²) t (a = 1/√2 here: b = 8/3, τ ≈ 14.8 t)."""
+    r, pr = 28.0, 10.0
+    solver = Solver(Grid(nx=32, nz=16), r * RA_C, pr, dt=1e-4)
+    _, _, q2 = solver.grid.wavenumbers()
+    factor = lorenz_time_factor(solver.grid)
+    assert factor == pytest.approx(1.5 * np.pi**2)
+    amps = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [3.0, 2.0, 5.0], [-4.0, 7.0, 11.0]])
+    states = lorenz_mode_states(solver, amps)
+    np.testing.assert_allclose(lorenz_mode_amplitudes(solver, states), amps, atol=1e-12)
+    rhs = jax.vmap(lambda s: solver.rhs(s) + jnp.stack([-pr * q2 * s[0], -q2 * s[1]]))(states)
+    got = lorenz_mode_amplitudes(solver, rhs) / factor
+    X, Y, Z = amps.T
+    b = 8.0 / 3.0
+    want = np.stack([pr * (Y - X), r * X - Y - X * Z, X * Y - b * Z], axis=-1)
+    np.testing.assert_allclose(got, want, atol=1e-9)
+
+
+def test_free_fall_units_scale_time_and_velocity():
+    """The same run stored in free-fall units: t_ff = (d²/κ)/√(Ra Pr); times divide by it and
+    velocities multiply by it, θ and Nu are unchanged."""
+    unit = 1.0 / np.sqrt(28.0 * RA_C * 10.0)
+    a = list(simulate(rbc_spec(n_trajectories=3, t_end=0.02, dt_sample=0.01, dt=2e-4)))[0]
+    b = list(
+        simulate(
+            rbc_spec(n_trajectories=3, t_end=0.02 / unit, dt_sample=0.01 / unit, dt=2e-4 / unit, time_unit="free_fall")
+        )
+    )[0]
+    np.testing.assert_allclose(b["time"].values * unit, a["time"].values, rtol=1e-12)
+    np.testing.assert_allclose(b["theta"].values, a["theta"].values, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(b["u"].values, a["u"].values * unit, rtol=1e-5, atol=1e-7 * unit)
+    assert b.attrs["time_unit"] == "free_fall" and b.attrs["time_unit_in_diffusive_times"] == pytest.approx(unit)
+
+
+def test_lorenz_mode_starts_hold_their_drawn_amplitudes():
+    spec = rbc_spec(n_trajectories=4, initial="lorenz_modes", perturbation=1e-6, t_end=0.01)
+    solver = make_solver(spec)
+    amps = lorenz_mode_amplitudes(solver, initial_states(spec, solver, np.arange(4)))
+    assert np.all(amps >= np.array([-25, -25, -5]) - 1e-3) and np.all(amps <= np.array([25, 25, 30]) + 1e-3)
+    assert np.ptp(amps[:, 0]) > 1.0  # drawn, not constant
+    # trajectory i's start does not depend on which others are drawn with it
+    np.testing.assert_allclose(lorenz_mode_amplitudes(solver, initial_states(spec, solver, np.arange(2, 4))), amps[2:])
+
+
+def test_bursts_store_pairs_on_the_coarse_grid_of_the_uniform_run():
+    """Bursts of 2 samples 0.001 apart at every dt_sample: the burst starts are exactly the
+    uniform run's samples (the coarse run goes on from each start, not from its partner), and
+    the partner is one fine step of the same equations later."""
+    base = dict(n_trajectories=3, t_end=0.04, dt_sample=0.01, dt=2e-4)
+    uniform = list(simulate(rbc_spec(**base)))[0]
+    burst = list(simulate(rbc_spec(**base, burst_size=2, burst_step=1e-3)))[0]
+    grid = time_grid(burst["time"].values)
+    assert grid.burst == 2 and grid.step == pytest.approx(1e-3)
+    np.testing.assert_allclose(grid.coarse_time, uniform["time"].values, atol=1e-12)
+    np.testing.assert_allclose(burst["theta"].values[:, ::2], uniform["theta"].values, rtol=1e-6, atol=1e-8)
+    # the partner moved by about dθ/dt · 0.001 — small against the move over a whole dt_sample
+    step_fine = np.abs(burst["theta"].values[:, 1::2] - burst["theta"].values[:, ::2]).max()
+    step_coarse = np.abs(np.diff(uniform["theta"].values, axis=1)).max()
+    assert 0 < step_fine < 0.3 * step_coarse
+    with pytest.raises(ValueError, match="burst_step"):
+        list(simulate(rbc_spec(**base, burst_size=3, burst_step=0.006)))

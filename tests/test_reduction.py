@@ -139,6 +139,7 @@ SPECS = {  # a model block as a validated config holds it, every default filled
 }
 
 
+@pytest.mark.slow
 def test_pca_resnet_starts_as_the_pca_chart():
     model = build_model(SPECS["on"], 3, seed=0, input_dim=6)
     ae = model.autoencoder

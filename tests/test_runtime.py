@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from onsagerflow.config import runtime_flags, validate_config
@@ -77,17 +78,20 @@ def test_config_runtime_block_becomes_stage_flags():
     )
 
 
+@pytest.mark.slow
 def test_flags_are_exported_before_jax_is_imported():
     flags = runtime_flags(config(xla_preallocate=True, xla_mem_fraction=0.3)).split()
     got = probe(*flags, env={"XLA_PYTHON_CLIENT_PREALLOCATE": "false"})  # the config wins
     assert got["at_import"] == {"XLA_PYTHON_CLIENT_PREALLOCATE": "true", "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.3"}
 
 
+@pytest.mark.slow
 def test_without_flags_a_job_does_not_preallocate_and_keeps_the_environment_fraction():
     got = probe(env={"XLA_PYTHON_CLIENT_MEM_FRACTION": "0.2"})
     assert got["at_import"] == {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.2"}
 
 
+@pytest.mark.slow
 def test_every_jax_stage_gets_the_flags(tmp_path):
     """A dry run prints every shell command: each JAX stage carries the config's runtime flags."""
     cfg = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())

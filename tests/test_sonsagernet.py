@@ -46,6 +46,7 @@ def random_snet(diffusion, seed, n=3, scale=0.5):
 # --- structure, any parameters ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("diffusion", DIFFUSIONS)
 def test_diffusion_matrix_is_symmetric_positive_definite(diffusion):
     """σσᵀ is a covariance for every kind: symmetric with positive eigenvalues, and σ is lower
@@ -64,6 +65,7 @@ def test_diffusion_matrix_is_symmetric_positive_definite(diffusion):
         assert np.asarray(net.drift(z)).shape == (50, 4, 3)
 
 
+@pytest.mark.slow
 def test_fluctuation_dissipation_form_and_its_drift_correction():
     """σσᵀ = 2εM to round-off, and drift − (OnsagerNet drift) = ε∇·M with
     (∇·M)_i = Σ_j ∂M_ij/∂z_j checked against central differences (error O(h²) ≈ 1e-10)."""
@@ -105,6 +107,7 @@ def _fd_net_1d():
     return net
 
 
+@pytest.mark.slow
 def test_fluctuation_dissipation_keeps_the_boltzmann_density_stationary():
     """With f = W = 0, p ∝ exp(−V/ε) is stationary (docstring of SOnsagerNet). Paths start
     from p (inverse-CDF samples on a grid) and after t = 2 their mean and variance still
@@ -174,6 +177,7 @@ def test_em_nll_equals_the_closed_form_gaussian_nll():
     assert got == pytest.approx(scipy_nll, rel=1e-10)
 
 
+@pytest.mark.slow
 def test_em_nll_of_a_state_dependent_full_noise_net_matches_scipy():
     """The same formula with σ(z) varying per increment (full Cholesky kind, random net)."""
     net = random_snet("full", 4)
@@ -205,6 +209,7 @@ def pairs(z):
     return np.stack([z[:, :-1], z[:, 1:]], axis=2).reshape(-1, 2, z.shape[-1])
 
 
+@pytest.mark.slow
 def test_fit_recovers_ou_drift_slope_and_noise():
     """dz = −θz dt + s dW, θ = 1, s = 0.5, sampled exactly at τ = 0.05. The EM likelihood of
     exact transitions is maximised by the EM-consistent values θ_EM = (1 − e^{−θτ})/τ = 0.9754
@@ -319,6 +324,7 @@ def test_physical_sde_is_the_normalised_sde_mapped_back():
 # --- build and checkpoints -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("diffusion", DIFFUSIONS)
 def test_checkpoint_round_trip(tmp_path, diffusion):
     """save_checkpoint → load_checkpoint rebuilds an SOnsagerNet from its spec with the same
@@ -333,6 +339,7 @@ def test_checkpoint_round_trip(tmp_path, diffusion):
     np.testing.assert_array_equal(np.asarray(model.sigma(z)), np.asarray(net.sigma(z)))
 
 
+@pytest.mark.slow
 def test_initial_noise_is_sigma_init_and_bad_specs_are_named():
     """At initialisation σσᵀ(0) = sigma_init² I for the learned-noise kinds and has
     trace n·sigma_init² for the fluctuation–dissipation form."""

@@ -101,6 +101,7 @@ def _train(seed, kind="on", epochs=6):
     return fit(model, train, val, tau=dt / norm.time_scale, cfg={**CFG, "epochs": epochs}, seed=seed), norm
 
 
+@pytest.mark.slow
 def test_training_lowers_the_validation_loss():
     res, _ = _train(0, epochs=40)
     h = res.history
@@ -109,6 +110,7 @@ def test_training_lowers_the_validation_loss():
     assert list(h.columns) == ["epoch", "train_loss", "val_loss", "lr", "seconds"]
 
 
+@pytest.mark.slow
 def test_same_seed_gives_bit_identical_parameters():
     a, _ = _train(5)
     b, _ = _train(5)
@@ -121,6 +123,7 @@ def test_same_seed_gives_bit_identical_parameters():
     assert a.history["val_loss"].tolist() == b.history["val_loss"].tolist()
 
 
+@pytest.mark.slow
 def test_plateau_lowers_the_learning_rate_and_early_stopping_stops():
     u, _, dt = linear_data()
     norm = Normalizer.fit(u[:6], dt)
@@ -137,6 +140,7 @@ def test_plateau_lowers_the_learning_rate_and_early_stopping_stops():
     assert res.history["lr"].iloc[-1] < res.history["lr"].iloc[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["on", "mlp"])
 def test_checkpoint_reloads_the_same_model(tmp_path, kind):
     res, norm = _train(1, kind=kind, epochs=2)

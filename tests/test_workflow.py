@@ -13,7 +13,7 @@ import yaml
 from conftest import assert_cf_clean, assert_figure, held_out_predictions
 
 from onsagerflow.config import stage_spec_json, validate_config
-from onsagerflow.data import open_store
+from onsagerflow.data import open_store, read_zarr
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "configs", "tiny.yaml")
@@ -143,6 +143,7 @@ def test_info_prints_provenance_of_every_kind_of_result(tiny_run):
         assert "config_sha256" in out.stdout and "git_sha" in out.stdout
 
 
+@pytest.mark.slow
 def test_cli_names_a_missing_store(tmp_path):
     spec = stage_spec_json(tiny_config(), "train", "lorenz_tiny", "mlp_ode")
     out = subprocess.run(
@@ -252,25 +253,37 @@ def test_variants_rollout_loss_all_windows_and_a_model_without_potential(tmp_pat
 
 @pytest.mark.slow
 def test_rbc_branch_end_to_end(tmp_path):
-    """Simulation, PCA, OnsagerNet / MLP-ODE on PCA coordinates, the PCA-ResNet joint model
-    pre-trained from the OnsagerNet, latent evaluation, figures and the latent table."""
+    """PRF21's kind of data (Lorenz-mode starts, free-fall time, snapshot pairs), the PDE's steady
+    states, PCA, OnsagerNet / MLP-ODE on PCA coordinates, the PCA-ResNet joint model pre-trained
+    from the OnsagerNet, latent evaluation under both protocols, the nearest-neighbour baseline,
+    figures and the latent table."""
     results = tmp_path / "results"
     out = snakemake("--config", f"results={results}", config=RBC)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     latent = open_store(results / "reduce" / "rbc_tiny" / "latent.zarr", dims=["state"])
     data = open_store(results / "data" / "rbc_tiny" / "trajectories.zarr", dims=["z", "x"])
-    assert latent.sizes["state"] == 6
+    assert latent.sizes["state"] == 6 and data.sizes["time"] == 2 * 21  # 21 pairs
     np.testing.assert_array_equal(latent["split"].values, data["split"].values)
     meta = json.loads((results / "models" / "rbc_tiny" / "onsagernet_resnet-n3" / "model.json").read_text())
     assert meta["pretrained_run"] == "onsagernet-n3" and meta["input_dim"] == 6
+    assert meta["time_grid"] == {"step": pytest.approx(0.001), "burst": 2, "bursts": 21}
+    states = read_zarr(results / "reduce" / "rbc_tiny" / "pde_states.zarr")
+    assert states.sizes["steady"] >= 1 and (states["residual"].values <= 1e-8).all()
+    assert (states["nusselt"].values > 1).all()  # convecting states, from the trajectories' ends
     for run in ("onsagernet-n3", "mlp_ode-n3", "onsagernet_resnet-n3"):
         m = json.loads((results / "eval" / "rbc_tiny" / run / "metrics.json").read_text())
         lm = m["latent_metrics"]
-        assert set(lm["horizon_error"]) == {"0.05", "0.2"}
+        assert set(lm["horizon_error"]) == {"1", "5"}
+        assert set(lm["authors"]["horizon_error"]) == {"1", "5"} and lm["authors"]["n_trajectories"] == 8
         assert 0 < lm["field_error"]["reconstruction"] < 1
         assert lm["steady_states"] and m["n_test_trajectories"] == 2
+        assert len(lm["pde_steady_states"]) == states.sizes["steady"]
+        assert m["relative_error"]["time"][-1] == pytest.approx(20.0)  # judged on the coarse grid
+        preds = read_zarr(results / "eval" / "rbc_tiny" / run / "predictions.zarr")
+        np.testing.assert_allclose(preds["time"].values, np.arange(21.0))
     table = pd.read_csv(results / "tables" / "latent_models.csv")
-    assert sorted(table["chart"]) == ["PCA", "PCA", "PCA-ResNet"]
+    assert sorted(table["chart"]) == ["PCA", "PCA", "PCA", "PCA-ResNet"]
+    assert "nearest_neighbour" in set(table["model"]) and "N_fail authors'" in table.columns
     for stem in ("variance_spectrum", "training_curves", "latent_trajectories", "temperature_fields"):
         assert_figure(results / "figures" / "rbc_tiny" / f"{stem}.png")
     for store in results.rglob("*.zarr"):

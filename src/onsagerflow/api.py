@@ -106,7 +106,7 @@ class LearnedModel:
             ∇ₓV, shape (..., n).
         """
         dyn, norm = self._structured("potential")
-        return np.asarray(dyn.grad_potential(self._z(x))) / np.asarray(norm.scale)
+        return np.asarray(norm.units().gradient_to_physical(np.asarray(dyn.grad_potential(self._z(x)))))
 
     def matrices(self, x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """The dissipation M_x (symmetric positive definite) and the conservative part W_x
@@ -120,9 +120,8 @@ class LearnedModel:
         """
         dyn, norm = self._structured("matrices")
         M, W = dyn.matrices(self._z(x))
-        d = np.asarray(norm.scale)
-        outer = d[:, None] * d[None, :] / norm.time_scale
-        return np.asarray(M) * outer, np.asarray(W) * outer
+        units = norm.units()
+        return units.matrix_to_physical(np.asarray(M)), units.matrix_to_physical(np.asarray(W))
 
     def forcing(self, x: ArrayLike) -> np.ndarray:
         """The learned forcing f_x = D f(z) / T.
@@ -134,7 +133,7 @@ class LearnedModel:
             f_x, shape (..., n).
         """
         dyn, norm = self._structured("forcing")
-        return np.asarray(dyn.forcing(self._z(x))) * np.asarray(norm.scale) / norm.time_scale
+        return norm.units().rate_to_physical(np.asarray(dyn.forcing(self._z(x))))
 
     def sigma(self, x: ArrayLike) -> np.ndarray | None:
         """The noise amplitude σ_x = D σ(z) / √T of an S-OnsagerNet (None for an ODE model).
@@ -148,8 +147,7 @@ class LearnedModel:
         if not self.stochastic:
             return None
         norm = self._loaded.norm
-        s = np.asarray(self._loaded.dynamics.sigma(self._z(x)))
-        return s * np.asarray(norm.scale)[:, None] / np.sqrt(norm.time_scale)
+        return np.asarray(norm.units().noise_to_physical(np.asarray(self._loaded.dynamics.sigma(self._z(x)))))
 
     # --- what the dynamics do ----------------------------------------------------------
     def fixed_points(
@@ -247,8 +245,7 @@ class LearnedModel:
         return x
 
     def _z(self, x: ArrayLike):
-        norm = self._loaded.norm
-        return (self._x(x) - norm.mean) / norm.scale
+        return self._loaded.norm.encode(self._x(x))
 
     def _structured(self, what: str):
         if not self.has_potential:

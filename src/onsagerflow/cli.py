@@ -157,6 +157,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out-dir")
     s.add_argument("--reducer", help="pca.zarr of a reduced system (decoded-field errors)")
     s.add_argument("--fields", help="the field store a reduced system's latents came from")
+    s.add_argument("--pde-states", help="pde_states.zarr: the PDE's own steady states to compare with")
+    s = stage("nearest-neighbour", "PRF21's nearest-neighbour baseline on a latent store's held-out trajectories")
+    s.add_argument("--data", required=True)
+    s.add_argument("--out", required=True, help="metrics.json")
+    s = stage("pde-states", "converge the RBC PDE's steady states from a field store's last snapshots")
+    s.add_argument("--data")
+    s.add_argument("--out", help="pde_states.zarr (default: {results}/reduce/SYSTEM/pde_states.zarr)")
     s = stage("figures", "draw one system's figures")
     s.add_argument("--model", action="append", default=[], metavar="NAME=DIR")
     s.add_argument("--eval", action="append", default=[], metavar="NAME=DIR")
@@ -164,6 +171,11 @@ def parser() -> argparse.ArgumentParser:
     s = stage("potential", "draw a model's learned potential V")
     s.add_argument("--model", help=run_or_dir)
     s.add_argument("--eval-dir")
+    s.add_argument("--out", help="file stem; .png and .pdf are written")
+    s = stage("potential-3d", "draw a 3-coordinate reduced run's learned potential in 3D")
+    s.add_argument("--model", help="the run's checkpoint folder")
+    s.add_argument("--eval-dir")
+    s.add_argument("--latent")
     s.add_argument("--out", help="file stem; .png and .pdf are written")
     s = stage("figures-fields", "draw a reduced field system's figures")
     s.add_argument("--model", action="append", default=[], metavar="RUN=DIR")
@@ -349,7 +361,7 @@ def run_stage(args: argparse.Namespace) -> None:
     elif args.stage == "evaluate":
         from .stages import evaluate
 
-        evaluate.run(args.spec, args.data, args.model, args.out_dir, args.reducer, args.fields)
+        evaluate.run(args.spec, args.data, args.model, args.out_dir, args.reducer, args.fields, args.pde_states)
     elif args.stage == "figures":
         from .stages import figures
 
@@ -374,6 +386,21 @@ def run_stage(args: argparse.Namespace) -> None:
         from .stages import figures
 
         figures.run_potential(args.spec, args.model, args.eval_dir, args.out)
+    elif args.stage == "potential-3d":
+        from .stages import figures
+
+        figures.run_potential_3d(args.spec, args.model, args.eval_dir, args.latent, args.out)
+    elif args.stage == "nearest-neighbour":
+        from .config import ConfigError
+        from .stages import nearest_neighbour
+
+        if args.spec is None:
+            raise ConfigError("onsagerflow nearest-neighbour: give --spec, --data and --out (as the workflow does)")
+        nearest_neighbour.run(args.spec, args.data, args.out)
+    elif args.stage == "pde-states":
+        from .stages import pde_states
+
+        pde_states.run(args.spec, args.data, args.out)
 
 
 if __name__ == "__main__":

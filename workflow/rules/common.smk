@@ -52,6 +52,13 @@ INGESTED = [s for s in SYSTEMS if "source" in config["systems"][s]]
 SIMULATED = [s for s in SYSTEMS if s not in INGESTED]
 STATE_SYSTEMS = [s for s in SYSTEMS if s not in REDUCED]
 POLYMER_SYSTEMS = [s for s in SYSTEMS if config["systems"][s]["type"] == "polymer"]
+# RBC systems whose PDE steady states are converged and compared (invariant_sets.enabled)
+PDE_STATE_SYSTEMS = [
+    s
+    for s in SYSTEMS
+    if config["systems"][s]["type"] == "rbc"
+    and config["systems"][s]["invariant_sets"]["enabled"]
+]
 FIELD_SYSTEMS = [s for s in REDUCED if s not in POLYMER_SYSTEMS]
 
 # Job sizes and shard plans (onsagerflow.jobs, config `jobs` and systems.<name>.shards): which
@@ -156,7 +163,7 @@ def figure_files(system):
     if system in POLYMER_SYSTEMS:  # the stochastic runs; deterministic baselines are in the tables
         stems = [f"{f}_{r}" for r in stochastic_runs(system) for f in POLYMER_FIGURES]
     elif system in REDUCED:
-        stems = FIELD_FIGURES
+        stems = [*FIELD_FIGURES, *(f"potential_3d_{r}" for r in potential_3d_runs(system))]
     else:
         stems = [
             *FIGURES,
@@ -165,6 +172,11 @@ def figure_files(system):
     return [
         f"{RESULTS}/figures/{system}/{s}.{e}" for s in stems for e in ("png", "pdf")
     ]
+
+
+def potential_3d_runs(system):
+    """Runs of a field system drawn in 3D: OnsagerNet (PCA or PCA-ResNet chart) on n = 3."""
+    return [r for r in potential_models(config, system) if parse_run(r)[1] == 3]
 
 
 def stochastic_runs(system):
@@ -217,6 +229,13 @@ def all_metrics(systems):
     ]
 
 
+def nearest_neighbour_metrics(systems):
+    """PRF21's Table II baseline: one metrics file per field system and latent size."""
+    return [
+        f"{paths.eval_dir(RESULTS, s, paths.nearest_neighbour_run(n))}/metrics.json"
+        for s in systems
+        for n in reduction(config, s)["latent_dims"]
+    ]
 # Every output is flagged update(): Snakemake then does not delete a job's previous outputs
 # before the job runs, but backs them up (.snakemake/backups) and restores them if it fails.
 # Our stages write atomically, so the previous result stays readable in place until the new

@@ -25,6 +25,11 @@ rule evaluate:
             f"--reducer {shlex.quote(input.reducer)} --fields {shlex.quote(input.fields)}"
             if "reducer" in input.keys()
             else ""
+        )
+        + (
+            f" --pde-states {shlex.quote(input.pde_states)}"
+            if "pde_states" in input.keys()
+            else ""
         ),
     shell:
         "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
@@ -57,3 +62,28 @@ rule evaluate_ensembles:
         "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
         " --model {input.model:q} --out-dir {params.out_dir:q} --fields {input.fields:q}"
         " --reducer {input.reducer:q} > {log:q} 2>&1"
+
+
+rule nearest_neighbour:
+    input:
+        data=lambda w: paths.latent_store(RESULTS, w.system),
+    output:
+        update(f"{RESULTS}/eval/{{system}}/nearest_neighbour-n{{n}}/metrics.json"),
+    log:
+        log_file("evaluate/{system}/nearest_neighbour-n{n}"),
+    benchmark:
+        benchmark_file("evaluate/{system}/nearest_neighbour-n{n}")
+    wildcard_constraints:
+        system=one_of(FIELD_SYSTEMS),
+        n="[0-9]+",
+    conda:
+        ENVS["learning"]
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        cmd=command("nearest-neighbour"),
+        spec=lambda w: stage_spec_json(config, "nearest_neighbour", w.system, w.n),
+    shell:
+        "{params.cmd} --spec {params.spec:q} --data {input.data:q} --out {output:q} > {log:q} 2>&1"

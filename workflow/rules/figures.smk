@@ -105,6 +105,41 @@ rule figures_fields:
         " --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
+rule potential_3d:
+    input:
+        metrics=lambda w: f"{paths.eval_dir(RESULTS, w.system, w.model)}/metrics.json",
+        model=lambda w: paths.model_dir(RESULTS, w.system, w.model),
+        latent=lambda w: paths.latent_store(RESULTS, w.system),
+    output:
+        report(
+            update(multiext(f"{RESULTS}/figures/{{system}}/potential_3d_{{model}}", ".png", ".pdf")),
+            caption="../report/potential_3d.rst",
+            category="Figures",
+            subcategory="{system}",
+            labels={"system": "{system}", "figure": "potential 3D {model}"},
+        ),
+    log:
+        log_file("figures/{system}/potential_3d_{model}"),
+    benchmark:
+        benchmark_file("figures/{system}/potential_3d_{model}")
+    wildcard_constraints:
+        system=one_of(FIELD_SYSTEMS),
+    conda:
+        ENVS["figures"]
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        cmd=command("potential-3d"),
+        spec=spec("potential"),
+        eval_dir=lambda w: paths.eval_dir(RESULTS, w.system, w.model),
+        stem=lambda w: f"{RESULTS}/figures/{w.system}/potential_3d_{w.model}",
+    shell:
+        "{params.cmd} --spec {params.spec:q} --model {input.model:q} --eval-dir {params.eval_dir:q}"
+        " --latent {input.latent:q} --out {params.stem:q} > {log:q} 2>&1"
+
+
 rule figures_polymer:
     input:
         metrics=f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json",
@@ -142,7 +177,9 @@ rule figures_polymer:
 # Every results table (TABLES in common.smk): results, latent_models, polymer_models, baselines.
 rule table:
     input:
-        lambda w: all_metrics(TABLES[w.table][1]),
+        # Table I also lists PRF21's nearest-neighbour baseline (their Table II)
+        lambda w: all_metrics(TABLES[w.table][1])
+        + (nearest_neighbour_metrics(FIELD_SYSTEMS) if w.table == "latent_models" else []),
     output:
         csv=report(
             update(f"{RESULTS}/tables/{{table}}.csv"),

@@ -22,3 +22,27 @@ rule reduce:
     shell:
         "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
         " --out-dir {params.out_dir:q} --dask {params.dask:q} > {log:q} 2>&1"
+
+
+rule pde_states:
+    input:
+        data=lambda w: paths.data_store(RESULTS, w.system),
+    output:
+        update(directory(f"{RESULTS}/reduce/{{system}}/pde_states.zarr")),
+    log:
+        log_file("pde_states/{system}"),
+    benchmark:
+        benchmark_file("pde_states/{system}")
+    wildcard_constraints:
+        system=one_of(PDE_STATE_SYSTEMS),
+    conda:
+        ENVS["simulation"]
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        cmd=command("pde-states"),
+        spec=spec("pde_states"),
+    shell:
+        "{params.cmd} --spec {params.spec:q} --data {input.data:q} --out {output:q} > {log:q} 2>&1"

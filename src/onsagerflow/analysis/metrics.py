@@ -79,7 +79,12 @@ def horizon_error(pred_end: np.ndarray, truth_end: np.ndarray) -> dict:
     d = np.sum((pred_end - truth_end) ** 2, axis=-1)
     d = np.where(np.isfinite(d), d, np.inf)
     per_traj = np.sqrt(np.mean(d, axis=1) / np.maximum(np.mean(np.sum(truth_end**2, axis=-1), axis=1), 1e-300))
-    return {"mean": float(np.mean(per_traj)), "median": float(np.median(per_traj)), "per_trajectory": per_traj.tolist()}
+    return {
+        "mean": float(np.mean(per_traj)),
+        "median": float(np.median(per_traj)),
+        "n_infinite": int(np.sum(~np.isfinite(per_traj))),
+        "per_trajectory": per_traj.tolist(),
+    }
 
 
 def steady_states(h: np.ndarray, window: int, *, merge_tol: float, steady_tol: float) -> list[dict]:
@@ -117,4 +122,42 @@ def match_steady_states(states: list[dict], fixed_points: list[dict]) -> list[di
             )
         else:
             s.update(nearest_fixed_point=None, relative_distance=None, fixed_point_kind=None)
+        stable = [np.linalg.norm(np.asarray(p["x"]) - h) for p in fixed_points if p["kind"].startswith("stable")]
+        s["nearest_stable_relative_distance"] = (
+            float(np.min(stable)) / max(float(np.linalg.norm(h)), 1e-300) if stable else None
+        )
     return states
+
+
+def horizon_targets(time: np.ndarray, starts: np.ndarray, horizon: float, rtol: float = 1e-6) -> np.ndarray:
+    """Index of the sample ``horizon`` after each start on the time axis (uniform or bursts),
+    −1 where the trajectory has none; times match to rtol × the smallest step."""
+    time = np.asarray(time, float)
+    tol = rtol * float(np.min(np.diff(time)))
+    want = time[starts] + horizon
+    j = np.clip(np.searchsorted(time, want - tol), 0, len(time) - 1)
+    return np.where(np.abs(time[j] - want) <= tol, j, -1)
+
+
+def authors_horizon_error(pred_end: np.ndarray, truth_end: np.ndarray, trajectory_rms: np.ndarray) -> dict:
+    """E(T) as PRF21's code computes it (test_ode_RBC.py, check_traj_error): per trajectory the
+    RMS over starts of |ĥ(t₀+T) − h(t₀+T)|, divided by the RMS of |h| over the whole trajectory
+    (``trajectory_rms``: every stored sample), then the mean over trajectories. Inputs
+    (traj, starts, n); a rollout that diverged counts as an infinite error."""
+    d = np.sum((pred_end - truth_end) ** 2, axis=-1)
+    d = np.where(np.isfinite(d), d, np.inf)
+    per_traj = np.sqrt(np.mean(d, axis=1)) / np.maximum(trajectory_rms, 1e-300)
+    return {
+        "mean": float(np.mean(per_traj)),
+        "median": float(np.median(per_traj)),
+        "n_infinite": int(np.sum(~np.isfinite(per_traj))),
+        "per_trajectory": per_traj.tolist(),
+    }
+
+
+def authors_n_fail(end_distance: np.ndarray, trajectory_max: np.ndarray, threshold: float) -> int:
+    """PRF21's N_fail: trajectories whose error |ĥ(t_end) − h(t_end)| of the rollout from the
+    first snapshot, divided by max over the trajectory of |h|, exceeds ``threshold`` (0.3 in
+    their code); a diverged rollout fails."""
+    rel = np.asarray(end_distance, float) / np.maximum(np.asarray(trajectory_max, float), 1e-300)
+    return int(np.sum(~(rel <= threshold)))

@@ -84,7 +84,8 @@ def model_sde(model: nnx.Module):
 
 
 def physical_sde(model: nnx.Module, norm: Normalizer):
-    """(drift, sigma, args) in physical units x = scale ⊙ z + mean, t = time_scale · t'.
+    """(drift, sigma, args) in physical units x = scale ⊙ z + mean, t = time_scale · t'
+    (``Units``).
 
     With dz = b(z) dt' + σ(z) dW' and W'(t') = W(t)/√T (T = time_scale, Brownian scaling):
     dx = scale ⊙ b(z)/T dt + scale ⊙ σ(z)/√T dW, z = (x − mean)/scale.
@@ -94,7 +95,7 @@ def physical_sde(model: nnx.Module, norm: Normalizer):
     from one start is the same path.
     """
     graphdef, state = nnx.split(model)
-    args = (state, jnp.asarray(norm.mean), jnp.asarray(norm.scale), jnp.asarray(norm.time_scale))
+    args = (state, norm.units(jnp.asarray))
     fns = _physical_fns(graphdef) if hasattr(model, "sigma") else _physical_ode_fns(graphdef)
     return (*fns, args)
 
@@ -113,8 +114,8 @@ def _normalised_fns(graphdef):
 @functools.lru_cache(maxsize=32)
 def _physical_ode_fns(graphdef):
     def drift(x, a):
-        st, mean, scale, ts = a
-        return scale * nnx.merge(graphdef, st)((x - mean) / scale) / ts
+        st, units = a
+        return units.rate_to_physical(nnx.merge(graphdef, st)(units.state_to_model(x)))
 
     def sigma(x, a):
         return jnp.zeros((x.shape[-1], 1), x.dtype)
@@ -125,11 +126,11 @@ def _physical_ode_fns(graphdef):
 @functools.lru_cache(maxsize=32)
 def _physical_fns(graphdef):
     def drift(x, a):
-        st, mean, scale, ts = a
-        return scale * nnx.merge(graphdef, st).drift((x - mean) / scale) / ts
+        st, units = a
+        return units.rate_to_physical(nnx.merge(graphdef, st).drift(units.state_to_model(x)))
 
     def sigma(x, a):
-        st, mean, scale, ts = a
-        return scale[:, None] * nnx.merge(graphdef, st).sigma((x - mean) / scale) / jnp.sqrt(ts)
+        st, units = a
+        return units.noise_to_physical(nnx.merge(graphdef, st).sigma(units.state_to_model(x)))
 
     return drift, sigma

@@ -157,11 +157,25 @@ def _check_simulation(system: Mapping[str, Any], where: str) -> None:
         raise ConfigError(
             f"{where}.simulation.t_end: {sim['t_end']} must be a whole multiple of simulation.dt_sample ({sim['dt_sample']})"
         )
-    tau, dt = system["pairs"]["tau"], sim["dt_sample"]
+    bursts = "burst_size" in sim and sim["burst_size"] > 1  # RBC bursts: pairs are cut inside them
+    if bursts and sim["burst_step"] is None:
+        raise ConfigError(f"{where}.simulation.burst_step: bursts of {sim['burst_size']} samples need a step")
+    if bursts and (sim["burst_size"] - 1) * sim["burst_step"] >= sim["dt_sample"]:
+        raise ConfigError(
+            f"{where}.simulation.burst_step: (burst_size − 1)·burst_step must stay below "
+            f"simulation.dt_sample ({sim['dt_sample']}), got {sim['burst_step']}"
+        )
+    key = "burst_step" if bursts else "dt_sample"
+    tau, dt = system["pairs"]["tau"], sim[key]
     lag = pair_lag(tau, dt)
     if lag is None:
-        raise ConfigError(f"{where}.pairs.tau: {tau} must be a whole multiple of simulation.dt_sample ({dt})")
+        raise ConfigError(f"{where}.pairs.tau: {tau} must be a whole multiple of simulation.{key} ({dt})")
     span = lag * system["pairs"]["rollout_steps"]
+    if bursts and span >= sim["burst_size"]:
+        raise ConfigError(
+            f"{where}.pairs: windows of {span} fine steps do not fit in bursts of "
+            f"simulation.burst_size = {sim['burst_size']} samples"
+        )
     if span * dt >= sim["t_end"]:
         raise ConfigError(
             f"{where}.pairs: windows of {span} samples do not fit in trajectories of length t_end = {sim['t_end']}"
@@ -171,6 +185,31 @@ def _check_simulation(system: Mapping[str, Any], where: str) -> None:
     red = system.get("reduction")
     if red is not None:
         _check_components(system, red, where)
+    if system["type"] == "polymer":
+        _check_polymer(system, where)
+
+
+def _check_polymer(system: Mapping[str, Any], where: str) -> None:
+    """The bead-spring simulator's cross-field rules: the integrator suits the spring and
+    its step, and the λ fit window is ordered."""
+    p, sim = system["parameters"], system["simulation"]
+    upper, lower = sim["relaxation_measurement"]["window"]
+    if not upper > lower:
+        raise ConfigError(
+            f"{where}.simulation.relaxation_measurement.window: need [upper, lower] with upper > lower, "
+            f"got {[upper, lower]}"
+        )
+    euler = sim["integrator"] == "euler" or (sim["integrator"] == "auto" and p["spring"] == "hookean")
+    if euler and p["spring"] == "fene":
+        raise ConfigError(
+            f"{where}.simulation.integrator: 'euler' cannot keep FENE bonds below Q0; use 'semi_implicit' (or 'auto')"
+        )
+    limit = p["zeta"] / (2.0 * p["H"])  # explicit Euler's stability limit for the stiffest spring mode
+    if euler and not sim["dt"] < limit:
+        raise ConfigError(
+            f"{where}.simulation.dt: explicit Euler is unstable for dt ≥ ζ/(2H) = {limit:g} "
+            f"(use a smaller dt or integrator 'semi_implicit'), got {sim['dt']}"
+        )
 
 
 def pca_size_limit(system: Mapping[str, Any]) -> int | None:
@@ -180,7 +219,7 @@ def pca_size_limit(system: Mapping[str, Any]) -> int | None:
     steps = whole_multiple(sim["t_end"], sim["dt_sample"])
     if steps is None:  # check_system reports that t_end is no whole multiple of dt_sample
         return None
-    samples = steps + 1
+    samples = (steps + 1) * (sim["burst_size"] if system["type"] == "rbc" else 1)  # RBC: bursts of samples
     if system["type"] == "rbc":
         n_train = split_counts(sim["n_trajectories"], system["splits"])["train"]
         features = len(red["fields"]) * (sim["nz"] + 1) * sim["nx"]  # (nz + 1) points in z: walls included
@@ -216,7 +255,9 @@ def _check_evaluation(cfg: Mapping[str, Any], system: Mapping[str, Any], where: 
     check_times_within(cfg["error_times"], sim["t_end"], f"{where}: evaluation.error_times", "simulation.t_end")
     if system.get("reduction") is not None:
         check_times_within(cfg["horizons"], sim["t_end"], f"{where}: evaluation.horizons", "simulation.t_end")
-        short = [h for h in cfg["horizons"] if h < sim["dt_sample"] / 2]
+        burst = sim["burst_size"] if system["type"] == "rbc" else 1
+        fine = [k * sim["burst_step"] for k in range(1, burst)]  # horizons inside a burst
+        short = [h for h in cfg["horizons"] if h < sim["dt_sample"] / 2 and not any(math.isclose(h, f) for f in fine)]
         if short:
             raise ConfigError(
                 f"{where}: evaluation.horizons: {short} are shorter than one sample (simulation.dt_sample = {sim['dt_sample']})"

@@ -14,6 +14,8 @@ from .specs import parse_run, reduction, run_name, runs_of
 DATA_STORE = "trajectories.zarr"
 PCA_STORE = "pca.zarr"
 LATENT_STORE = "latent.zarr"
+PDE_STATES_STORE = "pde_states.zarr"
+NEAREST_NEIGHBOUR = "nearest_neighbour"  # the run name of PRF21's Table II baseline, -n<n>
 
 
 def data_store(results: str, system: str) -> str:
@@ -45,6 +47,20 @@ def pca_store(results: str, system: str) -> str:
 
 def latent_store(results: str, system: str) -> str:
     return f"{reduce_dir(results, system)}/{LATENT_STORE}"
+
+
+def pde_states_store(results: str, system: str) -> str:
+    """The RBC PDE's own steady states (rule pde_states)."""
+    return f"{reduce_dir(results, system)}/{PDE_STATES_STORE}"
+
+
+def nearest_neighbour_run(n: int) -> str:
+    return run_name(NEAREST_NEIGHBOUR, n)
+
+
+def pde_states_enabled(config: Mapping[str, Any], system: str) -> bool:
+    s = config["systems"][system]
+    return s["type"] == "rbc" and s["invariant_sets"]["enabled"]
 
 
 def model_dir(results: str, system: str, run: str) -> str:
@@ -85,6 +101,8 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
         return _simulation_paths(config, stage, system)
     if stage == "reduce":
         return {"data": data_store(results, system), "out_dir": reduce_dir(results, system), "dask": config["dask"]}
+    if stage == "pde-states":
+        return {"data": data_store(results, system), "out": pde_states_store(results, system)}
     if stage in ("figures", "figures-fields"):
         return _figure_paths(results, system, runs, fields=stage == "figures-fields")
     if run is None:
@@ -105,6 +123,8 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
         if reduced:  # decoded-field errors (RBC); the beads and decoded chains (polymer)
             paths["fields"] = data_store(results, system)
             paths["reducer"] = pca_store(results, system)
+        if pde_states_enabled(config, system):  # the PDE's steady states beside the learned fixed points
+            paths["pde_states"] = pde_states_store(results, system)
         return paths
     if stage == "figures-polymer":
         return {
@@ -120,6 +140,13 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
             "model": model_dir(results, system, run),
             "eval_dir": eval_dir(results, system, run),
             "out": f"{figures_dir(results, system)}/potential_{run}",
+        }
+    if stage == "potential-3d":
+        return {
+            "model": model_dir(results, system, run),
+            "eval_dir": eval_dir(results, system, run),
+            "latent": latent_store(results, system),
+            "out": f"{figures_dir(results, system)}/potential_3d_{run}",
         }
     raise ValueError(f"unknown stage '{stage}'")
 

@@ -166,6 +166,15 @@ def stage_spec(config: Mapping[str, Any], stage: str, system: str, model: str | 
         }
     if stage == "potential":
         return {"system": data_spec(config, system), "model": model}
+    if stage == "nearest_neighbour":  # ``model`` is the latent size n
+        assert model is not None, "the nearest_neighbour stage needs a latent size"
+        return {
+            "system": data_spec(config, system),
+            "latent": int(model),
+            "evaluation": evaluation_spec(config, system),
+        }
+    if stage == "pde_states":
+        return {"system": data_spec(config, system), "invariant_sets": config["systems"][system]["invariant_sets"]}
     raise ValueError(f"unknown stage '{stage}'")
 
 

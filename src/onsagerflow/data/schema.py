@@ -8,6 +8,7 @@ attrs: system, parameters, provenance and the CF attributes of :mod:`onsagerflow
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
+from enum import IntEnum
 from typing import Any
 
 import numpy as np
@@ -16,12 +17,30 @@ import xarray as xr
 from ..errors import UserError
 from . import cf
 
-SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
-SPLIT_ATTRS = {
-    "flag_values": [0, 1, 2],
-    "flag_meanings": "train val test",
-    "long_name": "data split of each trajectory",
-}
+
+class Split(IntEnum):
+    """The int8 ``split`` code of each trajectory in a store (a public contract: stored values)."""
+
+    TRAIN = 0
+    VAL = 1
+    TEST = 2
+
+
+class Unfolding(IntEnum):
+    """The int8 ``unfolding`` label of a polymer trajectory's test ensemble (stored values)."""
+
+    FAST = 0
+    SLOW = 1
+    UNLABELLED = 2  # train and val trajectories, and the middle ensemble of an odd number
+
+
+def flag_attrs(codes: type[IntEnum]) -> dict[str, Any]:
+    """CF ``flag_values`` and ``flag_meanings`` of a code enum: [0, 1, 2], "train val test"."""
+    return {"flag_values": [int(c) for c in codes], "flag_meanings": " ".join(c.name.lower() for c in codes)}
+
+
+SPLIT_CODES = {c.name.lower(): c for c in Split}  # split name -> code, for fractions and messages
+SPLIT_ATTRS = {**flag_attrs(Split), "long_name": "data split of each trajectory"}
 PROVENANCE_ATTRS = ("onsagerflow_version", "git_sha", "config_sha256", "created")
 REQUIRED_ATTRS = ("system",) + PROVENANCE_ATTRS
 
@@ -96,8 +115,10 @@ def time_axis_problem(t: np.ndarray) -> str | None:
     return None
 
 
-def split_mask(ds: xr.Dataset, split: str) -> np.ndarray:
-    return np.asarray(ds["split"].values == SPLIT_CODES[split])
+def split_mask(ds: xr.Dataset, split: Split | str) -> np.ndarray:
+    """Boolean mask over trajectories of one split (a ``Split`` or its name, e.g. "test")."""
+    code = Split[split.upper()] if isinstance(split, str) else Split(split)
+    return np.asarray(ds["split"].values == code)
 
 
 def _ids(ds: xr.Dataset, mask) -> list[int]:
@@ -172,7 +193,7 @@ def validate_dataset(
     split = np.asarray(ds["split"].values)
     if split.dtype != np.int8:
         raise SchemaError(f"{where}: coordinate 'split' must be int8, got {split.dtype}")
-    bad = ~np.isin(split, list(SPLIT_CODES.values()))
+    bad = ~np.isin(split, [int(c) for c in Split])
     if bad.any():
         raise SchemaError(f"{where}: coordinate 'split' has codes outside 0/1/2 for trajectories {_ids(ds, bad)[:10]}")
 
@@ -205,10 +226,9 @@ def _check_leak(ds: xr.Dataset, split: np.ndarray, where: str) -> None:
         key = row.tobytes()
         if key in seen and split[seen[key]] != split[i]:
             a, b = seen[key], i
-            names = {v: k for k, v in SPLIT_CODES.items()}
             raise SchemaError(
                 f"{where}: split leak: trajectories {int(ds['trajectory'][a])} "
-                f"({names[int(split[a])]}) and {int(ds['trajectory'][b])} "
-                f"({names[int(split[b])]}) start from the same state"
+                f"({Split(split[a]).name.lower()}) and {int(ds['trajectory'][b])} "
+                f"({Split(split[b]).name.lower()}) start from the same state"
             )
         seen.setdefault(key, i)

@@ -24,7 +24,7 @@ def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
 
 
 def assign_splits(n: int, fractions: dict[str, float], seed: int) -> np.ndarray:
-    """int8 split code per trajectory (0 train, 1 val, 2 test), a seeded permutation."""
+    """int8 split code per trajectory (``Split``: 0 train, 1 val, 2 test), a seeded permutation."""
     counts = split_counts(n, fractions)
     codes = np.concatenate([np.full(counts.get(s, 0), SPLIT_CODES[s], dtype=np.int8) for s in ("train", "val", "test")])
     return np.random.default_rng(seed).permutation(codes).astype(np.int8)

@@ -114,3 +114,56 @@ def temperature_figure(
     fig.colorbar(im, ax=axes, shrink=0.8, label=label)
     fig.suptitle(title, fontsize=9)
     return fig
+
+
+def deepest_stable_point(potential, fixed_points) -> np.ndarray | None:
+    """The stable fixed point with the lowest potential V (batched over (m, d) states), or None."""
+    stable = [np.asarray(p["x"], float) for p in fixed_points if p["kind"].startswith("stable")]
+    if not stable:
+        return None
+    values = np.asarray(potential(np.stack(stable)), float)
+    return stable[int(np.argmin(values))]
+
+
+def potential_3d_figure(potential, lo, hi, fixed_points, trajectories, *, n_grid: int = 41, title: str = ""):
+    """The learned potential V of a 3-coordinate run in 3D (PRF21's isosurface view, as slices):
+    log V on the three coordinate planes through its deepest stable fixed point (else the box's
+    centre), the fixed points, and test trajectories. ``potential`` is batched over (m, 3) states;
+    ``lo``, ``hi`` the box of the data."""
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    center = deepest_stable_point(potential, fixed_points)
+    if center is None:
+        center = 0.5 * (lo + hi)
+    lo, hi = np.minimum(lo, center), np.maximum(hi, center)  # the slices pass through the centre
+    axes_ = [np.linspace(lo[i], hi[i], n_grid) for i in range(3)]
+    fig = plt.figure(figsize=(7.0, 6.0))
+    ax = fig.add_subplot(projection="3d")
+    slices = []
+    for k in range(3):  # the plane with coordinate k fixed at the centre's
+        i, j = [m for m in range(3) if m != k]
+        A, B = np.meshgrid(axes_[i], axes_[j], indexing="ij")
+        pts = np.zeros((*A.shape, 3))
+        pts[..., i], pts[..., j], pts[..., k] = A, B, center[k]
+        v = np.asarray(potential(pts.reshape(-1, 3))).reshape(A.shape)
+        slices.append((k, i, j, A, B, v))
+    vmin = min(s[-1].min() for s in slices)
+    vmax = max(s[-1].max() for s in slices)
+    levels = np.linspace(0.0, np.log10(vmax - vmin + 1.0), 25)
+    for k, i, j, A, B, v in slices:
+        logv = np.log10(v - vmin + 1.0)
+        coords = {i: A, j: B}
+        X, Y, Z = (coords.get(m, np.full_like(A, center[k])) for m in range(3))
+        ax.plot_surface(X, Y, Z, facecolors=plt.cm.viridis(logv / levels[-1]), shade=False, alpha=0.55, linewidth=0)
+    for traj in trajectories:
+        good = np.isfinite(traj).all(axis=-1)
+        ax.plot(*traj[good, :3].T, color="0.2", lw=0.8)
+    for p in fixed_points:
+        x = np.asarray(p["x"], float)
+        ax.scatter(*x[:3], s=40, depthshade=False, **fixed_point_style(p["kind"]))
+    ax.set_xlabel("h1")
+    ax.set_ylabel("h2")
+    ax.set_zlabel("h3")
+    mappable = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(levels[0], levels[-1]))
+    fig.colorbar(mappable, ax=ax, shrink=0.6, label="log₁₀(V − min V + 1) on the slices")
+    ax.set_title(title, fontsize=9)
+    return fig

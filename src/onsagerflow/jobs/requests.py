@@ -19,7 +19,7 @@ from . import work
 from .shards import calibration_plan, range_name, rates_of, shard_plan
 from .work import BASE_MB, Estimate
 
-SIMULATED_TYPES = ("lorenz", "rbc", "polymer")  # the systems with a work estimate of their simulation
+SIMULATED_TYPES = ("lorenz", "langevin", "rbc", "polymer")  # the systems with a work estimate of their simulation
 
 
 def runtime_minutes(config: Mapping[str, Any], est: Estimate | None, job: str) -> int:

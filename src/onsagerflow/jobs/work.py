@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import data_spec, evaluation_spec, parse_run, reduction, training_spec
+from ..data.schema import Split
 from ..data.split import split_counts
 
 MB = 2**20
@@ -26,6 +27,10 @@ COPIES = 3  # peak copies of a simulated batch: JAX's output, its NumPy copy, th
 VAL_COST = 1 / 3  # a validation window costs a forward pass, a third of a training step
 NEWTON_STEPS = 50  # model evaluations per fixed-point start (root finding, Jacobians)
 FIELD_DECODE = 2  # an RBC evaluation decodes predicted fields and reads the true ones
+
+
+# ODE systems, by their state size: solved by the same Dormand–Prince solver (rate "lorenz").
+ODE_STATES = {"lorenz": 3, "langevin": 2}
 
 
 @dataclass(frozen=True)
@@ -65,13 +70,16 @@ def sizes(config: Mapping[str, Any], system: str) -> Sizes | None:
     spec = data_spec(config, system)
     kind = spec["type"]
     sim: dict[str, Any] = spec.get("simulation") or {}
-    if kind == "lorenz":
+    if kind in ODE_STATES:
         frames = int(round(sim["t_end"] / sim["dt_sample"])) + 1
         n = sim["n_trajectories"]
         c = split_counts(n, spec["splits"])
-        return Sizes(n, frames, 3 * 8, sim["dt_sample"], c["train"], c.get("val", 0), c.get("test", 0), 3)
+        dim = ODE_STATES[kind]
+        return Sizes(n, frames, dim * 8, sim["dt_sample"], c["train"], c.get("val", 0), c.get("test", 0), dim)
     if kind == "rbc":
-        frames = int(round(sim["t_end"] / sim["dt_sample"])) + 1
+        from ..systems import get_system
+
+        frames = int(get_system("rbc").sampling(spec).time.size)  # burst samples included
         n = sim["n_trajectories"]
         c = split_counts(n, spec["splits"])
         item = 8 if sim["store_float64"] else 4
@@ -104,7 +112,7 @@ def _polymer(spec: Mapping[str, Any]) -> dict[str, Any]:
     from ..systems import get_system
 
     P = get_system("polymer")
-    cfg = P.resolve_spec(spec)
+    cfg = spec  # validated with its defaults (the workflow's config)
     s = cfg["simulation"]
     chain = P.Chain.from_spec(cfg)
     lam = cfg["parameters"]["relaxation_time"] or P.rouse_relaxation_time(chain.n_beads, chain.H, chain.zeta)
@@ -112,8 +120,6 @@ def _polymer(spec: Mapping[str, Any]) -> dict[str, Any]:
     save_every = int(math.ceil(s["dt_sample"] * scale / s["dt"] - 1e-9))
     dt = s["dt_sample"] * scale / save_every
     n_saves = int(round(s["t_end"] / s["dt_sample"]))
-    n_total = s["n_train"] + s["n_val"] + s["n_ensembles"] * s["n_realisations"]
-    itemsize = 4 if s["dtype"] == "float32" else 8
     return {
         "module": P,
         "cfg": cfg,
@@ -121,7 +127,7 @@ def _polymer(spec: Mapping[str, Any]) -> dict[str, Any]:
         "n_saves": n_saves,
         "flow_steps": n_saves * save_every,
         "eq_steps": int(math.ceil(s["t_equilibrate"] * scale / dt - 1e-9)),
-        "batch": P.store_batch_size(s["batch_size"], n_total, n_saves + 1, chain.n_beads, itemsize),
+        "batch": P.batch_size(cfg),
     }
 
 
@@ -149,7 +155,7 @@ def simulate(config: Mapping[str, Any], system: str, rates: Mapping[str, float],
     ids = range(sz.n) if ids is None else ids
     seconds: float
     nbytes: float
-    if kind == "lorenz":
+    if kind in ODE_STATES:  # a damped oscillator is cheaper per time unit than chaotic Lorenz: a bound
         sim = spec["simulation"]
         seconds = len(ids) * sim["t_end"] / rates["lorenz"]
         work = f"{len(ids)} trajectories × {sim['t_end']:g} time units"
@@ -164,14 +170,16 @@ def simulate(config: Mapping[str, Any], system: str, rates: Mapping[str, float],
 
 
 def _rbc(spec, ids: range, rates) -> tuple[float, str, float]:
+    from ..systems import get_system
+
     sim = spec["simulation"]
-    every = int(round(sim["dt_sample"] / sim["dt"]))
-    n_save = int(round(sim["t_end"] / sim["dt_sample"])) + 1
-    burn = int(round(sim["t_burn"] / sim["dt"]))
-    steps = burn + (n_save - 1) * every
+    plan = get_system("rbc").sampling(spec)  # the simulator's own sampling: burn-in, samples, bursts
+    n_save = plan.n_save * plan.burst
+    # coarse steps, then each burst's fine steps (as dear per step as the coarse ones)
+    steps = plan.burn + (plan.n_save - 1) * plan.every + plan.n_save * (plan.burst - 1) * plan.fine_every
     points = 2 * sim["nz"] * sim["nx"]
     batches = math.ceil(len(ids) / sim["batch_size"])
-    calls = batches * (2 if burn else 1)
+    calls = batches * ((2 if plan.burn else 1) + (1 if plan.burst > 1 else 0))
     seconds = len(ids) * steps * points / rates["rbc"] + calls * rates["rbc_call"]
     work = f"{len(ids)} trajectories × {steps} steps × {points} points, {calls} solver calls"
     batch = min(len(ids), sim["batch_size"])
@@ -262,9 +270,9 @@ def _ingested_sizes(config: Mapping[str, Any], system: str) -> Sizes | None:
             int(ds.sizes["time"]),
             sample,
             float(t[1] - t[0]) if t.size > 1 else 1.0,
-            int((split == 0).sum()),
-            int((split == 1).sum()),
-            int((split == 2).sum()),
+            int((split == Split.TRAIN).sum()),
+            int((split == Split.VAL).sum()),
+            int((split == Split.TEST).sum()),
             dim,
         )
 
@@ -332,7 +340,7 @@ def evaluate(config: Mapping[str, Any], system: str, run: str, rates: Mapping[st
         long = int(round(ev["long_t_end"] / ev["long_dt_save"])) + 1
         samples = sz.n_test * sz.frames + ev["long_rollouts"] * long
         seconds += samples / rates["rollout_ode"]
-        if kind == "lorenz":  # the true system's long rollouts
+        if kind in ODE_STATES:  # the true system's long rollouts
             seconds += ev["long_rollouts"] * ev["long_t_end"] / rates["lorenz"]
         work = f"{sz.n_test} test and {ev['long_rollouts']} long rollouts"
     nbytes = sz.n_test * sz.frames * dim * 8 * 4

@@ -20,27 +20,27 @@ def as_float64(model: nnx.Module) -> nnx.Module:
 
 def physical_field(model: nnx.Module, norm: Normalizer):
     """(field, args): dx/dt = field(x, args) = scale ⊙ g((x − mean)/scale) / time_scale
-    for a model g in normalised units.
+    for a model g in normalised units (``Units.rate_to_physical``).
 
     Parameters travel in ``args`` rather than as constants baked into a compiled
     program, so one compilation serves every model of the same architecture.
     """
     graphdef, state = nnx.split(model)
-    args = (state, jnp.asarray(norm.mean), jnp.asarray(norm.scale), jnp.asarray(norm.time_scale))
+    args = (state, norm.units(jnp.asarray))
 
     def field(x, args):
-        st, mean, scale, ts = args
-        return scale * nnx.merge(graphdef, st)((x - mean) / scale) / ts
+        st, units = args
+        return units.rate_to_physical(nnx.merge(graphdef, st)(units.state_to_model(x)))
 
     return field, args
 
 
 def physical_potential(model: nnx.Module, norm: Normalizer):
     """V(z(x)): the learned potential at physical states (models with a potential only)."""
-    mean, scale = jnp.asarray(norm.mean), jnp.asarray(norm.scale)
+    units = norm.units(jnp.asarray)
 
     def potential(x):
-        return model.potential((x - mean) / scale)
+        return model.potential(units.state_to_model(x))
 
     return potential
 

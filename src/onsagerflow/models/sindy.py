@@ -97,9 +97,12 @@ def fit_sindy(
     method: str = "finite_difference",
     window: int = 9,
     x_dot=None,
+    steps: np.ndarray | None = None,
 ):
     """Fit SINDy on trajectories (traj, time, n) sampled every ``dt``; derivatives per trajectory
-    (or ``x_dot``, the same shape, from ``derivatives``: several fits then share them).
+    (or ``x_dot``, the same shape, from ``derivatives``: several fits then share them), or, given
+    ``steps`` (indices i with i + 1 one step dt later: a burst-sampled store), the forward
+    differences (u[i + 1] − u[i])/dt at the states u[i].
 
     Returns (coef (features, n) in the order of ``monomial_powers``, the fitted pysindy model).
     """
@@ -112,7 +115,13 @@ def fit_sindy(
         feature_library=ps.PolynomialLibrary(degree=degree, include_bias=True),
         differentiation_method=differentiation(method, window),
     )
-    if x_dot is None:
+    if steps is not None:
+        if x_dot is not None:
+            raise ValueError("fit_sindy: give x_dot or steps, not both")
+        i = np.asarray(steps)
+        x = np.concatenate([u[i] for u in traj])
+        model.fit(x, t=float(dt), x_dot=np.concatenate([(u[i + 1] - u[i]) / dt for u in traj]))
+    elif x_dot is None:
         model.fit(traj if len(traj) > 1 else traj[0], t=float(dt))
     else:
         dots = [np.asarray(d, dtype=np.float64) for d in x_dot]

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..data import SchemaError, atomic_path, split_mask
+from ..data import SchemaError, Split, atomic_path, split_mask
 from ..data.schema import PROVENANCE_ATTRS
+from ..data.timegrid import TimeGrid, time_grid
 from ..errors import DamagedFileError
 
 log = logging.getLogger("onsagerflow")
@@ -35,17 +36,14 @@ def observed(ds: xr.Dataset, where: str = "store") -> str:
     return str(name)
 
 
-def split_array(ds: xr.Dataset, variable: str, split: str) -> np.ndarray:
+def split_array(ds: xr.Dataset, variable: str, split: Split | str) -> np.ndarray:
     """(traj, time, n) array of one split, loaded into memory."""
     return np.asarray(ds[variable].isel(trajectory=np.flatnonzero(split_mask(ds, split))).values)
 
 
-def sampling_step(ds: xr.Dataset) -> float:
-    t = np.asarray(ds["time"].values)
-    dt = np.diff(t)
-    if t.size < 2 or not np.allclose(dt, dt[0], rtol=1e-8, atol=1e-12):
-        raise SchemaError("the store's time axis is not uniformly sampled; training pairs need a uniform step")
-    return float(dt[0])
+def store_grid(ds: xr.Dataset, where: str = "store") -> TimeGrid:
+    """The store's time grid: uniform, or bursts of a fine step (data.timegrid)."""
+    return time_grid(ds["time"].values, where)
 
 
 @dataclass

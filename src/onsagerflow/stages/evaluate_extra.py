@@ -30,15 +30,18 @@ log = logging.getLogger("onsagerflow.evaluate")
 EDGE_SAMPLES = 100  # times kept of the edge rollouts' error curve (PRF21 Fig. 2b: 100)
 
 
-def extra_metrics(spec, system, run, field, args, test, long_pred, long_truth, t_long, length_scale) -> dict:
+def extra_metrics(
+    spec, system, run, field, args, test, long_pred, long_truth, t_long, length_scale, starts=None
+) -> dict:
     """``test``: the held-out trajectories (traj, time, n) in the run's coordinates; ``long_pred``
     and ``long_truth`` the long rollouts (start, time, n) saved at ``t_long`` (truth None where
-    there is no simulator); ``system`` the simulator module or None."""
+    there is no simulator); ``system`` the simulator module or None; ``starts`` the sample indices
+    a pair may start at (a burst-sampled store: inside a burst), None for every one."""
     cfg, sys_spec = spec["evaluation"], spec["system"]
     out = {
         "model_spec": run.meta["model_spec"],
         "training_seed": run.meta["seed"],
-        "one_step_error": one_step_error(field, args, test, run, cfg),
+        "one_step_error": one_step_error(field, args, test, run, cfg, starts),
         "periodic_orbits": orbit_metrics(
             field,
             args,
@@ -55,12 +58,17 @@ def extra_metrics(spec, system, run, field, args, test, long_pred, long_truth, t
     return out
 
 
-def one_step_error(field, args, test: np.ndarray, run, cfg: dict) -> dict:
+def one_step_error(field, args, test: np.ndarray, run, cfg: dict, starts=None) -> dict:
     """PRF21's test MSE on ``one_step_pairs`` pairs per test trajectory, τ the run's pair spacing."""
     tau, lag = float(run.meta["tau"]), int(run.meta["lag"])
     # pairs placed along the test trajectories as the run's training pairs were (PRF21: regularly)
     w = make_windows(
-        test, lag=lag, per_trajectory=cfg["one_step_pairs"], seed=cfg["seed"], placement=run.meta["placement"]
+        test,
+        lag=lag,
+        per_trajectory=cfg["one_step_pairs"],
+        seed=cfg["seed"],
+        placement=run.meta["placement"],
+        starts=starts,
     )
     x0, x1 = jnp.asarray(w[:, 0]), jnp.asarray(w[:, 1])
 
@@ -73,7 +81,7 @@ def one_step_error(field, args, test: np.ndarray, run, cfg: dict) -> dict:
     d = (np.asarray(heun(x0, args)) - np.asarray(x1)) / tau
     mse = float(np.mean(np.sum(d**2, axis=-1)))
     # the training loss's units: normalised state and time, mean over components
-    normalised = float(np.mean((d * run.norm.time_scale / run.norm.scale) ** 2))
+    normalised = float(np.mean(run.norm.units().rate_to_model(d) ** 2))
     return {
         "mse": mse if np.isfinite(mse) else None,
         "accuracy": float(-np.log10(mse)) if np.isfinite(mse) and mse > 0 else None,

@@ -23,7 +23,7 @@ from ..analysis.fixed_points import find_fixed_points, near_data
 from ..analysis.folds import chain_folds
 from ..analysis.sde import physical_sde, simulate_sde
 from ..config import ConfigError
-from ..data import build_dataset, open_store, split_mask, write_store
+from ..data import Split, Unfolding, build_dataset, open_store, split_mask, write_store
 from ..data.cf import latent_labels
 from ..models.dynamics import physical_field, physical_potential
 from ..models.reducers import PCA
@@ -32,8 +32,6 @@ from ..systems.polymer import unfolding_time
 from .common import load_run, observed, split_array, training_summary, write_json
 
 log = logging.getLogger("onsagerflow.evaluate")
-
-LABELS = {0: "fast", 1: "slow", 2: "unlabelled"}
 
 
 def run(
@@ -50,8 +48,8 @@ def run(
     norm, meta, chart, dyn = run_.norm, run_.meta, run_.chart, run_.dynamics
     provenance = stamp(spec)
 
-    test = np.flatnonzero(split_mask(ds, "test"))
-    y_test = split_array(ds, variable, "test")
+    test = np.flatnonzero(split_mask(ds, Split.TEST))
+    y_test = split_array(ds, variable, Split.TEST)
     z_true = chart.encode(y_test)  # the run's latent coordinates (physical units of h)
     observables = ds.attrs.get("observables", "").split()
     if "extension" not in observables:
@@ -102,7 +100,7 @@ def run(
         per_ensemble.append(
             {
                 "ensemble": int(e),
-                "label": LABELS[int(labels[idx[0]])],
+                "label": Unfolding(labels[idx[0]]).name.lower(),
                 "realisations": int(len(idx)),
                 "extension": moment_errors(ext_pred[idx], ext_true[idx]),
                 "unfolding_time": {
@@ -187,7 +185,7 @@ def run(
         time=t,
         time_units=ds["time"].attrs.get("units", "1"),
         time_long_name=ds["time"].attrs.get("long_name", "time"),
-        split=np.full(len(test), 2, np.int8),
+        split=np.full(len(test), Split.TEST, np.int8),
         trajectory=ds["trajectory"].values[test],
         trajectory_coords={"ensemble": ensembles, "unfolding": labels},
         coords={"state": (("state",), latent_labels(z_pred.shape[-1]))},

@@ -231,7 +231,8 @@ def run_fields(
     n0 = min((n for n in by_n if n >= 3), default=min(by_n))
     runs = by_n[n0]
     lat = open_store(latent)
-    y = lat["h"].isel(trajectory=np.flatnonzero(split_mask(lat, "test"))).values
+    coarse = _coarse_indices(lat)  # predictions are on the coarse grid (burst starts)
+    y = lat["h"].isel(trajectory=np.flatnonzero(split_mask(lat, "test")), time=coarse).values
     charts = {r: load_run(models[r]).chart for r in runs}
     preds, truths, steady = {}, {}, {}
     for r in runs:
@@ -257,11 +258,11 @@ def run_fields(
     ref = truths[runs[0]]
     pick = int(np.argmax(np.sum(np.linalg.norm(np.diff(ref, axis=1), axis=-1), axis=1)))
     test = np.flatnonzero(split_mask(ds, "test"))[pick]
-    t = ds["time"].values
+    t = ds["time"].values[coarse]
     idx = np.unique(np.linspace(0, len(t) - 1, 4).round().astype(int))
     scalar = [f for f in pca.fields if ds[f].dims[2:] == ("z", "x")]  # a vector field has a component axis
     shown = "theta" if "theta" in scalar else scalar[0]
-    true_theta = ds[shown].isel(trajectory=test, time=idx).values
+    true_theta = ds[shown].isel(trajectory=test, time=coarse[idx]).values
     decoded = {}
     for r in runs:
         rows = pca.inverse_rows(pca.pad(charts[r].decode(preds[r][pick, idx])))
@@ -283,6 +284,50 @@ def run_fields(
         f"{name} temperature fields",
     )
     log.info("wrote figures of %s to %s", name, out)
+
+
+def run_potential_3d(spec: dict, model_dir: str, eval_dir: str, latent: str, out_stem: str) -> None:
+    """The learned potential of a reduced run with 3 latent coordinates in 3D (PRF21 shows its
+    isosurfaces): slices through the deepest stable fixed point, fixed points, test trajectories."""
+    import jax
+
+    from ..data import open_store, split_mask
+    from ..figures.fields import potential_3d_figure
+    from ..models.dynamics import physical_potential
+
+    name = spec["system"]["name"]
+    loaded = load_run(model_dir)
+    if loaded.meta["n"] != 3:
+        raise ValueError(
+            f"{model_dir}: a 3D view of the potential needs a run on 3 coordinates, not {loaded.meta['n']}"
+        )
+    metrics = read_json(Path(eval_dir) / "metrics.json")
+    lat = open_store(latent)
+    coarse = _coarse_indices(lat)
+    y = lat["h"].isel(trajectory=np.flatnonzero(split_mask(lat, "test")), time=coarse).values
+    h = loaded.chart.encode(y)
+    frames = h.reshape(-1, 3)
+    lo, hi = frames.min(axis=0), frames.max(axis=0)
+    pad = 0.1 * (hi - lo)
+    potential = jax.jit(physical_potential(loaded.dynamics, loaded.norm))
+    fig = potential_3d_figure(
+        potential,
+        lo - pad,
+        hi + pad,
+        metrics["fixed_points"],
+        list(h[:4]),
+        title=f"{name}: learned potential V of {loaded.meta['run']} (slices through its deepest stable fixed point)",
+    )
+    save_figure(fig, out_stem, stamp(spec), f"{name} potential 3d")
+    log.info("wrote %s", out_stem)
+
+
+def _coarse_indices(ds) -> np.ndarray:
+    """Indices of the coarse grid on a store's time axis: every sample, or each burst's first."""
+    from ..data.timegrid import time_grid
+
+    grid = time_grid(ds["time"].values)
+    return np.arange(len(grid.time)) if grid.uniform else grid.starts
 
 
 def _training_grid(by_n, histories, best, name):
@@ -313,8 +358,9 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
     """landscape, extension, unfolding_times and conformations of a polymer closure run."""
     import jax
 
-    from ..data import open_store, split_mask
+    from ..data import Unfolding, open_store, split_mask
     from ..figures.polymer import conformations_figure, extension_figure, landscape_figure, unfolding_figure
+    from ..models.dynamics import physical_potential
     from ..models.reducers import PCA
     from .evaluate_sde import decoded_chains
 
@@ -333,10 +379,14 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
     critical = m["critical_points"] or []  # V's own critical points (none without a potential)
 
     if z.shape[-1] >= 3:
-        v = jax.jit(lambda x: dyn.potential((x - norm.mean) / norm.scale))
+        v = jax.jit(physical_potential(dyn, norm))
         lo, hi = np.percentile(z.reshape(-1, z.shape[-1]), [0.5, 99.5], axis=0)
         pad = 0.1 * (hi - lo)
-        trajs = {LABELS_ORDER[c]: z[np.flatnonzero(labels == c)[0], :, :3] for c in (0, 1) if (labels == c).any()}
+        trajs = {
+            c.name.lower(): z[np.flatnonzero(labels == c)[0], :, :3]
+            for c in (Unfolding.FAST, Unfolding.SLOW)
+            if (labels == c).any()
+        }
         fig = landscape_figure(
             lambda x: v(np.pad(x, ((0, 0), (0, z.shape[-1] - 3)))),
             lo[:3] - pad[:3],
@@ -376,6 +426,3 @@ def run_polymer(spec: dict, run: str, model_dir: str, eval_dir: str, reducer: st
         f"{name} conformations",
     )
     log.info("wrote figures of %s to %s", name, out)
-
-
-LABELS_ORDER = {0: "fast", 1: "slow"}

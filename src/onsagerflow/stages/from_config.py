@@ -30,14 +30,18 @@ NEEDS = {
     "figures-fields": ("reducer", "data", "latent", "out_dir"),
     "figures-polymer": ("run", "model", "eval_dir", "reducer", "latent", "out_dir"),
     "potential": ("model", "eval_dir", "out"),
+    "potential-3d": ("model", "eval_dir", "latent", "out"),
+    "pde-states": ("data", "out"),
 }
 SPEC_STAGE = {
     "figures-fields": "figures",
     "figures-polymer": "figures",
     "gather": "simulate",
     "calibrate": "simulate",
+    "pde-states": "pde_states",
+    "potential-3d": "potential",
 }  # which stage_spec a command takes
-WITH_RUN = ("train", "evaluate", "potential", "figures-polymer")  # --model RUN in the config form
+WITH_RUN = ("train", "evaluate", "potential", "potential-3d", "figures-polymer")  # --model RUN in the config form
 
 
 def flag(dest: str) -> str:
@@ -105,6 +109,9 @@ def _system_and_run(args: argparse.Namespace, config: dict) -> tuple[str, str | 
         "figures-fields": (not reduced or polymer) and "its figures are drawn by another command",
         "figures-polymer": not polymer and "it is not a polymer system",
         "potential": reduced and "its potentials are drawn with its other figures",
+        "pde-states": block["type"] != "rbc" and "only the RBC PDE's steady states are converged",
+        "potential-3d": (not reduced or polymer)
+        and "only a reduced field system's runs on 3 coordinates are drawn in 3D",
     }.get(stage)
     if wrong:
         raise ConfigError(f"onsagerflow {stage}: systems.{system}: {wrong}")
@@ -115,6 +122,8 @@ def _system_and_run(args: argparse.Namespace, config: dict) -> tuple[str, str | 
     runs = runs_of(config, system)
     if stage == "potential":
         runs = potential_models(config, system)
+    elif stage == "potential-3d":
+        runs = [r for r in potential_models(config, system) if parse_run(r)[1] == 3]
     elif stage == "figures-polymer":
         runs = [r for r in runs if config["models"][parse_run(r)[0]]["type"] == "s_onsagernet"]
     run = args.model

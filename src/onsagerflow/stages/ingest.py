@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from ..data import SPLIT_CODES, open_store
+from ..data import Split, open_store, split_mask
 from ..data.ingest import LAYOUT_DIMS, ingest
 
 log = logging.getLogger("onsagerflow.ingest")
@@ -16,7 +16,7 @@ def run(spec: dict, out: str) -> None:
     ingest(spec, out)
     dims = LAYOUT_DIMS[spec["source"]["layout"]]
     ds = open_store(out, dims=dims, validate=False)
-    counts = {s: int((ds["split"].values == c).sum()) for s, c in SPLIT_CODES.items()}
+    counts = {s.name.lower(): int(split_mask(ds, s).sum()) for s in Split}
     log.info(
         "wrote %d trajectories x %d samples (%s) in %.1f s: %s",
         ds.sizes["trajectory"],

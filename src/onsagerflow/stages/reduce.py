@@ -11,7 +11,7 @@ import dask.array as da
 import numpy as np
 
 from ..config.paths import LATENT_STORE, PCA_STORE
-from ..data import build_dataset, open_store, write_store
+from ..data import Split, build_dataset, open_store, split_mask, write_store
 from ..data.cf import latent_labels
 from ..models.reducers import fit_pca
 from ..provenance import stamp
@@ -61,7 +61,7 @@ def run(spec: dict, data: str, out_dir: str) -> None:
     log.info(
         "PCA of %s on %d train trajectories: %s",
         red["fields"],
-        int((ds["split"].values == 0).sum()),
+        int(split_mask(ds, Split.TRAIN).sum()),
         ", ".join(f"{k} PCs {cum[k - 1]:.2%}" for k in (1, 3, 5, 7) if k <= len(cum)),
     )
     if pca.weights is not None:

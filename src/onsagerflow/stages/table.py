@@ -54,6 +54,15 @@ def row(m: dict) -> dict:
     r = {"system": m["system"], "model": m["model"], "params": m["param_count"]}
     for t, v in m["relative_error_at"].items():
         r[f"median rel. error t={t}"] = v["median"]
+        # the mean shows what a median hides: one escaped rollout makes it infinite (–)
+        r[f"mean rel. error t={t}"] = v["mean"]
+    n_test = m["n_test_trajectories"]
+    r["test rollouts escaped"] = f"{n_test - m['test_rollouts_bounded']}/{n_test}"
+    lm = m.get("latent_metrics")
+    if lm and m.get("latent") is None:  # PRF21's E(T) and N_fail, on the stored coordinates
+        for T, e in lm["horizon_error"].items():
+            r[f"E({T})"] = e["mean"]
+        r["N_fail"] = f"{lm['n_fail']}/{n_test}"
     thr = m["time_to_threshold"]
     r[f"median time to {thr['threshold']:.0%} error"] = thr["median"]
     # a trajectory that never crosses the threshold counts at its last time: say how many
@@ -100,13 +109,15 @@ def structure_columns(m: dict) -> dict:
     return r
 
 
-def run(metrics_files: list[str], out_csv: str, out_md: str, make_row=None) -> None:
-    """One row per metrics file (``row`` by default), written as CSV and Markdown."""
+def run(metrics_files: list[str], out_csv: str, out_md: str, make_row=None, notes: list[str] | None = None) -> None:
+    """One row per metrics file (``row`` by default), written as CSV and Markdown (``notes`` as
+    footnotes under the Markdown table)."""
     df = pd.DataFrame(rows(metrics_files, make_row or row))
     with atomic_path(out_csv) as tmp:
         df.to_csv(tmp, index=False)
+    footer = "\n" + "\n".join(f"- {note}" for note in notes) + "\n" if notes else ""
     with atomic_path(out_md) as tmp:
-        tmp.write_text(to_markdown(df))
+        tmp.write_text(to_markdown(df) + footer)
     log.info("wrote %s and %s (%d rows)", out_csv, out_md, len(df))
 
 
@@ -203,9 +214,14 @@ def to_markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
 
+NEAR = 0.1  # a settled state "has" a learned fixed point within this relative distance
+POPULATED = 5  # end states reached by at least this many trajectories are judged
+
+
 def latent_row(m: dict) -> dict:
-    """One run of a reduced system: PRF21 Table I (E(T), N_fail) plus decoded-field errors
-    and how the learned fixed points sit at the states the test trajectories settle on."""
+    """One run of a reduced system: PRF21 Table I (E(T), N_fail) under both protocols, plus
+    decoded-field errors and how the learned fixed points sit at the states the trajectories
+    settle on and at the PDE's own steady states."""
     lm = m["latent_metrics"]
     r = {
         "system": m["system"],
@@ -215,22 +231,50 @@ def latent_row(m: dict) -> dict:
         "params": m["param_count"],
     }
     for T, e in lm["horizon_error"].items():
-        r[f"E({T})"] = e["mean"]
-    r["N_fail"] = f"{lm['n_fail']}/{m['n_test_trajectories']}"
+        r[f"E({T}) held-out"] = e["mean"]
+    r["N_fail held-out"] = f"{lm['n_fail']}/{m['n_test_trajectories']}"
+    r["test rollouts escaped"] = f"{m['n_test_trajectories'] - m['test_rollouts_bounded']}/{m['n_test_trajectories']}"
+    authors = lm.get("authors")
+    if authors:  # PRF21's definitions on every trajectory (their test_ode_RBC.py)
+        for T, e in authors["horizon_error"].items():
+            r[f"E({T}) authors'"] = e["mean"]
+        r["N_fail authors'"] = f"{authors['n_fail']}/{authors['n_trajectories']}"
     fe = lm.get("field_error") or {}
     r["field reconstruction error"] = fe.get("reconstruction")
     r["field prediction error"] = fe.get("prediction")
     states = lm["steady_states"]
-    near = [
-        s
-        for s in states
-        if s["relative_distance"] is not None
-        and s["relative_distance"] < 0.1
-        and s["fixed_point_kind"].startswith("stable")
-    ]
+    near = [s for s in states if (s.get("nearest_stable_relative_distance") or np.inf) < NEAR]
     r["settled states"] = len(states)
     r["with a stable fixed point within 10%"] = len(near)
+    ends = [s for s in (authors or {}).get("end_states", []) if s["population"] >= POPULATED]
+    if ends:  # every trajectory's end state, the populated ones
+        r[f"end states (≥{POPULATED} traj.): populations"] = ", ".join(str(s["population"]) for s in ends)
+        r["their distance to the nearest stable fixed point"] = ", ".join(
+            f"{s['nearest_stable_relative_distance']:.3g}" if s["nearest_stable_relative_distance"] is not None else "–"
+            for s in ends
+        )
+    pde = lm.get("pde_steady_states")
+    if pde:
+        stable = [p for p in pde if p["stable"]]
+        r["PDE steady states (stable)"] = f"{len(pde)} ({len(stable)})"
+        r["stable PDE states: distance to the nearest stable fixed point"] = ", ".join(
+            f"{p['nearest_stable_relative_distance']:.3g}" if p["nearest_stable_relative_distance"] is not None else "–"
+            for p in stable
+        )
     return r
+
+
+LATENT_NOTES = [
+    "held-out: the test trajectories only; E(T) per trajectory is the RMS over starts of |ĥ(t₀+T) − h(t₀+T)| "
+    "divided by the RMS of |h(t₀+T)|, averaged over trajectories; N_fail counts rollouts from the first state "
+    "whose relative error at the last time exceeds the fail threshold.",
+    "authors': PRF21's own code (test_ode_RBC.py) on every trajectory, training ones included: every snapshot a "
+    "start, each trajectory's RMS error divided by the RMS of |h| over the whole trajectory; N_fail divides the "
+    "error at the last time by max_t |h|. nearest_neighbour (their Table II) predicts from the training "
+    "trajectory nearest at the same time, on the test split under both definitions.",
+    "distances are relative, |h_state − h_fixed point| / |h_state|, in the run's latent coordinates; end states "
+    "are those of all trajectories (the mean of the last tenth of each), merged within 5%.",
+]
 
 
 def run_latent(metrics_files: list[str], out_csv: str, out_md: str) -> None:
@@ -243,7 +287,7 @@ def run_latent(metrics_files: list[str], out_csv: str, out_md: str) -> None:
                 f"metrics file {f} lacks {exc} for the latent table; rerun the evaluate rule"
             ) from None
 
-    run(sorted(metrics_files, key=order), out_csv, out_md, latent_row)
+    run(sorted(metrics_files, key=order), out_csv, out_md, latent_row, LATENT_NOTES)
 
 
 def _critical_label(c: dict) -> str:
@@ -312,7 +356,7 @@ def baseline_row(m: dict) -> dict:
         r["ensemble std error"] = float(np.mean([e["extension"]["max_std_error"] for e in ens]))
         w1 = [e["unfolding_time"]["wasserstein1_relative"] for e in ens]
         r["unfolding W1/mean"] = float(np.mean(w1)) if None not in w1 else None
-    elif lm is not None:  # latent system: PRF21's E(T) at the shortest horizon
+    elif lm is not None and m["latent"] is not None:  # latent system: PRF21's E(T) at the shortest horizon
         T = min(lm["horizon_error"], key=float, default=None)
         r["short-term error"] = lm["horizon_error"][T]["mean"] if T else None
         r["short-term measure"] = f"E({T}), mean over test trajectories" if T else None

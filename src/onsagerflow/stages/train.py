@@ -19,6 +19,7 @@ from flax import nnx
 
 from ..config import ConfigError, pair_lag
 from ..data import open_store
+from ..data.timegrid import TimeGridError
 from ..errors import TrainingFailed
 from ..models import build_model, param_count
 from ..models.normalizer import Normalizer
@@ -26,7 +27,7 @@ from ..provenance import stamp
 from ..training import fit, load_checkpoint, make_windows, save_checkpoint
 from ..training.judge import judge, trivial_model, trivial_warnings
 from ..training.losses import em_nll, em_nll_sum, joint_loss, window_loss
-from .common import observed, sampling_step, split_array
+from .common import observed, split_array, store_grid
 
 log = logging.getLogger("onsagerflow.train")
 
@@ -44,7 +45,8 @@ def run(spec: dict, data: str, out: str, pretrained: str | None = None, reducer:
 def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str | None) -> None:
     ds = open_store(data)
     variable = observed(ds, data)
-    dt = sampling_step(ds)
+    grid = store_grid(ds, data)
+    dt = grid.step
     pairs, training = spec["pairs"], spec["training"]
     lag = pair_lag(pairs["tau"], dt)
     if lag is None:
@@ -52,6 +54,11 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
             f"systems.{spec['system']}.pairs.tau: {pairs['tau']} is not a whole multiple "
             f"of the store's sampling step {dt} ({data})"
         )
+    try:  # windows never cross the gap between two bursts
+        starts = grid.pair_starts(lag * pairs["rollout_steps"])
+    except TimeGridError as e:
+        raise ConfigError(f"systems.{spec['system']}.pairs: {e} ({data})") from None
+    unit_steps = grid.pair_starts(1)  # one-step differences, for the time scale
     u_train = split_array(ds, variable, "train")
     u_val = split_array(ds, variable, "val")
     n = spec.get("latent") or u_train.shape[-1]
@@ -60,7 +67,11 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
     m = spec["model"]
     stochastic = m["spec"]["type"] == "s_onsagernet"
     cut = dict(
-        lag=lag, steps=pairs["rollout_steps"], per_trajectory=pairs["per_trajectory"], placement=pairs["placement"]
+        lag=lag,
+        steps=pairs["rollout_steps"],
+        per_trajectory=pairs["per_trajectory"],
+        placement=pairs["placement"],
+        starts=starts,
     )
     meta = {
         "model_key": m["key"],
@@ -75,11 +86,14 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
         "tau": pairs["tau"],
         "lag": lag,
         "placement": pairs["placement"],
+        "time_grid": {"step": dt, "burst": grid.burst, "bursts": int(grid.starts.size)},
         "training": training,
     }
 
     if m["spec"]["type"] == "sindy":
-        return _sindy(spec, u_train[..., :n], u_val[..., :n], n, dt, cut, meta, out)
+        return _sindy(
+            spec, u_train[..., :n], u_val[..., :n], n, dt, cut, meta, out, None if grid.uniform else unit_steps
+        )
     if m["spec"].get("autoencoder"):
         if pretrained is None and m["spec"]["autoencoder"]["pretrained"] is not None:
             raise ConfigError(
@@ -102,12 +116,12 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
         train, val = windows
     else:
         u_train, u_val = u_train[..., :n], u_val[..., :n]
-        norm = Normalizer.for_kind(spec["normalization"], u_train, dt)
+        norm = Normalizer.for_kind(spec["normalization"], u_train, dt, steps=unit_steps)
         train = make_windows(norm.encode(u_train), seed=training["seed"], **cut)
         val = make_windows(norm.encode(u_val), seed=training["seed"] + 1, **cut)
         spec_m = m["spec"]
         if stochastic:  # in normalised units increments are O(τ'), so the noise starts at √τ'
-            spec_m = {**spec_m, "sigma_init": float(np.sqrt(pairs["tau"] / norm.time_scale))}
+            spec_m = {**spec_m, "sigma_init": float(np.sqrt(norm.time_to_model(pairs["tau"])))}
             meta["model_spec"] = spec_m
         model = build_model(spec_m, n, seed=training["seed"], all_specs=meta["all_specs"])
         loss = em_nll if stochastic else None
@@ -124,7 +138,7 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
     )
     ae = m["spec"].get("autoencoder")  # NCS24's second stage: the dynamics on the frozen chart
     warm = bool(ae)  # the dynamics start pre-trained
-    tau = pairs["tau"] / norm.time_scale
+    tau = norm.time_to_model(pairs["tau"])
     result = fit(model, train, val, tau=tau, cfg=training, seed=training["seed"], loss=loss, warm_start=warm)
     result.warnings = judge(result, training, warm_start=warm)
     frozen = ae["frozen_epochs"] if ae else 0
@@ -152,9 +166,10 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
     log.info("wrote checkpoint %s", out)
 
 
-def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
+def _sindy(spec, u_train, u_val, n, dt, cut, meta, out, steps=None):
     """SINDy on the same normalised coordinates and train split as the neural models: derivatives
-    by finite differences along each whole train trajectory (sampling step Δt/time_scale), STLSQ.
+    by finite differences along each whole train trajectory (sampling step Δt/time_scale), or on a
+    burst-sampled store by forward differences inside the bursts (``steps``), STLSQ.
     With ``selection: validation`` the threshold and ridge penalty are the pair of the grids whose
     fit has the lowest pair loss (one Heun step over τ) on the validation windows — the loss the
     neural models early-stop on, so the baseline is tuned as they are. The grid is fitted by
@@ -166,8 +181,8 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
     from ..models.sindy import derivatives, feature_names, fit_sindy, select_stlsq
 
     s, training, pairs = spec["model"]["spec"], spec["training"], spec["pairs"]
-    norm = Normalizer.for_kind(spec["normalization"], u_train, dt)
-    tau = pairs["tau"] / norm.time_scale
+    norm = Normalizer.for_kind(spec["normalization"], u_train, dt, steps=steps)
+    tau = norm.time_to_model(pairs["tau"])
     weight = float(training["rollout_weight"])
     windows = [
         jnp.asarray(make_windows(norm.encode(u), seed=training["seed"] + k, **cut))
@@ -180,20 +195,27 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
         return window_loss(lambda z: model.features(z) @ coef, w, tau, weight)
 
     t0 = time.perf_counter()
-    z_train, dt_model = norm.encode(u_train), dt / norm.time_scale
+    z_train, dt_model = norm.encode(u_train), norm.time_to_model(dt)
     common = dict(degree=s["degree"], max_iter=s["max_iter"], method=s["differentiation"], window=s["smoothing_window"])
     if s["selection"] == "validation":
-        x_dot = derivatives(z_train, dt_model, method=s["differentiation"], window=s["smoothing_window"])
-        theta = np.asarray(jax.jit(model.features)(jnp.asarray(np.concatenate(list(z_train)))))
+        if steps is None:  # derivatives along whole trajectories, at every sample
+            x_dot = derivatives(z_train, dt_model, method=s["differentiation"], window=s["smoothing_window"])
+            states, rates = np.concatenate(list(z_train)), np.concatenate(x_dot)
+        else:  # bursts: forward differences inside them, at their first states (as fit_sindy)
+            i = np.asarray(steps)
+            states = np.concatenate([z[i] for z in z_train])
+            rates = np.concatenate([(z[i + 1] - z[i]) / dt_model for z in z_train])
+        theta = np.asarray(jax.jit(model.features)(jnp.asarray(states)))
         (threshold, alpha), chosen, trials = select_stlsq(
             theta,
-            np.concatenate(x_dot),
+            rates,
             s["threshold_grid"],
             s["alpha_grid"],
             lambda c: pair_loss(jnp.asarray(c), windows[1]),
             s["max_iter"],
         )
-        coef, _ = fit_sindy(z_train, dt_model, threshold=threshold, alpha=alpha, x_dot=x_dot, **common)
+        given = dict(x_dot=x_dot) if steps is None else dict(steps=steps)
+        coef, _ = fit_sindy(z_train, dt_model, threshold=threshold, alpha=alpha, **given, **common)
         log.info(
             "SINDy: threshold %g and alpha %g chosen on the val split (%d fits; pysindy's coefficients differ from "
             "the grid's by at most %.2g)",
@@ -205,7 +227,7 @@ def _sindy(spec, u_train, u_val, n, dt, cut, meta, out):
         meta["sindy_selection"] = {"threshold": threshold, "alpha": alpha, "trials": trials}
     else:
         threshold, alpha = s["threshold"], s["alpha"]
-        coef, _ = fit_sindy(z_train, dt_model, threshold=threshold, alpha=alpha, **common)
+        coef, _ = fit_sindy(z_train, dt_model, threshold=threshold, alpha=alpha, steps=steps, **common)
         meta["sindy_selection"] = {"threshold": threshold, "alpha": alpha, "trials": None}
     seconds = time.perf_counter() - t0
     model.coef[...] = jnp.asarray(coef, model.coef[...].dtype)
@@ -327,7 +349,7 @@ def _joint(spec, y_train, y_val, n, cut, pretrained, meta, fixed, stochastic, re
     else:
         pre_norm = Normalizer.fit(y_train[..., :n], dt, isotropic=spec["normalization"] == "isotropic")
         if stochastic:  # as a plain run: in normalised units increments are O(τ'), the noise starts at √τ'
-            s_init = float(np.sqrt(spec["pairs"]["tau"] / pre_norm.time_scale))
+            s_init = float(np.sqrt(pre_norm.time_to_model(spec["pairs"]["tau"])))
             fresh = build_model(
                 {**{k: v for k, v in spec["model"]["spec"].items() if k != "autoencoder"}, "sigma_init": s_init},
                 n,

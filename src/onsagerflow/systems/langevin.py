@@ -19,7 +19,7 @@ uniform in a box, sampled on a uniform grid fine enough to form the training pai
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import jax.numpy as jnp
@@ -171,18 +171,26 @@ def trajectory_count(spec: Mapping[str, Any]) -> int:
     return int(spec["simulation"]["n_trajectories"])
 
 
-def simulate(spec: Mapping[str, Any]) -> Iterator[xr.Dataset]:
-    """The ``n_trajectories`` trajectories with splits, as canonical Datasets of ``BATCH``
-    trajectories each (the last one padded to that size for the solve, so one compiled solver
-    serves all; each trajectory is solved on its own, whatever its batch)."""
+def batch_size(spec: Mapping[str, Any]) -> int:
+    """Trajectories solved together: ``BATCH``, or all when there are fewer."""
+    return min(trajectory_count(spec), BATCH)
+
+
+def simulate(spec: Mapping[str, Any], trajectories: Sequence[int] | None = None) -> Iterator[xr.Dataset]:
+    """The ``n_trajectories`` trajectories with splits, or the ``trajectories`` (ids) among
+    them, as canonical Datasets of ``batch_size`` trajectories each from the first id (the last
+    one padded to that size for the solve, so one compiled solver serves all). Trajectory i
+    starts from row i of the seeded draw of all starts and keeps the split of the whole set, so
+    a shard of whole batches holds, bit for bit, what the whole run would."""
     n = trajectory_count(spec)
+    wanted = np.arange(n) if trajectories is None else np.asarray(trajectories, dtype=np.int64)
     t = sample_times(spec)
     u0 = sample_initial_states(spec, n, spec["seed"])
     split = assign_splits(n, spec["splits"], spec["seed"])
-    size = min(n, BATCH)
-    for start in range(0, n, size):
-        ids = np.arange(start, min(n, start + size))
-        starts = u0[np.minimum(np.arange(start, start + size), n - 1)]
+    size = batch_size(spec)
+    for start in range(0, len(wanted), size):
+        ids = wanted[start : start + size]
+        starts = u0[np.concatenate([ids, np.full(size - len(ids), ids[-1])])]
         yield _dataset(spec, solve(spec, starts, t)[: len(ids)], t, split[ids], ids)
 
 

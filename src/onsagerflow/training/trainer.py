@@ -43,18 +43,23 @@ def make_windows(
     per_trajectory: int | None = None,
     seed: int = 0,
     placement: str = "random",
+    starts: np.ndarray | None = None,
 ) -> np.ndarray:
     """Windows (N, steps+1, n) of states ``lag`` samples apart from trajectories (traj, time, n).
 
     ``per_trajectory`` takes that many window starts from each trajectory: drawn without
     replacement (``placement`` "random"), or every ⌊(time − 1)/per_trajectory⌋ samples from the
     first ("regular": PRF21's data, a pair every t_end/per_trajectory from t = 0); None takes
-    every start.
+    every start. ``starts`` limits them to these sample indices (a burst-sampled store: windows
+    inside a burst, data.timegrid.TimeGrid.pair_starts; "regular" then spaces them evenly among
+    those); None allows every start whose window fits.
     """
     u = np.asarray(u)
     n_traj, n_time = u.shape[:2]
     span = lag * steps
-    n_starts = n_time - span
+    allowed = np.arange(n_time - span) if starts is None else np.asarray(starts)
+    allowed = allowed[allowed + span < n_time]
+    n_starts = allowed.size
     if n_starts < 1:
         raise ConfigError(
             f"pairs: trajectories of {n_time} samples are too short for windows of {steps} step(s) of lag "
@@ -64,16 +69,21 @@ def make_windows(
         raise ConfigError(f"pairs.placement: unknown window placement '{placement}'; known: {PLACEMENTS}")
     rng = np.random.default_rng(seed)
     if per_trajectory is None or per_trajectory >= n_starts:
-        starts = np.broadcast_to(np.arange(n_starts), (n_traj, n_starts))
+        chosen = np.broadcast_to(allowed, (n_traj, n_starts))
     elif placement == "regular":
-        every = max(1, (n_time - 1) // per_trajectory)
-        one = np.arange(per_trajectory) * every
-        starts = np.broadcast_to(one[one < n_starts], (n_traj, int(np.sum(one < n_starts))))
+        if starts is None:  # allowed is 0, 1, ...: PRF21's spacing in samples
+            one = np.arange(per_trajectory) * max(1, (n_time - 1) // per_trajectory)
+            one = one[one < n_starts]
+        else:
+            one = np.arange(per_trajectory) * max(1, n_starts // per_trajectory)
+        chosen = np.broadcast_to(allowed[one], (n_traj, one.size))
     else:
-        starts = np.stack([np.sort(rng.choice(n_starts, per_trajectory, replace=False)) for _ in range(n_traj)])
-    idx = starts[..., None] + lag * np.arange(steps + 1)  # (traj, starts, steps+1)
+        chosen = np.stack(
+            [allowed[np.sort(rng.choice(n_starts, per_trajectory, replace=False))] for _ in range(n_traj)]
+        )
+    idx = chosen[..., None] + lag * np.arange(steps + 1)  # (traj, starts, steps+1)
     w = u[np.arange(n_traj)[:, None, None], idx]  # (traj, starts, steps+1, n)
-    return w.reshape(n_traj * starts.shape[1], steps + 1, u.shape[-1])
+    return w.reshape(n_traj * chosen.shape[1], steps + 1, u.shape[-1])
 
 
 @dataclass
