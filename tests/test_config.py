@@ -28,6 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED = [
     "config/config.yaml",
     "config/paper.yaml",
+    "config/folds.yaml",
     "tests/configs/tiny.yaml",
     "tests/configs/rbc_tiny.yaml",
     "tests/configs/variants.yaml",

@@ -312,6 +312,10 @@ def test_polymer_branch_end_to_end(tmp_path):
         for e in m["ensembles"]:
             assert len(e["unfolding_time"]["pred"]) == e["realisations"] == 4
             assert 0 <= e["unfolding_time"]["ks"] <= 1
+            # judged by the authors' definition (the config's), ours reported beside it
+            assert m["unfolding_time_definition"] == e["unfolding_time"]["definition"] == "final_fraction"
+            assert set(e["unfolding_time_by_definition"]) == {"threshold", "final_fraction"}
+            assert e["unfolding_time_by_definition"]["final_fraction"]["ks"] == e["unfolding_time"]["ks"]
         assert set(m["correlations"]) >= {"Z2_vs_end_to_end_diff", "Z3_vs_end_to_end_sum"}
         # minima and saddles are V's critical points, each with its decoded chain; the drift's
         # fixed points keep their dynamical kinds
