@@ -28,6 +28,7 @@ BENCHMARKS = {
     "polymer_lammps": "bench_polymer_lammps.py",
     "rbc_dedalus": "bench_rbc_dedalus.py",
     "ingest": "bench_ingest.py",
+    "orbits": "bench_orbits.py",
 }
 
 

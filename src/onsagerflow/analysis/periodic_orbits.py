@@ -34,6 +34,18 @@ SAME_PLACE = 0.05  # ... if one's point lies within this fraction of the other's
 ORBIT_SAMPLES = 200  # points stored per orbit (figures, distances between orbits)
 EXCURSION = 10.0  # a near-return counts only if the path went this many return distances away
 SAME_CANDIDATE = 0.05  # near-returns whose periods differ less than this (relative) may be one orbit
+# Starts tried for near-returns: one every START_SPACING·period_min of rollout time (at least every
+# sample). Any point of an orbit serves Newton as a start, so an orbit of the shortest period
+# searched still gets two starts per passage; the scan costs (rollouts × starts × lags).
+START_SPACING = 0.5
+# Newton gives up on a candidate after NEWTON_STALL steps in a row that did not bring the
+# residual |R| below half its smallest value so far: near an orbit Newton converges
+# quadratically (a handful of steps), while a candidate spiralling into a fixed point wanders.
+NEWTON_STALL = 5
+# The sampled orbit (ORBIT_SAMPLES points, integrated without the variational equation, hence
+# with longer steps than Newton's solves) must close to within this fraction of length_scale;
+# Newton's own residual is the convergence test. 1e3·rtol dropped converged unstable orbits.
+SAMPLED_CLOSING = 1e-4
 
 
 def near_returns(
@@ -51,7 +63,8 @@ def near_returns(
     distance, so slow creep near a fixed point is not a return). Of each passage near an orbit
     the best start is kept; the best ``max_candidates`` over all rollouts, ranked by return
     distance over excursion, come back, none lying on the returning path of a better one of
-    about the same period (within SAME_CANDIDATE)."""
+    about the same period (within SAME_CANDIDATE). Starts are tried every START_SPACING ×
+    ``period_min`` of rollout time (every sample where that is shorter than the sampling)."""
     xs = np.asarray(trajectories, dtype=np.float64)
     t = np.asarray(times, dtype=np.float64)
     dt = float(t[1] - t[0])
@@ -60,13 +73,19 @@ def near_returns(
     m = xs.shape[1]
     if m <= k_min + 1 or k_max < k_min:
         return []
-    best_k, best_score = (np.asarray(a) for a in _first_returns(jnp.asarray(xs), k_min, k_max, float(tol)))
+    stride = max(1, int(START_SPACING * period_min / dt))
+    starts = np.arange(0, m, stride)
+    best_k, best_score = (
+        np.asarray(a) for a in _first_returns(jnp.asarray(xs), jnp.asarray(starts), k_min, k_max, float(tol))
+    )
     found = []  # (score, b, i, k, x(i)): one per passage near an orbit, the start whose score is
-    for b, i in zip(*np.nonzero(best_k)):  # the lowest within half a period around it
-        k = best_k[b, i]
-        lo, hi = max(0, i - k // 2), min(m, i + k // 2 + 1)
-        if best_score[b, i] <= best_score[b, lo:hi].min():
-            found.append((float(best_score[b, i]), int(b), int(i), int(k), xs[b, i]))
+    for b, j in zip(*np.nonzero(best_k)):  # the lowest within half a period around it
+        k = best_k[b, j]
+        half = k // (2 * stride)
+        lo, hi = max(0, j - half), min(len(starts), j + half + 1)
+        if best_score[b, j] <= best_score[b, lo:hi].min():
+            i = int(starts[j])
+            found.append((float(best_score[b, j]), int(b), i, int(k), xs[b, i]))
     found.sort(key=lambda c: c[0])
     kept: list[tuple[int, int, int]] = []  # (b, i, k): a candidate and the path it returned along
     for _, b, i, k, x0 in found:
@@ -81,18 +100,20 @@ def near_returns(
     return [(xs[b, i], k * dt) for b, i, k in kept]
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2))
-def _first_returns(xs, k_min: int, k_max: int, tol):
-    """Per start (b, i) of rollouts xs (B, m, n): the first lag k in [k_min, k_max] at which
-    d(k) = |x(i + k) − x(i)| has a local minimum below ``tol`` while the path has gone further
-    away than max(EXCURSION·d(k), tol) in between (0 where there is none), and d(k)/excursion."""
+@functools.partial(jax.jit, static_argnums=(2, 3))
+def _first_returns(xs, starts, k_min: int, k_max: int, tol):
+    """Per rollout b of xs (B, m, n) and start i in ``starts`` (s,): the first lag k in
+    [k_min, k_max] at which d(k) = |x(i + k) − x(i)| has a local minimum below ``tol`` while the
+    path has gone further away than max(EXCURSION·d(k), tol) in between (0 where there is
+    none), and d(k)/excursion; both (B, s)."""
     B, m, n = xs.shape
     pad = jnp.concatenate([xs, jnp.full((B, k_max + 2, n), jnp.nan, xs.dtype)], axis=1)
-    inf = jnp.full((B, m), jnp.inf, xs.dtype)
+    x_start = xs[:, starts]
+    inf = jnp.full(x_start.shape[:2], jnp.inf, xs.dtype)
 
     def body(carry, k):
         best_k, best_score, excursion, d_prev2, d_prev = carry
-        d = jnp.linalg.norm(jax.lax.dynamic_slice(pad, (0, k, 0), (B, m, n)) - xs, axis=-1)
+        d = jnp.linalg.norm(jnp.take(pad, starts + k, axis=1) - x_start, axis=-1)
         d = jnp.where(jnp.isfinite(d), d, jnp.inf)  # past the end, or an escaped rollout
         hit = (
             (k - 1 >= k_min)
@@ -107,7 +128,7 @@ def _first_returns(xs, k_min: int, k_max: int, tol):
         excursion = jnp.maximum(excursion, jnp.where(jnp.isfinite(d), d, 0.0))
         return (best_k, best_score, excursion, d_prev, d), None
 
-    init = (jnp.zeros((B, m), jnp.int32), inf, jnp.zeros((B, m), xs.dtype), inf, inf)
+    init = (jnp.zeros(inf.shape, jnp.int32), inf, jnp.zeros(inf.shape, xs.dtype), inf, inf)
     (best_k, best_score, *_), _ = jax.lax.scan(body, init, jnp.arange(1, k_max + 2))
     return best_k, best_score
 
@@ -163,7 +184,8 @@ def shoot(
     Each step solves [[M − I, f(φ_T)], [f(x̂)ᵀ, 0]] Δ = −R; a step longer than a tenth of
     ``length_scale`` in x₀ or a quarter of T is shortened to that (damped Newton far from the
     orbit). Stops when the step falls below 100·rtol (relative), and gives up on a failed
-    solve, a non-finite step or T ≤ 0. Returns (x₀, T, M, ok)."""
+    solve, a non-finite step, T ≤ 0 or NEWTON_STALL steps without progress (|R| not below half
+    its best). Returns (x₀, T, M, ok)."""
     atol = rtol * length_scale if atol is None else atol
     solve = _flow(field, float(rtol), float(atol), int(max_steps))
     x_hat = np.asarray(x_hat, dtype=np.float64)
@@ -171,11 +193,17 @@ def shoot(
     n = x0.size
     normal = np.asarray(field(jnp.asarray(x_hat), args))
     normal = normal / max(np.linalg.norm(normal), 1e-300)
+    best, stalled = np.inf, 0
     for _ in range(newton_steps):
         xT, M, fT, ok = (np.asarray(a) for a in solve(jnp.asarray(x0), jnp.asarray(T), args))
         if not ok or not np.isfinite(M).all():
             return x0, T, None, False
         R = np.concatenate([xT - x0, [normal @ (x0 - x_hat)]])
+        residual = float(np.linalg.norm(R))
+        stalled = 0 if residual < 0.5 * best else stalled + 1
+        best = min(best, residual)
+        if stalled >= NEWTON_STALL:
+            return x0, T, None, False
         J = np.zeros((n + 1, n + 1))
         J[:n, :n] = M - np.eye(n)
         J[:n, n] = fT
@@ -262,7 +290,7 @@ def refine(
     descending), their summary (``floquet_summary``), the closing residual |φ_T(x₀) − x₀|
     relative to ``length_scale``, ``orbit`` (ORBIT_SAMPLES points at equal phase steps), its
     centre and size. Orbits that collapsed onto a fixed point (size below 1e-6 length_scale)
-    or did not close are dropped; duplicates are merged."""
+    or whose samples do not close (SAMPLED_CLOSING) are dropped; duplicates are merged."""
     atol = rtol * length_scale if atol is None else atol
     orbits: list[dict] = []
     for x_hat, T_hat in candidates:
@@ -282,7 +310,7 @@ def refine(
         p = np.asarray(_sampler(field, float(rtol), float(atol), ORBIT_SAMPLES)(jnp.asarray(x0), jnp.asarray(T), args))
         size = float(np.max(np.linalg.norm(p - p.mean(axis=0), axis=-1)))
         closing = float(np.linalg.norm(p[-1] - p[0]))
-        if not np.isfinite(p).all() or size < 1e-6 * length_scale or closing > 1e3 * rtol * length_scale:
+        if not np.isfinite(p).all() or size < 1e-6 * length_scale or closing > SAMPLED_CLOSING * length_scale:
             continue
         mu = np.linalg.eigvals(M)
         mu = mu[np.argsort(-np.abs(mu))]
