@@ -58,6 +58,8 @@ def run(spec: dict, data: str, out: str) -> None:
         "n_test_trajectories": int(test.shape[0]),
         "test_rollouts_bounded": int(test.shape[0]),
         "library_trajectories": int(library.shape[0]),
+        # nothing is trained (the train split is the predictor): no training record, no warnings
+        "training": {"fitted": False, "warnings": []},
         "latent_metrics": {
             "horizon_error": horizons,
             "n_fail": int(np.sum(~(end_err <= cfg["fail_threshold"]))),
