@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from ..data import assign_splits, build_dataset
+from ..data import build_dataset
 from ..provenance import stamp
 from . import odesolve
 
@@ -178,20 +178,18 @@ def batch_size(spec: Mapping[str, Any]) -> int:
 
 def simulate(spec: Mapping[str, Any], trajectories: Sequence[int] | None = None) -> Iterator[xr.Dataset]:
     """The ``n_trajectories`` trajectories with splits, or the ``trajectories`` (ids) among
-    them, as canonical Datasets of ``batch_size`` trajectories each from the first id (the last
-    one padded to that size for the solve, so one compiled solver serves all). Trajectory i
-    starts from row i of the seeded draw of all starts and keeps the split of the whole set, so
-    a shard of whole batches holds, bit for bit, what the whole run would."""
-    n = trajectory_count(spec)
-    wanted = np.arange(n) if trajectories is None else np.asarray(trajectories, dtype=np.int64)
+    them, as canonical Datasets of ``batch_size`` trajectories each (odesolve.trajectory_batches:
+    the same data, bit for bit, whatever the shards)."""
     t = sample_times(spec)
-    u0 = sample_initial_states(spec, n, spec["seed"])
-    split = assign_splits(n, spec["splits"], spec["seed"])
-    size = batch_size(spec)
-    for start in range(0, len(wanted), size):
-        ids = wanted[start : start + size]
-        starts = u0[np.concatenate([ids, np.full(size - len(ids), ids[-1])])]
-        yield _dataset(spec, solve(spec, starts, t)[: len(ids)], t, split[ids], ids)
+    u0 = sample_initial_states(spec, trajectory_count(spec), spec["seed"])
+    return odesolve.trajectory_batches(
+        spec,
+        trajectories,
+        u0,
+        batch_size(spec),
+        lambda starts: solve(spec, starts, t),
+        lambda u, split, ids: _dataset(spec, u, t, split, ids),
+    )
 
 
 def _dataset(spec: Mapping[str, Any], u: np.ndarray, t: np.ndarray, split: np.ndarray, ids: np.ndarray) -> xr.Dataset:

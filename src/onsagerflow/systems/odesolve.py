@@ -62,3 +62,21 @@ def _solver(vector_field, rtol, atol, dt_step, max_steps, t_bytes, params):
         return sol.ys
 
     return jax.jit(jax.vmap(one))
+
+
+def trajectory_batches(spec, trajectories, starts, batch: int, solve, dataset):
+    """The ``trajectories`` (ids; None: all of ``starts``) of an ODE system, solved ``batch``
+    at a time from the first id and handed to ``dataset(u, t, split, ids)``. The last batch is
+    padded to ``batch`` for the solve, so one compiled solver serves all; trajectory i starts
+    from ``starts[i]`` and keeps the split of the whole set, so a shard of whole batches holds,
+    bit for bit, what the whole run would (each batch is the same program on the same starts).
+    ``solve(starts)`` solves from the given starts."""
+    from ..data import assign_splits
+
+    n = len(starts)
+    wanted = np.arange(n) if trajectories is None else np.asarray(trajectories, dtype=np.int64)
+    split = assign_splits(n, spec["splits"], spec["seed"])
+    for first in range(0, len(wanted), batch):
+        ids = wanted[first : first + batch]
+        padded = starts[np.concatenate([ids, np.full(batch - len(ids), ids[-1])])]
+        yield dataset(solve(padded)[: len(ids)], split[ids], ids)
