@@ -29,6 +29,7 @@ import xarray as xr
 from ..data import build_dataset
 from ..provenance import stamp
 from . import odesolve
+from .odesolve import sample_times, trajectory_count
 
 DIMS = ("state",)
 BATCH = 100  # trajectories per solve: the simulate stage logs its progress batch by batch
@@ -158,17 +159,6 @@ def edge_starts(spec: Mapping[str, Any]) -> np.ndarray:
     vs = [v0 + f * (v1 - v0) for f in EDGE_FRACTIONS]
     pts = [(x, v0) for x in xs] + [(x, v1) for x in xs] + [(x0, v) for v in vs] + [(x1, v) for v in vs]
     return np.array(pts, dtype=np.float64)
-
-
-def sample_times(spec: Mapping[str, Any]) -> np.ndarray:
-    sim = spec["simulation"]
-    n = int(round(sim["t_end"] / sim["dt_sample"]))
-    return np.arange(n + 1) * sim["dt_sample"]
-
-
-def trajectory_count(spec: Mapping[str, Any]) -> int:
-    """How many trajectories ``simulate`` makes."""
-    return int(spec["simulation"]["n_trajectories"])
 
 
 def batch_size(spec: Mapping[str, Any]) -> int:

@@ -17,6 +17,7 @@ import xarray as xr
 from ..data import build_dataset
 from ..provenance import stamp
 from . import odesolve
+from .odesolve import sample_times, trajectory_count
 
 DIMS = ("state",)
 BATCH = 25  # trajectories per solve (one compiled solver; shards hold whole batches)
@@ -66,17 +67,6 @@ def sample_initial_states(spec: Mapping[str, Any], n: int, seed: int) -> np.ndar
     sim = spec["simulation"]
     low, high = np.asarray(sim["init_low"], float), np.asarray(sim["init_high"], float)
     return np.random.default_rng(seed).uniform(low, high, size=(n, 3))
-
-
-def sample_times(spec: Mapping[str, Any]) -> np.ndarray:
-    sim = spec["simulation"]
-    n = int(round(sim["t_end"] / sim["dt_sample"]))
-    return np.arange(n + 1) * sim["dt_sample"]
-
-
-def trajectory_count(spec: Mapping[str, Any]) -> int:
-    """How many trajectories ``simulate`` makes."""
-    return int(spec["simulation"]["n_trajectories"])
 
 
 def batch_size(spec: Mapping[str, Any]) -> int:

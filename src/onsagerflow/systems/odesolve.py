@@ -80,3 +80,15 @@ def trajectory_batches(spec, trajectories, starts, batch: int, solve, dataset):
         ids = wanted[first : first + batch]
         padded = starts[np.concatenate([ids, np.full(batch - len(ids), ids[-1])])]
         yield dataset(solve(padded)[: len(ids)], split[ids], ids)
+
+
+def sample_times(spec) -> np.ndarray:
+    """An ODE system's stored times: 0, dt_sample, ..., t_end."""
+    sim = spec["simulation"]
+    n = int(round(sim["t_end"] / sim["dt_sample"]))
+    return np.arange(n + 1) * sim["dt_sample"]
+
+
+def trajectory_count(spec) -> int:
+    """How many trajectories an ODE system's ``simulate`` makes."""
+    return int(spec["simulation"]["n_trajectories"])
