@@ -18,7 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from ..data import atomic_path, open_store
+from ..data import open_store
+from ..data.store import write_zarr
 from ..data.timegrid import time_grid
 from ..provenance import stamp
 from ..systems.rbc import FIELDS, make_solver, time_unit
@@ -143,8 +144,7 @@ def run(spec: dict, data: str, out: str) -> None:
             **stamp(spec),
         },
     )
-    with atomic_path(out) as tmp:
-        out_ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=False)
+    write_zarr(out_ds, out)  # atomically, CF-annotated, consolidated metadata (as every store)
     log.info("wrote %d steady states to %s in %.1f s", len(found), out, time.perf_counter() - t0)
 
 
