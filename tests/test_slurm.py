@@ -200,9 +200,11 @@ def test_outputs_equal_a_local_run(runs):
     local, _ = runs["local"]
     slurm, _ = runs["slurm"]
     metrics = sorted(p.relative_to(local) for p in local.rglob("metrics.json"))
-    # one per model run of each system, and the same files from both runs
+    # one per model run of each system, plus PRF21's nearest-neighbour baseline (Table II) for
+    # each RBC latent size, and the same files from both runs
     systems = yaml.safe_load(SHARDED.read_text())["systems"]
-    assert len(metrics) == sum(len(s["models"]) for s in systems.values())
+    baselines = sum(len(s["reduction"]["latent_dims"]) for s in systems.values() if s["type"] == "rbc")
+    assert len(metrics) == sum(len(s["models"]) for s in systems.values()) + baselines
     assert metrics == sorted(p.relative_to(slurm) for p in slurm.rglob("metrics.json"))
     for rel in metrics:
         same(json.loads((local / rel).read_text()), json.loads((slurm / rel).read_text()), str(rel))
