@@ -159,8 +159,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--fields", help="the field store a reduced system's latents came from")
     s.add_argument("--pde-states", help="pde_states.zarr: the PDE's own steady states to compare with")
     s = stage("nearest-neighbour", "PRF21's nearest-neighbour baseline on a latent store's held-out trajectories")
-    s.add_argument("--data", required=True)
-    s.add_argument("--out", required=True, help="metrics.json")
+    s.add_argument("--model", help="with --config: the baseline's run, nearest_neighbour-nN (N a latent size)")
+    s.add_argument("--data", help="the latent store (default: {results}/reduce/SYSTEM/latent.zarr)")
+    s.add_argument("--out", help="metrics.json (default: {results}/eval/SYSTEM/RUN/metrics.json)")
     s = stage("pde-states", "converge the RBC PDE's steady states from a field store's last snapshots")
     s.add_argument("--data")
     s.add_argument("--out", help="pde_states.zarr (default: {results}/reduce/SYSTEM/pde_states.zarr)")
@@ -391,11 +392,8 @@ def run_stage(args: argparse.Namespace) -> None:
 
         figures.run_potential_3d(args.spec, args.model, args.eval_dir, args.latent, args.out)
     elif args.stage == "nearest-neighbour":
-        from .config import ConfigError
         from .stages import nearest_neighbour
 
-        if args.spec is None:
-            raise ConfigError("onsagerflow nearest-neighbour: give --spec, --data and --out (as the workflow does)")
         nearest_neighbour.run(args.spec, args.data, args.out)
     elif args.stage == "pde-states":
         from .stages import pde_states
