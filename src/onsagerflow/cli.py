@@ -368,9 +368,9 @@ def run_stage(args: argparse.Namespace) -> None:
 
         figures.run(args.spec, _pairs(args.model, "--model"), _pairs(args.eval, "--eval"), args.out_dir)
     elif args.stage == "figures-fields":
-        from .stages import figures
+        from .stages import figures_fields
 
-        figures.run_fields(
+        figures_fields.run_fields(
             args.spec,
             _pairs(args.model, "--model"),
             _pairs(args.eval, "--eval"),
@@ -380,17 +380,17 @@ def run_stage(args: argparse.Namespace) -> None:
             args.out_dir,
         )
     elif args.stage == "figures-polymer":
-        from .stages import figures
+        from .stages import figures_polymer
 
-        figures.run_polymer(args.spec, args.run, args.model, args.eval_dir, args.reducer, args.latent, args.out_dir)
+        figures_polymer.run_polymer(args.spec, args.run, args.model, args.eval_dir, args.reducer, args.latent, args.out_dir)
     elif args.stage == "potential":
         from .stages import figures
 
         figures.run_potential(args.spec, args.model, args.eval_dir, args.out)
     elif args.stage == "potential-3d":
-        from .stages import figures
+        from .stages import figures_fields
 
-        figures.run_potential_3d(args.spec, args.model, args.eval_dir, args.latent, args.out)
+        figures_fields.run_potential_3d(args.spec, args.model, args.eval_dir, args.latent, args.out)
     elif args.stage == "nearest-neighbour":
         from .stages import nearest_neighbour
 
