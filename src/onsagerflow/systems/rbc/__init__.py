@@ -51,8 +51,8 @@ from .modes import (
     lorenz_time_factor,
     random_perturbations,
 )
-from .timing import TIME_UNITS, Sampling, sampling, time_unit
 from .solver import CFLError, Solver
+from .timing import TIME_UNITS, Sampling, sampling, time_unit
 
 __all__ = [
     "CFLError",

@@ -17,8 +17,8 @@ from ...provenance import stamp
 from .grid import Grid
 from .linear import RA_C
 from .modes import lorenz_mode_states, random_perturbations
-from .timing import sampling, time_unit
 from .solver import CFLError, Solver
+from .timing import sampling, time_unit
 
 DIMS = ("z", "x")
 FIELDS = ("u", "w", "theta")  # what the store holds; a reducer turns them into latents
