@@ -63,7 +63,9 @@ class OnsagerNet(nnx.Module):
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got '{init}'")
         if init == "prf21" and architecture != "shared":
-            raise ValueError("init 'prf21' is the initialisation of the authors' shared net: it needs architecture 'shared'")
+            raise ValueError(
+                "init 'prf21' is the initialisation of the authors' shared net: it needs architecture 'shared'"
+            )
         if architecture == "shared" and matrices != "shared":
             raise ValueError("architecture 'shared' reads one (L, U) head off φ's features: it needs matrices 'shared'")
         m = potential_dim or n
@@ -102,18 +104,18 @@ class OnsagerNet(nnx.Module):
         def uniform(shape, high):
             return jax.random.uniform(rngs.params(), shape, minval=0.0, maxval=high)
 
-        layers = [self.phi.inp, *self.phi.hidden]
-        for layer in layers:
-            layer.kernel[...] = glorot(rngs.params(), layer.kernel.shape).astype(layer.kernel.dtype)
-            layer.bias[...] = uniform(layer.bias.shape, PRF21_BIAS_FRACTION * gain).astype(layer.bias.dtype)
-        head = self.phi.out
-        head.kernel[...] = orthogonal(head.kernel.shape, gain).astype(head.kernel.dtype)
-        head.bias[...] = uniform(head.bias.shape, gain).astype(head.bias.dtype)
-        lin = self.phi_linear
-        lin.kernel[...] = orthogonal(lin.kernel.shape, gain).astype(lin.kernel.dtype)
-        mw = self.mw_head
-        mw.kernel[...] = glorot(rngs.params(), mw.kernel.shape).astype(mw.kernel.dtype)
-        mw.bias[...] = jax.nn.initializers.orthogonal(1.0)(rngs.params(), (n, n)).reshape(-1).astype(mw.bias.dtype)
+        def fill(param, make):  # every layer here has a bias: never None
+            assert param is not None
+            param[...] = make(param.shape).astype(param.dtype)
+
+        for layer in (self.phi.inp, *self.phi.hidden):
+            fill(layer.kernel, lambda s: glorot(rngs.params(), s))
+            fill(layer.bias, lambda s: uniform(s, PRF21_BIAS_FRACTION * gain))
+        fill(self.phi.out.kernel, lambda s: orthogonal(s, gain))
+        fill(self.phi.out.bias, lambda s: uniform(s, gain))
+        fill(self.phi_linear.kernel, lambda s: orthogonal(s, gain))
+        fill(self.mw_head.kernel, lambda s: glorot(rngs.params(), s))
+        fill(self.mw_head.bias, lambda s: jax.nn.initializers.orthogonal(1.0)(rngs.params(), (n, n)).reshape(s))
 
     def potential(self, z):
         phi = self.phi(z) + self.phi_linear(z)
