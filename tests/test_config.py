@@ -354,7 +354,13 @@ def test_nested_command_line_values_arrive_typed():
     assert raw["training"]["epochs"] == "7"  # what Snakemake passes on
     cfg = workflow_config(raw, [tiny], args)
     assert cfg["training"]["epochs"] == 7 and cfg["training"]["learning_rate"] == 0.01
-    assert cfg["training"]["plateau"] == {"factor": 0.25, "patience": 20, "cooldown": 0, "min_scale": 0.001}
+    assert cfg["training"]["plateau"] == {
+        "monitor": "val",
+        "factor": 0.25,
+        "patience": 20,
+        "cooldown": 0,
+        "min_scale": 0.001,
+    }
     assert cfg["training"]["batch_size"] == 50  # from the file, kept
     assert stage_spec(cfg, "train", "lorenz_tiny", "onsagernet")["training"]["epochs"] == 7
     args = ["training={epochs: seven}"]

@@ -101,3 +101,46 @@ def test_the_authors_activations_are_known():
     for name in ("requr", "requ", "softplus", "sigmoid", "tanh"):
         assert name in ACTIVATIONS
     np.testing.assert_allclose(ACTIVATIONS["sigmoid"](jnp.array([0.0])), [0.5])
+
+
+def prf21_init(gain=0.1, seed=0):
+    spec = {**ONS, "width": 12, "alpha": 0.0, "beta": 0.0, "forcing": "none", "init": "prf21", "init_gain": gain}
+    return build_model(validated_block("model", spec), 2, seed=seed)
+
+
+def test_prf21_init_is_the_authors_initialisation():
+    """The authors' code: the (L, U) head's bias is an orthogonal matrix B (BBᵀ = I, row-major),
+    φ's head and linear term are orthogonal at the gain (rows of the (out, in) weight
+    orthogonal, of norm gain), hidden biases lie in [0, ½·gain), the head's in [0, gain), and
+    Glorot-uniform kernels lie within gain·√(6/(fan_in + fan_out))."""
+    gain = 0.1
+    net = prf21_init(gain)
+    B = np.asarray(net.mw_head.bias[...]).reshape(2, 2)
+    np.testing.assert_allclose(B @ B.T, np.eye(2), atol=1e-6)
+    for layer in (net.phi.out, net.phi_linear):
+        w = np.asarray(layer.kernel[...]).T  # torch's (out, in)
+        np.testing.assert_allclose(w @ w.T, gain**2 * np.eye(2), atol=1e-6)
+    inp = net.phi.inp
+    assert np.all((np.asarray(inp.bias[...]) >= 0) & (np.asarray(inp.bias[...]) < 0.5 * gain))
+    assert np.all((np.asarray(net.phi.out.bias[...]) >= 0) & (np.asarray(net.phi.out.bias[...]) < gain))
+    for layer, (fan_in, fan_out) in ((inp, (2, 12)), (net.mw_head, (12, 4))):
+        assert np.abs(np.asarray(layer.kernel[...])).max() <= gain * np.sqrt(6 / (fan_in + fan_out))
+
+
+def test_prf21_init_starts_with_non_degenerate_M_and_W():
+    """At the origin the (L, U) head gives about its bias B: M = LLᵀ with L = tril(B) has
+    det M = (B₀₀B₁₁)² > 0 for a generic orthogonal B, and W = U − Uᵀ has W₀₁ = B₀₁ ≠ 0; the
+    default initialisation (zero biases, small features at the origin) starts both near 0."""
+    z = jnp.zeros((1, 2))
+    M, W = prf21_init().matrices(z)
+    M_default, _ = build_model(
+        validated_block("model", {**ONS, "width": 12, "alpha": 0.0, "beta": 0.0, "forcing": "none"}), 2, seed=0
+    ).matrices(z)
+    assert np.linalg.det(np.asarray(M[0])) > 1e-3 and abs(float(W[0, 0, 1])) > 1e-2
+    assert np.abs(np.asarray(M_default)).max() < 1e-6
+
+
+def test_prf21_init_needs_the_shared_net():
+    spec = {**ONS, "architecture": "separate", "init": "prf21"}
+    with pytest.raises(ValueError, match="architecture 'shared'"):
+        build_model(validated_block("model", spec), 2, seed=0)

@@ -162,3 +162,66 @@ def test_checkpoint_with_wrong_shapes_is_refused(tmp_path):
         load_checkpoint(tmp_path / "ck")
     with pytest.raises(FileNotFoundError, match="not a checkpoint"):
         load_checkpoint(tmp_path)
+
+
+def _windows():
+    u, _, dt = linear_data()
+    norm = Normalizer.fit(u[:6], dt)
+    train = make_windows(norm.encode(u[:6]), lag=1, seed=0)
+    val = make_windows(norm.encode(u[6:]), lag=1, seed=1)
+    return train, val, dt / norm.time_scale
+
+
+def test_restarts_continue_from_the_candidate_with_the_lowest_validation_loss():
+    """Each candidate (seed + 1000·i) is an ordinary short run: its recorded validation loss is
+    what a plain run of that seed for restarts.epochs epochs reaches, and the chosen seed is the
+    argmin of them; with count 1 the configured seed is kept and nothing is trained."""
+    from onsagerflow.training.restarts import RESTART_SEED_STRIDE, screen_seeds
+
+    train, val, tau = _windows()
+    cfg = {**CFG, "seed": 3, "restarts": {"count": 3, "epochs": 2}}
+    built = []
+
+    def build(s):
+        built.append(s)
+        return build_model(SPECS["on"], 3, seed=s)
+
+    seed, trials = screen_seeds(build, train, val, tau=tau, cfg=cfg)
+    assert [t["seed"] for t in trials] == [3 + i * RESTART_SEED_STRIDE for i in range(3)] == built
+    assert seed == min(trials, key=lambda t: t["val_loss"])["seed"]
+    short = {**cfg, "epochs": 2, "early_stopping": {**cfg["early_stopping"], "patience": 2}}
+    again = fit(build_model(SPECS["on"], 3, seed=seed), train, val, tau=tau, cfg=short, seed=seed)
+    assert again.best_val_loss == next(t["val_loss"] for t in trials if t["seed"] == seed)
+    built.clear()
+    assert screen_seeds(build, train, val, tau=tau, cfg={**cfg, "restarts": {"count": 1, "epochs": 2}}) == (3, [])
+    assert built == []
+
+
+def test_amsgrad_changes_the_updates():
+    """AMSGrad divides by the running maximum of Adam's second moment, not by the moment itself:
+    from the second step on its updates differ from Adam's."""
+    train, val, tau = _windows()
+    cfg = {**CFG, "epochs": 2}
+    losses = [
+        fit(build_model(SPECS["on"], 3, seed=0), train, val, tau=tau, cfg={**cfg, "amsgrad": a}, seed=0).history
+        for a in (False, True)
+    ]
+    assert losses[0]["val_loss"].iloc[0] != losses[1]["val_loss"].iloc[0]
+
+
+def test_plateau_monitor_follows_the_chosen_loss():
+    """The rate is reduced on the monitored loss alone: with validation windows (z₀, z₀), whose
+    loss |Φ_τ(z₀) − z₀|²/τ² does not follow the training loss, a plateau (patience 1) on each
+    gives another schedule."""
+    u, _, dt = linear_data()
+    norm = Normalizer.fit(u[:6], dt)
+    train = make_windows(norm.encode(u[:6]), lag=1, seed=0)
+    still = np.repeat(train[:, :1], 2, axis=1)
+    cfg = {**CFG, "epochs": 6, "plateau": {**CFG["plateau"], "patience": 1}}
+
+    def schedule(monitor, val):
+        c = {**cfg, "plateau": {**cfg["plateau"], "monitor": monitor}}
+        h = fit(build_model(SPECS["on"], 3, seed=0), train, val, tau=dt / norm.time_scale, cfg=c, seed=0).history
+        return h["lr"].tolist()
+
+    assert schedule("val", still) != schedule("train", still)

@@ -65,7 +65,7 @@ def build_model(
             param_dtype=dtype,
         )
         if kind == "onsagernet":
-            net = OnsagerNet(n, **common)
+            net = OnsagerNet(n, init=spec["init"], init_gain=spec["init_gain"], **common)
         else:
             net = SOnsagerNet(
                 n,

@@ -27,6 +27,8 @@ from .layers import MLP
 
 ARCHITECTURES = ("separate", "shared")
 MATRICES = ("shared", "separate")
+INITS = ("default", "prf21")
+PRF21_BIAS_FRACTION = 0.5  # PRF21's code: hidden-layer biases uniform on [0, ½·gain)
 
 
 class OnsagerNet(nnx.Module):
@@ -45,6 +47,8 @@ class OnsagerNet(nnx.Module):
         matrices: str = "shared",
         matrix_width: int | None = None,
         matrix_depth: int | None = None,
+        init: str = "default",
+        init_gain: float = 0.1,
         rngs: nnx.Rngs,
         param_dtype=jnp.float32,
     ):
@@ -56,6 +60,12 @@ class OnsagerNet(nnx.Module):
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got '{architecture}'")
         if matrices not in MATRICES:
             raise ValueError(f"matrices must be one of {MATRICES}, got '{matrices}'")
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got '{init}'")
+        if init == "prf21" and architecture != "shared":
+            raise ValueError(
+                "init 'prf21' is the initialisation of the authors' shared net: it needs architecture 'shared'"
+            )
         if architecture == "shared" and matrices != "shared":
             raise ValueError("architecture 'shared' reads one (L, U) head off φ's features: it needs matrices 'shared'")
         m = potential_dim or n
@@ -76,6 +86,36 @@ class OnsagerNet(nnx.Module):
         if forcing == "linear":
             self.F = nnx.Param(jnp.zeros((n, n), param_dtype))
             self.f0 = nnx.Param(jnp.zeros((n,), param_dtype))
+        if init == "prf21":
+            self._prf21_init(init_gain, rngs)
+
+    def _prf21_init(self, gain: float, rngs: nnx.Rngs) -> None:
+        """PRF21's code's initialisation of its shared net: hidden layers Glorot-uniform at
+        ``gain``, biases uniform on [0, ½·gain); φ's head and linear term orthogonal at
+        ``gain``, the head's bias uniform on [0, gain); the (L, U) head's kernel Glorot-uniform
+        at ``gain`` and its bias a random orthogonal n × n matrix (row-major), so that
+        M = L Lᵀ and W = U − Uᵀ start non-degenerate where the default start has them near 0."""
+        n = self.n
+        glorot = jax.nn.initializers.variance_scaling(gain**2, "fan_avg", "uniform")
+
+        def orthogonal(shape, scale):  # torch's orthogonal_ on a (out, in) weight, as a kernel (in, out)
+            return jax.nn.initializers.orthogonal(scale)(rngs.params(), shape[::-1]).T
+
+        def uniform(shape, high):
+            return jax.random.uniform(rngs.params(), shape, minval=0.0, maxval=high)
+
+        def fill(param, make):  # every layer here has a bias: never None
+            assert param is not None
+            param[...] = make(param.shape).astype(param.dtype)
+
+        for layer in (self.phi.inp, *self.phi.hidden):
+            fill(layer.kernel, lambda s: glorot(rngs.params(), s))
+            fill(layer.bias, lambda s: uniform(s, PRF21_BIAS_FRACTION * gain))
+        fill(self.phi.out.kernel, lambda s: orthogonal(s, gain))
+        fill(self.phi.out.bias, lambda s: uniform(s, gain))
+        fill(self.phi_linear.kernel, lambda s: orthogonal(s, gain))
+        fill(self.mw_head.kernel, lambda s: glorot(rngs.params(), s))
+        fill(self.mw_head.bias, lambda s: jax.nn.initializers.orthogonal(1.0)(rngs.params(), (n, n)).reshape(s))
 
     def potential(self, z):
         phi = self.phi(z) + self.phi_linear(z)

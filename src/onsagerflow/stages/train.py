@@ -27,6 +27,7 @@ from ..provenance import stamp
 from ..training import fit, load_checkpoint, make_windows, save_checkpoint
 from ..training.judge import judge, trivial_model, trivial_warnings
 from ..training.losses import em_nll, em_nll_sum, joint_loss, window_loss
+from ..training.restarts import screen_seeds
 from .common import observed, split_array, store_grid
 
 log = logging.getLogger("onsagerflow.train")
@@ -94,7 +95,13 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
         return _sindy(
             spec, u_train[..., :n], u_val[..., :n], n, dt, cut, meta, out, None if grid.uniform else unit_steps
         )
+    seed = training["seed"]  # the plain run's restarts may choose another initialisation
     if m["spec"].get("autoencoder"):
+        if training["restarts"]["count"] > 1:
+            raise ConfigError(
+                f"run {spec['run']}: training.restarts screens initialisations of a model from scratch; "
+                "a run with an autoencoder starts from its pre-trained dynamics: set restarts.count to 1"
+            )
         if pretrained is None and m["spec"]["autoencoder"]["pretrained"] is not None:
             raise ConfigError(
                 f"run {spec['run']}: an autoencoder run needs --pretrained (the checkpoint "
@@ -123,8 +130,17 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
         if stochastic:  # in normalised units increments are O(τ'), so the noise starts at √τ'
             spec_m = {**spec_m, "sigma_init": float(np.sqrt(norm.time_to_model(pairs["tau"])))}
             meta["model_spec"] = spec_m
-        model = build_model(spec_m, n, seed=training["seed"], all_specs=meta["all_specs"])
         loss = em_nll if stochastic else None
+        seed, trials = screen_seeds(
+            lambda s: build_model(spec_m, n, seed=s, all_specs=meta["all_specs"]),
+            train,
+            val,
+            tau=norm.time_to_model(pairs["tau"]),
+            cfg=training,
+            loss=loss,
+        )
+        model = build_model(spec_m, n, seed=seed, all_specs=meta["all_specs"])
+        meta["restarts"] = {"seed": seed, "trials": trials}
     log.info(
         "%s on %s: %d parameters, %d train / %d val windows, tau = %g (%d samples), device %s",
         spec["run"],
@@ -139,7 +155,7 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
     ae = m["spec"].get("autoencoder")  # NCS24's second stage: the dynamics on the frozen chart
     warm = bool(ae)  # the dynamics start pre-trained
     tau = norm.time_to_model(pairs["tau"])
-    result = fit(model, train, val, tau=tau, cfg=training, seed=training["seed"], loss=loss, warm_start=warm)
+    result = fit(model, train, val, tau=tau, cfg=training, seed=seed, loss=loss, warm_start=warm)
     result.warnings = judge(result, training, warm_start=warm)
     frozen = ae["frozen_epochs"] if ae else 0
     if frozen:

@@ -1,5 +1,5 @@
-"""Minibatch training with a jitted epoch: AdamW + clipping, reduce-on-plateau on the
-validation loss, early stopping on it, and a restore of the best parameters.
+"""Minibatch training with a jitted epoch: AdamW (or AMSGrad) + clipping, reduce-on-plateau on the
+validation (or training) loss, early stopping on it, and a restore of the best parameters.
 
 The whole epoch (shuffle, every minibatch update) is one XLA call; Python only loops
 over epochs. Same seed, same data, same machine: bit-identical parameters on CPU.
@@ -99,6 +99,18 @@ class FitResult:
     warnings: list[str] = field(default_factory=list)  # filled by judge()
 
 
+def _adamw(cfg: Mapping[str, Any]) -> optax.GradientTransformation:
+    """AdamW, or with ``amsgrad`` its AMSGrad variant (the running maximum of the second
+    moment, as torch's ``AdamW(amsgrad=True)`` of PRF21's code); decoupled weight decay."""
+    if not cfg["amsgrad"]:
+        return optax.adamw(cfg["learning_rate"], weight_decay=cfg["weight_decay"])
+    return optax.chain(
+        optax.scale_by_amsgrad(),
+        optax.add_decayed_weights(cfg["weight_decay"]),
+        optax.scale_by_learning_rate(cfg["learning_rate"]),
+    )
+
+
 def fit(
     model: nnx.Module,
     train: np.ndarray | jax.Array,
@@ -142,9 +154,7 @@ def fit(
     def loss_fn(p, w, tau):
         return loss(nnx.merge(graphdef, p, rest), w, tau)
 
-    tx = optax.chain(
-        optax.clip_by_global_norm(cfg["grad_clip"]), optax.adamw(cfg["learning_rate"], weight_decay=cfg["weight_decay"])
-    )
+    tx = optax.chain(optax.clip_by_global_norm(cfg["grad_clip"]), _adamw(cfg))
     opt_state = tx.init(params)
     plateau_cfg = cfg["plateau"]
     plateau = optax.contrib.reduce_on_plateau(
@@ -177,7 +187,8 @@ def fit(
 
         (p, opt_state), losses = jax.lax.scan(step, (p, opt_state), order)
         val_loss = loss_fn(p, val, tau)
-        _, plateau_state = plateau.update({}, plateau_state, value=val_loss)
+        monitored = jnp.mean(losses) if plateau_cfg["monitor"] == "train" else val_loss
+        _, plateau_state = plateau.update({}, plateau_state, value=monitored)
         return p, opt_state, plateau_state, scale, jnp.mean(losses), val_loss
 
     # The references judge() compares the run with, on the validation windows: the model as
