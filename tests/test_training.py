@@ -154,6 +154,18 @@ def test_checkpoint_reloads_the_same_model(tmp_path, kind):
     assert (tmp_path / "ck" / "history.csv").exists()
 
 
+def test_checkpoint_written_before_a_model_key_existed_still_loads(tmp_path):
+    """A model key added to the schema later (here OnsagerNet's `init`, `init_gain`) is absent
+    from an older checkpoint's spec: loading fills its default, which builds the old model."""
+    res, norm = _train(1, epochs=1)
+    old = {k: v for k, v in SPECS["on"].items() if k not in ("init", "init_gain")}
+    save_checkpoint(tmp_path / "ck", res.model, meta={"model_spec": old, "n": 3, "seed": 1}, normalizer=norm)
+    model, _, meta = load_checkpoint(tmp_path / "ck")
+    z = jnp.asarray(np.random.default_rng(0).normal(size=(5, 3)), jnp.float32)
+    np.testing.assert_array_equal(np.asarray(model(z)), np.asarray(res.model(z)))
+    assert "init" not in meta["model_spec"]  # the saved record stays as it was written
+
+
 def test_checkpoint_with_wrong_shapes_is_refused(tmp_path):
     res, norm = _train(1, epochs=1)
     spec = dict(SPECS["on"], width=9)

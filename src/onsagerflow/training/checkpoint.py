@@ -82,6 +82,19 @@ def save_checkpoint(
     return Path(path)
 
 
+def with_current_defaults(spec: dict) -> dict:
+    """A saved model spec with the keys added to the schema since it was written filled by
+    their defaults (which keep the old behaviour), so a checkpoint outlives schema growth."""
+    from ..config.errors import ConfigError
+    from ..config.validate import validated_block
+
+    try:
+        defaults = validated_block("model", {"type": spec["type"]})
+    except (ConfigError, KeyError):
+        return spec
+    return {**defaults, **spec}
+
+
 def load_checkpoint(path: str | Path) -> tuple[nnx.Module, Normalizer, dict]:
     """(model with the saved parameters, its normaliser, the saved meta)."""
     p = Path(path)
@@ -92,10 +105,10 @@ def load_checkpoint(path: str | Path) -> tuple[nnx.Module, Normalizer, dict]:
     try:
         abstract = nnx.eval_shape(
             lambda: build_model(
-                meta["model_spec"],
+                with_current_defaults(meta["model_spec"]),
                 meta["n"],
                 seed=meta["seed"],
-                all_specs=meta.get("all_specs"),
+                all_specs={k: with_current_defaults(v) for k, v in (meta.get("all_specs") or {}).items()} or None,
                 input_dim=meta.get("input_dim"),
                 fixed=meta.get("fixed", 0),
                 positions_dim=meta.get("positions_dim"),
