@@ -158,12 +158,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--reducer", help="pca.zarr of a reduced system (decoded-field errors)")
     s.add_argument("--fields", help="the field store a reduced system's latents came from")
     s.add_argument("--pde-states", help="pde_states.zarr: the PDE's own steady states to compare with")
+    s.add_argument("--pde-orbits", help="pde_orbits.zarr: the PDE's own periodic orbits to compare with")
     s = stage("nearest-neighbour", "PRF21's nearest-neighbour baseline on a latent store's held-out trajectories")
     s.add_argument("--data", required=True)
     s.add_argument("--out", required=True, help="metrics.json")
     s = stage("pde-states", "converge the RBC PDE's steady states from a field store's last snapshots")
     s.add_argument("--data")
     s.add_argument("--out", help="pde_states.zarr (default: {results}/reduce/SYSTEM/pde_states.zarr)")
+    s = stage("pde-orbits", "converge the RBC PDE's periodic orbits from near-returns of a field store's trajectories")
+    s.add_argument("--data")
+    s.add_argument("--out", help="pde_orbits.zarr (default: {results}/reduce/SYSTEM/pde_orbits.zarr)")
     s = stage("figures", "draw one system's figures")
     s.add_argument("--model", action="append", default=[], metavar="NAME=DIR")
     s.add_argument("--eval", action="append", default=[], metavar="NAME=DIR")
@@ -361,7 +365,7 @@ def run_stage(args: argparse.Namespace) -> None:
     elif args.stage == "evaluate":
         from .stages import evaluate
 
-        evaluate.run(args.spec, args.data, args.model, args.out_dir, args.reducer, args.fields, args.pde_states)
+        evaluate.run(args.spec, args.data, args.model, args.out_dir, args.reducer, args.fields, args.pde_states, args.pde_orbits)
     elif args.stage == "figures":
         from .stages import figures
 
@@ -401,6 +405,10 @@ def run_stage(args: argparse.Namespace) -> None:
         from .stages import pde_states
 
         pde_states.run(args.spec, args.data, args.out)
+    elif args.stage == "pde-orbits":
+        from .stages import pde_orbits
+
+        pde_orbits.run(args.spec, args.data, args.out)
 
 
 if __name__ == "__main__":

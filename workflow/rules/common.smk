@@ -59,6 +59,13 @@ PDE_STATE_SYSTEMS = [
     if config["systems"][s]["type"] == "rbc"
     and config["systems"][s]["invariant_sets"]["enabled"]
 ]
+# RBC systems whose PDE periodic orbits are converged and compared (invariant_sets.periodic_orbits)
+PDE_ORBIT_SYSTEMS = [
+    s
+    for s in SYSTEMS
+    if config["systems"][s]["type"] == "rbc"
+    and config["systems"][s]["invariant_sets"]["periodic_orbits"]
+]
 FIELD_SYSTEMS = [s for s in REDUCED if s not in POLYMER_SYSTEMS]
 
 # Job sizes and shard plans (onsagerflow.jobs, config `jobs` and systems.<name>.shards): which

@@ -30,6 +30,11 @@ rule evaluate:
             f" --pde-states {shlex.quote(input.pde_states)}"
             if "pde_states" in input.keys()
             else ""
+        )
+        + (
+            f" --pde-orbits {shlex.quote(input.pde_orbits)}"
+            if "pde_orbits" in input.keys()
+            else ""
         ),
     shell:
         "{params.cmd} --spec {params.spec:q} --data {input.data:q}"

@@ -173,7 +173,7 @@ def stage_spec(config: Mapping[str, Any], stage: str, system: str, model: str | 
             "latent": int(model),
             "evaluation": evaluation_spec(config, system),
         }
-    if stage == "pde_states":
+    if stage in ("pde_states", "pde_orbits"):
         return {"system": data_spec(config, system), "invariant_sets": config["systems"][system]["invariant_sets"]}
     raise ValueError(f"unknown stage '{stage}'")
 

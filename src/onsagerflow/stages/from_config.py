@@ -32,6 +32,7 @@ NEEDS = {
     "potential": ("model", "eval_dir", "out"),
     "potential-3d": ("model", "eval_dir", "latent", "out"),
     "pde-states": ("data", "out"),
+    "pde-orbits": ("data", "out"),
 }
 SPEC_STAGE = {
     "figures-fields": "figures",
@@ -39,6 +40,7 @@ SPEC_STAGE = {
     "gather": "simulate",
     "calibrate": "simulate",
     "pde-states": "pde_states",
+    "pde-orbits": "pde_orbits",
     "potential-3d": "potential",
 }  # which stage_spec a command takes
 WITH_RUN = ("train", "evaluate", "potential", "potential-3d", "figures-polymer")  # --model RUN in the config form
@@ -110,6 +112,7 @@ def _system_and_run(args: argparse.Namespace, config: dict) -> tuple[str, str | 
         "figures-polymer": not polymer and "it is not a polymer system",
         "potential": reduced and "its potentials are drawn with its other figures",
         "pde-states": block["type"] != "rbc" and "only the RBC PDE's steady states are converged",
+        "pde-orbits": block["type"] != "rbc" and "only the RBC PDE's periodic orbits are converged",
         "potential-3d": (not reduced or polymer)
         and "only a reduced field system's runs on 3 coordinates are drawn in 3D",
     }.get(stage)
