@@ -175,6 +175,7 @@ STAGE_MODULE = {
     "nearest-neighbour": "onsagerflow.stages.nearest_neighbour",
     "pde-states": "onsagerflow.stages.pde_states",
     "pde-orbits": "onsagerflow.stages.pde_orbits",
+    "lstm-baseline": "onsagerflow.stages.lstm_baseline",
     "table": "onsagerflow.stages.table",
     "config": "onsagerflow.stages.config_file",
 }

@@ -79,6 +79,10 @@ def test_shooting_converges_the_periodic_orbit_of_a_stiff_ode_with_its_period_an
     # the phase direction's multiplier is 1; the radial one e^{−2μT}
     assert np.min(np.abs(mu - 1.0)) <= 1e-6
     assert np.min(np.abs(mu - np.exp(-2 * ode.MU * period))) <= 1e-6
+    # the sampled orbit: a full turn of the circle |a| = √μ at equal phase steps
+    a = solver.samples(orbit, 8)[:, 0]
+    np.testing.assert_allclose(np.abs(a), r, rtol=1e-6)
+    np.testing.assert_allclose(np.angle(a[1:] / a[:-1]), 2 * np.pi / 8, rtol=1e-6)
 
 
 @pytest.mark.slow

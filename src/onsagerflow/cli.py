@@ -162,6 +162,9 @@ def parser() -> argparse.ArgumentParser:
     s = stage("nearest-neighbour", "PRF21's nearest-neighbour baseline on a latent store's held-out trajectories")
     s.add_argument("--data", required=True)
     s.add_argument("--out", required=True, help="metrics.json")
+    s = stage("lstm-baseline", "PRF21's LSTM baseline (Table III) on a latent store's coarse samples")
+    s.add_argument("--data", required=True)
+    s.add_argument("--out", required=True, help="metrics.json")
     s = stage("pde-states", "converge the RBC PDE's steady states from a field store's last snapshots")
     s.add_argument("--data")
     s.add_argument("--out", help="pde_states.zarr (default: {results}/reduce/SYSTEM/pde_states.zarr)")
@@ -365,7 +368,9 @@ def run_stage(args: argparse.Namespace) -> None:
     elif args.stage == "evaluate":
         from .stages import evaluate
 
-        evaluate.run(args.spec, args.data, args.model, args.out_dir, args.reducer, args.fields, args.pde_states, args.pde_orbits)
+        evaluate.run(
+            args.spec, args.data, args.model, args.out_dir, args.reducer, args.fields, args.pde_states, args.pde_orbits
+        )
     elif args.stage == "figures":
         from .stages import figures
 
@@ -401,6 +406,13 @@ def run_stage(args: argparse.Namespace) -> None:
         if args.spec is None:
             raise ConfigError("onsagerflow nearest-neighbour: give --spec, --data and --out (as the workflow does)")
         nearest_neighbour.run(args.spec, args.data, args.out)
+    elif args.stage == "lstm-baseline":
+        from .config import ConfigError
+        from .stages import lstm_baseline
+
+        if args.spec is None:
+            raise ConfigError("onsagerflow lstm-baseline: give --spec, --data and --out (as the workflow does)")
+        lstm_baseline.run(args.spec, args.data, args.out)
     elif args.stage == "pde-states":
         from .stages import pde_states
 

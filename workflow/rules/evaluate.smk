@@ -69,6 +69,31 @@ rule evaluate_ensembles:
         " --reducer {input.reducer:q} > {log:q} 2>&1"
 
 
+rule lstm_baseline:
+    input:
+        data=lambda w: paths.latent_store(RESULTS, w.system),
+    output:
+        update(f"{RESULTS}/eval/{{system}}/lstm-n{{n}}/metrics.json"),
+    log:
+        log_file("evaluate/{system}/lstm-n{n}"),
+    benchmark:
+        benchmark_file("evaluate/{system}/lstm-n{n}")
+    wildcard_constraints:
+        system=one_of(LSTM_SYSTEMS),
+        n="[0-9]+",
+    conda:
+        ENVS["learning"]
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        cmd=command("lstm-baseline"),
+        spec=lambda w: stage_spec_json(config, "lstm_baseline", w.system, w.n),
+    shell:
+        "{params.cmd} --spec {params.spec:q} --data {input.data:q} --out {output:q} > {log:q} 2>&1"
+
+
 rule nearest_neighbour:
     input:
         data=lambda w: paths.latent_store(RESULTS, w.system),

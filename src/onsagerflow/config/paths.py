@@ -17,6 +17,7 @@ LATENT_STORE = "latent.zarr"
 PDE_STATES_STORE = "pde_states.zarr"
 PDE_ORBITS_STORE = "pde_orbits.zarr"
 NEAREST_NEIGHBOUR = "nearest_neighbour"  # the run name of PRF21's Table II baseline, -n<n>
+LSTM = "lstm"  # the run name of PRF21's Table III baseline, -n<n>
 
 
 def data_store(results: str, system: str) -> str:
@@ -62,6 +63,15 @@ def pde_orbits_store(results: str, system: str) -> str:
 
 def nearest_neighbour_run(n: int) -> str:
     return run_name(NEAREST_NEIGHBOUR, n)
+
+
+def lstm_run(n: int) -> str:
+    return run_name(LSTM, n)
+
+
+def lstm_enabled(config: Mapping[str, Any], system: str) -> bool:
+    s = config["systems"][system]
+    return s["type"] == "rbc" and s["lstm_baseline"]["enabled"]
 
 
 def pde_states_enabled(config: Mapping[str, Any], system: str) -> bool:

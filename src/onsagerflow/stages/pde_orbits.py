@@ -140,7 +140,7 @@ def run(spec: dict, data: str, out: str) -> None:
                 np.round(np.abs(m), 5).tolist(),
                 time.perf_counter() - tic,
             )
-        phys = np.asarray(fields_fn(jnp.asarray(samples)))
+        phys = np.array(fields_fn(jnp.asarray(samples)))
         phys[:, :2] *= unit
         found.append(
             {
