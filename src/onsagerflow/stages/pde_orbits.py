@@ -119,13 +119,15 @@ def run(spec: dict, data: str, out: str) -> None:
         )
         if not np.isfinite(orbit.residual) or period <= 0:
             continue
+        path = _flat(shooter.samples(orbit, shooter.n))  # every step: the orbit at the solver's resolution
         samples = shooter.samples(orbit, ORBIT_SAMPLES)
-        points = _flat(samples)
-        size = float(np.max(np.linalg.norm(points - points.mean(axis=0), axis=-1)))
+        size = float(np.max(np.linalg.norm(path - path.mean(axis=0), axis=-1)))
+        # found before: its path passes through this orbit's point (a mirror image, with the
+        # same period and multipliers, does not)
         if orbit.converged and any(
             g["converged"]
             and abs(period - g["period"]) <= SAME_PERIOD * g["period"]
-            and orbit_distance(points, g["points"]) < SAME_PLACE * g["size"]
+            and np.min(np.linalg.norm(g["path"] - path[0], axis=-1)) < SAME_PLACE * g["size"]
             for g in found
         ):
             log.info("the same orbit as one already found")
@@ -147,7 +149,7 @@ def run(spec: dict, data: str, out: str) -> None:
                 "converged": orbit.converged,
                 "period": period,
                 "candidate_period": float(T_hat),
-                "points": points,
+                "path": path,
                 "size": size,
                 "fields": phys,
                 "residual": orbit.residual,
@@ -249,7 +251,7 @@ def compare(orbits: xr.Dataset, pca, chart, field, args, learned: list[dict], *,
         entry.update(
             pde_orbit=int(j),
             residual=float(orbits["residual"][j]),
-            largest_multiplier_modulus=float(np.nanmax(np.abs(mu))),
+            largest_nontrivial_multiplier=_summary(mu)["largest_nontrivial_modulus"],
             from_rollouts=match_orbits(learned, [ref])[0],
             from_pde_cycle=None,
         )

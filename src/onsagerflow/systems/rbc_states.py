@@ -35,6 +35,10 @@ MAX_NEWTON = 40
 GMRES_RESTART = 40
 KRYLOV = 60  # Arnoldi steps for the leading eigenvalues
 LINE_SEARCH_STEPS = 8
+# Shooting gives up after this many Newton steps in a row that did not halve the best residual:
+# near an orbit it converges quadratically (3–5 steps from a near-return), far from one it
+# crawls with short line-search steps at ~a minute each on the workflow's grids.
+SHOOTING_STALL = 3
 
 
 def _real(s):
@@ -259,9 +263,13 @@ class PeriodicSolver:
         x = self._pack(_real(s0), period0)
         size = float(jnp.linalg.norm(s0))
         res = float(jnp.linalg.norm(self._residual(x, s0, f0)[:-1])) / size
-        k = 0
+        k, best, stalled = 0, res, 0
         for k in range(1, max_newton + 1):
             if res <= tol:
+                k -= 1
+                break
+            if stalled >= SHOOTING_STALL:
+                log.info("shooting gave up: the residual did not halve in %d steps", stalled)
                 k -= 1
                 break
             r = np.asarray(self._residual(x, s0, f0))
@@ -277,6 +285,8 @@ class PeriodicSolver:
                 step *= 0.5
             x = trial
             res = float(jnp.linalg.norm(self._residual(x, s0, f0)[:-1])) / size
+            stalled = 0 if res < 0.5 * best else stalled + 1
+            best = min(best, res)
             log.info(
                 "shooting step %d: relative residual %.3e, period %.6g (step length %g)", k, res, float(x[-1]), step
             )
