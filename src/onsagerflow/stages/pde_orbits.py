@@ -41,13 +41,19 @@ from ..data.store import write_zarr
 from ..data.timegrid import time_grid
 from ..provenance import stamp
 from ..systems.rbc import FIELDS, make_solver, time_unit
-from ..systems.rbc_states import PeriodicSolver
+from ..systems.rbc_states import PeriodicOrbit, PeriodicSolver
 
 log = logging.getLogger("onsagerflow.pde_orbits")
 
 PDE_ORBITS = "pde_orbits.zarr"
 SEARCH_TRAJECTORIES = 8  # trajectories searched for near-returns (the PDE's cycles are everyone's)
 SETTLED_FRACTION = 0.5  # the first half of each record is left out of the search (transients)
+# A converged orbit of period T may be one of period T/k traversed k times (a near-return after
+# two turns ranks as well as one after one): when Φ_{T/k}(s) comes within PRIME_CLOSE·‖s‖ of s
+# (distinct phases of an orbit lie O(‖s‖) apart; the same point, up to the scheme's error in a
+# step of another length, far closer), it is shot again at T/k.
+PRIME_DIVISORS = (2, 3)
+PRIME_CLOSE = 1e-2
 
 
 def settled_fields(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -108,6 +114,8 @@ def run(spec: dict, data: str, out: str) -> None:
         orbit = shooter.solve(
             to_state(jnp.asarray(f)), T_hat * unit, tol=cfg["orbit_tolerance"], max_newton=cfg["orbit_newton_steps"]
         )
+        if orbit.converged:
+            shooter, orbit = prime_period(solver, shooter, orbit, cfg)
         period = orbit.period / unit
         log.info(
             "from the near-return of period %.3f: period %.6f, residual %.2e after %d shooting steps (%.0f s)",
@@ -166,6 +174,20 @@ def run(spec: dict, data: str, out: str) -> None:
         out,
         time.perf_counter() - t0,
     )
+
+
+def prime_period(solver, shooter: PeriodicSolver, orbit: PeriodicOrbit, cfg: dict):
+    """(shooter, orbit) of the orbit's prime period: shot again at T/k where it closes there."""
+    s = jnp.asarray(orbit.state)
+    for k in PRIME_DIVISORS:
+        short = PeriodicSolver(solver, int(np.ceil(shooter.n / k)))
+        gap = float(jnp.linalg.norm(jax.jit(short.phi)(s, orbit.period / k) - s) / jnp.linalg.norm(s))
+        if gap < PRIME_CLOSE:
+            log.info("the orbit closes after 1/%d of its period (gap %.1e): shooting again for that period", k, gap)
+            again = short.solve(s, orbit.period / k, tol=cfg["orbit_tolerance"], max_newton=cfg["orbit_newton_steps"])
+            if again.converged:
+                return prime_period(solver, short, again, cfg)
+    return shooter, orbit
 
 
 def orbits_dataset(found, ds, shape, k_mult, data, cfg, sys_spec, spec) -> xr.Dataset:
