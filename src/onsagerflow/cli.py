@@ -14,8 +14,11 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
+_STARTED = time.time()  # this module loads first: the stage's wall time counts from here
+INTERACTIVE = ("info", "jobs", "check")  # commands for a person at a terminal, not workflow jobs
 DEBUG_ENV = "ONSAGERFLOW_DEBUG"  # set (not 0) to print a traceback for expected failures too
 
 
@@ -244,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         run_stage(args)
+        if args.stage not in INTERACTIVE:
+            log.info("%s: %s", args.stage, resource_summary())
     except KeyboardInterrupt:
         from .errors import EXIT_INTERRUPTED
 
@@ -252,6 +257,17 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         return failed(args.stage, exc, log, debug)
     return 0
+
+
+def resource_summary() -> str:
+    """What this process used, start-up (imports, compilation) included: the numbers a job's
+    size in a cluster profile (config `jobs`) should be checked against."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    wall = time.time() - _STARTED
+    return f"{wall:.1f} s wall, {cpu:.1f} CPU-s, peak memory {max(me.ru_maxrss, kids.ru_maxrss) / 1024:.0f} MB"
 
 
 def failed(stage: str, exc: Exception, log, debug: bool = False) -> int:
