@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from onsagerflow.analysis.periodic_orbits import near_returns
+from onsagerflow.stages.pde_orbits import prime_period
 from onsagerflow.systems.rbc import RA_C, Grid, Solver, growth_rate, lorenz_mode_states
 from onsagerflow.systems.rbc_states import PeriodicSolver, SteadySolver, leading_eigenvalues
 
@@ -112,3 +113,18 @@ def test_shooting_converges_an_r84_cycle_of_the_pde_from_a_near_return():
     assert abs(orbit.period / t_ff - T_hat) <= 0.25 * T_hat  # the near-return was a passage near it
     mu = shooter.multipliers(orbit, k=6)
     assert np.min(np.abs(mu - 1.0)) <= 1e-6
+
+
+def test_an_orbit_converged_at_twice_its_period_is_reduced_to_its_prime_period():
+    """Shooting at T ≈ 2·2π/ω converges the stiff ODE's cycle traversed twice (a root too);
+    pde_orbits.prime_period finds that it closes after half and returns period 2π/ω."""
+    ode = _StiffHopf()
+    period = 2 * np.pi / ode.OMEGA
+    shooter = PeriodicSolver(ode, 4000, diffusion=jnp.asarray(ode.D))
+    start = jnp.asarray([np.sqrt(ode.MU) * np.exp(0.4j), ode.MU / ode.D[1], ode.MU / ode.D[2]], jnp.complex128)
+    double = shooter.solve(start, 2.05 * period, tol=1e-10)
+    assert double.converged and abs(double.period - 2 * period) <= 1e-6 * period
+    cfg = {"orbit_tolerance": 1e-10, "orbit_newton_steps": 10}
+    short, prime = prime_period(ode, shooter, double, cfg)
+    assert prime.converged and short.n == 2000
+    assert abs(prime.period - period) <= 1e-6 * period

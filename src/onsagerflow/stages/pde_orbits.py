@@ -180,7 +180,7 @@ def prime_period(solver, shooter: PeriodicSolver, orbit: PeriodicOrbit, cfg: dic
     """(shooter, orbit) of the orbit's prime period: shot again at T/k where it closes there."""
     s = jnp.asarray(orbit.state)
     for k in PRIME_DIVISORS:
-        short = PeriodicSolver(solver, int(np.ceil(shooter.n / k)))
+        short = PeriodicSolver(solver, int(np.ceil(shooter.n / k)), diffusion=shooter.D)
         gap = float(jnp.linalg.norm(jax.jit(short.phi)(s, orbit.period / k) - s) / jnp.linalg.norm(s))
         if gap < PRIME_CLOSE:
             log.info("the orbit closes after 1/%d of its period (gap %.1e): shooting again for that period", k, gap)
