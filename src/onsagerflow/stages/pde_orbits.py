@@ -186,6 +186,7 @@ def prime_period(solver, shooter: PeriodicSolver, orbit: PeriodicOrbit, cfg: dic
             log.info("the orbit closes after 1/%d of its period (gap %.1e): shooting again for that period", k, gap)
             again = short.solve(s, orbit.period / k, tol=cfg["orbit_tolerance"], max_newton=cfg["orbit_newton_steps"])
             if again.converged:
+                again.newton_steps += orbit.newton_steps  # the steps of both solves
                 return prime_period(solver, short, again, cfg)
     return shooter, orbit
 
