@@ -191,13 +191,13 @@ def test_the_shipped_rates_file_says_how_it_was_measured():
         assert entry["value"] > 0 and entry["unit"] == RATES[key] and entry["case"], key
 
 
-def test_onsagerflow_jobs_prints_the_table_and_the_core_hours():
-    out = subprocess.run(
-        [sys.executable, "-m", "onsagerflow", "jobs", "--config", str(PAPER)], capture_output=True, text=True, cwd=ROOT
-    )
-    assert out.returncode == 0, out.stderr
-    assert re.search(r"\d+ sized jobs: [\d.]+ estimated core-hours", out.stdout)
-    assert "every job within jobs.max_hours = 12 h: True" in out.stdout
+def test_onsagerflow_jobs_prints_the_table_and_the_core_hours(capsys):
+    from onsagerflow.cli import main
+
+    assert main(["jobs", "--config", str(PAPER)]) == 0  # in this process: no second interpreter to start
+    out = capsys.readouterr().out
+    assert re.search(r"\d+ sized jobs: [\d.]+ estimated core-hours", out)
+    assert "every job within jobs.max_hours = 12 h: True" in out
 
 
 @pytest.mark.slow

@@ -166,6 +166,8 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
             "eval_dir": eval_dir(results, system, run),
             "out": f"{figures_dir(results, system)}/potential_{run}",
         }
+    if stage in ("nearest-neighbour", "lstm-baseline"):
+        return {"data": latent_store(results, system), "out": f"{eval_dir(results, system, run)}/metrics.json"}
     if stage == "potential-3d":
         return {
             "model": model_dir(results, system, run),
