@@ -13,7 +13,7 @@ import pytest
 
 from onsagerflow.cli import parser
 from onsagerflow.config import ConfigError, load_config, stage_spec
-from onsagerflow.config.paths import nearest_neighbour_run
+from onsagerflow.config.paths import lstm_run, nearest_neighbour_run
 from onsagerflow.provenance import config_sha256
 from onsagerflow.stages.from_config import NEEDS, SPEC_STAGE, WITH_RUN, complete
 
@@ -65,6 +65,8 @@ def by_hand(words, config, results):
     run = rule.run if rule.stage == "figures-polymer" else spec.get("run") or spec.get("model")
     if rule.stage == "nearest-neighbour":
         run = nearest_neighbour_run(spec["latent"])
+    if rule.stage == "lstm-baseline":
+        run = lstm_run(spec["latent"])
     if rule.stage in WITH_RUN:
         argv += ["--model", run]
     hand = parser().parse_args(argv)
@@ -107,6 +109,8 @@ BY_HAND = [
     ("potential-3d", "rbc_tiny", "rbc_tiny", "onsagernet-n3"),
     ("pde-states", "rbc_tiny", "rbc_tiny", None),
     ("nearest-neighbour", "rbc_tiny", "rbc_tiny", "nearest_neighbour-n3"),
+    ("pde-orbits", "rbc_tiny", "rbc_tiny", None),
+    ("lstm-baseline", "rbc_tiny", "rbc_tiny", "lstm-n3"),
 ]
 
 
@@ -129,7 +133,7 @@ def test_a_stage_by_hand_gets_its_spec_and_every_path_it_needs(tmp_path, stage, 
     if stage == "config":
         assert args.spec == config
     else:
-        spec_run = str(int(run.rpartition("-n")[2])) if stage == "nearest-neighbour" else run
+        spec_run = str(int(run.rpartition("-n")[2])) if stage in ("nearest-neighbour", "lstm-baseline") else run
         assert args.spec == stage_spec(config, SPEC_STAGE.get(stage, stage), system, spec_run)
     for dest in NEEDS[stage]:
         paths = getattr(args, dest)

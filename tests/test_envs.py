@@ -174,6 +174,8 @@ STAGE_MODULE = {
     "accuracy": "onsagerflow.stages.figures",
     "nearest-neighbour": "onsagerflow.stages.nearest_neighbour",
     "pde-states": "onsagerflow.stages.pde_states",
+    "pde-orbits": "onsagerflow.stages.pde_orbits",
+    "lstm-baseline": "onsagerflow.stages.lstm_baseline",
     "table": "onsagerflow.stages.table",
     "config": "onsagerflow.stages.config_file",
 }

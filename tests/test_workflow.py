@@ -270,6 +270,8 @@ def test_rbc_branch_end_to_end(tmp_path):
     states = read_zarr(results / "reduce" / "rbc_tiny" / "pde_states.zarr")
     assert states.sizes["steady"] >= 1 and (states["residual"].values <= 1e-8).all()
     assert (states["nusselt"].values > 1).all()  # convecting states, from the trajectories' ends
+    orbits = read_zarr(results / "reduce" / "rbc_tiny" / "pde_orbits.zarr")
+    assert set(orbits["converged"].values) <= {0, 1}
     for run in ("onsagernet-n3", "mlp_ode-n3", "onsagernet_resnet-n3"):
         m = json.loads((results / "eval" / "rbc_tiny" / run / "metrics.json").read_text())
         lm = m["latent_metrics"]
@@ -278,12 +280,13 @@ def test_rbc_branch_end_to_end(tmp_path):
         assert 0 < lm["field_error"]["reconstruction"] < 1
         assert lm["steady_states"] and m["n_test_trajectories"] == 2
         assert len(lm["pde_steady_states"]) == states.sizes["steady"]
+        assert len(lm["pde_periodic_orbits"]) == int(orbits["converged"].sum())
         assert m["relative_error"]["time"][-1] == pytest.approx(20.0)  # judged on the coarse grid
         preds = read_zarr(results / "eval" / "rbc_tiny" / run / "predictions.zarr")
         np.testing.assert_allclose(preds["time"].values, np.arange(21.0))
     table = pd.read_csv(results / "tables" / "latent_models.csv")
-    assert sorted(table["chart"]) == ["PCA", "PCA", "PCA", "PCA-ResNet"]
-    assert "nearest_neighbour" in set(table["model"]) and "N_fail authors'" in table.columns
+    assert sorted(table["chart"]) == ["PCA", "PCA", "PCA", "PCA", "PCA-ResNet"]
+    assert {"nearest_neighbour", "lstm"} <= set(table["model"]) and "N_fail authors'" in table.columns
     for stem in ("variance_spectrum", "training_curves", "latent_trajectories", "temperature_fields"):
         assert_figure(results / "figures" / "rbc_tiny" / f"{stem}.png")
     for store in results.rglob("*.zarr"):

@@ -186,7 +186,9 @@ def run_stage(args: argparse.Namespace) -> None:
     elif args.stage == "evaluate":
         from .stages import evaluate
 
-        evaluate.run(args.spec, args.data, args.model, args.out_dir, args.reducer, args.fields, args.pde_states)
+        evaluate.run(
+            args.spec, args.data, args.model, args.out_dir, args.reducer, args.fields, args.pde_states, args.pde_orbits
+        )
     elif args.stage == "figures":
         from .stages import figures
 
@@ -225,6 +227,14 @@ def run_stage(args: argparse.Namespace) -> None:
         from .stages import pde_states
 
         pde_states.run(args.spec, args.data, args.out)
+    elif args.stage == "pde-orbits":
+        from .stages import pde_orbits
+
+        pde_orbits.run(args.spec, args.data, args.out)
+    elif args.stage == "lstm-baseline":
+        from .stages import lstm_baseline
+
+        lstm_baseline.run(args.spec, args.data, args.out)
 
 
 if __name__ == "__main__":

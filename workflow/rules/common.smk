@@ -59,6 +59,20 @@ PDE_STATE_SYSTEMS = [
     if config["systems"][s]["type"] == "rbc"
     and config["systems"][s]["invariant_sets"]["enabled"]
 ]
+# RBC systems whose PDE periodic orbits are converged and compared (invariant_sets.periodic_orbits)
+PDE_ORBIT_SYSTEMS = [
+    s
+    for s in SYSTEMS
+    if config["systems"][s]["type"] == "rbc"
+    and config["systems"][s]["invariant_sets"]["periodic_orbits"]
+]
+# RBC systems with PRF21's LSTM baseline (lstm_baseline.enabled)
+LSTM_SYSTEMS = [
+    s
+    for s in SYSTEMS
+    if config["systems"][s]["type"] == "rbc"
+    and config["systems"][s]["lstm_baseline"]["enabled"]
+]
 FIELD_SYSTEMS = [s for s in REDUCED if s not in POLYMER_SYSTEMS]
 
 # Job sizes and shard plans (onsagerflow.jobs, config `jobs` and systems.<name>.shards): which
@@ -226,6 +240,15 @@ def all_metrics(systems):
         f"{paths.eval_dir(RESULTS, s, r)}/metrics.json"
         for s in systems
         for r in runs_of(config, s)
+    ]
+
+
+def lstm_metrics(systems):
+    """PRF21's Table III baseline: one metrics file per system and latent size."""
+    return [
+        f"{paths.eval_dir(RESULTS, s, paths.lstm_run(n))}/metrics.json"
+        for s in systems
+        for n in reduction(config, s)["latent_dims"]
     ]
 
 

@@ -30,6 +30,11 @@ rule evaluate:
             f" --pde-states {shlex.quote(input.pde_states)}"
             if "pde_states" in input.keys()
             else ""
+        )
+        + (
+            f" --pde-orbits {shlex.quote(input.pde_orbits)}"
+            if "pde_orbits" in input.keys()
+            else ""
         ),
     shell:
         "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
@@ -62,6 +67,31 @@ rule evaluate_ensembles:
         "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
         " --model {input.model:q} --out-dir {params.out_dir:q} --fields {input.fields:q}"
         " --reducer {input.reducer:q} > {log:q} 2>&1"
+
+
+rule lstm_baseline:
+    input:
+        data=lambda w: paths.latent_store(RESULTS, w.system),
+    output:
+        update(f"{RESULTS}/eval/{{system}}/lstm-n{{n}}/metrics.json"),
+    log:
+        log_file("evaluate/{system}/lstm-n{n}"),
+    benchmark:
+        benchmark_file("evaluate/{system}/lstm-n{n}")
+    wildcard_constraints:
+        system=one_of(LSTM_SYSTEMS),
+        n="[0-9]+",
+    conda:
+        ENVS["learning"]
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        cmd=command("lstm-baseline"),
+        spec=lambda w: stage_spec_json(config, "lstm_baseline", w.system, w.n),
+    shell:
+        "{params.cmd} --spec {params.spec:q} --data {input.data:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule nearest_neighbour:

@@ -179,7 +179,9 @@ rule table:
     input:
         # Table I also lists PRF21's nearest-neighbour baseline (their Table II)
         lambda w: all_metrics(TABLES[w.table][1])
-        + (nearest_neighbour_metrics(FIELD_SYSTEMS) if w.table == "latent_models" else []),
+        + (nearest_neighbour_metrics(FIELD_SYSTEMS) if w.table == "latent_models" else [])
+        # and PRF21's LSTM (their Table III) where enabled
+        + (lstm_metrics(LSTM_SYSTEMS) if w.table == "latent_models" else []),
     output:
         csv=report(
             update(f"{RESULTS}/tables/{{table}}.csv"),

@@ -46,3 +46,27 @@ rule pde_states:
         spec=spec("pde_states"),
     shell:
         "{params.cmd} --spec {params.spec:q} --data {input.data:q} --out {output:q} > {log:q} 2>&1"
+
+
+rule pde_orbits:
+    input:
+        data=lambda w: paths.data_store(RESULTS, w.system),
+    output:
+        update(directory(f"{RESULTS}/reduce/{{system}}/pde_orbits.zarr")),
+    log:
+        log_file("pde_orbits/{system}"),
+    benchmark:
+        benchmark_file("pde_orbits/{system}")
+    wildcard_constraints:
+        system=one_of(PDE_ORBIT_SYSTEMS),
+    conda:
+        ENVS["simulation"]
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    params:
+        cmd=command("pde-orbits"),
+        spec=spec("pde_orbits"),
+    shell:
+        "{params.cmd} --spec {params.spec:q} --data {input.data:q} --out {output:q} > {log:q} 2>&1"

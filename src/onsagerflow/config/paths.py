@@ -15,7 +15,9 @@ DATA_STORE = "trajectories.zarr"
 PCA_STORE = "pca.zarr"
 LATENT_STORE = "latent.zarr"
 PDE_STATES_STORE = "pde_states.zarr"
+PDE_ORBITS_STORE = "pde_orbits.zarr"
 NEAREST_NEIGHBOUR = "nearest_neighbour"  # the run name of PRF21's Table II baseline, -n<n>
+LSTM = "lstm"  # the run name of PRF21's Table III baseline, -n<n>
 
 
 def data_store(results: str, system: str) -> str:
@@ -54,13 +56,32 @@ def pde_states_store(results: str, system: str) -> str:
     return f"{reduce_dir(results, system)}/{PDE_STATES_STORE}"
 
 
+def pde_orbits_store(results: str, system: str) -> str:
+    """The RBC PDE's own periodic orbits (rule pde_orbits)."""
+    return f"{reduce_dir(results, system)}/{PDE_ORBITS_STORE}"
+
+
 def nearest_neighbour_run(n: int) -> str:
     return run_name(NEAREST_NEIGHBOUR, n)
+
+
+def lstm_run(n: int) -> str:
+    return run_name(LSTM, n)
+
+
+def lstm_enabled(config: Mapping[str, Any], system: str) -> bool:
+    s = config["systems"][system]
+    return s["type"] == "rbc" and s["lstm_baseline"]["enabled"]
 
 
 def pde_states_enabled(config: Mapping[str, Any], system: str) -> bool:
     s = config["systems"][system]
     return s["type"] == "rbc" and s["invariant_sets"]["enabled"]
+
+
+def pde_orbits_enabled(config: Mapping[str, Any], system: str) -> bool:
+    s = config["systems"][system]
+    return s["type"] == "rbc" and s["invariant_sets"]["periodic_orbits"]
 
 
 def model_dir(results: str, system: str, run: str) -> str:
@@ -103,6 +124,8 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
         return {"data": data_store(results, system), "out_dir": reduce_dir(results, system), "dask": config["dask"]}
     if stage == "pde-states":
         return {"data": data_store(results, system), "out": pde_states_store(results, system)}
+    if stage == "pde-orbits":
+        return {"data": data_store(results, system), "out": pde_orbits_store(results, system)}
     if stage in ("figures", "figures-fields"):
         return _figure_paths(results, system, runs, fields=stage == "figures-fields")
     if run is None:
@@ -125,6 +148,8 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
             paths["reducer"] = pca_store(results, system)
         if pde_states_enabled(config, system):  # the PDE's steady states beside the learned fixed points
             paths["pde_states"] = pde_states_store(results, system)
+        if pde_orbits_enabled(config, system):  # the PDE's periodic orbits beside the learned ones
+            paths["pde_orbits"] = pde_orbits_store(results, system)
         return paths
     if stage == "figures-polymer":
         return {
@@ -141,7 +166,7 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
             "eval_dir": eval_dir(results, system, run),
             "out": f"{figures_dir(results, system)}/potential_{run}",
         }
-    if stage == "nearest-neighbour":
+    if stage in ("nearest-neighbour", "lstm-baseline"):
         return {"data": latent_store(results, system), "out": f"{eval_dir(results, system, run)}/metrics.json"}
     if stage == "potential-3d":
         return {

@@ -104,6 +104,9 @@ def expand_seeds(config: dict) -> None:
         system["models"] = [n for m in system["models"] for n in copies.get(m, [m])]
 
 
+STEADY_STATE_KEYS = ("enabled", "tolerance", "merge", "eigenvalues")  # invariant_sets keys of pde_states
+
+
 def data_spec(config: Mapping[str, Any], system: str) -> dict:
     s = config["systems"][system]
     return {"name": system, **{k: copy.deepcopy(s[k]) for k in DATA_KEYS if k in s}}
@@ -173,7 +176,18 @@ def stage_spec(config: Mapping[str, Any], stage: str, system: str, model: str | 
             "latent": int(model),
             "evaluation": evaluation_spec(config, system),
         }
-    if stage == "pde_states":
+    if stage == "lstm_baseline":  # ``model`` is the latent size n
+        assert model is not None, "the lstm_baseline stage needs a latent size"
+        return {
+            "system": data_spec(config, system),
+            "latent": int(model),
+            "evaluation": evaluation_spec(config, system),
+            "lstm": config["systems"][system]["lstm_baseline"],
+        }
+    if stage == "pde_states":  # the steady-state keys only: the orbit keys do not rerun it
+        sets = config["systems"][system]["invariant_sets"]
+        return {"system": data_spec(config, system), "invariant_sets": {k: sets[k] for k in STEADY_STATE_KEYS}}
+    if stage == "pde_orbits":
         return {"system": data_spec(config, system), "invariant_sets": config["systems"][system]["invariant_sets"]}
     raise ValueError(f"unknown stage '{stage}'")
 

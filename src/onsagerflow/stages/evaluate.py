@@ -113,10 +113,12 @@ def run(
     reducer: str | None = None,
     fields: str | None = None,
     pde_states: str | None = None,
+    pde_orbits: str | None = None,
 ) -> None:
     """``reducer`` (pca.zarr) and ``fields`` (the field store) give latent runs the
     reconstruction error of decoded fields; ``pde_states`` (pde_states.zarr) the PDE's own
-    steady states to set beside the learned fixed points."""
+    steady states to set beside the learned fixed points; ``pde_orbits`` (pde_orbits.zarr) its
+    periodic orbits to set beside the learned ones."""
     t_start = time.perf_counter()
     if spec["system"]["type"] == "polymer":  # stochastic models on held-out test ensembles
         from . import evaluate_sde
@@ -172,6 +174,19 @@ def run(
         float(np.linalg.norm(ctx.run.norm.scale)),
         starts=starts,
     )
+    if latent is not None and pde_orbits and reducer and ctx.chart is not None:
+        from . import pde_orbits as orbits_stage
+
+        latent["pde_periodic_orbits"] = orbits_stage.compare(
+            read_zarr(pde_orbits),
+            PCA.load(reducer),
+            ctx.chart,
+            ctx.field,
+            ctx.args,
+            extra["periodic_orbits"]["learned"],
+            length_scale=float(np.linalg.norm(ctx.run.norm.scale)),
+            rtol=ctx.cfg["orbit_rtol"],
+        )
     metrics = {**assemble_metrics(ctx, test, fps, exact, long, latent), **extra}
     metrics["evaluate_seconds"] = time.perf_counter() - t_start
     metrics["provenance"] = ctx.provenance

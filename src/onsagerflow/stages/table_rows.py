@@ -115,7 +115,21 @@ def latent_row(m: dict) -> dict:
             f"{p['nearest_stable_relative_distance']:.3g}" if p["nearest_stable_relative_distance"] is not None else "–"
             for p in stable
         )
+    cycles = lm.get("pde_periodic_orbits")
+    if cycles:  # the PDE's periodic orbits against the learned field's, from each projected cycle
+        seeded = [c["from_pde_cycle"] or {} for c in cycles]
+        r["PDE cycles: period (stability)"] = ", ".join(f"{c['period']:.4g} ({c['stability']})" for c in cycles)
+        r["learned cycle from each: period"] = ", ".join(_num(d.get("learned_period")) for d in seeded)
+        r["its period error"] = ", ".join(_num(d.get("relative_period_error")) for d in seeded)
+        r["its distance / cycle size"] = ", ".join(_num(d.get("relative_distance")) for d in seeded)
+        r["nearest cycle the rollouts found: period error"] = ", ".join(
+            _num(c["from_rollouts"]["relative_period_error"]) for c in cycles
+        )
     return r
+
+
+def _num(v) -> str:
+    return "–" if v is None else f"{v:.3g}"
 
 
 LATENT_NOTES = [
@@ -128,6 +142,10 @@ LATENT_NOTES = [
     "trajectory nearest at the same time, on the test split under both definitions.",
     "distances are relative, |h_state − h_fixed point| / |h_state|, in the run's latent coordinates; end states "
     "are those of all trajectories (the mean of the last tenth of each), merged within 5%.",
+    "PDE cycles (where converged): the PDE's periodic orbits projected into the run's chart; the learned cycle is "
+    "where Newton shooting on the learned field goes from a point of the projected cycle and its period; period "
+    "error (T_learned − T_PDE)/T_PDE; distance the Hausdorff distance between the two orbits over the projected "
+    "cycle's size (largest distance of its points from their mean).",
 ]
 
 

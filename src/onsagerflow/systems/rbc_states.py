@@ -35,6 +35,10 @@ MAX_NEWTON = 40
 GMRES_RESTART = 40
 KRYLOV = 60  # Arnoldi steps for the leading eigenvalues
 LINE_SEARCH_STEPS = 8
+# Shooting gives up after this many Newton steps in a row that did not halve the best residual:
+# near an orbit it converges quadratically (3–5 steps from a near-return), far from one it
+# crawls with short line-search steps at ~a minute each on the workflow's grids.
+SHOOTING_STALL = 3
 
 
 def _real(s):
@@ -206,15 +210,24 @@ class PeriodicOrbit:
 class PeriodicSolver:
     """Shooting for periodic orbits: Newton–GMRES on (s, T) with Φ_T(s) = s and the phase
     condition ⟨F(s₀), s − s₀⟩ = 0, Φ_T ``n_steps`` steps of size T/n_steps of the solver's
-    scheme (the step is differentiated through, so ∂Φ/∂T is exact for the discrete map)."""
+    scheme (the step is differentiated through, so ∂Φ/∂T is exact for the discrete map).
 
-    def __init__(self, solver: Solver, n_steps: int):
+    ``solver`` needs ``rhs`` (the explicit part N) and ``project``; the diffusion D of
+    ds/dt = N(s) − D s, integrated exactly, is the RBC solver's (Pr q², q²) unless given — any
+    stiff system of that form (complex states) goes through the same code."""
+
+    def __init__(self, solver: Solver, n_steps: int, diffusion=None):
         self.solver, self.n = solver, int(n_steps)
-        _, _, q2 = solver.grid.wavenumbers()
-        self.D = jnp.asarray(np.stack([solver.pr * q2, q2]), solver.rdtype)
-        self.steady = SteadySolver(solver)
+        if diffusion is None:
+            _, _, q2 = solver.grid.wavenumbers()
+            diffusion = jnp.asarray(np.stack([solver.pr * q2, q2]), solver.rdtype)
+        self.D = jnp.asarray(diffusion)
         self._residual = jax.jit(self.residual)
         self._matvec = jax.jit(self._jvp)
+
+    def F(self, s):
+        """The time derivative N(s) − D s of the projected state."""
+        return self.solver.project(self.solver.rhs(s) - self.D * s)
 
     def step(self, s, h):
         sol = self.solver
@@ -245,14 +258,18 @@ class PeriodicSolver:
 
     def solve(self, s0, period0: float, tol: float = 1e-8, max_newton: int = 20) -> PeriodicOrbit:
         s0 = self.solver.project(jnp.asarray(s0))
-        f = _real(self.steady.F(s0))
+        f = _real(self.F(s0))
         f0 = f / jnp.linalg.norm(f)
         x = self._pack(_real(s0), period0)
         size = float(jnp.linalg.norm(s0))
         res = float(jnp.linalg.norm(self._residual(x, s0, f0)[:-1])) / size
-        k = 0
+        k, best, stalled = 0, res, 0
         for k in range(1, max_newton + 1):
             if res <= tol:
+                k -= 1
+                break
+            if stalled >= SHOOTING_STALL:
+                log.info("shooting gave up: the residual did not halve in %d steps", stalled)
                 k -= 1
                 break
             r = np.asarray(self._residual(x, s0, f0))
@@ -268,6 +285,8 @@ class PeriodicSolver:
                 step *= 0.5
             x = trial
             res = float(jnp.linalg.norm(self._residual(x, s0, f0)[:-1])) / size
+            stalled = 0 if res < 0.5 * best else stalled + 1
+            best = min(best, res)
             log.info(
                 "shooting step %d: relative residual %.3e, period %.6g (step length %g)", k, res, float(x[-1]), step
             )
@@ -288,3 +307,11 @@ class PeriodicSolver:
             _random_direction(self.solver, shape, seed),
         )
         return mu[np.argsort(-np.abs(mu))][:k]
+
+    def samples(self, orbit: PeriodicOrbit, count: int) -> np.ndarray:
+        """``count`` states along the orbit from its point, at the steps nearest the phases
+        j/count (j = 0, …, count − 1) of the period: (count, *state.shape)."""
+        h = orbit.period / self.n
+        run = jax.jit(lambda s: jax.lax.scan(lambda x, _: (self.step(x, h), x), s, None, length=self.n)[1])
+        states = np.asarray(run(jnp.asarray(orbit.state)))
+        return states[np.round(np.arange(count) * self.n / count).astype(int) % self.n]
