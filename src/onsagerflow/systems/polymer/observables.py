@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ...analysis.unfolding import threshold_time
 from ...data import Unfolding
 from .chain import Chain
 
@@ -33,13 +34,9 @@ def observables(r) -> dict[str, np.ndarray]:
     }
 
 
-def unfolding_time(extension, time, threshold: float) -> np.ndarray:
-    """First time the extension (..., T) reaches ``threshold``; inf where it never does."""
-    ext = np.asarray(extension)
-    t = np.asarray(time, dtype=np.float64)
-    hit = ext >= threshold
-    first = np.argmax(hit, axis=-1)
-    return np.where(hit.any(axis=-1), t[first], np.inf)
+# First time the extension (..., T) reaches a threshold (inf where it never does): the
+# analysis's definition, which the stored test times must share with the evaluation's
+unfolding_time = threshold_time
 
 
 def unfolding_threshold(spec: Mapping[str, Any]) -> float:
