@@ -99,24 +99,24 @@ def bond_root(spring: str, rho, a, guess, unrolled: int):
 
 
 def solve_bonds(chain: Chain, R, c, guess, unrolled: int):
-    """Bonds Q (and x = |Q|/Q0) with Q + c f(Q) = R, for component tuples R (module
-    docstring); Newton starts from ``guess`` of x (e.g. the bonds' last lengths). Hookean
-    springs are solved exactly (x is then not needed, and returned as zeros)."""
+    """Bonds Q (and x = |Q|/Q0) with Q + c f(Q) = R, for R stacked by component (3, ...)
+    (module docstring); Newton starts from ``guess`` of x (e.g. the bonds' last lengths).
+    Hookean springs are solved exactly (x is then not needed, and returned as zeros)."""
     a = c * chain.H
     if chain.spring == "hookean":
-        Q = tuple(r / (1.0 + a) for r in R)
+        Q = R / (1.0 + a)
         return Q, jnp.zeros_like(Q[0])
     rho_abs = jnp.sqrt(R[0] * R[0] + R[1] * R[1] + R[2] * R[2])
     x = bond_root(chain.spring, rho_abs / chain.Q0, a, guess, unrolled)
     safe = rho_abs > 1e-300
     scale = jnp.where(safe, x * chain.Q0 / jnp.where(safe, rho_abs, 1.0), 1.0 / (1.0 + a))
-    return tuple(r * scale for r in R), x
+    return R * scale, x
 
 
 def implicit_bond(chain: Chain, R, c, unrolled: int = 8):
     """Q with Q + c f(Q) = R for bonds R (..., 3), parallel to R; |Q| < Q0 (fene, wlc) whatever
     R is. Newton starts from the root with φ frozen at its rest value 1, ρ/(1 + c H)."""
-    comps = tuple(R[..., k] for k in range(3))
+    comps = jnp.moveaxis(R, -1, 0)
     rho = jnp.sqrt(jnp.sum(R * R, axis=-1)) / chain.Q0
     Q, _ = solve_bonds(chain, comps, c, rho / (1.0 + c * chain.H), unrolled)
-    return jnp.stack(Q, axis=-1)
+    return jnp.moveaxis(Q, 0, -1)
