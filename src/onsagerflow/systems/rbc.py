@@ -28,17 +28,22 @@ import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
 from ..config import ConfigError
 from ..data import assign_splits, build_dataset
 from ..errors import UserError
+from ..lazy_import import lazy
 from ..provenance import stamp
+
+if TYPE_CHECKING:
+    import jax
+    import jax.numpy as jnp
+else:
+    jax, jnp = lazy("jax"), lazy("jax.numpy")
 
 DIMS = ("z", "x")
 FIELDS = ("u", "w", "theta")  # what the store holds; a reducer turns them into latents
@@ -106,8 +111,9 @@ class Solver:
         *,
         reflection: bool = True,
         cfl_max: float = 0.8,
-        dtype=jnp.float64,
+        dtype=None,
     ):
+        dtype = jnp.float64 if dtype is None else dtype  # a default of jnp's would import JAX (lazy_import)
         self.grid, self.ra, self.pr, self.dt = grid, float(ra), float(pr), float(dt)
         self.reflection, self.cfl_max = reflection, float(cfl_max)
         self.rdtype = dtype

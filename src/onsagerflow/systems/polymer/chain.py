@@ -26,9 +26,15 @@ import copy
 import dataclasses
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jax.numpy as jnp
+from ...lazy_import import lazy
+
+if TYPE_CHECKING:
+    import jax.numpy as jnp
+else:
+    jnp = lazy("jax.numpy")
+
 
 SPRINGS = ("hookean", "fene", "wlc")
 

@@ -45,12 +45,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
+from ...lazy_import import lazy
 from .chain import (
     Chain,
     excluded_volume_forces_xyz,
@@ -59,6 +58,13 @@ from .chain import (
 )
 from .noise import NOISES, draw, step_keys, to_unit
 from .roots import solve_bonds
+
+if TYPE_CHECKING:
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+else:
+    jax, jnp, lax = lazy("jax"), lazy("jax.numpy"), lazy("jax.lax")
 
 INTEGRATORS = ("auto", "euler", "semi_implicit")
 SWEEPS = 2  # red–black Gauss–Seidel sweeps per step
@@ -240,7 +246,6 @@ def make_scheme(chain: Chain, integrator: str) -> Scheme:
     return _euler_scheme(chain) if integrator == "euler" else _semi_implicit_scheme(chain)
 
 
-@functools.partial(jax.jit, static_argnames=("chain", "integrator", "noise", "observe", "n_saves", "save_every"))
 def _run(r0, keys, strain_rate, dt, *, chain, integrator, noise, observe, n_saves, save_every):
     scheme = make_scheme(chain, integrator)
     eps, dt = strain_rate[:, None], dt[:, None]
@@ -267,6 +272,12 @@ def _run(r0, keys, strain_rate, dt, *, chain, integrator, noise, observe, n_save
     _, ys = lax.scan(block, (state, draw_step(k0[0], k1[0])), jnp.arange(n_saves, dtype=jnp.uint32))
     y0 = observed(state)
     return jax.tree.map(lambda a, b: jnp.concatenate([a[:, None], jnp.moveaxis(b, 0, 1)], axis=1), y0, ys)
+
+
+@functools.cache
+def _compiled_run():
+    """``_run`` under jit, made on first use (JAX is imported then: ``lazy_import``)."""
+    return jax.jit(_run, static_argnames=("chain", "integrator", "noise", "observe", "n_saves", "save_every"))
 
 
 def identity(r):
@@ -311,7 +322,7 @@ def run(
     b = r0.shape[0]
     eps = jnp.broadcast_to(jnp.asarray(strain_rate, jnp.float64), (b,))
     dt = jnp.broadcast_to(jnp.asarray(dt, jnp.float64), (b,))
-    return _run(
+    return _compiled_run()(
         r0,
         keys,
         eps,

@@ -27,11 +27,18 @@ even and odd beads apart for the semi-implicit scheme): ``draw`` computes any su
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from jax import lax
+
+from ...lazy_import import lazy
+
+if TYPE_CHECKING:
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+else:
+    jax, jnp, lax = lazy("jax"), lazy("jax.numpy"), lazy("jax.lax")
 
 NOISES = ("gaussian", "uniform")
 # Key streams of a simulation: each use of randomness draws from its own branch of the seed.

@@ -23,10 +23,16 @@ is frozen once converged, so its value never depends on the other bonds of the b
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-from jax import lax
+from typing import TYPE_CHECKING
 
+from ...lazy_import import lazy
 from .chain import Chain
+
+if TYPE_CHECKING:
+    import jax.numpy as jnp
+    from jax import lax
+else:
+    jnp, lax = lazy("jax.numpy"), lazy("jax.lax")
 
 MAX_X = 1.0 - 1e-12  # guards rounding only: the exact solution always lies below Q0
 # A bond has converged once its Newton step is below this fraction of min(x, 1 − x) (the
