@@ -6,13 +6,16 @@ import os
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from onsagerflow.cli import parser
 from onsagerflow.config import ConfigError, load_config, stage_spec
+from onsagerflow.config.paths import nearest_neighbour_run
 from onsagerflow.provenance import config_sha256
-from onsagerflow.stages.from_config import NEEDS, complete
+from onsagerflow.stages.from_config import NEEDS, SPEC_STAGE, WITH_RUN, complete
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PATH_OPTIONS = (
@@ -60,7 +63,9 @@ def by_hand(words, config, results):
     if rule.stage != "config":
         argv += ["--system", system]
     run = rule.run if rule.stage == "figures-polymer" else spec.get("run") or spec.get("model")
-    if rule.stage in ("train", "evaluate", "potential", "potential-3d", "figures-polymer"):
+    if rule.stage == "nearest-neighbour":
+        run = nearest_neighbour_run(spec["latent"])
+    if rule.stage in WITH_RUN:
         argv += ["--model", run]
     hand = parser().parse_args(argv)
     complete(hand)
@@ -85,6 +90,97 @@ def test_every_stage_by_hand_gets_the_rules_spec_and_paths(tmp_path, name):
             assert hand.dask == rule.dask
 
 
+# Every stage command with a config form: (stage, config, system, run), one each.
+BY_HAND = [
+    ("simulate", "tiny", "lorenz_tiny", None),
+    ("gather", "shards", "lorenz_shards", None),
+    ("calibrate", "shards", "polymer_shards", None),
+    ("ingest", "ingest_tiny", "lorenz_mine", None),
+    ("config", "tiny", None, None),
+    ("reduce", "rbc_tiny", "rbc_tiny", None),
+    ("train", "tiny", "lorenz_tiny", "onsagernet"),
+    ("evaluate", "rbc_tiny", "rbc_tiny", "onsagernet-n3"),
+    ("figures", "tiny", "lorenz_tiny", None),
+    ("figures-fields", "rbc_tiny", "rbc_tiny", None),
+    ("figures-polymer", "polymer_tiny", "polymer_tiny", "s_onsagernet-n3"),
+    ("potential", "tiny", "lorenz_tiny", "onsagernet"),
+    ("potential-3d", "rbc_tiny", "rbc_tiny", "onsagernet-n3"),
+    ("pde-states", "rbc_tiny", "rbc_tiny", None),
+    ("nearest-neighbour", "rbc_tiny", "rbc_tiny", "nearest_neighbour-n3"),
+]
+
+
+def test_every_stage_command_has_a_config_form():
+    assert sorted(NEEDS) == sorted(stage for stage, *_ in BY_HAND)
+
+
+@pytest.mark.parametrize("stage, name, system, run", BY_HAND, ids=[case[0] for case in BY_HAND])
+def test_a_stage_by_hand_gets_its_spec_and_every_path_it_needs(tmp_path, stage, name, system, run):
+    """The config form fills the spec the workflow's rule would pass (config.stage_spec) and
+    every input and output the spec form requires (NEEDS), all under --results."""
+    config_file = os.path.join(ROOT, "tests", "configs", f"{name}.yaml")
+    results = str(tmp_path / "results")
+    argv = [stage, "--config", config_file, "--results", results]
+    argv += ["--system", system] if system else []
+    argv += ["--model", run] if run else []
+    args = parser().parse_args(argv)
+    complete(args)
+    config = load_config(config_file, {"results": results})
+    if stage == "config":
+        assert args.spec == config
+    else:
+        spec_run = str(int(run.rpartition("-n")[2])) if stage == "nearest-neighbour" else run
+        assert args.spec == stage_spec(config, SPEC_STAGE.get(stage, stage), system, spec_run)
+    for dest in NEEDS[stage]:
+        paths = getattr(args, dest)
+        assert paths not in (None, []), dest
+        for path in paths if isinstance(paths, list) else [paths]:
+            assert path == run or str(path).startswith(results), (dest, path)
+
+
+def test_nearest_neighbour_runs_by_hand_on_a_latent_store(tmp_path):
+    """`onsagerflow nearest-neighbour --config rbc_tiny.yaml --system rbc_tiny --model
+    nearest_neighbour-n3` reads the workflow's latent store and writes the workflow's metrics
+    file, whose provenance is the hash of the rule's own spec. The store is made here (a
+    latent store as reduce writes it), so no simulation or PCA runs."""
+    from onsagerflow.cli import main
+    from onsagerflow.config.paths import eval_dir, latent_store
+    from onsagerflow.data import SPLIT_CODES, build_dataset, write_store
+    from onsagerflow.data.cf import latent_labels
+    from onsagerflow.provenance import stamp
+
+    config_file = os.path.join(ROOT, "tests", "configs", "rbc_tiny.yaml")
+    results = str(tmp_path / "results")
+    config = load_config(config_file, {"results": results})
+    rng = np.random.default_rng(0)
+    n_traj, k = 8, 6
+    time = np.arange(21.0)  # rbc_tiny's coarse grid: dt_sample 1, t_end 20
+    split = np.array([SPLIT_CODES[s] for s in ["train"] * 4 + ["val"] * 2 + ["test"] * 2], dtype=np.int8)
+    latent = build_dataset(
+        system="rbc_tiny",
+        data_vars={
+            "h": (
+                ("trajectory", "time", "state"),
+                rng.normal(size=(n_traj, time.size, k)),
+                {"units": "1", "long_name": "PCA coordinates"},
+            )
+        },
+        time=time,
+        split=split,
+        coords={"state": (("state",), latent_labels(k))},
+        attrs={"observed": "h", "reduction": "pca", **stamp({})},
+    )
+    write_store(latent, latent_store(results, "rbc_tiny"), dims=("state",))
+    argv = ["nearest-neighbour", "--config", config_file, "--system", "rbc_tiny", "--results", results]
+    assert main([*argv, "--model", "nearest_neighbour-n3"]) == 0
+    metrics = json.loads(Path(eval_dir(results, "rbc_tiny", "nearest_neighbour-n3"), "metrics.json").read_text())
+    assert metrics["model"] == "nearest_neighbour-n3"
+    assert metrics["n_test_trajectories"] == 2 and metrics["library_trajectories"] == 4
+    assert metrics["provenance"]["config_sha256"] == config_sha256(
+        stage_spec(config, "nearest_neighbour", "rbc_tiny", "3")
+    )
+
+
 def test_config_form_errors_name_what_is_missing():
     tiny = os.path.join(ROOT, "tests", "configs", "tiny.yaml")
     cases = [
@@ -93,6 +189,11 @@ def test_config_form_errors_name_what_is_missing():
         (["evaluate", "--config", tiny, "--system", "lorenz_tiny", "--model", "koopman"], "'koopman' is not a run"),
         (["reduce", "--config", tiny, "--system", "lorenz_tiny"], "systems.lorenz_tiny: it has no reduction block"),
         (["ingest", "--config", tiny, "--system", "lorenz_tiny"], "is simulated: use onsagerflow simulate"),
+        (
+            ["nearest-neighbour", "--config", tiny, "--system", "lorenz_tiny", "--model", "nearest_neighbour-n3"],
+            "systems.lorenz_tiny: only a reduced field system has the nearest-neighbour baseline",
+        ),
+        (["nearest-neighbour", "--spec", "{}", "--data", "x"], "onsagerflow nearest-neighbour: --spec needs --out"),
         (["train", "--spec", "{}", "--data", "x"], "onsagerflow train: --spec needs --out"),
         (["train", "--data", "x"], "give --config FILE --system NAME, or --spec"),
     ]

@@ -154,6 +154,45 @@ def test_hdf5_dedalus_layout_fields_are_transposed_to_z_x(tmp_path):
     assert ds.attrs["source_format"] == "hdf5" and ds["w"].attrs["units"] == "d/tau"
 
 
+def test_netcdf4_groups_are_read_by_path_through_xarrays_datatree(tmp_path):
+    """A netCDF4 file's groups (xr.open_datatree): a variable in a group is named by its path
+    and finds its time coordinate in its group; the root's attributes give parameters."""
+    u, t = states(n=3)
+    xr.Dataset(attrs={"Ra": 28.0}).to_netcdf(tmp_path / "g.nc", engine="h5netcdf")
+    xr.Dataset({"X": (("run", "t", "comp"), u, {"units": "m"})}, coords={"t": t}).to_netcdf(
+        tmp_path / "g.nc", engine="h5netcdf", group="sim/out", mode="a"
+    )
+    src = {**NC_SOURCE, "files": str(tmp_path / "g.nc"), "variables": {"u": "sim/out/X"}, "time": {}}
+    src["trajectory_parameters"] = {"Ra": "Ra"}
+    ds = ingested(tmp_path, src)
+    np.testing.assert_array_equal(ds["u"].values, u)
+    np.testing.assert_array_equal(ds["time"].values, t)
+    np.testing.assert_array_equal(ds["Ra"].values, [28.0] * 3)
+    assert ds["u"].attrs["units"] == "m"
+    with pytest.raises(IngestError, match=r"g\.nc: variable 'u': no variable 'out/X' in the file \(it has .*sim/out/X"):
+        ingested(tmp_path, {**src, "variables": {"u": "out/X"}})
+
+
+def test_hdf5_without_netcdf_dimensions_reads_as_netcdf_with_declared_dims(tmp_path):
+    """Plain HDF5 (no dimension scales) through xarray's h5netcdf engine: its axes are phony,
+    so they count as unnamed and the mapping declares them, as for .npz."""
+    u, t = states(n=4)
+    with h5py.File(tmp_path / "plain.h5", "w") as f:
+        f.create_dataset("data/u", data=u)
+        f.create_dataset("data/t", data=t)
+    src = {
+        "files": str(tmp_path / "plain.h5"),
+        "format": "netcdf",
+        "layout": "state",
+        "variables": {"u": {"name": "data/u", "dims": ["trajectory", "time", "state"]}},
+        "time": {"name": "data/t"},
+    }
+    np.testing.assert_array_equal(ingested(tmp_path, src)["u"].values, u)
+    undeclared = {**src, "variables": {"u": "data/u"}}
+    with pytest.raises(IngestError, match=r"variable 'u': variable 'data/u' has no dimension names; declare them"):
+        ingested(tmp_path, undeclared)
+
+
 def test_zarr_source_round_trips(tmp_path):
     u, t = states(n=6)
     xr.Dataset({"pos": (("sample", "traj", "c"), u.transpose(1, 0, 2))}, coords={"sample": t}).to_zarr(

@@ -42,11 +42,22 @@ def compute(config, rule, system, item=None):
     return estimate(config, rule, system, item).seconds - load_rates(config["jobs"]["rates"])["startup"]
 
 
+def requests_fit(rows, cap_hours) -> bool:
+    """Every job's requested run time (minutes, computed by the sizing: nothing is timed) is
+    within the cap."""
+    return all(j.runtime <= cap_hours * 60 for j in rows)
+
+
+def padded_hours(config, rule, system, item=None) -> float:
+    """The sizing's estimate for a job, with the config's margin, in hours (computed from rates)."""
+    return config["jobs"]["margin"] * estimate(config, rule, system, item).seconds / 3600
+
+
 def test_every_job_of_the_paper_config_fits_the_cap_with_the_shipped_rates():
     config = load_config(PAPER)
     cap = config["jobs"]["max_hours"]
     rows = jobs(config)
-    assert rows and all(j.runtime <= cap * 60 for j in rows)
+    assert rows and requests_fit(rows, cap)
     for j in rows:  # the request covers the estimate with the margin
         assert j.runtime >= config["jobs"]["margin"] * j.estimate.seconds / 60 - 1e-9, j
     sharded = {j.system for j in rows if j.rule == "simulate_shard"}
@@ -110,12 +121,12 @@ def test_shards_hold_whole_batches_cover_every_trajectory_once_and_fit_the_cap(r
         assert all(r.start % batch == 0 for r in plan)
         for r in plan:
             rule, item = ("simulate", None) if len(plan) == 1 else ("simulate_shard", f"{r.start}-{r.stop}")
-            assert config["jobs"]["margin"] * estimate(config, rule, system, item).seconds <= cap * 3600
+            assert padded_hours(config, rule, system, item) <= cap
         # as few shards as fit: two of them would not
         if len(plan) > 1:
             joined = f"0-{min(2 * len(plan[0]), n)}"
-            assert config["jobs"]["margin"] * estimate(config, "simulate_shard", system, joined).seconds > cap * 3600
-    assert all(j.runtime <= cap * 60 for j in jobs(config))
+            assert padded_hours(config, "simulate_shard", system, joined) > cap
+    assert requests_fit(jobs(config), cap)
     parts = calibration_plan(config, "polymer_n300")
     assert [i for r in parts for i in r] == list(range(128)) and all(r.start % 16 == 0 for r in parts)
 
@@ -180,13 +191,13 @@ def test_the_shipped_rates_file_says_how_it_was_measured():
         assert entry["value"] > 0 and entry["unit"] == RATES[key] and entry["case"], key
 
 
-def test_onsagerflow_jobs_prints_the_table_and_the_core_hours():
-    out = subprocess.run(
-        [sys.executable, "-m", "onsagerflow", "jobs", "--config", str(PAPER)], capture_output=True, text=True, cwd=ROOT
-    )
-    assert out.returncode == 0, out.stderr
-    assert re.search(r"\d+ sized jobs: [\d.]+ estimated core-hours", out.stdout)
-    assert "every job within jobs.max_hours = 12 h: True" in out.stdout
+def test_onsagerflow_jobs_prints_the_table_and_the_core_hours(capsys):
+    from onsagerflow.cli import main
+
+    assert main(["jobs", "--config", str(PAPER)]) == 0  # in this process: no second interpreter to start
+    out = capsys.readouterr().out
+    assert re.search(r"\d+ sized jobs: [\d.]+ estimated core-hours", out)
+    assert "every job within jobs.max_hours = 12 h: True" in out
 
 
 # What the workflow's DAG build runs (workflow/rules/common.smk), in a process where importing

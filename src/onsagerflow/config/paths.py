@@ -141,6 +141,8 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
             "eval_dir": eval_dir(results, system, run),
             "out": f"{figures_dir(results, system)}/potential_{run}",
         }
+    if stage == "nearest-neighbour":
+        return {"data": latent_store(results, system), "out": f"{eval_dir(results, system, run)}/metrics.json"}
     if stage == "potential-3d":
         return {
             "model": model_dir(results, system, run),

@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from ..config import ConfigError, load_config, parse_run, potential_models, runs_of, stage_spec
-from ..config.paths import calibration_part, shard_store, stage_paths
+from ..config.paths import calibration_part, nearest_neighbour_run, shard_store, stage_paths
 from ..jobs.shards import range_name
 
 # What a stage needs besides its spec when the spec is given directly (the rules' form).
@@ -32,6 +32,7 @@ NEEDS = {
     "potential": ("model", "eval_dir", "out"),
     "potential-3d": ("model", "eval_dir", "latent", "out"),
     "pde-states": ("data", "out"),
+    "nearest-neighbour": ("data", "out"),
 }
 SPEC_STAGE = {
     "figures-fields": "figures",
@@ -39,9 +40,17 @@ SPEC_STAGE = {
     "gather": "simulate",
     "calibrate": "simulate",
     "pde-states": "pde_states",
+    "nearest-neighbour": "nearest_neighbour",
     "potential-3d": "potential",
 }  # which stage_spec a command takes
-WITH_RUN = ("train", "evaluate", "potential", "potential-3d", "figures-polymer")  # --model RUN in the config form
+WITH_RUN = (
+    "train",
+    "evaluate",
+    "potential",
+    "potential-3d",
+    "figures-polymer",
+    "nearest-neighbour",
+)  # --model RUN in the config form
 
 
 def flag(dest: str) -> str:
@@ -69,7 +78,9 @@ def complete(args: argparse.Namespace) -> None:
         args.out = args.out or f"{config['results']}/config.yaml"
         return
     system, run = _system_and_run(args, config)
-    args.spec = stage_spec(config, SPEC_STAGE.get(stage, stage), system, run)
+    # the nearest-neighbour baseline's spec takes its latent size, as the rule's {n} wildcard
+    spec_run = str(parse_run(run)[1]) if stage == "nearest-neighbour" and run is not None else run
+    args.spec = stage_spec(config, SPEC_STAGE.get(stage, stage), system, spec_run)
     paths = stage_paths(config, stage, system, run)
     if stage == "simulate" and args.trajectories is not None:  # one shard: its own store
         paths["out"] = shard_store(config["results"], system, range_name(args.trajectories))
@@ -110,6 +121,8 @@ def _system_and_run(args: argparse.Namespace, config: dict) -> tuple[str, str | 
         "figures-polymer": not polymer and "it is not a polymer system",
         "potential": reduced and "its potentials are drawn with its other figures",
         "pde-states": block["type"] != "rbc" and "only the RBC PDE's steady states are converged",
+        "nearest-neighbour": (not reduced or polymer)
+        and "only a reduced field system has the nearest-neighbour baseline",
         "potential-3d": (not reduced or polymer)
         and "only a reduced field system's runs on 3 coordinates are drawn in 3D",
     }.get(stage)
@@ -126,6 +139,8 @@ def _system_and_run(args: argparse.Namespace, config: dict) -> tuple[str, str | 
         runs = [r for r in potential_models(config, system) if parse_run(r)[1] == 3]
     elif stage == "figures-polymer":
         runs = [r for r in runs if config["models"][parse_run(r)[0]]["type"] == "s_onsagernet"]
+    elif stage == "nearest-neighbour":
+        runs = [nearest_neighbour_run(n) for n in block["reduction"]["latent_dims"]]
     run = args.model
     if run is None:
         raise ConfigError(f"onsagerflow {stage} --config: name the run with --model (one of {', '.join(runs)})")

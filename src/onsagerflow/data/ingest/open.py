@@ -1,9 +1,14 @@
 """Readers: one opened file as named arrays with (source) dimension names and attributes.
 
-netCDF (3 and 4) and zarr go through xarray's own engines (scipy, h5netcdf, zarr); HDF5
-through h5py, because xarray's h5netcdf engine cannot open what solvers such as Dedalus
-write (several dimension scales attached to one axis, unlabelled component axes); .npz
-through numpy; CSV (long format) through pandas.
+netCDF and zarr go through xarray's own engines: netCDF4 through ``xr.open_datatree`` on the
+h5netcdf engine (a variable in a group is named by its path, ``run/u``; an axis without a
+netCDF dimension, as in HDF5 written by other tools, comes as a phony dimension and counts
+as unnamed), netCDF3 through scipy, zarr through its own. HDF5 goes through h5py, because
+xarray's h5netcdf engine cannot open what solvers such as Dedalus write (several dimension
+scales attached to one axis, unlabelled component axes beside labelled ones: "mixing of
+labeled and unlabeled dimensions") and does not see HDF5 dimension labels, which the HDF5
+reader takes as dimension names. .npz goes through numpy and CSV (long format) through
+pandas: xarray has no engine for either (docs/ingest.md, "Readers").
 """
 
 from __future__ import annotations
@@ -78,6 +83,14 @@ class Reader:
         return self.names()
 
 
+PHONY = "phony_dim_"  # h5netcdf's name for an axis without a netCDF dimension
+
+
+def _prefix(path: str) -> str:
+    """How a group's variables are named: ``run/`` in group /run, nothing in the root."""
+    return f"{path.strip('/')}/" if path.strip("/") else ""
+
+
 class XarrayReader(Reader):
     kind = "variable"
 
@@ -97,37 +110,68 @@ class XarrayReader(Reader):
                         f"{path}: a netCDF3 (classic) file needs scipy to read: "
                         "pip install scipy, or convert it to netCDF4"
                     )
-                self.ds = xr.open_dataset(path, engine=engine, decode_times=False, cache=False)
+                if engine == "scipy":  # the classic format has no groups
+                    self.ds = xr.open_dataset(path, engine=engine, decode_times=False, cache=False)
+                else:
+                    self._open_tree(path)
         except IngestError:
             raise
         except Exception as exc:
             raise IngestError(f"{path}: cannot open as {fmt}: {type(exc).__name__}: {exc}") from exc
 
+    ds: xr.Dataset  # the root group
+    tree: xr.DataTree | None = None  # every group, where the file has groups (netCDF4)
+
+    def _open_tree(self, path: Path) -> None:
+        self.tree = xr.open_datatree(path, engine="h5netcdf", phony_dims="access", decode_times=False, cache=False)
+        self.ds = self.tree.to_dataset()
+        self._groups = {_prefix(node.path): node.ds for node in self.tree.subtree}  # inherited coordinates too
+        self._names = [
+            f"{_prefix(node.path)}{n}" for node in self.tree.subtree for n in node.to_dataset(inherit=False).variables
+        ]
+
+    def _where(self, name: str) -> tuple[xr.Dataset, str]:
+        """The group holding ``name`` (a path such as ``run/u`` for a variable in a group) and
+        the variable's name there."""
+        group, _, var = name.rpartition("/")
+        if self.tree is None or not group:
+            return self.ds, name
+        return self._groups[f"{group}/"], var
+
     def names(self):
-        return [str(n) for n in self.ds.variables]
+        return [str(n) for n in self.ds.variables] if self.tree is None else self._names
 
     def array(self, name):
-        v = self.ds[name].variable
-        return v, tuple(map(str, v.dims))
+        ds, var = self._where(name)
+        v = ds[var].variable
+        dims = tuple(map(str, v.dims))
+        return v, (None if dims and all(d.startswith(PHONY) for d in dims) else dims)
 
     def attrs(self):
         return dict(self.ds.attrs)
 
     def var_attrs(self, name):
-        return dict(self.ds[name].attrs)
+        ds, var = self._where(name)
+        return dict(ds[var].attrs)
 
     def coords_of(self, name):
+        ds, var = self._where(name)
         out = {}
-        for d in map(str, self.ds[name].dims):
-            if d in self.ds.variables and self.ds[d].ndim == 1:
-                out[d] = (np.asarray(self.ds[d].values), dict(self.ds[d].attrs))
+        for d in map(str, ds[var].dims):
+            if d in ds.variables and ds[d].ndim == 1 and not d.startswith(PHONY):
+                out[d] = (np.asarray(ds[d].values), dict(ds[d].attrs))
         return out
 
     def time_variable(self, dim):
-        return dim if dim is not None and dim in self.ds.variables and self.ds[dim].ndim == 1 else None
+        if dim is None or dim.startswith(PHONY):
+            return None
+        for prefix, ds in [("", self.ds)] if self.tree is None else self._groups.items():
+            if dim in ds.variables and ds[dim].ndim == 1:
+                return dim if dim in self.ds.variables else f"{prefix}{dim}"
+        return None
 
     def close(self):
-        self.ds.close()
+        (self.tree if self.tree is not None else self.ds).close()
 
 
 class H5Reader(Reader):
