@@ -78,7 +78,7 @@ def bond_root(spring: str, rho, a, guess, unrolled: int):
     for _ in range(unrolled):
         _, step, ok = _newton(spring, x, rho, a, 0.0, top)
         converged = ok & _small(step, x)
-        x = jnp.clip(x - jnp.where(ok, step, 0.0), 0.0, top)
+        x = jnp.clip(jnp.where(ok, x - step, x), 0.0, top)
 
     def body(carry):
         x, lo, hi, done, it = carry
