@@ -8,16 +8,21 @@ training pairs (t, t+τ) of PRF21.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
 from ..data import build_dataset
+from ..lazy_import import lazy
 from ..provenance import stamp
 from . import odesolve
 from .odesolve import sample_times, trajectory_count
+
+if TYPE_CHECKING:
+    import jax.numpy as jnp
+else:
+    jnp = lazy("jax.numpy")
 
 DIMS = ("state",)
 BATCH = 25  # trajectories per solve (one compiled solver; shards hold whole batches)

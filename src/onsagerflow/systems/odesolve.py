@@ -8,10 +8,17 @@ constants (as traced arguments the first compilation takes about twice as long).
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
-import jax
-import jax.numpy as jnp
 import numpy as np
+
+from ..lazy_import import lazy
+
+if TYPE_CHECKING:
+    import jax
+    import jax.numpy as jnp
+else:
+    jax, jnp = lazy("jax"), lazy("jax.numpy")
 
 
 def solve_batch(vector_field, u0, t, params, *, rtol=1e-10, atol=1e-10, dt_step=None, max_steps=1_000_000):

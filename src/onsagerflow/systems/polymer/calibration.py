@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jax
 import numpy as np
 
+from ...lazy_import import lazy
 from .chain import Chain, rouse_relaxation_time
 from .integrators import resolve_integrator
 from .noise import STREAM_RELAX
 from .relaxation import fit_relaxation, relaxation_vectors
+
+if TYPE_CHECKING:
+    import jax
+else:
+    jax = lazy("jax")
 
 log = logging.getLogger("onsagerflow.polymer")
 

@@ -16,8 +16,8 @@ Units are those of the parameters: with kT = ζ = Q0 = 1 lengths are in maximum 
 ζ Q0²/kT; b = H Q0²/kT is the FENE b parameter.
 
 The forces come in two layouts: one chain's positions (N, 3) (``tension``, ``bead_forces``,
-``excluded_volume_forces``), and the integrators' batched layout, a tuple of the three
-Cartesian components, each (B, K) with chains along B (``*_xyz`` functions).
+``excluded_volume_forces``), and the integrators' batched layout, the three Cartesian
+components stacked first, (3, B, K) with chains along B (``*_xyz`` functions).
 """
 
 from __future__ import annotations
@@ -26,9 +26,15 @@ import copy
 import dataclasses
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jax.numpy as jnp
+from ...lazy_import import lazy
+
+if TYPE_CHECKING:
+    import jax.numpy as jnp
+else:
+    jnp = lazy("jax.numpy")
+
 
 SPRINGS = ("hookean", "fene", "wlc")
 
@@ -138,30 +144,21 @@ def excluded_volume_forces(chain: Chain, r):
 
 
 # ----------------------------------------------------------------------------- batched layout
-# A batch of chains as a tuple of the x, y, z components, each (B, K): every operation is
-# elementwise over (chain, bead), which XLA fuses into a few vectorised loops.
+# A batch of chains as its x, y, z components stacked first, (3, B, K): every operation is
+# elementwise over (component, chain, bead), which XLA fuses into a few vectorised loops.
 
 
 def norm_xyz(v):
-    """|v| of a component tuple."""
+    """|v| of stacked components (3, ...) -> (...)."""
     return jnp.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
 
 
-def bead_forces_xyz(f):
-    """``bead_forces`` for component tuples of bond tensions (B, N−1) -> (B, N)."""
-    return tuple(jnp.pad(c, ((0, 0), (0, 1))) - jnp.pad(c, ((0, 0), (1, 0))) for c in f)
-
-
 def excluded_volume_forces_xyz(chain: Chain, r):
-    """``excluded_volume_forces`` for component tuples of positions (B, N)."""
-    d = [c[:, :, None] - c[:, None, :] for c in r]  # (B, N, N)
+    """``excluded_volume_forces`` for stacked positions (3, B, N) -> (3, B, N)."""
+    d = [c[:, :, None] - c[:, None, :] for c in r]  # (B, N, N) each
     idx = jnp.arange(chain.n_beads)
     mask = jnp.abs(idx[:, None] - idx[None, :]) >= 2
     w = jnp.where(mask, jnp.exp(-(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]) / (2.0 * chain.ev_range**2)), 0.0)
     k = chain.ev_strength * chain.kT / chain.ev_range**2
-    return tuple(k * jnp.sum(w * c, axis=-1) for c in d)
-
-
-def flow_xyz(v, eps):
-    """κ·v of planar elongation, κ = ε̇ diag(1, −1, 0); eps (B, 1). The z part is None (zero)."""
-    return (eps * v[0], -eps * v[1], None)
+    # one reduction per component: summed as one (3, B, N, N) array, XLA orders the sum otherwise
+    return jnp.stack([k * jnp.sum(w * c, axis=-1) for c in d])

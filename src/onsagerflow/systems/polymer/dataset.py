@@ -16,21 +16,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
 from ...data import Split, Unfolding, build_dataset
 from ...data.schema import flag_attrs
+from ...lazy_import import lazy
 from ...provenance import stamp
 from .equilibrium import equilibrium_coils
 from .integrators import run
 from .noise import STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE
 from .observables import label_ensembles, observables, unfolding_threshold, unfolding_time
 from .plan import VARIABLE, Plan, plan
+
+if TYPE_CHECKING:
+    import jax
+    import jax.numpy as jnp
+else:
+    jax, jnp = lazy("jax"), lazy("jax.numpy")
 
 log = logging.getLogger("onsagerflow.polymer")
 

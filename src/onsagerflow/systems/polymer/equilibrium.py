@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import TYPE_CHECKING
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
+from ...lazy_import import lazy
 from .chain import Chain
 from .integrators import run
 from .roots import MAX_X
+
+if TYPE_CHECKING:
+    import jax
+    import jax.numpy as jnp
+else:
+    jax, jnp = lazy("jax"), lazy("jax.numpy")
 
 
 @functools.lru_cache(maxsize=32)

@@ -27,11 +27,18 @@ even and odd beads apart for the semi-implicit scheme): ``draw`` computes any su
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from jax import lax
+
+from ...lazy_import import lazy
+
+if TYPE_CHECKING:
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+else:
+    jax, jnp, lax = lazy("jax"), lazy("jax.numpy"), lazy("jax.lax")
 
 NOISES = ("gaussian", "uniform")
 # Key streams of a simulation: each use of randomness draws from its own branch of the seed.
@@ -95,9 +102,9 @@ def step_keys(keys, steps):
 
 
 def draw(kind: str, k0, k1, flat: np.ndarray, n_numbers: int):
-    """The numbers at flat indices ``flat`` (static) of unit_noise(kind, key, shape) with
-    math.prod(shape) = ``n_numbers``, for keys k0, k1 (B,): raw (B, len(flat)) — float32
-    normals (gaussian) or 16-bit integers (uniform) — for ``to_unit``.
+    """The numbers at flat indices ``flat`` (static, shape (..., K)) of unit_noise(kind, key,
+    shape) with math.prod(shape) = ``n_numbers``, for keys k0, k1 (B,): raw (..., B, K) —
+    float32 normals (gaussian) or 16-bit integers (uniform) — for ``to_unit``.
 
     Raw values are what an integrator carries from one step to the next: computed once, in
     the step before (XLA would otherwise recompute the hash inside each of its consumers).
@@ -105,7 +112,7 @@ def draw(kind: str, k0, k1, flat: np.ndarray, n_numbers: int):
     k0, k1 = k0[:, None], k1[:, None]
     flat = np.asarray(flat, np.int64)
     if kind == "gaussian":
-        bits = random_bits(k0, k1, jnp.asarray(flat, jnp.uint32)[None, :])
+        bits = random_bits(k0, k1, jnp.asarray(flat, jnp.uint32)[..., None, :])
         mantissa = (bits >> np.uint32(9)) | np.uint32(0x3F800000)
         u = lax.bitcast_convert_type(mantissa, jnp.float32) - np.float32(1.0)
         u = lax.max(GAUSS_LOW, u * (np.float32(1.0) - GAUSS_LOW) + GAUSS_LOW)
@@ -113,8 +120,8 @@ def draw(kind: str, k0, k1, flat: np.ndarray, n_numbers: int):
     if kind == "uniform":
         words = (n_numbers + 1) // 2  # number i is the low half of word i, or the high half of word i − words
         high = flat >= words
-        bits = random_bits(k0, k1, jnp.asarray(np.where(high, flat - words, flat), jnp.uint32)[None, :])
-        return jnp.where(jnp.asarray(high)[None, :], bits >> 16, bits & 0xFFFF)
+        bits = random_bits(k0, k1, jnp.asarray(np.where(high, flat - words, flat), jnp.uint32)[..., None, :])
+        return jnp.where(jnp.asarray(high)[..., None, :], bits >> 16, bits & 0xFFFF)
     raise ValueError(f"noise: '{kind}' is not one of {list(NOISES)}")
 
 

@@ -13,14 +13,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
-import jax
 import numpy as np
 
+from ...lazy_import import lazy
 from .chain import Chain, rouse_relaxation_time
 from .equilibrium import equilibrium_coils
 from .integrators import run
 from .observables import end_to_end_vector
+
+if TYPE_CHECKING:
+    import jax
+else:
+    jax = lazy("jax")
 
 JACKKNIFE_GROUPS = 16  # delete-one-group jackknife over chains for λ's standard error
 FRAMES_PER_LAMBDA = 20  # correlation sampled at λ_Rouse / 20

@@ -23,10 +23,16 @@ is frozen once converged, so its value never depends on the other bonds of the b
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-from jax import lax
+from typing import TYPE_CHECKING
 
+from ...lazy_import import lazy
 from .chain import Chain
+
+if TYPE_CHECKING:
+    import jax.numpy as jnp
+    from jax import lax
+else:
+    jnp, lax = lazy("jax.numpy"), lazy("jax.lax")
 
 MAX_X = 1.0 - 1e-12  # guards rounding only: the exact solution always lies below Q0
 # A bond has converged once its Newton step is below this fraction of min(x, 1 − x) (the
@@ -72,7 +78,7 @@ def bond_root(spring: str, rho, a, guess, unrolled: int):
     for _ in range(unrolled):
         _, step, ok = _newton(spring, x, rho, a, 0.0, top)
         converged = ok & _small(step, x)
-        x = jnp.clip(x - jnp.where(ok, step, 0.0), 0.0, top)
+        x = jnp.clip(jnp.where(ok, x - step, x), 0.0, top)
 
     def body(carry):
         x, lo, hi, done, it = carry
@@ -99,24 +105,24 @@ def bond_root(spring: str, rho, a, guess, unrolled: int):
 
 
 def solve_bonds(chain: Chain, R, c, guess, unrolled: int):
-    """Bonds Q (and x = |Q|/Q0) with Q + c f(Q) = R, for component tuples R (module
-    docstring); Newton starts from ``guess`` of x (e.g. the bonds' last lengths). Hookean
-    springs are solved exactly (x is then not needed, and returned as zeros)."""
+    """Bonds Q (and x = |Q|/Q0) with Q + c f(Q) = R, for R stacked by component (3, ...)
+    (module docstring); Newton starts from ``guess`` of x (e.g. the bonds' last lengths).
+    Hookean springs are solved exactly (x is then not needed, and returned as zeros)."""
     a = c * chain.H
     if chain.spring == "hookean":
-        Q = tuple(r / (1.0 + a) for r in R)
+        Q = R / (1.0 + a)
         return Q, jnp.zeros_like(Q[0])
     rho_abs = jnp.sqrt(R[0] * R[0] + R[1] * R[1] + R[2] * R[2])
     x = bond_root(chain.spring, rho_abs / chain.Q0, a, guess, unrolled)
     safe = rho_abs > 1e-300
     scale = jnp.where(safe, x * chain.Q0 / jnp.where(safe, rho_abs, 1.0), 1.0 / (1.0 + a))
-    return tuple(r * scale for r in R), x
+    return R * scale, x
 
 
 def implicit_bond(chain: Chain, R, c, unrolled: int = 8):
     """Q with Q + c f(Q) = R for bonds R (..., 3), parallel to R; |Q| < Q0 (fene, wlc) whatever
     R is. Newton starts from the root with φ frozen at its rest value 1, ρ/(1 + c H)."""
-    comps = tuple(R[..., k] for k in range(3))
+    comps = jnp.moveaxis(R, -1, 0)
     rho = jnp.sqrt(jnp.sum(R * R, axis=-1)) / chain.Q0
     Q, _ = solve_bonds(chain, comps, c, rho / (1.0 + c * chain.H), unrolled)
-    return jnp.stack(Q, axis=-1)
+    return jnp.moveaxis(Q, 0, -1)

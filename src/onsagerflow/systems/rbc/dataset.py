@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
 from ...data import assign_splits, build_dataset
+from ...lazy_import import lazy
 from ...provenance import stamp
 from .grid import Grid
 from .linear import RA_C
 from .modes import lorenz_mode_states, random_perturbations
 from .solver import CFLError, Solver
 from .timing import sampling, time_unit
+
+if TYPE_CHECKING:
+    import jax
+    import jax.numpy as jnp
+else:
+    jax, jnp = lazy("jax"), lazy("jax.numpy")
 
 DIMS = ("z", "x")
 FIELDS = ("u", "w", "theta")  # what the store holds; a reducer turns them into latents

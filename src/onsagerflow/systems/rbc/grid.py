@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import jax.numpy as jnp
 import numpy as np
+
+from ...lazy_import import lazy
+
+if TYPE_CHECKING:
+    import jax.numpy as jnp
+else:
+    jnp = lazy("jax.numpy")
 
 LENGTH = 2.0 * math.sqrt(2.0)  # periodic length: k_c = π/√2 fits once
 

@@ -3,13 +3,20 @@ the three Saltzman–Lorenz modes (fields made of them, and the amplitudes of a 
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from ...lazy_import import lazy
 from .grid import Grid
 from .linear import RA_C
 from .solver import Solver
+
+if TYPE_CHECKING:
+    import jax
+    import jax.numpy as jnp
+else:
+    jax, jnp = lazy("jax"), lazy("jax.numpy")
 
 
 def random_perturbations(solver: Solver, keys, amplitude: float, modes: int = 4):

@@ -13,14 +13,19 @@ back onto the sine parity in z. A CFL guard freezes a trajectory whose Courant n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ...errors import UserError
+from ...lazy_import import lazy
 from .grid import Grid, reflect_z
+
+if TYPE_CHECKING:
+    import jax
+    import jax.numpy as jnp
+else:
+    jax, jnp = lazy("jax"), lazy("jax.numpy")
 
 
 class CFLError(UserError, FloatingPointError):
@@ -39,8 +44,9 @@ class Solver:
         *,
         reflection: bool = True,
         cfl_max: float = 0.8,
-        dtype=jnp.float64,
+        dtype=None,
     ):
+        dtype = jnp.float64 if dtype is None else dtype  # a default of jnp's would import JAX (lazy_import)
         self.grid, self.ra, self.pr, self.dt = grid, float(ra), float(pr), float(dt)
         self.reflection, self.cfl_max = reflection, float(cfl_max)
         self.rdtype = dtype
