@@ -61,7 +61,9 @@ def test_every_job_of_the_paper_config_fits_the_cap_with_the_shipped_rates():
     for j in rows:  # the request covers the estimate with the margin
         assert j.runtime >= config["jobs"]["margin"] * j.estimate.seconds / 60 - 1e-9, j
     sharded = {j.system for j in rows if j.rule == "simulate_shard"}
-    assert "polymer_n300" in sharded  # about 16 core-hours of Brownian dynamics at the shipped rate: no one job holds it
+    assert (
+        "polymer_n300" in sharded
+    )  # about 16 core-hours of Brownian dynamics at the shipped rate: no one job holds it
     assert any(j.rule == "calibrate_part" for j in rows)  # λ is measured, in parts
 
 
