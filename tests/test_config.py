@@ -226,6 +226,10 @@ def test_schema_holds_only_schema_keywords():
             lambda c: c["models"]["mlp_ode"].update(match_params_of="transformer"),
             r"models.mlp_ode.match_params_of: 'transformer'",
         ),
+        (  # a baseline's run name: its results would land in the baseline's folders
+            lambda c: c["models"].update(lstm=c["models"]["onsagernet"]),
+            r"models.lstm: 'lstm' is the run name of PRF21's lstm baseline",
+        ),
     ],
 )
 def test_inconsistent_config_fails_naming_the_key(mutate, message):

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..data.split import split_counts
 from .errors import ConfigError
+from .paths import LSTM, NEAREST_NEIGHBOUR
 from .specs import evaluation_spec, training_spec
 
 # Relative slack when one time must be a whole multiple of another (floating-point input
@@ -53,6 +54,11 @@ def check_config(config: Mapping[str, Any]) -> None:
 
 def _check_models(models: Mapping[str, Any]) -> None:
     for key, spec in models.items():
+        if key in (NEAREST_NEIGHBOUR, LSTM):
+            raise ConfigError(
+                f"models.{key}: '{key}' is the run name of PRF21's {key.replace('_', '-')} baseline, "
+                "whose results would share its folders; name the model differently"
+            )
         peer = spec.get("match_params_of")
         if peer is not None:
             if peer not in models:
