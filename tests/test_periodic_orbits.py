@@ -62,6 +62,19 @@ def test_stuart_landau_period_and_multipliers(lam):
     np.testing.assert_allclose(radius, np.sqrt(MU), atol=1e-8)
 
 
+def test_a_candidate_two_turns_long_is_reported_at_the_prime_period():
+    """Newton from a point of the cycle with T̂ = 2T converges to the cycle traversed twice
+    (period 2T, multipliers μ²); refine reports the prime period T and the multipliers of one
+    turn, 1 and exp(−2μT), exp(λT)."""
+    lam = -0.3
+    on_cycle = np.array([np.sqrt(MU), 0.0, 0.0])
+    (o,) = refine(stuart_landau, [(on_cycle, 2 * PERIOD)], args=lam, length_scale=1.0)
+    assert abs(o["period"] - PERIOD) < 1e-6
+    mu = np.array(o["multipliers_real"]) + 1j * np.array(o["multipliers_imag"])
+    expected = sorted([1.0, np.exp(-2 * MU * PERIOD), np.exp(lam * PERIOD)], key=lambda m: -abs(m))
+    np.testing.assert_allclose(mu, expected, atol=1e-6)
+
+
 @pytest.mark.slow
 def test_a_damped_spiral_gives_no_candidates():
     """A stable focus: trajectories come back ever closer, but never within a tenth of how far

@@ -46,6 +46,11 @@ NEWTON_STALL = 5
 # with longer steps than Newton's solves) must close to within this fraction of length_scale;
 # Newton's own residual is the convergence test. 1e3·rtol dropped converged unstable orbits.
 SAMPLED_CLOSING = 1e-4
+# A near-return two or three turns long converges to the orbit traversed k times (period kT,
+# multipliers μᵏ): a converged orbit that comes back within PRIME_CLOSE·length_scale after
+# 1/k of its period is shot again at T/k, so every orbit is reported at its prime period.
+PRIME_DIVISORS = (2, 3)
+PRIME_CLOSE = 1e-3
 
 
 def near_returns(
@@ -292,20 +297,16 @@ def refine(
     centre and size. Orbits that collapsed onto a fixed point (size below 1e-6 length_scale)
     or whose samples do not close (SAMPLED_CLOSING) are dropped; duplicates are merged."""
     atol = rtol * length_scale if atol is None else atol
+    kw = dict(
+        args=args, length_scale=length_scale, rtol=rtol, atol=atol, newton_steps=newton_steps, max_steps=max_steps
+    )
     orbits: list[dict] = []
     for x_hat, T_hat in candidates:
-        x0, T, M, ok = shoot(
-            field,
-            x_hat,
-            T_hat,
-            args=args,
-            length_scale=length_scale,
-            rtol=rtol,
-            atol=atol,
-            newton_steps=newton_steps,
-            max_steps=max_steps,
-        )
-        if not ok or any(_same_orbit(x0, T, o, length_scale) for o in orbits):
+        x0, T, M, ok = shoot(field, x_hat, T_hat, **kw)
+        if not ok:
+            continue
+        x0, T, M = prime_period(field, x0, T, M, **kw)
+        if any(_same_orbit(x0, T, o, length_scale) for o in orbits):
             continue
         p = np.asarray(_sampler(field, float(rtol), float(atol), ORBIT_SAMPLES)(jnp.asarray(x0), jnp.asarray(T), args))
         size = float(np.max(np.linalg.norm(p - p.mean(axis=0), axis=-1)))
@@ -328,6 +329,20 @@ def refine(
             }
         )
     return orbits
+
+
+def prime_period(field, x0, T: float, M, **kw):
+    """(x₀, T, M) of a converged orbit at its prime period: where φ_{T/k}(x₀) comes back within
+    PRIME_CLOSE·length_scale for k in PRIME_DIVISORS, Newton from (x₀, T/k), and again (an orbit
+    traversed 4 or 6 times). ``kw``: ``shoot``'s keywords, all of them."""
+    solve = _flow(field, float(kw["rtol"]), float(kw["atol"]), int(kw["max_steps"]))
+    for k in PRIME_DIVISORS:
+        xk, _, _, ok = solve(jnp.asarray(x0), jnp.asarray(T / k), kw["args"])
+        if bool(ok) and np.linalg.norm(np.asarray(xk) - x0) < PRIME_CLOSE * kw["length_scale"]:
+            x1, T1, M1, ok1 = shoot(field, x0, T / k, **kw)
+            if ok1:
+                return prime_period(field, x1, T1, M1, **kw)
+    return x0, T, M
 
 
 def _same_orbit(x0, period, orbit: dict, length_scale: float) -> bool:
