@@ -76,7 +76,8 @@ def unsharded(work: Path) -> Path:
     for system in config["systems"].values():
         system.pop("shards", None)
     path = work / "unsharded.yaml"
-    path.write_text(yaml.safe_dump(config))
+    # in the file's order: the order of the systems is the order of the tables' rows
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 
