@@ -167,3 +167,26 @@ def _finite(o):
     if o is None or isinstance(o, (str, int, float, bool)):
         return o
     return str(o)
+
+
+def baseline_latent_metrics(horizons: dict, end_err, authors: dict, distance, biggest, cfg: dict) -> dict:
+    """The ``latent_metrics`` block of a baseline judged on the test split (PRF21's nearest
+    neighbour and LSTM): E(T) and N_fail under both definitions, on our test split. A map on the
+    coarse grid has no vector field, so no steady states to find."""
+    from ..analysis.metrics import authors_n_fail
+
+    end_err = np.asarray(end_err)
+    return {
+        "horizon_error": horizons,
+        "n_fail": int(np.sum(~(end_err <= cfg["fail_threshold"]))),
+        "fail_threshold": cfg["fail_threshold"],
+        "end_error": end_err.tolist(),
+        "steady_states": [],
+        "authors": {
+            "n_trajectories": len(end_err),
+            "horizon_error": authors,
+            "n_fail": authors_n_fail(distance, biggest, cfg["fail_threshold"]),
+            "fail_threshold": cfg["fail_threshold"],
+            "end_states": [],
+        },
+    }

@@ -22,14 +22,14 @@ import numpy as np
 import optax
 from flax import nnx
 
-from ..analysis.metrics import authors_horizon_error, authors_n_fail, horizon_error, relative_error
+from ..analysis.metrics import authors_horizon_error, horizon_error, relative_error
 from ..data import open_store
 from ..models.layers import param_count
 from ..models.lstm import LSTMBaseline, lstm_rollout
 from ..provenance import stamp
 from ..runtime import progress
 from ..training import make_windows
-from .common import observed, split_array, store_grid, write_json
+from .common import baseline_latent_metrics, observed, split_array, store_grid, write_json
 
 log = logging.getLogger("onsagerflow.lstm_baseline")
 
@@ -141,20 +141,7 @@ def run(spec: dict, data: str, out: str) -> None:
         "test_rollouts_bounded": int(bounded.sum()),
         "lstm": lc,
         "training": record,
-        "latent_metrics": {
-            "horizon_error": horizons,
-            "n_fail": int(np.sum(~(end_err <= cfg["fail_threshold"]))),
-            "fail_threshold": cfg["fail_threshold"],
-            "end_error": end_err.tolist(),
-            "steady_states": [],  # a map on the coarse grid has no vector field to find them in
-            "authors": {
-                "n_trajectories": int(test.shape[0]),
-                "horizon_error": authors,
-                "n_fail": authors_n_fail(distance, biggest, cfg["fail_threshold"]),
-                "fail_threshold": cfg["fail_threshold"],
-                "end_states": [],
-            },
-        },
+        "latent_metrics": baseline_latent_metrics(horizons, end_err, authors, distance, biggest, cfg),
         "evaluate_seconds": time.perf_counter() - t0,
         "provenance": stamp(spec),
     }

@@ -9,11 +9,11 @@ import time
 
 import numpy as np
 
-from ..analysis.metrics import authors_horizon_error, authors_n_fail, horizon_error, relative_error
+from ..analysis.metrics import authors_horizon_error, horizon_error, relative_error
 from ..analysis.nearest_neighbour import nearest_neighbour_predict
 from ..data import open_store
 from ..provenance import stamp
-from .common import observed, split_array, store_grid, write_json
+from .common import baseline_latent_metrics, observed, split_array, store_grid, write_json
 
 log = logging.getLogger("onsagerflow.nearest_neighbour")
 
@@ -60,21 +60,7 @@ def run(spec: dict, data: str, out: str) -> None:
         "library_trajectories": int(library.shape[0]),
         # nothing is trained (the train split is the predictor): no training record, no warnings
         "training": {"fitted": False, "warnings": []},
-        "latent_metrics": {
-            "horizon_error": horizons,
-            "n_fail": int(np.sum(~(end_err <= cfg["fail_threshold"]))),
-            "fail_threshold": cfg["fail_threshold"],
-            "end_error": end_err.tolist(),
-            "steady_states": [],
-            # the authors' definitions on their test split (Table II): our test split
-            "authors": {
-                "n_trajectories": int(test.shape[0]),
-                "horizon_error": authors,
-                "n_fail": authors_n_fail(distance, biggest, cfg["fail_threshold"]),
-                "fail_threshold": cfg["fail_threshold"],
-                "end_states": [],
-            },
-        },
+        "latent_metrics": baseline_latent_metrics(horizons, end_err, authors, distance, biggest, cfg),
         "evaluate_seconds": time.perf_counter() - t0,
         "provenance": stamp(spec),
     }
