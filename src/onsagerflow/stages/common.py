@@ -169,13 +169,17 @@ def _finite(o):
     return str(o)
 
 
-def baseline_latent_metrics(horizons: dict, end_err, authors: dict, distance, biggest, cfg: dict) -> dict:
+def baseline_latent_metrics(horizons: dict, authors: dict, end, test, cfg: dict) -> dict:
     """The ``latent_metrics`` block of a baseline judged on the test split (PRF21's nearest
     neighbour and LSTM): E(T) and N_fail under both definitions, on our test split. A map on the
-    coarse grid has no vector field, so no steady states to find."""
-    from ..analysis.metrics import authors_n_fail
+    coarse grid has no vector field, so no steady states to find.
+    ``end``: each test trajectory's prediction at its last sample from its first (traj, n);
+    ``test``: the test trajectories (traj, time, n)."""
+    from ..analysis.metrics import authors_n_fail, relative_error
 
-    end_err = np.asarray(end_err)
+    end_err = relative_error(end[:, None], test[:, -1:])[:, 0]
+    distance = np.linalg.norm(end - test[:, -1], axis=-1)
+    biggest = np.max(np.linalg.norm(test, axis=-1), axis=1)
     return {
         "horizon_error": horizons,
         "n_fail": int(np.sum(~(end_err <= cfg["fail_threshold"]))),
