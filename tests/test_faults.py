@@ -29,7 +29,7 @@ from onsagerflow.provenance import stamp
 from onsagerflow.stages import table
 from onsagerflow.training import em_nll, fit, load_checkpoint, make_windows, save_checkpoint, window_loss
 from onsagerflow.training.checkpoint import PARAMS, CheckpointError
-from onsagerflow.training.judge import Persistence, judge, trivial_model
+from onsagerflow.training.judge import Persistence, by_trajectory, judge, trajectory_warnings, trivial_model
 from onsagerflow.training.trainer import FitResult
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -343,6 +343,38 @@ def test_pure_noise_trains_but_warns_that_it_did_not_learn():
     assert any("never beat the trivial predictor dz/dt = 0" in w for w in warnings), warnings  # ...but a warning
     good = fit(build_model(MLP, 3, seed=0), *windows(*damped_rotation())[:2], tau=0.1, cfg=cfg, seed=0)
     assert judge(good, cfg) == []
+
+
+def test_one_validation_trajectory_off_the_training_data_is_named_by_the_breakdown():
+    """Two validation trajectories of dz/dt = A(z − c), one with c = 0 and one with c = (10, 0, 0);
+    the model is dz/dt = A z, exact on the first only. Pair loss mean |(Φ_τ(z₀) − z₁)/τ|²:
+    on the first it is Heun's O(τ²) error, on the second about |A c|²/3 ≈ 35 (a mean over the
+    components) against persistence's mean |A(z − c)|²/3 of order 1, so pooled the model loses to dz/dt = 0 though it is exact on one."""
+    A = np.array([[-0.2, 1.0, 0.0], [-1.0, -0.2, 0.0], [0.0, 0.0, -0.5]])
+    tau, c = 0.01, np.array([10.0, 0.0, 0.0])
+    u, dt = damped_rotation(n_traj=2, T=60, dt=tau)
+    val_near = make_windows(u[:1], lag=1)
+    val_far = make_windows(u[1:] + c, lag=1)
+    val = jnp.asarray(np.concatenate([val_near, val_far]))
+
+    def field(z):
+        return z @ jnp.asarray(A).T
+
+    trivial = trivial_model(object(), val, tau)
+    pooled, pooled_trivial = float(window_loss(field, val, tau)), float(window_loss(trivial, val, tau))
+    assert pooled > pooled_trivial  # the pooled verdict: never beat dz/dt = 0
+    near, far = by_trajectory(field, trivial, val, tau, window_loss, [3, 11])
+    assert (near["trajectory"], far["trajectory"]) == (3, 11)
+    assert near["loss"] < 1e-4 * near["trivial"]  # exact up to Heun's O(τ²)
+    heun = np.eye(3) + tau * A + 0.5 * tau**2 * A @ A  # one Heun step of dz/dt = A z
+    expected = np.mean(((val_far[:, 0] @ heun.T - val_far[:, 1]) / tau) ** 2)
+    np.testing.assert_allclose(far["loss"], expected, rtol=1e-5)
+    assert far["loss"] > 10 * far["trivial"]
+    (w,) = trajectory_warnings([near, far])
+    assert w.startswith("it loses to dz/dt = 0 on validation trajectory 11 (") and "beats it on the other 1" in w
+    assert trajectory_warnings([near]) == [] and trajectory_warnings([far]) == []  # only a split verdict is named
+    with pytest.raises(ValueError, match="do not split into 3 equal trajectory blocks"):
+        by_trajectory(field, trivial, val, tau, window_loss, [1, 2, 3])
 
 
 def test_a_best_epoch_in_the_first_few_percent_warns():

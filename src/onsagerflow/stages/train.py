@@ -18,14 +18,14 @@ import pandas as pd
 from flax import nnx
 
 from ..config import ConfigError, pair_lag
-from ..data import open_store
+from ..data import open_store, split_mask
 from ..data.timegrid import TimeGridError
 from ..errors import TrainingFailed
 from ..models import build_model, param_count
 from ..models.normalizer import Normalizer
 from ..provenance import stamp
 from ..training import fit, load_checkpoint, make_windows, save_checkpoint
-from ..training.judge import judge, trivial_model, trivial_warnings
+from ..training.judge import by_trajectory, judge, trajectory_warnings, trivial_model, trivial_warnings
 from ..training.losses import em_nll, em_nll_sum, joint_loss, window_loss
 from ..training.restarts import screen_seeds
 from .common import observed, split_array, store_grid
@@ -157,6 +157,11 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
     tau = norm.time_to_model(pairs["tau"])
     result = fit(model, train, val, tau=tau, cfg=training, seed=seed, loss=loss, warm_start=warm)
     result.warnings = judge(result, training, warm_start=warm)
+    if not ae:  # plain runs: the val windows lie in per-trajectory blocks (a joint run's are shuffled)
+        rows = _val_by_trajectory(result.model, train, val, tau, loss, training, ds)
+        meta["val_by_trajectory"] = rows
+        if result.warnings:
+            result.warnings += trajectory_warnings(rows)
     frozen = ae["frozen_epochs"] if ae else 0
     if frozen:
         second = (em_nll_sum if ae["loss"] == "ncs24" else em_nll) if stochastic else None
@@ -180,6 +185,21 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
     )
     save_checkpoint(out, result.model, meta=meta, normalizer=norm, history=result.history)
     log.info("wrote checkpoint %s", out)
+
+
+def _val_by_trajectory(model, train, val, tau, loss, training, ds) -> list[dict]:
+    """Each validation trajectory's loss beside dz/dt = 0's (training.judge.by_trajectory), logged."""
+    if loss is None:
+        rollout_weight = float(training["rollout_weight"])
+
+        def loss(m, w, tau):
+            return window_loss(m, w, tau, rollout_weight)
+
+    ids = [int(t) for t in ds["trajectory"].values[np.flatnonzero(split_mask(ds, "val"))]]
+    rows = by_trajectory(model, trivial_model(model, train, tau), val, tau, loss, ids)
+    for r in rows:
+        log.info("val trajectory %d: loss %.4e, dz/dt = 0 gives %.4e", r["trajectory"], r["loss"], r["trivial"])
+    return rows
 
 
 def _sindy(spec, u_train, u_val, n, dt, cut, meta, out, steps=None):

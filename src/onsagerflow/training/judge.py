@@ -14,6 +14,13 @@
 A best epoch in the first ``training.early_best_fraction`` of the epochs is a warning too:
 the validation loss stopped falling almost at once, so early stopping kept a barely
 trained model.
+
+Both references pool every validation window, so one validation trajectory that goes where
+no training pair does (another attractor a few starts reach) can decide the verdict alone:
+the model extrapolates there, its loss on that trajectory grows as it fits the rest, and the
+pooled loss peaks early or stays above persistence's while the model beats persistence on
+every other trajectory. ``by_trajectory`` scores each validation trajectory apart, and
+``trajectory_warnings`` names the ones the model loses on, beside the warnings above.
 """
 
 from __future__ import annotations
@@ -99,6 +106,40 @@ def judge(result, cfg: Mapping[str, Any], *, warm_start: bool = False) -> list[s
         )
     warnings += trivial_warnings(best, trivial)
     return warnings
+
+
+def by_trajectory(model, trivial, val, tau, loss, trajectories) -> list[dict]:
+    """Per validation trajectory, the loss of ``model`` and of ``trivial`` (``trivial_model``)
+    on its own windows. ``val`` (N, K+1, n) holds the windows of ``trajectories`` (their ids,
+    in order) in equal consecutive blocks, as ``make_windows`` makes them; ``loss(model,
+    windows, tau)`` is the run's loss."""
+    ids = list(trajectories)
+    if not ids or len(val) % len(ids):
+        raise ValueError(f"{len(val)} validation windows do not split into {len(ids)} equal trajectory blocks")
+    blocks = np.asarray(val).reshape(len(ids), -1, *np.shape(val)[1:])
+    return [
+        {
+            "trajectory": t,
+            "loss": float(loss(model, jnp.asarray(b), tau)),
+            "trivial": float(loss(trivial, jnp.asarray(b), tau)),
+        }
+        for t, b in zip(ids, blocks)
+    ]
+
+
+def trajectory_warnings(rows: list[dict]) -> list[str]:
+    """The warning that names the validation trajectories (``by_trajectory`` rows) on which the
+    model does no better than dz/dt = 0 while it beats it on the others: there the pooled
+    verdict is that of a few trajectories, not of the model on the data it was fitted to."""
+    lost = [r for r in rows if not r["loss"] < r["trivial"]]
+    if not lost or len(lost) == len(rows):
+        return []
+    which = ", ".join(f"{r['trajectory']} ({r['loss']:.4g} against {r['trivial']:.4g})" for r in lost)
+    return [
+        f"it loses to dz/dt = 0 on validation trajectory {which} but beats it on the other "
+        f"{len(rows) - len(lost)}: those go where the training pairs may not (another attractor); "
+        f"more trajectories (simulation.n_trajectories) or a larger splits.val judge it on the data it learned"
+    ]
 
 
 def trivial_warnings(best: float, trivial: float) -> list[str]:
