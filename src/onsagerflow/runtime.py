@@ -6,7 +6,6 @@ import logging
 import os
 import sys
 
-
 # Programs that compile faster than this are not written to the persistent cache (reading
 # one back costs about a millisecond; most of an evaluation's dozens of programs take 0.2–7 s).
 MIN_CACHED_COMPILE_SECONDS = 0.2
