@@ -31,7 +31,7 @@ def test_threefry_known_answers_and_jax():
     np.testing.assert_array_equal(np.concatenate([x0, x1]), np.asarray(ref))
 
 
-@pytest.mark.parametrize("kind", ["gaussian", "uniform"])
+@pytest.mark.parametrize("kind", ["gaussian", "uniform", "rademacher"])
 @pytest.mark.parametrize("n_beads", [2, 7, 300])
 def test_fast_noise_is_unit_noise_of_the_folded_key(kind, n_beads):
     """draw + to_unit at any flat indices = unit_noise(kind, fold_in(key, n), (N, 3)), bit for bit."""
@@ -41,7 +41,7 @@ def test_fast_noise_is_unit_noise_of_the_folded_key(kind, n_beads):
         k0, k1 = N.step_keys(keys, steps)
         flat = np.random.default_rng(1).permutation(3 * n_beads)
         for i, n in enumerate(steps):
-            got = np.asarray(N.to_unit(kind, N.draw(kind, k0[i], k1[i], flat, 3 * n_beads)))
+            got = np.asarray(N.to_unit(kind, N.draw(kind, k0[i], k1[i], flat, 3 * n_beads), flat, 3 * n_beads))
             for b in range(len(keys)):
                 key = jax.random.fold_in(keys[b], n)
                 assert [int(k0[i, b]), int(k1[i, b])] == [int(v) for v in key]
@@ -50,7 +50,7 @@ def test_fast_noise_is_unit_noise_of_the_folded_key(kind, n_beads):
 
 
 @pytest.mark.parametrize("integrator", ["euler", "semi_implicit"])
-@pytest.mark.parametrize("kind", ["gaussian", "uniform"])
+@pytest.mark.parametrize("kind", ["gaussian", "uniform", "rademacher"])
 def test_step_n_of_a_chain_uses_the_noise_of_step_n(integrator, kind):
     """With (almost) no springs and no flow, r(t_3) = r(0) + √(2kT dt/ζ)(ξ_0 + ξ_1 + ξ_2),
     centre of mass removed, ξ_n = unit_noise(fold_in(key, n)): the kernel's noise is the
