@@ -11,7 +11,8 @@ The unit noise of chain k at step n is ``unit_noise(kind, fold_in(key_k, n), (N,
               two-point increments of the simplified weak Euler scheme (Kloeden & Platen,
               Numerical Solution of SDEs, §14.1). Mean 0, variance 1 and third moment 0 like
               a Gaussian, which is what weak order 1 asks of an increment; 32 numbers per
-              32-bit word, so one Threefry hash per 64 numbers instead of one per number.
+              32-bit word, so one Threefry hash per 32 numbers instead of one per number
+              (gaussian) or per two (uniform).
               Component c of bead j of an (N, 3) draw is bit j mod 32 of word c·W + j div 32
               (W = ⌈N/32⌉ words per component): the beads of one component run along the
               bits, so an integrator's (component, bead) blocks are strided slices of one
@@ -26,7 +27,9 @@ the same hash (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 
 against the Random123 known-answer vectors and against JAX) written out round by round, which
 XLA compiles into one vectorised loop; ``fold_in``, ``random_bits`` and the two transforms
 reproduce JAX's counter layout (``jax_threefry_partitionable``, JAX's default), so the fast
-path gives the very numbers ``unit_noise`` gives (tested), several times faster.
+path gives the very numbers ``unit_noise`` gives (tested), several times faster. With
+rademacher numbers the hashing is a few per cent of a FENE step at N = 300, so a cheaper
+generator than Threefry would gain little there.
 
 The integrators want the increments of one step in their own layout (component, then bead,
 even and odd beads apart for the semi-implicit scheme): ``draw`` computes any subset of the
