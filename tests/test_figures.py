@@ -93,3 +93,20 @@ def test_potential_3d_slices_pass_through_the_deepest_stable_fixed_point(tmp_pat
     assert deepest_stable_point(potential, points[2:]) is None
     assert ax.get_zlim()[1] >= b[2]
     assert_figure(save_figure(fig, tmp_path / "potential_3d", PROVENANCE)[0])
+
+
+def test_figure_and_table_stages_import_no_jax():
+    """The system figures, the accuracy bars and the tables read stored files only: their jobs
+    must not import JAX and Flax (about 2 CPU-s of every such job). Model-drawing figures load
+    JAX when they load a model."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "import onsagerflow.stages.figures, onsagerflow.stages.figures_fields, onsagerflow.stages.table\n"
+        "heavy = sorted(m for m in ('jax', 'flax', 'diffrax', 'optax') if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]

@@ -95,3 +95,11 @@ def test_batches_solve_each_trajectory_as_one_solve_of_all_does():
     whole = solve(spec, sample_initial_states(spec, spec["simulation"]["n_trajectories"], spec["seed"]), t)
     np.testing.assert_array_equal(ds["u"].values, whole)
     assert list(ds["trajectory"].values) == list(range(lorenz.BATCH + 7))
+
+
+def test_a_reference_solve_that_cannot_finish_names_its_start():
+    """Ten Dopri8 steps cannot carry a start to t = 5 at tolerance 1e-12: the error names the
+    row of the batch and its start instead of returning a truncated trajectory."""
+    u0 = np.array([[1.0, 1.0, 1.0], [-3.0, 2.0, 20.0]])
+    with pytest.raises(RuntimeError, match=r"failed from 2 of 2 starts \(rows \[0, 1\].*\[1\.0, 1\.0, 1\.0\]"):
+        lorenz.solve_batch(u0, np.linspace(0.0, 5.0, 11), (10.0, 28.0, 8.0 / 3.0), rtol=1e-12, atol=1e-12, max_steps=10)

@@ -31,7 +31,7 @@ def test_threefry_known_answers_and_jax():
     np.testing.assert_array_equal(np.concatenate([x0, x1]), np.asarray(ref))
 
 
-@pytest.mark.parametrize("kind", ["gaussian", "uniform"])
+@pytest.mark.parametrize("kind", ["gaussian", "uniform", "rademacher"])
 @pytest.mark.parametrize("n_beads", [2, 7, 300])
 def test_fast_noise_is_unit_noise_of_the_folded_key(kind, n_beads):
     """draw + to_unit at any flat indices = unit_noise(kind, fold_in(key, n), (N, 3)), bit for bit."""
@@ -39,18 +39,52 @@ def test_fast_noise_is_unit_noise_of_the_folded_key(kind, n_beads):
         keys = jax.random.split(jax.random.PRNGKey(5), 3)
         steps = np.array([0, 1, 12345, 2**32 - 1], np.uint32)
         k0, k1 = N.step_keys(keys, steps)
-        flat = np.random.default_rng(1).permutation(3 * n_beads)
+        chain = P.chain_of(n_beads=n_beads, spring="wlc")  # both schemes take WLC chains
+        flats = [np.random.default_rng(1).permutation(3 * n_beads)]  # any subset, in any order
+        flats += [idx for name in ("euler", "semi_implicit") for idx in P.make_scheme(chain, name).noise_index]
         for i, n in enumerate(steps):
-            got = np.asarray(N.to_unit(kind, N.draw(kind, k0[i], k1[i], flat, 3 * n_beads)))
+            want = []
             for b in range(len(keys)):
                 key = jax.random.fold_in(keys[b], n)
                 assert [int(k0[i, b]), int(k1[i, b])] == [int(v) for v in key]
-                want = np.asarray(N.unit_noise(kind, key, (n_beads, 3))).reshape(-1)[flat]
-                np.testing.assert_array_equal(got[b], want)
+                want.append(np.asarray(N.unit_noise(kind, key, (n_beads, 3))).reshape(-1))
+            for flat in flats:
+                raw = N.draw(kind, k0[i], k1[i], flat, 3 * n_beads)
+                got = np.moveaxis(np.asarray(N.to_unit(kind, raw, flat, 3 * n_beads)), -2, 0)  # chains first
+                for b in range(len(keys)):
+                    np.testing.assert_array_equal(got[b], want[b][flat])
+
+
+def test_rademacher_increments_are_independent_fair_signs():
+    """Each number is ±1 (so mean³ = mean, variance 1 exactly); over 2¹⁴ draws of (N, 3) = (300, 3)
+    the mean of every bit position, of every component and of every step, and the correlation
+    of neighbouring beads, of components of one bead, of the same bit of neighbouring words
+    and of consecutive steps are 0 within Z/√n (a Rademacher variable has variance 1, so every
+    such average has standard error 1/√n)."""
+    z, n_beads, n_keys = 4.0, 300, 1 << 13
+    keys = jax.random.split(jax.random.PRNGKey(9), n_keys)
+    draw = jax.vmap(lambda k, s: N.unit_noise("rademacher", jax.random.fold_in(k, s), (n_beads, 3)), (0, None))
+    xi = np.stack([np.asarray(draw(keys, s)) for s in (0, 1)])  # (step, key, bead, component)
+    assert set(np.unique(xi)) == {-1.0, 1.0}
+
+    def centred(values, what):
+        values = np.asarray(values, np.float64)
+        se = 1.0 / math.sqrt(values.size)
+        assert abs(values.mean()) < z * se, f"{what}: mean {values.mean():.2e}, SE {se:.1e}"
+
+    for j in range(32):  # bit j of every word
+        centred(xi[:, :, j::32], f"bit {j}")
+    for c in range(3):
+        centred(xi[..., c], f"component {c}")
+    centred(xi[:, :, 1:] * xi[:, :, :-1], "neighbouring beads")
+    centred(xi[..., 0] * xi[..., 1], "components x and y of a bead")
+    centred(xi[..., 1] * xi[..., 2], "components y and z of a bead")
+    centred(xi[:, :, 32:] * xi[:, :, :-32], "bit j of neighbouring words")
+    centred(xi[0] * xi[1], "consecutive steps")
 
 
 @pytest.mark.parametrize("integrator", ["euler", "semi_implicit"])
-@pytest.mark.parametrize("kind", ["gaussian", "uniform"])
+@pytest.mark.parametrize("kind", ["gaussian", "uniform", "rademacher"])
 def test_step_n_of_a_chain_uses_the_noise_of_step_n(integrator, kind):
     """With (almost) no springs and no flow, r(t_3) = r(0) + √(2kT dt/ζ)(ξ_0 + ξ_1 + ξ_2),
     centre of mass removed, ξ_n = unit_noise(fold_in(key, n)): the kernel's noise is the

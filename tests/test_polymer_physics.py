@@ -69,8 +69,10 @@ def qx2(r):
 
 
 @pytest.fixture(scope="module")
-def dumbbells():
-    """All four Weissenberg numbers in one batch: M dumbbells each, from equilibrium at rest."""
+def dumbbells(request):
+    """All four Weissenberg numbers in one batch: M dumbbells each, from equilibrium at rest;
+    Gaussian increments unless the test names other noise (indirect parametrisation)."""
+    noise = getattr(request, "param", "gaussian")
     wis = list(DUMBBELL_DT)
     wi = np.repeat(wis, DUMBBELL_M)
     dt = np.repeat([DUMBBELL_DT[w] for w in wis], DUMBBELL_M)
@@ -85,7 +87,7 @@ def dumbbells():
             n_saves=DUMBBELL_STEPS // DUMBBELL_EVERY,
             save_every=DUMBBELL_EVERY,
             strain_rate=wi / LAMBDA_H,
-            noise="gaussian",
+            noise=noise,
             observe=qx2,
         )
     )
@@ -93,6 +95,7 @@ def dumbbells():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("dumbbells", ["gaussian", "rademacher"], indirect=True)
 @pytest.mark.parametrize("wi", [0.1, 0.3, 0.45])
 def test_dumbbell_steady_extension(dumbbells, wi):
     """⟨Q_x²⟩ = (kT/H)/(1 − 2 Wi) with Wi = ε̇ λ_H, λ_H = ζ/(4H)."""
@@ -127,12 +130,72 @@ def test_dumbbell_grows_without_bound_past_coil_stretch(dumbbells):
     assert means[2] > 100.0 * means[0] and means[2] > 1000.0 / (1.0 - 2 * 0.45)
 
 
+# ----------------------------------------------------------------------------- the increments' law
+
+# Excess kurtosis E ξ⁴ − 3 of one unit increment: Gaussian 0, √3(2u − 1) 9/5 − 3, ±1 1 − 3.
+INCREMENT_KURTOSIS = {"gaussian": 0.0, "uniform": -1.2, "rademacher": -2.0}
+
+
+@pytest.mark.parametrize("noise", P.NOISES)
+@pytest.mark.parametrize("integrator", ["euler", "semi_implicit"])
+def test_stationary_law_of_a_linear_scheme_follows_its_increments(noise, integrator):
+    """A Hookean dumbbell at rest with a large step (H dt/ζ = 1/4) is the linear recursion
+    s' = M s + G ξ (M, G the scheme's exact Jacobians), so its stationary bond component
+    q = Σ_k w Mᵏ G ξ_k has cumulants κ₂ = Σ_k |c_k|² and κ₄ = κ₄(ξ) Σ_k Σ_i c_{k,i}⁴,
+    c_k = w Mᵏ G, whatever the law of ξ: with M = m scalar the excess kurtosis κ₄/κ₂² is
+    (κ₄(ξ)/2)(1 − m²)/(1 + m²), −0.60 (euler, m = 1/2) or −0.38 (semi_implicit, m = 2/3) for
+    ±1 increments, and it tells the three kinds of noise apart (0.15 or more from each other,
+    against a tolerance of Z SE ≤ 0.06). Measured on the last step of 2¹⁵ independent
+    dumbbells (x, y, z: 3 samples each), SE from 64 groups of dumbbells."""
+    dt, n_steps, m, groups = 0.25, 80, 1 << 15, 64
+    scheme = P.make_scheme(DUMBBELL, integrator)
+    s0 = scheme.natural_of(jnp.zeros((1, 2, 3)))[0]
+    M = np.asarray(jax.jacfwd(lambda s: scheme.chain_step(s, jnp.zeros((2, 3)), 0.0, dt))(s0)[:, 0, :, 0])
+    G = np.asarray(jax.jacfwd(lambda x: scheme.chain_step(s0, x, 0.0, dt))(jnp.zeros((2, 3)))[:, 0, :, 0])
+    w = np.array([-1.0, 1.0]) if integrator == "euler" else np.array([1.0])
+    wm, k2, k4 = w, 0.0, 0.0  # wm = w Mᵏ
+    for _ in range(n_steps):
+        c = wm @ G
+        k2, k4 = k2 + np.sum(c**2), k4 + np.sum(c**4)
+        wm = wm @ M
+    c = wm @ G
+    assert np.max(np.abs(c)) ** 2 < 1e-12 * k2  # n_steps forget the start
+    want_kurtosis = INCREMENT_KURTOSIS[noise] * k4 / k2**2
+
+    k = keys(2 * m, 11)
+    r = np.asarray(
+        P.run(
+            DUMBBELL,
+            P.random_walks(DUMBBELL, k[:m]),
+            k[m:],
+            dt=dt,
+            n_saves=1,
+            save_every=n_steps,
+            integrator=integrator,
+            noise=noise,
+        )
+    )[:, -1]
+    q = (r[:, 1] - r[:, 0]).reshape(groups, -1)  # (group, samples): exact mean 0
+    q2, q4 = (q**2).mean(axis=1), (q**4).mean(axis=1)
+    kurtosis = q4 / q2**2 - 3.0
+    assert_agrees(q2.mean(), q2.std(ddof=1) / math.sqrt(groups), k2, f"⟨q²⟩ ({integrator}, {noise})")
+    assert_agrees(
+        kurtosis.mean(),
+        kurtosis.std(ddof=1) / math.sqrt(groups),
+        want_kurtosis,
+        f"excess kurtosis ({integrator}, {noise})",
+    )
+
+
 # ----------------------------------------------------------------------------- Hookean chain at rest
 
 
 @pytest.mark.slow  # heavy: run with -m slow
-@pytest.mark.parametrize("integrator,dt", [("euler", 0.01), ("semi_implicit", 0.025)])
-def test_hookean_chain_end_to_end_at_rest(integrator, dt):
+@pytest.mark.parametrize(
+    "integrator,dt,noise",
+    [("euler", 0.01, "gaussian"), ("semi_implicit", 0.025, "gaussian"), ("semi_implicit", 0.025, "rademacher")],
+)
+def test_hookean_chain_end_to_end_at_rest(integrator, dt, noise):
     """⟨R_ee²⟩ = 3 (N − 1) kT/H, relaxed from a straight rod (far from equilibrium)."""
     n, m = 10, 128
     chain = P.chain_of(n_beads=n, spring="hookean", H=1.0, kT=1.0, zeta=1.0)
@@ -150,7 +213,7 @@ def test_hookean_chain_end_to_end_at_rest(integrator, dt):
             n_saves=n_saves,
             save_every=every,
             integrator=integrator,
-            noise="gaussian",
+            noise=noise,
             observe=lambda_r2,
         )
     )
@@ -160,7 +223,7 @@ def test_hookean_chain_end_to_end_at_rest(integrator, dt):
     w = ([-1.0] + [0.0] * (n - 2) + [1.0]) if integrator == "euler" else [1.0] * (n - 1)
     bias = 3.0 * discrete_second_moment(chain, integrator, 0.0, dt, w) - exact
     assert abs(bias) < se / 4, f"dt = {dt} biases ⟨R²⟩ by {bias:.2g} > SE/4 = {se / 4:.2g}"
-    assert_agrees(value, se, exact, f"⟨R_ee²⟩ ({integrator})")
+    assert_agrees(value, se, exact, f"⟨R_ee²⟩ ({integrator}, {noise} noise)")
 
 
 def lambda_r2(r):
@@ -183,8 +246,8 @@ def rouse_correlation(n, t):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("n,dt", [(2, 0.0025), (8, 0.01)])
-def test_measured_relaxation_time_is_rouse(n, dt):
+@pytest.mark.parametrize("n,dt,noise", [(2, 0.0025, "gaussian"), (8, 0.01, "gaussian"), (8, 0.01, "rademacher")])
+def test_measured_relaxation_time_is_rouse(n, dt, noise):
     """λ₁ = ζ/(8H sin²(π/2N)) (N = 2: λ_H = ζ/(4H)), measured from ⟨R(t)·R(0)⟩ at rest.
 
     The fit window's own systematic error is the fit of the exact Rouse correlation on the
@@ -199,12 +262,12 @@ def test_measured_relaxation_time_is_rouse(n, dt):
         window=(0.5, 0.15),
         dt=dt,
         integrator="euler",
-        noise="gaussian",
+        noise=noise,
     )
     rouse = P.rouse_relaxation_time(n, 1.0, 1.0)
     ideal = P.slope_lambda(fit.time, rouse_correlation(n, fit.time), fit.fit_slice)
     assert abs(ideal / rouse - 1.0) < 0.01, f"window bias {ideal / rouse - 1:.3%}"
-    assert_agrees(fit.value, fit.stderr, ideal, f"λ of the N = {n} Hookean chain")
+    assert_agrees(fit.value, fit.stderr, ideal, f"λ of the N = {n} Hookean chain ({noise} noise)")
     assert fit.stderr < 0.1 * rouse
 
 
@@ -227,11 +290,14 @@ def bond_q2(r):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("spring,noise", [("fene", "gaussian"), ("wlc", "gaussian"), ("fene", "uniform")])
+@pytest.mark.parametrize(
+    "spring,noise",
+    [("fene", "gaussian"), ("wlc", "gaussian"), ("fene", "uniform"), ("fene", "rademacher"), ("wlc", "rademacher")],
+)
 def test_nonlinear_dumbbell_at_rest_matches_boltzmann(spring, noise):
     """Semi-implicit FENE / Marko–Siggia dumbbells sample p(Q) ∝ exp(−U(Q)/kT):
     FENE ⟨Q²⟩ = 3 Q0²/(b + 5) = 3 (kT/H) b/(b + 5); WLC by quadrature. b = 10 is far from
-    Hookean (⟨Q²⟩ = 2 kT/H instead of 3). Uniform increments reach the same distribution."""
+    Hookean (⟨Q²⟩ = 2 kT/H instead of 3). Uniform and ±1 increments reach the same distribution."""
     b, m, dt = 10.0, 256, 0.0005
     chain = P.chain_of(n_beads=2, spring=spring, H=1.0, Q0=math.sqrt(b), kT=1.0, zeta=1.0)
     k = keys(2 * m, 4)
@@ -324,7 +390,8 @@ def test_explicit_wlc_that_overshoots_q0_is_poisoned_not_stored():
 
 
 @pytest.mark.slow  # heavy: run with -m slow
-def test_unfolding_statistics_unchanged_when_dt_is_halved():
+@pytest.mark.parametrize("noise", ["gaussian", "rademacher"])
+def test_unfolding_statistics_unchanged_when_dt_is_halved(noise):
     """The default FENE chain (N = 16, b = 50) at Wi = 2 from the same coils with the default
     dt = 5e-4 and with dt/2, independent noise: mean extension during unfolding and in the
     stretched state, and the mean squared bond length, agree within Z combined SE."""
@@ -350,7 +417,7 @@ def test_unfolding_statistics_unchanged_when_dt_is_halved():
                 n_saves=120,
                 save_every=every,
                 strain_rate=2.0 / lam,
-                noise="gaussian",
+                noise=noise,
                 observe=obs,
             )
         )
@@ -363,5 +430,5 @@ def test_unfolding_statistics_unchanged_when_dt_is_halved():
     ]:
         (a, sa), (b, sb) = mean_se(pick(frames[5e-4])), mean_se(pick(frames[2.5e-4]))
         se = math.hypot(sa, sb)
-        print(f"{label}: dt 5e-4 {a:.4g} ± {sa:.2g}, dt 2.5e-4 {b:.4g} ± {sb:.2g} (z = {(a - b) / se:+.2f})")
+        print(f"{label} ({noise}): dt 5e-4 {a:.4g} ± {sa:.2g}, dt 2.5e-4 {b:.4g} ± {sb:.2g} (z = {(a - b) / se:+.2f})")
         assert abs(a - b) < Z * se, f"{label}: dt 5e-4 gives {a:.4g}, dt 2.5e-4 gives {b:.4g} (SE {se:.2g})"

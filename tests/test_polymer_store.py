@@ -319,4 +319,5 @@ def test_the_schema_alone_holds_the_defaults():
         physics = {"noise", "window", "n_chains", "duration", "dt", "spring", "H", "Q0", "kT", "zeta"}
         assert not [p.name for p in params if p.name in physics and p.default is not inspect.Parameter.empty]
     spec = validated({"type": "polymer", "pairs": {"tau": 0.05}}, "polymer")  # pairs.tau: a multiple of dt_sample
-    assert P.Chain.from_spec(spec) == chain and spec["simulation"]["noise"] == "gaussian"
+    noise = schema["$defs"]["polymer"]["properties"]["simulation"]["properties"]["noise"]["default"]
+    assert P.Chain.from_spec(spec) == chain and spec["simulation"]["noise"] == noise

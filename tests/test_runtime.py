@@ -123,3 +123,38 @@ def test_every_jax_stage_gets_the_flags(tmp_path):
     for c in commands:
         if c.split()[1] not in ("table", "config", "accuracy"):  # no JAX in these (bar charts from metrics files)
             assert "--xla-preallocate false --xla-mem-fraction 0.25" in c, c
+
+
+# In a fresh interpreter with an empty cache folder: a learned-model rollout (traced save times,
+# error-controlled Tsit5 with an escape event), a reference Lorenz solve and a periodic-orbit
+# Newton flow are compiled; each must be written to the persistent cache, so later jobs with
+# the same shapes load them instead of compiling again. XLA writes no entry for a program
+# that holds a host callback, which equinox's run-time checks are.
+CACHE_PROBE = """
+import sys
+from onsagerflow import runtime
+runtime.configure(threads=1)
+import jax, jax.numpy as jnp, numpy as np
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+from onsagerflow.analysis.rollout import integrate
+from onsagerflow.analysis.periodic_orbits import _flow
+from onsagerflow.systems import lorenz
+
+def field(x, a):
+    return jnp.stack([a * (x[1] - x[0]), x[0] * (28.0 - x[2]) - x[1], x[0] * x[1] - 8.0 / 3.0 * x[2]])
+
+integrate(field, np.ones((2, 3)), np.linspace(0.0, 0.1, 5), args=10.0, bound=1e3)
+lorenz.solve_batch(np.ones((2, 3)), np.linspace(0.0, 0.1, 5), (10.0, 28.0, 8.0 / 3.0), rtol=1e-8, atol=1e-8)
+_flow(field, 1e-8, 1e-8, 1000)(jnp.ones(3), jnp.asarray(0.5), 10.0)
+"""
+
+
+@pytest.mark.slow
+def test_rollout_reference_and_orbit_programs_reach_the_persistent_cache(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "EQX_ON_ERROR"} | {"ONSAGERFLOW_JAX_CACHE": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", CACHE_PROBE], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    names = {p.name.split("-")[0] for p in tmp_path.iterdir()}
+    # jit_one: the batched rollout and the reference solve (both vmapped closures named one)
+    assert sum(p.name.startswith("jit_one-") for p in tmp_path.iterdir()) == 2, sorted(names)
+    assert "jit_solve" in names, sorted(names)  # the orbit flow with its variational equation

@@ -6,6 +6,10 @@ import logging
 import os
 import sys
 
+# Programs that compile faster than this are not written to the persistent cache (reading
+# one back costs about a millisecond; most of an evaluation's dozens of programs take 0.2–7 s).
+MIN_CACHED_COMPILE_SECONDS = 0.2
+
 
 def configure(threads: int | None = None, preallocate: bool | None = None, mem_fraction: float | None = None) -> None:
     """Enable float64 and keep a GPU shareable between concurrent jobs.
@@ -36,6 +40,13 @@ def configure(threads: int | None = None, preallocate: bool | None = None, mem_f
         flags = os.environ.get("XLA_FLAGS", "")
         if "xla_cpu_multi_thread_eigen" not in flags:
             os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false").strip()
+    # equinox's run-time checks (diffrax's and optimistix's error_if) are host callbacks, and
+    # XLA's persistent cache refuses programs that hold one, so every rollout and orbit solve
+    # would compile again in every job. Every solve here passes throw=False and checks its
+    # result on the host; under "nan" the checks that remain (argument sanity, e.g. save times
+    # increasing, which we guarantee) turn outputs into NaN instead, which the callers treat
+    # as a failed solve. A user's own EQX_ON_ERROR wins.
+    os.environ.setdefault("EQX_ON_ERROR", "nan")
     import jax
 
     jax.config.update("jax_enable_x64", True)
@@ -47,7 +58,7 @@ def configure(threads: int | None = None, preallocate: bool | None = None, mem_f
         # Compiled programs depend on shapes only, so jobs of sibling systems and re-runs
         # reuse them instead of compiling again.
         jax.config.update("jax_compilation_cache_dir", cache)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_CACHED_COMPILE_SECONDS)
 
 
 def setup_logging(level: int = logging.INFO) -> logging.Logger:

@@ -139,11 +139,13 @@ def _first_returns(xs, starts, k_min: int, k_max: int, tol):
 
 
 @functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=16)
 def _flow(field, rtol: float, atol: float, max_steps: int):
     """Jitted (x₀, T, args) → (φ_T(x₀), M, f(φ_T(x₀)), ok), M = ∂φ_T/∂x₀ the monodromy matrix:
     the flow and its variational equation dM/ds = T Df(x) M, M(0) = I, solved together
     (Tsit5 on s ∈ [0, 1], dx/ds = T f(x)). Newton's Jacobian then costs no differentiation
-    through the solver; ∂φ_T/∂T = f(φ_T(x₀))."""
+    through the solver; ∂φ_T/∂T = f(φ_T(x₀)). Cached per field: every Newton run of an
+    orbit search then shares one compiled program instead of tracing and compiling its own."""
 
     def rhs(s, y, a):
         args, T = a

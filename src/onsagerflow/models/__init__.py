@@ -61,6 +61,7 @@ def build_model(
             matrices=spec["matrices"],
             matrix_width=spec.get("matrix_width"),
             matrix_depth=spec.get("matrix_depth"),
+            conservative=spec["conservative"],
             rngs=rngs,
             param_dtype=dtype,
         )

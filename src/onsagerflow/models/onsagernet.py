@@ -7,6 +7,13 @@ full n × n matrices L and U, each squashed elementwise by tanh. V = ½ Σ φ_i(
 a residual MLP plus a linear term; f(z) = F z + f₀ (or none). Every method takes states of
 shape (..., n).
 
+``conservative``: "state" (the papers') makes W = W(z) as above; "constant" makes W one learned
+antisymmetric matrix, the same at every state (its strict upper triangle a parameter vector), and
+the network then gives L alone (n(n+1)/2 outputs with ``matrices="shared"``, no W network with
+``"separate"``). Where the true conservative part is constant (the canonical J of a damped
+Hamiltonian system, also after a per-component rescaling), a constant W removes the freedom
+V → g(V), M, W → M/g′, W/g′ that the dynamics leave a state-dependent W (docs/prf21_langevin.md).
+
 ``architecture``: "separate" gives φ and the (L, U) head networks of their own;
 "shared" is PRF21's code's: one residual MLP whose last hidden layer feeds both the
 φ head and the (L, U) head (PRF21's Lorenz net, one hidden layer of 20: 353 parameters,
@@ -28,6 +35,7 @@ from .layers import MLP
 ARCHITECTURES = ("separate", "shared")
 MATRICES = ("shared", "separate")
 INITS = ("default", "prf21")
+CONSERVATIVE = ("state", "constant")
 PRF21_BIAS_FRACTION = 0.5  # PRF21's code: hidden-layer biases uniform on [0, ½·gain)
 
 
@@ -49,6 +57,7 @@ class OnsagerNet(nnx.Module):
         matrix_depth: int | None = None,
         init: str = "default",
         init_gain: float = 0.1,
+        conservative: str = "state",
         rngs: nnx.Rngs,
         param_dtype=jnp.float32,
     ):
@@ -62,6 +71,8 @@ class OnsagerNet(nnx.Module):
             raise ValueError(f"matrices must be one of {MATRICES}, got '{matrices}'")
         if init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got '{init}'")
+        if conservative not in CONSERVATIVE:
+            raise ValueError(f"conservative must be one of {CONSERVATIVE}, got '{conservative}'")
         if init == "prf21" and architecture != "shared":
             raise ValueError(
                 "init 'prf21' is the initialisation of the authors' shared net: it needs architecture 'shared'"
@@ -73,16 +84,22 @@ class OnsagerNet(nnx.Module):
         self.n, self.alpha, self.beta, self.forcing_kind = n, float(alpha), float(beta), forcing
         self.shared = architecture == "shared"
         self.matrices_kind = matrices
+        self.constant_w = conservative == "constant"
+        # with a constant W the matrix network gives L alone: its lower triangle, row-major
+        head_size = n * (n + 1) // 2 if self.constant_w else n * n
         self.phi = MLP(n, m, width=width, depth=depth, act=activation, residual=True, **kw)
         self.phi_linear = nnx.Linear(n, m, use_bias=False, **kw)
         mkw = dict(width=matrix_width or width, depth=matrix_depth or depth, act=activation, **kw)
         if self.shared:  # the (L, U) head reads φ's last hidden layer
-            self.mw_head = nnx.Linear(width, n * n, **kw)
+            self.mw_head = nnx.Linear(width, head_size, **kw)
         elif matrices == "shared":
-            self.mw = MLP(n, n * n, **mkw)
+            self.mw = MLP(n, head_size, **mkw)
         else:
             self.m_net = MLP(n, n * n, **mkw)
-            self.w_net = MLP(n, n * n, **mkw)
+            if not self.constant_w:
+                self.w_net = MLP(n, n * n, **mkw)
+        if self.constant_w:  # W = U − Uᵀ, U's strict upper triangle (row-major) learned directly
+            self.w_upper = nnx.Param(jnp.zeros((n * (n - 1) // 2,), param_dtype))
         if forcing == "linear":
             self.F = nnx.Param(jnp.zeros((n, n), param_dtype))
             self.f0 = nnx.Param(jnp.zeros((n,), param_dtype))
@@ -94,7 +111,9 @@ class OnsagerNet(nnx.Module):
         ``gain``, biases uniform on [0, ½·gain); φ's head and linear term orthogonal at
         ``gain``, the head's bias uniform on [0, gain); the (L, U) head's kernel Glorot-uniform
         at ``gain`` and its bias a random orthogonal n × n matrix (row-major), so that
-        M = L Lᵀ and W = U − Uᵀ start non-degenerate where the default start has them near 0."""
+        M = L Lᵀ and W = U − Uᵀ start non-degenerate where the default start has them near 0.
+        With a constant W the orthogonal matrix is split: its lower triangle is the head's bias,
+        its strict upper triangle the constant U, so M and W start as in the state-dependent net."""
         n = self.n
         glorot = jax.nn.initializers.variance_scaling(gain**2, "fan_avg", "uniform")
 
@@ -115,7 +134,12 @@ class OnsagerNet(nnx.Module):
         fill(self.phi.out.bias, lambda s: uniform(s, gain))
         fill(self.phi_linear.kernel, lambda s: orthogonal(s, gain))
         fill(self.mw_head.kernel, lambda s: glorot(rngs.params(), s))
-        fill(self.mw_head.bias, lambda s: jax.nn.initializers.orthogonal(1.0)(rngs.params(), (n, n)).reshape(s))
+        start = jax.nn.initializers.orthogonal(1.0)(rngs.params(), (n, n))
+        if self.constant_w:
+            fill(self.mw_head.bias, lambda s: start[np.tril_indices(n)])
+            fill(self.w_upper, lambda s: start[np.triu_indices(n, k=1)])
+        else:
+            fill(self.mw_head.bias, lambda s: start.reshape(s))
 
     def potential(self, z):
         phi = self.phi(z) + self.phi_linear(z)
@@ -127,18 +151,32 @@ class OnsagerNet(nnx.Module):
 
     def matrices(self, z):
         """(M, W): dissipation (SPD) and conservative (antisymmetric) matrices at z."""
-        shape = (*z.shape[:-1], self.n, self.n)
+        n = self.n
+        shape = (*z.shape[:-1], n, n)
         if self.matrices_kind == "shared":
-            a = (self.mw_head(self.phi.features(z)) if self.shared else self.mw(z)).reshape(shape)
-            lower = jnp.tril(a)
-            upper = jnp.triu(a, k=1)
+            a = self.mw_head(self.phi.features(z)) if self.shared else self.mw(z)
+            if self.constant_w:
+                rows, cols = np.tril_indices(n)
+                lower = jnp.zeros(shape, a.dtype).at[..., rows, cols].set(a)
+            else:
+                a = a.reshape(shape)
+                lower, upper = jnp.tril(a), jnp.triu(a, k=1)
         else:
             lower = jnp.tanh(self.m_net(z).reshape(shape))
-            upper = jnp.tanh(self.w_net(z).reshape(shape))
-        eye = jnp.eye(self.n, dtype=lower.dtype)
+            if not self.constant_w:
+                upper = jnp.tanh(self.w_net(z).reshape(shape))
+        if self.constant_w:
+            upper = jnp.broadcast_to(self.constant_upper(), shape)
+        eye = jnp.eye(n, dtype=lower.dtype)
         M = lower @ jnp.swapaxes(lower, -1, -2) + self.alpha * eye
         W = upper - jnp.swapaxes(upper, -1, -2)
         return M, W
+
+    def constant_upper(self):
+        """U of the constant W = U − Uᵀ, shape (n, n), strictly upper triangular."""
+        u = self.w_upper[...]
+        rows, cols = np.triu_indices(self.n, k=1)
+        return jnp.zeros((self.n, self.n), u.dtype).at[rows, cols].set(u)
 
     def forcing(self, z):
         if self.forcing_kind == "none":
@@ -179,7 +217,8 @@ class SOnsagerNet(OnsagerNet):
     correction a state-dependent M would shift the stationary density away from
     exp(−V/ε). Caveat (our derivation): with a state-dependent W, exp(−V/ε) stays
     stationary only if the drift also gains ε∇·W; with the ε∇·M term alone it holds for
-    W = 0 or constant W (then J = −p W∇V is divergence free). f ≠ 0 breaks it in general.
+    W = 0 or constant W (then J = −p W∇V is divergence free; ``conservative="constant"``).
+    f ≠ 0 breaks it in general.
 
     ``drift``, ``sigma`` (..., n, n), ``diffusion_matrix`` = σσᵀ take states (..., n);
     ``__call__`` is the drift, so deterministic tools (fixed points, rollouts) see it.

@@ -22,13 +22,19 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dask.array as da
 import numpy as np
 import xarray as xr
 
 from ..data import read_zarr, split_mask
 from ..data.store import write_zarr
+from ..lazy_import import lazy
+
+if TYPE_CHECKING:
+    import dask.array as da
+else:  # loaded when a fit or a transform first needs it: evaluations and figures only load a PCA
+    da = lazy("dask.array")
 
 ROW_BLOCK_MB = 4
 COMPONENT = "component"  # a vector field's component axes are named component, component_2, ...

@@ -19,7 +19,7 @@ from ..figures.potential import plane_through, potential_figure
 from ..figures.training import training_figure
 from ..provenance import stamp
 from ..systems import get_system
-from ..training.checkpoint import HISTORY
+from ..training.files import HISTORY
 from .common import load_run, read_json
 
 log = logging.getLogger("onsagerflow.figures")

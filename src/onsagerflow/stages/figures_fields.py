@@ -13,7 +13,7 @@ import pandas as pd
 from ..data import read_zarr
 from ..figures.common import save_figure
 from ..provenance import stamp
-from ..training.checkpoint import HISTORY
+from ..training.files import HISTORY
 from .common import load_run, read_json
 
 log = logging.getLogger("onsagerflow.figures")

@@ -25,7 +25,10 @@ def solve_batch(vector_field, u0, t, params, *, rtol=1e-10, atol=1e-10, dt_step=
     """Trajectories (batch, time, n) of du/dt = vector_field(t, u, params) from starts ``u0``
     (batch, n), saved at times ``t``. ``dt_step`` switches from adaptive steps (PID control) to
     a constant step (to show the solver's order of convergence). ``vector_field`` must be
-    hashable and stable between calls (a module-level function) for the cache to work."""
+    hashable and stable between calls (a module-level function) for the cache to work.
+
+    A start the solver cannot carry to the last save time (step limit, non-finite state) is an
+    error that names it (its row in ``u0``)."""
     t = np.asarray(t, dtype=np.float64)
     params = tuple(float(a) for a in params)
     solver = _solver(
@@ -37,7 +40,15 @@ def solve_batch(vector_field, u0, t, params, *, rtol=1e-10, atol=1e-10, dt_step=
         t.tobytes(),
         params,
     )
-    return solver(jnp.asarray(u0, dtype=jnp.float64))
+    ys, ok = solver(jnp.asarray(u0, dtype=jnp.float64))
+    failed = np.flatnonzero(~np.asarray(ok))
+    if failed.size:
+        raise RuntimeError(
+            f"the reference ODE solve failed from {failed.size} of {len(ok)} starts "
+            f"(rows {failed[:10].tolist()} of the batch; first start {np.asarray(u0)[failed[0]].tolist()}): "
+            f"step limit {max_steps} reached or the state became non-finite before t = {t[-1]:g}"
+        )
+    return ys
 
 
 @functools.lru_cache(maxsize=32)
@@ -65,8 +76,9 @@ def _solver(vector_field, rtol, atol, dt_step, max_steps, t_bytes, params):
             saveat=diffrax.SaveAt(ts=t),
             stepsize_controller=controller,
             max_steps=max_steps,
+            throw=False,  # checked on the host (solve_batch): no callback, so the program can be cached
         )
-        return sol.ys
+        return sol.ys, sol.result == diffrax.RESULTS.successful
 
     return jax.jit(jax.vmap(one))
 

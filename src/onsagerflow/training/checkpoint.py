@@ -26,10 +26,8 @@ from ..errors import DamagedFileError, TrainingFailed
 from ..models import build_model
 from ..models.normalizer import Normalizer
 from ..provenance import package_versions
+from .files import HISTORY, META, PARAMS
 
-PARAMS = "params.npz"
-META = "model.json"
-HISTORY = "history.csv"
 META_KEYS = ("model_spec", "n", "seed", "normalizer")
 RETRAIN = "delete the folder and rerun the train rule"
 

@@ -256,7 +256,8 @@ def _run(r0, keys, strain_rate, dt, *, chain, integrator, noise, observe, n_save
 
     def inner(carry, key):
         state, raw = carry
-        state = scheme.step(state, tuple(to_unit(noise, r) for r in raw), eps, dt)
+        xi = tuple(to_unit(noise, r, idx, n_numbers) for r, idx in zip(raw, scheme.noise_index, strict=True))
+        state = scheme.step(state, xi, eps, dt)
         return (state, draw_step(*key)), None  # the next step's noise, drawn once
 
     def observed(state):
@@ -303,7 +304,7 @@ def run(
     per chain (the noise of chain k at step n is unit_noise(noise, fold_in(keys[k], n), (N, 3)),
     so a chain's path does not depend on the batch it runs in); strain_rate ε̇ and step dt:
     scalars or one per chain; n_saves frames are kept after the start, ``save_every`` steps
-    apart; noise: 'gaussian' or 'uniform' (``noise.unit_noise``). ``observe`` maps one chain's
+    apart; noise: 'gaussian', 'uniform' or 'rademacher' (``noise.unit_noise``). ``observe`` maps one chain's
     positions (N, 3) to what is kept (default: the positions; pass a module-level function —
     a new lambda each call compiles again). Returns observe(r) at the n_saves + 1 frames,
     float64, leading dims (B, n_saves + 1).
