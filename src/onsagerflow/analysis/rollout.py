@@ -11,7 +11,7 @@ import numpy as np
 
 # Tracing and compiling a batched solve costs 3-6 CPU-s, more than most evaluations'
 # integrations, and a program is compiled per shape. So an evaluation's batches are cut into
-# chunks whose row counts come from a short ladder (fewer than 16 rows padded to 16) and its
+# chunks whose row count comes from a short ladder (fewer than 16 rows padded to 16) and its
 # save times padded, by repeating the last one, to a power of two no shorter than MIN_SAVES: the test rollouts, long rollouts and horizon
 # rollouts of an evaluation then share two or three programs (a reduced RBC run compiled eight
 # before), and the persistent cache serves them to the next job of the same architecture.
@@ -63,15 +63,11 @@ def integrate(
 
 
 def _chunks(n: int) -> list[tuple[int, int]]:
-    """(first row, compiled row count) of each chunk of an n-row batch: the largest rung of
-    ROWS that the rows left fill, the last few padded to the smallest rung (100 rows: 64, 16,
-    16, 16 with 12 padded; 2,400: nine of 256, one of 64, two of 16)."""
-    out, lo = [], 0
-    while lo < n:
-        size = max([r for r in ROWS if r <= n - lo], default=ROWS[0])
-        out.append((lo, size))
-        lo += size
-    return out
+    """(first row, compiled row count) of each chunk of an n-row batch: all of one size, the
+    largest rung of ROWS that n reaches (16 under 16 rows), the last chunk padded, so a call
+    compiles one program and pads fewer rows than it has (100 rows: two chunks of 64)."""
+    size = max([r for r in ROWS if r <= n], default=ROWS[0])
+    return [(lo, size) for lo in range(0, n, size)]
 
 
 def _pow2(n: int) -> int:
