@@ -14,6 +14,13 @@ the network then gives L alone (n(n+1)/2 outputs with ``matrices="shared"``, no 
 Hamiltonian system, also after a per-component rescaling), a constant W removes the freedom
 V → g(V), M, W → M/g′, W/g′ that the dynamics leave a state-dependent W (docs/prf21_langevin.md).
 
+``dissipative``: None (the papers') lets M act on every state component; a sequence of indices
+restricts it to those components: the rows of L outside the set are zero, so M's rows and columns
+there are zero (and α is added on the set's diagonal only), M stays symmetric positive
+semi-definite. A mechanical system's friction acts on the momenta alone (M = diag(0, γ) for
+(x, v)); with that structure and a constant W the data admit V = H/w + const only
+(docs/prf21_langevin.md, "Dissipation on the velocity alone").
+
 ``architecture``: "separate" gives φ and the (L, U) head networks of their own;
 "shared" is PRF21's code's: one residual MLP whose last hidden layer feeds both the
 φ head and the (L, U) head (PRF21's Lorenz net, one hidden layer of 20: 353 parameters,
@@ -24,6 +31,7 @@ the authors count 356 with two redundant biases on φ; it needs ``matrices="shar
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -58,6 +66,7 @@ class OnsagerNet(nnx.Module):
         init: str = "default",
         init_gain: float = 0.1,
         conservative: str = "state",
+        dissipative: Sequence[int] | None = None,
         rngs: nnx.Rngs,
         param_dtype=jnp.float32,
     ):
@@ -79,12 +88,21 @@ class OnsagerNet(nnx.Module):
             )
         if architecture == "shared" and matrices != "shared":
             raise ValueError("architecture 'shared' reads one (L, U) head off φ's features: it needs matrices 'shared'")
+        if dissipative is not None:
+            outside = [i for i in dissipative if not 0 <= i < n]
+            if outside or not dissipative or len(set(dissipative)) != len(dissipative):
+                raise ValueError(
+                    f"dissipative: indices must be distinct state components in [0, {n}) (state dimension {n}), "
+                    f"got {list(dissipative)}"
+                )
         m = potential_dim or n
         kw = dict(rngs=rngs, param_dtype=param_dtype)
         self.n, self.alpha, self.beta, self.forcing_kind = n, float(alpha), float(beta), forcing
         self.shared = architecture == "shared"
         self.matrices_kind = matrices
         self.constant_w = conservative == "constant"
+        # the components M acts on (None: all); a tuple, static under jit
+        self.dissipative = None if dissipative is None else tuple(sorted(int(i) for i in dissipative))
         # with a constant W the matrix network gives L alone: its lower triangle, row-major
         head_size = n * (n + 1) // 2 if self.constant_w else n * n
         self.phi = MLP(n, m, width=width, depth=depth, act=activation, residual=True, **kw)
@@ -167,10 +185,18 @@ class OnsagerNet(nnx.Module):
                 upper = jnp.tanh(self.w_net(z).reshape(shape))
         if self.constant_w:
             upper = jnp.broadcast_to(self.constant_upper(), shape)
-        eye = jnp.eye(n, dtype=lower.dtype)
-        M = lower @ jnp.swapaxes(lower, -1, -2) + self.alpha * eye
+        mask = self.dissipative_mask().astype(lower.dtype)
+        lower = lower * mask[:, None]  # L's rows outside the dissipative set vanish: so do M's rows and columns
+        M = lower @ jnp.swapaxes(lower, -1, -2) + self.alpha * jnp.diag(mask)
         W = upper - jnp.swapaxes(upper, -1, -2)
         return M, W
+
+    def dissipative_mask(self) -> np.ndarray:
+        """1.0 on the state components M acts on, 0.0 elsewhere, shape (n,)."""
+        mask = np.ones(self.n) if self.dissipative is None else np.zeros(self.n)
+        if self.dissipative is not None:
+            mask[list(self.dissipative)] = 1.0
+        return mask
 
     def constant_upper(self):
         """U of the constant W = U − Uᵀ, shape (n, n), strictly upper triangular."""
@@ -303,7 +329,13 @@ class SOnsagerNet(OnsagerNet):
             return jnp.broadcast_to(jnp.diag(jnp.exp(self.log_sigma[...])), (*z.shape[:-1], n, n))
         if kind == "fluctuation_dissipation":
             M, _ = self.matrices(z)
-            return jnp.sqrt(2.0 * self.eps) * jnp.linalg.cholesky(M)
+            if self.dissipative is None:
+                return jnp.sqrt(2.0 * self.eps) * jnp.linalg.cholesky(M)
+            # M is zero outside the dissipative set: the Cholesky factor of M + (identity there)
+            # has the same block pattern, and with those rows zeroed σσᵀ = 2εM exactly
+            off = jnp.asarray(1.0 - self.dissipative_mask(), M.dtype)
+            chol = jnp.linalg.cholesky(M + jnp.diag(off))
+            return jnp.sqrt(2.0 * self.eps) * chol * (1.0 - off)[:, None]
         out = self.noise(z)
         if kind == "diagonal":
             d = jax.nn.softplus(out) + self.sigma_floor
