@@ -38,13 +38,13 @@ def perturbed(net, seed, scale=0.5):
     return nnx.merge(graphdef, state)
 
 
-@pytest.mark.parametrize("conservative", ["state", "constant"])
+@pytest.mark.parametrize("conservative", ["state", "constant", "canonical"])
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_masked_m_is_zero_outside_the_set_and_symmetric_psd(variant, conservative):
-    """n = 3, dissipative [0, 2]: M_1j = M_j1 = 0 exactly at every state, M = Mᵀ, eigenvalues ≥ 0,
-    the [0, 2] block state-dependent and non-degenerate; W is untouched (still non-zero off the
-    set) and the field is −(M + W)∇V + f."""
-    n, keep, out = 3, [0, 2], 1
+    """n = 4, dissipative [0, 2, 3]: M_1j = M_j1 = 0 exactly at every state, M = Mᵀ, eigenvalues
+    ≥ 0, the [0, 2, 3] block state-dependent and non-degenerate; W is untouched (still non-zero
+    off the set) and the field is −(M + W)∇V + f."""
+    n, keep, out = 4, [0, 2, 3], 1
     net = perturbed(build_model(spec(conservative=conservative, dissipative=keep, **VARIANTS[variant]), n, seed=0), 1)
     z = jax.random.normal(jax.random.key(2), (50, n)) * 2.0
     M, W = (np.asarray(a) for a in net.matrices(z))
@@ -198,3 +198,37 @@ def test_the_unrestricted_model_accepts_the_tilted_potential():
     assert np.linalg.eigvalsh(M).min() >= -1e-12
     np.testing.assert_allclose(-np.einsum("kij,kj->ki", M + J, dV), F, rtol=1e-10, atol=1e-12)
     assert np.abs(M[:, 0, :]).max() > 1e-2  # it needs dissipation on x, which the mask forbids
+
+
+def test_canonical_w_is_the_symplectic_matrix_and_learns_nothing():
+    """conservative canonical: W = ((0, −I), (I, 0)) at every state (n = 4: W_02 = W_13 = −1), no
+    parameter for it (the constant net's 106 less its one W entry: 105), odd n refused."""
+    net = perturbed(build_model(spec(conservative="canonical", dissipative=[2, 3], width=8, depth=1), 4, seed=0), 1)
+    W = np.asarray(net.matrices(jax.random.normal(jax.random.key(0), (6, 4)))[1])
+    expected = np.block([[np.zeros((2, 2)), -np.eye(2)], [np.eye(2), np.zeros((2, 2))]])
+    np.testing.assert_array_equal(W, np.broadcast_to(expected, W.shape))
+    assert param_count(build_model(spec(conservative="canonical", **PRF21), 2, seed=0)) == 105
+    with pytest.raises(ValueError, match="^conservative: canonical .* even state dimension, got 3"):
+        OnsagerNet(3, conservative="canonical", rngs=nnx.Rngs(0))
+
+
+def canonical_residual(F, dV):
+    """As restricted_residual with w fixed to 1 (W = J): F_x = ∂_v V, F_v = −∂_x V − m_k ∂_v V."""
+    N = len(F)
+    A = np.zeros((N, N))
+    A[np.arange(N), np.arange(N)] = -dV[:, 1]
+    b = F[:, 1] + dV[:, 0]
+    m, *_ = np.linalg.lstsq(A, b, rcond=None)
+    r = np.concatenate([F[:, 0] - dV[:, 1], A @ m - b])
+    return np.linalg.norm(r) / np.linalg.norm(F)
+
+
+def test_canonical_w_with_velocity_only_dissipation_fixes_the_scale_too():
+    """With W = J fixed the pendulum's exact field admits V = H + 3 (zero residual) but no longer
+    V = 2H (the scale a learned w absorbs): F_x = v while ∂_v(2H) = 2v."""
+    sys = _system("pendulum", "quadratic")
+    H, F_exact = lv.energy(sys), lv.field(sys)
+    u = _states(2)
+    F = np.asarray(F_exact(jnp.asarray(u)))
+    assert canonical_residual(F, _grad(lambda y: H(y) + 3.0, u)) < 1e-12
+    assert canonical_residual(F, _grad(lambda y: 2.0 * H(y), u)) > 0.1

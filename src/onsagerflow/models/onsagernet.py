@@ -13,6 +13,9 @@ the network then gives L alone (n(n+1)/2 outputs with ``matrices="shared"``, no 
 ``"separate"``). Where the true conservative part is constant (the canonical J of a damped
 Hamiltonian system, also after a per-component rescaling), a constant W removes the freedom
 V → g(V), M, W → M/g′, W/g′ that the dynamics leave a state-dependent W (docs/prf21_langevin.md).
+"canonical" fixes W to the canonical symplectic matrix ((0, −I), (I, 0)) of z = (q, p) (n even),
+nothing learned: with it V is the Hamiltonian in the units of the data, not only up to the scale
+a learned constant W leaves (with ``dissipative`` on the momenta, V = H + const).
 
 ``dissipative``: None (the papers') lets M act on every state component; a sequence of indices
 restricts it to those components: the rows of L outside the set are zero, so M's rows and columns
@@ -43,7 +46,7 @@ from .layers import MLP
 ARCHITECTURES = ("separate", "shared")
 MATRICES = ("shared", "separate")
 INITS = ("default", "prf21")
-CONSERVATIVE = ("state", "constant")
+CONSERVATIVE = ("state", "constant", "canonical")
 PRF21_BIAS_FRACTION = 0.5  # PRF21's code: hidden-layer biases uniform on [0, ½·gain)
 
 
@@ -100,7 +103,12 @@ class OnsagerNet(nnx.Module):
         self.n, self.alpha, self.beta, self.forcing_kind = n, float(alpha), float(beta), forcing
         self.shared = architecture == "shared"
         self.matrices_kind = matrices
-        self.constant_w = conservative == "constant"
+        if conservative == "canonical" and n % 2:
+            raise ValueError(
+                f"conservative: canonical pairs positions with momenta: it needs an even state dimension, got {n}"
+            )
+        self.constant_w = conservative in ("constant", "canonical")
+        self.canonical_w = conservative == "canonical"
         # the components M acts on (None: all); a tuple, static under jit
         self.dissipative = None if dissipative is None else tuple(sorted(int(i) for i in dissipative))
         # with a constant W the matrix network gives L alone: its lower triangle, row-major
@@ -116,7 +124,7 @@ class OnsagerNet(nnx.Module):
             self.m_net = MLP(n, n * n, **mkw)
             if not self.constant_w:
                 self.w_net = MLP(n, n * n, **mkw)
-        if self.constant_w:  # W = U − Uᵀ, U's strict upper triangle (row-major) learned directly
+        if self.constant_w and not self.canonical_w:  # W = U − Uᵀ, U's strict upper triangle (row-major) learned
             self.w_upper = nnx.Param(jnp.zeros((n * (n - 1) // 2,), param_dtype))
         if forcing == "linear":
             self.F = nnx.Param(jnp.zeros((n, n), param_dtype))
@@ -155,7 +163,8 @@ class OnsagerNet(nnx.Module):
         start = jax.nn.initializers.orthogonal(1.0)(rngs.params(), (n, n))
         if self.constant_w:
             fill(self.mw_head.bias, lambda s: start[np.tril_indices(n)])
-            fill(self.w_upper, lambda s: start[np.triu_indices(n, k=1)])
+            if not self.canonical_w:
+                fill(self.w_upper, lambda s: start[np.triu_indices(n, k=1)])
         else:
             fill(self.mw_head.bias, lambda s: start.reshape(s))
 
@@ -199,7 +208,11 @@ class OnsagerNet(nnx.Module):
         return mask
 
     def constant_upper(self):
-        """U of the constant W = U − Uᵀ, shape (n, n), strictly upper triangular."""
+        """U of the constant W = U − Uᵀ, shape (n, n), strictly upper triangular. Canonical:
+        U_{i, i+n/2} = −1, so W = ((0, −I), (I, 0)) and −W∇V = (∂V/∂p, −∂V/∂q) for z = (q, p)."""
+        if self.canonical_w:
+            h = self.n // 2
+            return jnp.asarray(-np.eye(self.n, k=h), self.phi_linear.kernel.dtype)
         u = self.w_upper[...]
         rows, cols = np.triu_indices(self.n, k=1)
         return jnp.zeros((self.n, self.n), u.dtype).at[rows, cols].set(u)
