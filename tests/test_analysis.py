@@ -6,7 +6,7 @@ from conftest import lorenz_spec
 
 from onsagerflow.analysis.fixed_points import classify, find_fixed_points, match_exact
 from onsagerflow.analysis.metrics import error_at, relative_error, time_to_threshold
-from onsagerflow.analysis.rollout import integrate
+from onsagerflow.analysis.rollout import ROWS, _solver, integrate
 from onsagerflow.systems.lorenz import exact_fixed_points, field
 
 
@@ -48,6 +48,24 @@ def test_rollout_matches_exact_solution_and_flags_blow_up():
     assert ok.tolist() == [False, True]
     assert np.isnan(xs[0, -1, 0]) and np.isfinite(xs[0, 5, 0])  # stopped after t ≈ 0.99
     np.testing.assert_allclose(xs[1, :, 0], 0.1 / (1 - 0.1 * t), rtol=1e-5)
+
+
+def test_batches_of_any_size_share_a_few_programs_and_rows_stay_independent():
+    """Batches of 1 to 300 rollouts of dx/dt = −a x run on at most len(ROWS) compiled programs
+    for one time grid (padding rows and save times instead of a program per shape), and each
+    row is its own exact solution x₀ e^(−a t), whatever batch it was padded into."""
+    import jax.numpy as jnp
+
+    def decay(x, a):
+        return -a * x
+
+    t = np.linspace(0.0, 1.0, 11)
+    for n in (1, 5, 17, 64, 100, 300):
+        x0 = np.linspace(-1.0, 1.0, 2 * n).reshape(n, 2)
+        xs, ok = integrate(decay, x0, t, args=jnp.asarray(0.7), rtol=1e-10, atol=1e-12)
+        assert ok.all() and xs.shape == (n, len(t), 2)
+        np.testing.assert_allclose(xs, x0[:, None, :] * np.exp(-0.7 * t)[None, :, None], atol=1e-9)
+    assert _solver(decay, 200_000)._cache_size() <= len(ROWS)
 
 
 def test_relative_error_statistics():

@@ -10,6 +10,7 @@ from onsagerflow.analysis.periodic_orbits import (
     match_orbits,
     near_returns,
     refine,
+    shoot,
 )
 from onsagerflow.analysis.rollout import integrate
 
@@ -73,6 +74,24 @@ def test_a_candidate_two_turns_long_is_reported_at_the_prime_period():
     mu = np.array(o["multipliers_real"]) + 1j * np.array(o["multipliers_imag"])
     expected = sorted([1.0, np.exp(-2 * MU * PERIOD), np.exp(lam * PERIOD)], key=lambda m: -abs(m))
     np.testing.assert_allclose(mu, expected, atol=1e-6)
+
+
+def test_the_coarse_newton_stage_ends_where_tight_solves_alone_end():
+    """Newton first converges with loose solves (COARSE_RTOL), then polishes with tight ones:
+    the orbit, its period and its monodromy matrix must be those of tight solves throughout,
+    to within the tight tolerance (a coarse stage that stopped early, or multipliers taken
+    from a loose solve, would be off by about 1e-6). Stuart–Landau with λ = 0.3: an unstable
+    cycle, whose errors Newton amplifies."""
+    lam = 0.3
+    start = np.array([0.55, 0.1, 0.01])  # off the cycle (radius √μ = 0.5) and off w = 0
+    two = shoot(stuart_landau, start, 0.9 * PERIOD, args=lam, rtol=1e-11)
+    one = shoot(stuart_landau, start, 0.9 * PERIOD, args=lam, rtol=1e-11, coarse_rtol=None)
+    assert two[3] and one[3]
+    assert abs(two[1] - PERIOD) < 1e-9 and abs(one[1] - PERIOD) < 1e-9
+    np.testing.assert_allclose(two[0], one[0], atol=1e-9)
+    np.testing.assert_allclose(two[2], one[2], atol=1e-8)
+    mu = np.sort(np.abs(np.linalg.eigvals(two[2])))
+    np.testing.assert_allclose(mu, np.sort([1.0, np.exp(-2 * MU * PERIOD), np.exp(lam * PERIOD)]), atol=1e-8)
 
 
 @pytest.mark.slow

@@ -145,7 +145,7 @@ def field(x, a):
 
 integrate(field, np.ones((2, 3)), np.linspace(0.0, 0.1, 5), args=10.0, bound=1e3)
 lorenz.solve_batch(np.ones((2, 3)), np.linspace(0.0, 0.1, 5), (10.0, 28.0, 8.0 / 3.0), rtol=1e-8, atol=1e-8)
-_flow(field, 1e-8, 1e-8, 1000)(jnp.ones(3), jnp.asarray(0.5), 10.0)
+_flow(field, 1000)(jnp.ones(3), jnp.asarray(0.5), 10.0, jnp.asarray([1e-8, 1e-8]))
 """
 
 

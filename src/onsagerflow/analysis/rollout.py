@@ -9,12 +9,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# Rollouts per compiled call. Tracing and compiling a solve costs seconds of CPU, far more than
-# most evaluations' integrations, and a program is compiled per shape: a batch is cut into
-# chunks of CHUNK rows, the last padded (a batch under CHUNK rows to the next power of two),
-# and the save times padded to a power-of-two length by repeating the last one, so the few
-# batch sizes and time grids of an evaluation share a handful of programs.
-CHUNK = 1024
+# Tracing and compiling a batched solve costs 3-6 CPU-s, more than most evaluations'
+# integrations, and a program is compiled per shape. So an evaluation's batches are cut into
+# chunks whose row count comes from a short ladder (fewer than 16 rows padded to 16) and its
+# save times padded, by repeating the last one, to a power of two no shorter than MIN_SAVES: the test rollouts, long rollouts and horizon
+# rollouts of an evaluation then share two or three programs (a reduced RBC run compiled eight
+# before), and the persistent cache serves them to the next job of the same architecture.
+ROWS = (16, 64, 256)
+MIN_SAVES = 256
 
 
 def integrate(
@@ -38,7 +40,7 @@ def integrate(
     t = np.asarray(t, dtype=np.float64)
     x0 = np.asarray(x0, dtype=np.float64)
     n_batch, n_t = x0.shape[0], t.size
-    t_pad = np.concatenate([t, np.full(_pow2(n_t) - n_t, t[-1])])
+    t_pad = np.concatenate([t, np.full(max(MIN_SAVES, _pow2(n_t)) - n_t, t[-1])])
     c = np.zeros(x0.shape[-1]) if center is None else np.asarray(center, dtype=np.float64)
     a = (
         args,
@@ -46,9 +48,8 @@ def integrate(
         *(jnp.asarray(v, dtype=jnp.float64) for v in (np.inf if bound is None else bound, rtol, atol)),
     )
     solve = _solver(field, int(max_steps))
-    size = min(CHUNK, _pow2(n_batch))
     xs, ok = [], []
-    for lo in range(0, n_batch, size):
+    for lo, size in _chunks(n_batch):
         rows = x0[lo : lo + size]
         fill = size - len(rows)
         xs_k, ok_k = solve(
@@ -59,6 +60,14 @@ def integrate(
     out = np.concatenate(xs) if xs else np.empty((0, n_t, x0.shape[-1]))
     good = np.concatenate(ok) if ok else np.empty(0, bool)
     return out, good & np.isfinite(out).all(axis=(1, 2))
+
+
+def _chunks(n: int) -> list[tuple[int, int]]:
+    """(first row, compiled row count) of each chunk of an n-row batch: all of one size, the
+    largest rung of ROWS that n reaches (16 under 16 rows), the last chunk padded, so a call
+    compiles one program and pads fewer rows than it has (100 rows: two chunks of 64)."""
+    size = max([r for r in ROWS if r <= n], default=ROWS[0])
+    return [(lo, size) for lo in range(0, n, size)]
 
 
 def _pow2(n: int) -> int:

@@ -114,11 +114,9 @@ def build_model(
     if peer:
         if not all_specs or peer not in all_specs:
             raise ValueError(f"model spec: match_params_of '{peer}' names no model in 'models'")
-        target = param_count(
-            build_model(
-                {k: v for k, v in all_specs[peer].items() if k != "autoencoder"}, n, seed=seed, all_specs=all_specs
-            )
-        )
+        peer_spec = {k: v for k, v in all_specs[peer].items() if k != "autoencoder"}
+        # shapes only: the peer's parameters are never drawn
+        target = param_count(nnx.eval_shape(lambda: build_model(peer_spec, n, seed=seed, all_specs=all_specs)))
         width = matched_width(n, spec["depth"], target)
     if not width:
         raise ValueError("model spec: mlp_ode needs 'width' or 'match_params_of'")
