@@ -74,7 +74,7 @@ def test_prf21_init_splits_its_orthogonal_start_between_l_and_w():
 
 def test_bad_conservative_value_is_named():
     with pytest.raises(ValueError, match="conservative must be one of"):
-        OnsagerNet(2, conservative="canonical", rngs=nnx.Rngs(0))
+        OnsagerNet(2, conservative="symplectic", rngs=nnx.Rngs(0))
 
 
 def test_checkpoints_round_trip_and_old_ones_load_as_state(tmp_path):

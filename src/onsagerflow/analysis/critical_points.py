@@ -127,6 +127,7 @@ def descend(potential, starts: np.ndarray, *, args=None, rtol: float = 1e-8, max
             args=args,
             stepsize_controller=diffrax.PIDController(rtol=rtol, atol=rtol * (1.0 + jnp.max(jnp.abs(x0)))),
             event=diffrax.Event(diffrax.steady_state_event(rtol=rtol, atol=rtol)),
+            adjoint=diffrax.ForwardMode(),  # not differentiated: compiles faster (analysis/rollout.py)
             max_steps=max_steps,
             throw=False,
         )

@@ -169,6 +169,7 @@ def _flow(field, max_steps: int):
             stepsize_controller=diffrax.PIDController(rtol=tol[0], atol=tol[1]),
             max_steps=max_steps,
             throw=False,
+            adjoint=diffrax.ForwardMode(),  # not differentiated: compiles faster (analysis/rollout.py)
         )
         xT, M = sol.ys[0][-1], sol.ys[1][-1]
         return xT, M, field(xT, args), sol.result == diffrax.RESULTS.successful
@@ -274,6 +275,7 @@ def _sampler(field, rtol: float, atol: float, samples: int):
             stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
             max_steps=100_000,
             throw=False,
+            adjoint=diffrax.ForwardMode(),  # not differentiated: compiles faster (analysis/rollout.py)
         )
         return sol.ys
 

@@ -99,6 +99,9 @@ def _solver(field, max_steps):
             max_steps=max_steps,
             throw=False,
             event=diffrax.Event(escaped),
+            # never differentiated in reverse: a plain while loop instead of the default adjoint's
+            # checkpointed one compiles in 3.1 CPU-s against 4.5 (16 rows, 256 saves), same results
+            adjoint=diffrax.ForwardMode(),
         )
         ok = sol.result == diffrax.RESULTS.successful
         return jnp.where(jnp.isfinite(sol.ys), sol.ys, jnp.nan), ok

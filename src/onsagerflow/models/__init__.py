@@ -62,6 +62,7 @@ def build_model(
             matrix_width=spec.get("matrix_width"),
             matrix_depth=spec.get("matrix_depth"),
             conservative=spec["conservative"],
+            dissipative=spec["dissipative"],
             rngs=rngs,
             param_dtype=dtype,
         )

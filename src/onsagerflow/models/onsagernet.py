@@ -13,6 +13,16 @@ the network then gives L alone (n(n+1)/2 outputs with ``matrices="shared"``, no 
 ``"separate"``). Where the true conservative part is constant (the canonical J of a damped
 Hamiltonian system, also after a per-component rescaling), a constant W removes the freedom
 V → g(V), M, W → M/g′, W/g′ that the dynamics leave a state-dependent W (docs/prf21_langevin.md).
+"canonical" fixes W to the canonical symplectic matrix ((0, −I), (I, 0)) of z = (q, p) (n even),
+nothing learned: with it V is the Hamiltonian in the units of the data, not only up to the scale
+a learned constant W leaves (with ``dissipative`` on the momenta, V = H + const).
+
+``dissipative``: None (the papers') lets M act on every state component; a sequence of indices
+restricts it to those components: the rows of L outside the set are zero, so M's rows and columns
+there are zero (and α is added on the set's diagonal only), M stays symmetric positive
+semi-definite. A mechanical system's friction acts on the momenta alone (M = diag(0, γ) for
+(x, v)); with that structure and a constant W the data admit V = H/w + const only
+(docs/prf21_langevin.md, "Dissipation on the velocity alone").
 
 ``architecture``: "separate" gives φ and the (L, U) head networks of their own;
 "shared" is PRF21's code's: one residual MLP whose last hidden layer feeds both the
@@ -24,6 +34,7 @@ the authors count 356 with two redundant biases on φ; it needs ``matrices="shar
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -35,7 +46,7 @@ from .layers import MLP
 ARCHITECTURES = ("separate", "shared")
 MATRICES = ("shared", "separate")
 INITS = ("default", "prf21")
-CONSERVATIVE = ("state", "constant")
+CONSERVATIVE = ("state", "constant", "canonical")
 PRF21_BIAS_FRACTION = 0.5  # PRF21's code: hidden-layer biases uniform on [0, ½·gain)
 
 
@@ -58,6 +69,7 @@ class OnsagerNet(nnx.Module):
         init: str = "default",
         init_gain: float = 0.1,
         conservative: str = "state",
+        dissipative: Sequence[int] | None = None,
         rngs: nnx.Rngs,
         param_dtype=jnp.float32,
     ):
@@ -79,12 +91,26 @@ class OnsagerNet(nnx.Module):
             )
         if architecture == "shared" and matrices != "shared":
             raise ValueError("architecture 'shared' reads one (L, U) head off φ's features: it needs matrices 'shared'")
+        if dissipative is not None:
+            outside = [i for i in dissipative if not 0 <= i < n]
+            if outside or not dissipative or len(set(dissipative)) != len(dissipative):
+                raise ValueError(
+                    f"dissipative: indices must be distinct state components in [0, {n}) (state dimension {n}), "
+                    f"got {list(dissipative)}"
+                )
         m = potential_dim or n
         kw = dict(rngs=rngs, param_dtype=param_dtype)
         self.n, self.alpha, self.beta, self.forcing_kind = n, float(alpha), float(beta), forcing
         self.shared = architecture == "shared"
         self.matrices_kind = matrices
-        self.constant_w = conservative == "constant"
+        if conservative == "canonical" and n % 2:
+            raise ValueError(
+                f"conservative: canonical pairs positions with momenta: it needs an even state dimension, got {n}"
+            )
+        self.constant_w = conservative in ("constant", "canonical")
+        self.canonical_w = conservative == "canonical"
+        # the components M acts on (None: all); a tuple, static under jit
+        self.dissipative = None if dissipative is None else tuple(sorted(int(i) for i in dissipative))
         # with a constant W the matrix network gives L alone: its lower triangle, row-major
         head_size = n * (n + 1) // 2 if self.constant_w else n * n
         self.phi = MLP(n, m, width=width, depth=depth, act=activation, residual=True, **kw)
@@ -98,7 +124,7 @@ class OnsagerNet(nnx.Module):
             self.m_net = MLP(n, n * n, **mkw)
             if not self.constant_w:
                 self.w_net = MLP(n, n * n, **mkw)
-        if self.constant_w:  # W = U − Uᵀ, U's strict upper triangle (row-major) learned directly
+        if self.constant_w and not self.canonical_w:  # W = U − Uᵀ, U's strict upper triangle (row-major) learned
             self.w_upper = nnx.Param(jnp.zeros((n * (n - 1) // 2,), param_dtype))
         if forcing == "linear":
             self.F = nnx.Param(jnp.zeros((n, n), param_dtype))
@@ -137,7 +163,8 @@ class OnsagerNet(nnx.Module):
         start = jax.nn.initializers.orthogonal(1.0)(rngs.params(), (n, n))
         if self.constant_w:
             fill(self.mw_head.bias, lambda s: start[np.tril_indices(n)])
-            fill(self.w_upper, lambda s: start[np.triu_indices(n, k=1)])
+            if not self.canonical_w:
+                fill(self.w_upper, lambda s: start[np.triu_indices(n, k=1)])
         else:
             fill(self.mw_head.bias, lambda s: start.reshape(s))
 
@@ -167,13 +194,25 @@ class OnsagerNet(nnx.Module):
                 upper = jnp.tanh(self.w_net(z).reshape(shape))
         if self.constant_w:
             upper = jnp.broadcast_to(self.constant_upper(), shape)
-        eye = jnp.eye(n, dtype=lower.dtype)
-        M = lower @ jnp.swapaxes(lower, -1, -2) + self.alpha * eye
+        mask = self.dissipative_mask().astype(lower.dtype)
+        lower = lower * mask[:, None]  # L's rows outside the dissipative set vanish: so do M's rows and columns
+        M = lower @ jnp.swapaxes(lower, -1, -2) + self.alpha * jnp.diag(mask)
         W = upper - jnp.swapaxes(upper, -1, -2)
         return M, W
 
+    def dissipative_mask(self) -> np.ndarray:
+        """1.0 on the state components M acts on, 0.0 elsewhere, shape (n,)."""
+        mask = np.ones(self.n) if self.dissipative is None else np.zeros(self.n)
+        if self.dissipative is not None:
+            mask[list(self.dissipative)] = 1.0
+        return mask
+
     def constant_upper(self):
-        """U of the constant W = U − Uᵀ, shape (n, n), strictly upper triangular."""
+        """U of the constant W = U − Uᵀ, shape (n, n), strictly upper triangular. Canonical:
+        U_{i, i+n/2} = −1, so W = ((0, −I), (I, 0)) and −W∇V = (∂V/∂p, −∂V/∂q) for z = (q, p)."""
+        if self.canonical_w:
+            h = self.n // 2
+            return jnp.asarray(-np.eye(self.n, k=h), self.phi_linear.kernel.dtype)
         u = self.w_upper[...]
         rows, cols = np.triu_indices(self.n, k=1)
         return jnp.zeros((self.n, self.n), u.dtype).at[rows, cols].set(u)
@@ -303,7 +342,13 @@ class SOnsagerNet(OnsagerNet):
             return jnp.broadcast_to(jnp.diag(jnp.exp(self.log_sigma[...])), (*z.shape[:-1], n, n))
         if kind == "fluctuation_dissipation":
             M, _ = self.matrices(z)
-            return jnp.sqrt(2.0 * self.eps) * jnp.linalg.cholesky(M)
+            if self.dissipative is None:
+                return jnp.sqrt(2.0 * self.eps) * jnp.linalg.cholesky(M)
+            # M is zero outside the dissipative set: the Cholesky factor of M + (identity there)
+            # has the same block pattern, and with those rows zeroed σσᵀ = 2εM exactly
+            off = jnp.asarray(1.0 - self.dissipative_mask(), M.dtype)
+            chol = jnp.linalg.cholesky(M + jnp.diag(off))
+            return jnp.sqrt(2.0 * self.eps) * chol * (1.0 - off)[:, None]
         out = self.noise(z)
         if kind == "diagonal":
             d = jax.nn.softplus(out) + self.sigma_floor

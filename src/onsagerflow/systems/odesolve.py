@@ -77,6 +77,7 @@ def _solver(vector_field, rtol, atol, dt_step, max_steps, t_bytes, params):
             stepsize_controller=controller,
             max_steps=max_steps,
             throw=False,  # checked on the host (solve_batch): no callback, so the program can be cached
+            adjoint=diffrax.ForwardMode(),  # not differentiated: compiles faster (analysis/rollout.py)
         )
         return sol.ys, sol.result == diffrax.RESULTS.successful
 
