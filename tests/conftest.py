@@ -12,6 +12,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 
+# PRF21's Langevin OnsagerNet (one shared hidden layer of 12, no α, β or forcing) and the
+# OnsagerNet layouts a model option must work with (tests of conservative and dissipative)
+PRF21_NET = {"architecture": "shared", "width": 12, "depth": 1, "alpha": 0.0, "beta": 0.0, "forcing": "none"}
+ONSAGERNET_VARIANTS = {
+    "shared_prf21": {**PRF21_NET, "init": "prf21"},
+    "shared_trunk": {**PRF21_NET},
+    "matrices_shared": {"matrices": "shared", "width": 8, "depth": 2},
+    "matrices_separate": {"matrices": "separate", "width": 8, "depth": 2},
+}
+
+
 @pytest.fixture(scope="session")
 def repo_root():
     return ROOT

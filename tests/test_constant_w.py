@@ -6,6 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import ONSAGERNET_VARIANTS as VARIANTS
+from conftest import PRF21_NET as PRF21
 from flax import nnx
 
 from onsagerflow.config import validated_block
@@ -13,14 +15,6 @@ from onsagerflow.models import build_model, param_count
 from onsagerflow.models.normalizer import Normalizer
 from onsagerflow.models.onsagernet import OnsagerNet
 from onsagerflow.training import load_checkpoint, save_checkpoint
-
-PRF21 = {"architecture": "shared", "width": 12, "depth": 1, "alpha": 0.0, "beta": 0.0, "forcing": "none"}
-VARIANTS = {
-    "shared_prf21": {**PRF21, "init": "prf21"},
-    "shared_trunk": {**PRF21},
-    "matrices_shared": {"matrices": "shared", "width": 8, "depth": 2},
-    "matrices_separate": {"matrices": "separate", "width": 8, "depth": 2},
-}
 
 
 def spec(conservative, kind="onsagernet", **kw):
