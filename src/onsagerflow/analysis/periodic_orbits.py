@@ -209,7 +209,6 @@ def shoot(
     stages = [(rtol, atol)]
     if coarse_rtol is not None and coarse_rtol > rtol:
         stages.insert(0, (coarse_rtol, atol * coarse_rtol / rtol))
-    M = None
     for tol in stages:
         x0, T, M, ok = _newton(solve, args, x0, T, x_hat, normal, tol, length_scale, newton_steps)
         if not ok:

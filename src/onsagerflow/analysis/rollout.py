@@ -11,10 +11,11 @@ import numpy as np
 
 # Tracing and compiling a batched solve costs 3-6 CPU-s, more than most evaluations'
 # integrations, and a program is compiled per shape. So an evaluation's batches are cut into
-# chunks whose row count comes from a short ladder (fewer than 16 rows padded to 16) and its
-# save times padded, by repeating the last one, to a power of two no shorter than MIN_SAVES: the test rollouts, long rollouts and horizon
-# rollouts of an evaluation then share two or three programs (a reduced RBC run compiled eight
-# before), and the persistent cache serves them to the next job of the same architecture.
+# chunks whose row count comes from a short ladder (ROWS) and its save times are padded, by
+# repeating the last one, to a power of two no shorter than MIN_SAVES: the test, long and
+# horizon rollouts of an evaluation then share two or three programs (a reduced RBC run
+# compiled eight before), and the persistent cache serves them to the next job of the same
+# architecture.
 ROWS = (16, 64, 256)
 MIN_SAVES = 256
 
@@ -64,8 +65,8 @@ def integrate(
 
 def _chunks(n: int) -> list[tuple[int, int]]:
     """(first row, compiled row count) of each chunk of an n-row batch: all of one size, the
-    largest rung of ROWS that n reaches (16 under 16 rows), the last chunk padded, so a call
-    compiles one program and pads fewer rows than it has (100 rows: two chunks of 64)."""
+    largest rung of ROWS that n reaches (16 under 16 rows), the last chunk padded: a call
+    compiles one program, and from 16 rows on pads fewer rows than it has (100: two of 64)."""
     size = max([r for r in ROWS if r <= n], default=ROWS[0])
     return [(lo, size) for lo in range(0, n, size)]
 
