@@ -18,8 +18,10 @@ from onsagerflow.systems.rbc import (
     lorenz_mode_states,
     lorenz_time_factor,
     make_solver,
+    random_perturbations,
     simulate,
 )
+from onsagerflow.systems.rbc.symmetry import mirror_fields
 
 K_C = np.pi / np.sqrt(2)
 
@@ -253,3 +255,30 @@ def test_bursts_store_pairs_on_the_coarse_grid_of_the_uniform_run():
     assert 0 < step_fine < 0.3 * step_coarse
     with pytest.raises(ValueError, match="burst_step"):
         list(simulate(rbc_spec(**base, burst_size=3, burst_step=0.006)))
+
+
+@pytest.mark.parametrize("reflection", [False, True])
+def test_the_mirror_maps_solutions_to_solutions(reflection):
+    """If (u, w, θ)(x, z, t) solves the Boussinesq equations between free-slip walls, so does
+    its mirror image (−u, w, θ)(L/2 − x, z, t): mirroring a start and then simulating gives the
+    simulation of the start, mirrored (to round-off: the map permutes grid points). The start
+    is far from either image: the Lorenz roll C+ with Y ≠ 0 plus a random θ, which outside the
+    reflection-symmetric subspace has no symmetry at all. Mirroring without turning u round
+    is no symmetry: from the same start it gives another flow."""
+    solver = Solver(Grid(nx=32, nz=16), 28 * RA_C, 10.0, dt=2e-4, reflection=reflection)
+    keys = jax.random.split(jax.random.key(3), 1)
+    s0 = lorenz_mode_states(solver, [[8.0, 5.0, 20.0]]) + random_perturbations(solver, keys, 0.5)
+    f0 = np.asarray(solver.fields(s0[0]))
+    m0 = mirror_fields(f0)
+    assert np.linalg.norm(m0 - f0) > 0.5 * np.linalg.norm(f0)  # the image is another state
+    wrong = m0 * np.array([-1.0, 1.0, 1.0])[:, None, None]  # u not turned round
+
+    def fields_at_end(f):
+        states = run_to(solver, solver.state_from_fields(jnp.asarray(f)), 0.05, 0.05)
+        return np.asarray(solver.fields(states[-1]))
+
+    f1 = fields_at_end(f0)
+    assert np.linalg.norm(f1 - f0) > 0.1 * np.linalg.norm(f0)  # the flow has moved on
+    scale = np.linalg.norm(f1)
+    assert np.linalg.norm(fields_at_end(m0) - mirror_fields(f1)) < 1e-10 * scale
+    assert np.linalg.norm(fields_at_end(wrong) - mirror_fields(f1)) > 1e-2 * scale

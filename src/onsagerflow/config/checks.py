@@ -132,6 +132,8 @@ def check_system(system: Mapping[str, Any], name: str) -> None:
             f"{where}.reduction.latent_dims: {red['latent_dims']} asks for more than the "
             f"{red['components']} components kept (plus any observables)"
         )
+    if red is not None and red.get("symmetry", "none") == "mirror":
+        _check_mirror(system, red, where)
     fractions = system.get("splits")  # a polymer system counts its splits in `simulation`
     if fractions is not None and not math.isclose(sum(fractions.values()), 1.0, abs_tol=1e-6):
         raise ConfigError(f"{where}.splits: fractions must sum to 1, got {fractions}")
@@ -141,6 +143,20 @@ def check_system(system: Mapping[str, Any], name: str) -> None:
         _check_source(system, where)
     else:
         _check_simulation(system, where)
+
+
+def _check_mirror(system: Mapping[str, Any], red: Mapping[str, Any], where: str) -> None:
+    """The mirror x → L/2 − x is the RBC simulator's (systems.rbc.symmetry): its grid, its fields."""
+    key = f"{where}.reduction.symmetry"
+    if system["type"] != "rbc":
+        raise ConfigError(
+            f"{key}: 'mirror' is defined for systems of type rbc (the simulator's fields), not {system['type']}"
+        )
+    if system["simulation"]["nx"] % 2:
+        raise ConfigError(f"{key}: the mirror x → L/2 − x maps the grid onto itself only for an even simulation.nx")
+    unknown = [f for f in red["fields"] if f not in ("u", "w", "theta")]
+    if unknown:
+        raise ConfigError(f"{key}: the mirror knows the fields u, w, theta; reduction.fields has {unknown}")
 
 
 def _check_simulation(system: Mapping[str, Any], where: str) -> None:

@@ -14,10 +14,16 @@ mean 1 over the grid), so that sums over columns are the L² inner product
 ⟨f, g⟩ = Σ w f g ≈ (N/|Ω|) ∫ f g dΩ and the PCA and its reconstruction errors measure
 fields as functions, not as lists of grid values; the RMS that scales each field is the
 weighted one. On a uniform grid (or a store without weights) w = 1 and nothing changes.
+
+With a mirror (a symmetry of the data that permutes grid points and flips the sign of some
+fields: ``grid_mirror``), the PCA is that of the train rows and their mirror images. Its
+covariance then commutes with the mirror, and every component is even or odd under it
+(``PCA.parity``): the coordinates of a mirrored field are P h, P = diag(parity).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,6 +59,7 @@ class PCA:
     select: dict | None = None  # indices kept along named dims, e.g. {"xyz": [0]}
     channels: tuple[int, ...] | None = None  # columns blocks per field (a vector's components); None: 1 each
     weights: np.ndarray | None = None  # (grid size,) quadrature weights, mean 1; None: uniform
+    parity: np.ndarray | None = None  # (k,) ±1 under the mirror the fit used; None: no mirror
 
     @property
     def explained_variance_ratio(self) -> np.ndarray:
@@ -130,6 +137,12 @@ class PCA:
                 {"long_name": "fraction of the train variance per component"},
             ),
         }
+        if self.parity is not None:
+            data["parity"] = (
+                "component",
+                self.parity,
+                {"long_name": "+1: the component is even under the mirror, -1: odd (reduction.symmetry)"},
+            )
         if self.weights is not None:
             data["grid_weight"] = (
                 "grid_point",
@@ -145,6 +158,7 @@ class PCA:
                 "channels": list(self.field_channels),
                 "total_variance": self.total_variance,
                 "select": json.dumps(self.select or {}),
+                "symmetry": "mirror" if self.parity is not None else "none",
                 **attrs,
             },
         )
@@ -166,7 +180,38 @@ class PCA:
             select=json.loads(ds.attrs.get("select", "{}")) or None,
             channels=tuple(ds.attrs["channels"]) if "channels" in ds.attrs else None,
             weights=ds["grid_weight"].values if "grid_weight" in ds else None,
+            parity=ds["parity"].values if "parity" in ds else None,
         )
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """A symmetry of the rows as a signed permutation of columns, an involution:
+    the image of a row x is sign · x[perm]."""
+
+    perm: np.ndarray  # (D,)
+    sign: np.ndarray  # (D,) ±1
+
+    def __call__(self, X):
+        return X[..., self.perm] * self.sign
+
+
+def grid_mirror(ds: xr.Dataset, fields: Sequence[str], axis: str, index: np.ndarray, signs: dict[str, float]) -> Mirror:
+    """The Mirror of ``rows(ds, fields)``'s columns that takes grid index i along ``axis`` to
+    index[i] and multiplies field f by signs[f] (scalar fields only)."""
+    grid, channels = field_layout(ds, fields)
+    if any(c != 1 for c in channels) or axis not in grid:
+        raise ValueError(f"a mirror along '{axis}' needs scalar fields on a grid with that axis; got {grid}")
+    shape = [ds.sizes[d] for d in grid]
+    size = int(np.prod(shape))
+    moved = np.take(np.arange(size).reshape(shape), index, axis=grid.index(axis)).ravel()
+    mirror = Mirror(
+        perm=np.concatenate([k * size + moved for k in range(len(fields))]),
+        sign=np.repeat([float(signs[f]) for f in fields], size),
+    )
+    if not (np.array_equal(mirror.perm[mirror.perm], np.arange(mirror.perm.size)) and np.all(np.abs(mirror.sign) == 1)):
+        raise ValueError(f"the map along '{axis}' is not a signed involution of the grid")
+    return mirror
 
 
 def _components(dims) -> list[str]:
@@ -237,9 +282,11 @@ def fit_pca(
     seed: int = 0,
     power_iterations: int = 4,
     select: dict | None = None,
+    mirror: Mirror | None = None,
 ) -> PCA:
     """PCA of the train split's snapshots (randomized SVD, out of core); ``select`` keeps
-    some indices of named dimensions (a polymer's x-coordinates: {"xyz": [0]})."""
+    some indices of named dimensions (a polymer's x-coordinates: {"xyz": [0]}); ``mirror``:
+    of the train snapshots and their mirror images, each component even or odd."""
     train = ds.isel(trajectory=np.flatnonzero(split_mask(ds, "train")))
     X = rows(train, fields, select)
     sel = ds.isel({d: list(v) for d, v in (select or {}).items()})
@@ -248,11 +295,17 @@ def fit_pca(
     weights = grid_weights(sel, grid)
     w = np.ones(size) if weights is None else weights
     width = np.asarray(channels) * size  # columns per field
+    col_w = np.tile(w, sum(channels))
     # Each pass streams the store chunk by chunk and keeps only per-column results, so
     # memory holds a few chunks, never the train matrix.
     mean = X.mean(axis=0).compute()
+    if mirror is not None:  # the mean over the rows and their images: an even field
+        mean = 0.5 * (mean + mirror(mean))
     var = np.asarray(((X - mean) ** 2).mean(axis=0).compute())
-    col_w = np.tile(w, sum(channels))
+    if mirror is not None:  # an image's column j is ±(its row's column perm[j]) about an even mean
+        var = 0.5 * (var + var[mirror.perm])
+        if weights is not None and not np.allclose(col_w, col_w[mirror.perm]):
+            raise ValueError("the grid's quadrature weights are not symmetric under the mirror")
     wvar = var if weights is None else var * col_w
     field_ms = np.array([b.mean() for b in np.split(wvar, np.cumsum(width)[:-1])])  # weighted, mean w = 1
     scale = np.sqrt(np.where(field_ms > 0, field_ms, 1.0))
@@ -260,16 +313,17 @@ def fit_pca(
     if weights is not None:
         Xs = Xs * np.sqrt(col_w)
     k = min(n_components, *X.shape)
-    # compute=True: every power iteration re-reads the chunks instead of keeping them.
-    # iterator="QR" re-orthonormalises between power iterations: plain power iterations raise
-    # the spectrum to the (2q+1)-th power, and with the spread of field PCA spectra (10³ and
-    # more) that buries every component past the first few in round-off (RBC: PCs 9–16 came
-    # out up to 10× too small; polymer: PCs 4–8 20× too small).
-    u, s, v = da.linalg.svd_compressed(Xs, k=k, iterator="QR", n_power_iter=power_iterations, seed=seed, compute=True)
-    s, v = da.compute(s, v)
+    svd = functools.partial(_leading_svd, k=k, power_iterations=power_iterations, seed=seed)
+    parity = None
+    if mirror is None:
+        s, v = svd(Xs)
+        rows_fitted = X.shape[0]
+    else:
+        s, v, parity = _mirror_svd(Xs, mirror, svd, k)
+        rows_fitted = 2 * X.shape[0]
     # the scaled (and weighted) train rows have unit weighted mean square in every field
     # that varies at all
-    total = X.shape[0] * float(np.sum(width * (field_ms > 0)))
+    total = rows_fitted * float(np.sum(width * (field_ms > 0)))
     return PCA(
         fields=tuple(fields),
         shape=tuple(sel.sizes[d] for d in grid),
@@ -281,4 +335,42 @@ def fit_pca(
         select=select or None,
         channels=channels if any(c != 1 for c in channels) else None,
         weights=weights,
+        parity=parity,
     )
+
+
+def _leading_svd(Xs, *, k: int, power_iterations: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k leading singular values and right singular vectors of Xs."""
+    # compute=True: every power iteration re-reads the chunks instead of keeping them.
+    # iterator="QR" re-orthonormalises between power iterations: plain power iterations raise
+    # the spectrum to the (2q+1)-th power, and with the spread of field PCA spectra (10³ and
+    # more) that buries every component past the first few in round-off (RBC: PCs 9–16 came
+    # out up to 10× too small; polymer: PCs 4–8 20× too small).
+    _, s, v = da.linalg.svd_compressed(Xs, k=k, iterator="QR", n_power_iter=power_iterations, seed=seed, compute=True)
+    s, v = da.compute(s, v)
+    return np.asarray(s), np.asarray(v)
+
+
+def _mirror_svd(Xs, mirror: Mirror, svd, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The k leading singular values and right vectors of [Xs; M(Xs)], and each vector's parity.
+
+    With E = (Xs + M Xs)/2 and O = (Xs − M Xs)/2, [Xs; M Xs]ᵀ[Xs; M Xs] = 2(EᵀE + OᵀO) and the
+    rows of E (O) lie in the even (odd) subspace: the spectrum is that of E and of O together,
+    singular values times √2. Fitting the two apart makes each vector's parity exact, where a
+    randomized SVD of the stacked rows could mix an even and an odd vector of nearly equal
+    singular values."""
+    parts = []
+    for p in (1.0, -1.0):  # whole rows per block (``rows``), so the mirror maps within a block
+        part = da.map_blocks(lambda b, p=p: 0.5 * (b + p * mirror(b)), Xs, dtype=Xs.dtype)
+        s, v = svd(part)
+        parts.append((np.sqrt(2.0) * s, v, np.full(s.size, p)))
+    s = np.concatenate([q[0] for q in parts])
+    v = np.concatenate([q[1] for q in parts])
+    parity = np.concatenate([q[2] for q in parts])
+    order = np.argsort(-s, kind="stable")[:k]
+    s, v, parity = s[order], v[order], parity[order]
+    measured = np.einsum("kd,kd->k", v, mirror(v))  # v·Mv: +1 even, −1 odd
+    if not np.allclose(measured, parity, rtol=0, atol=1e-8):
+        worst = int(np.argmax(np.abs(measured - parity)))
+        raise RuntimeError(f"PC {worst + 1}: v·Mv = {measured[worst]:.3g}, not its parity {parity[worst]:+.0f}")
+    return s, v, parity.astype(np.int8)

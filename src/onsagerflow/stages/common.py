@@ -41,6 +41,19 @@ def split_array(ds: xr.Dataset, variable: str, split: Split | str) -> np.ndarray
     return np.asarray(ds[variable].isel(trajectory=np.flatnonzero(split_mask(ds, split))).values)
 
 
+def with_mirror_images(ds: xr.Dataset, u: np.ndarray, where: str = "store") -> np.ndarray:
+    """Trajectories u (traj, time, k) of a latent store, followed by their mirror images
+    z → P z, P = diag(parity) of the store's PCs (reduction.symmetry: mirror) — the images
+    are trajectories too, the PCA and the dynamics being symmetric; u itself where the store
+    has no symmetry. For training pairs only: validation and evaluation see the data alone."""
+    if ds.attrs.get("symmetry", "none") != "mirror":
+        return u
+    parity = np.asarray(ds.attrs["parity"], dtype=u.dtype)
+    if parity.shape != u.shape[-1:]:
+        raise SchemaError(f"{where}: 'parity' has {parity.size} entries for {u.shape[-1]} coordinates")
+    return np.concatenate([u, u * parity], axis=0)
+
+
 def store_grid(ds: xr.Dataset, where: str = "store") -> TimeGrid:
     """The store's time grid: uniform, or bursts of a fine step (data.timegrid)."""
     return time_grid(ds["time"].values, where)

@@ -1,5 +1,6 @@
-"""``onsagerflow reduce``: PCA of a field store (train split only) and the latent store
-of every trajectory's projections."""
+"""``onsagerflow reduce``: PCA of a field store (train split only; with ``symmetry: mirror``,
+of the train snapshots and their mirror images) and the latent store of every trajectory's
+projections (the stored trajectories only: training adds the images, stages.common)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from pathlib import Path
 import dask.array as da
 import numpy as np
 
+from ..config import ConfigError
 from ..config.paths import LATENT_STORE, PCA_STORE
 from ..data import Split, build_dataset, open_store, split_mask, write_store
 from ..data.cf import latent_labels
-from ..models.reducers import fit_pca
+from ..models.reducers import Mirror, fit_pca, grid_mirror
 from ..provenance import stamp
 
 log = logging.getLogger("onsagerflow.reduce")
@@ -38,6 +40,7 @@ def run(spec: dict, data: str, out_dir: str) -> None:
     t0 = time.perf_counter()
     red = spec["reduction"]
     ds = open_store(data)
+    mirror = _mirror(spec, ds, data)
     pca = fit_pca(
         ds,
         red["fields"],
@@ -45,6 +48,7 @@ def run(spec: dict, data: str, out_dir: str) -> None:
         seed=red["seed"],
         power_iterations=red["power_iterations"],
         select=red.get("select"),
+        mirror=mirror,
     )
     kept = pca.components.shape[0]
     if kept < red["components"]:  # never lowered without a word (the config check catches what it can)
@@ -64,6 +68,8 @@ def run(spec: dict, data: str, out_dir: str) -> None:
         int(split_mask(ds, Split.TRAIN).sum()),
         ", ".join(f"{k} PCs {cum[k - 1]:.2%}" for k in (1, 3, 5, 7) if k <= len(cum)),
     )
+    if pca.parity is not None:
+        log.info("the PCs' parity under the mirror: %s", " ".join(f"{p:+d}" for p in pca.parity))
     if pca.weights is not None:
         log.info(
             "columns weighted by the grid's quadrature weights (the L2 inner product): %.3g to %.3g, mean 1",
@@ -108,6 +114,7 @@ def run(spec: dict, data: str, out_dir: str) -> None:
             "n_observables": len(observables),
             "source_store": str(data),
             **{key: ds.attrs[key] for key in ds.attrs if key in carried},
+            **({"symmetry": "mirror", "parity": [int(p) for p in pca.parity]} if pca.parity is not None else {}),
             **(
                 {"quadrature": "latent coordinates of the L2 inner product (grid quadrature weights)"}
                 if pca.weights is not None
@@ -119,3 +126,19 @@ def run(spec: dict, data: str, out_dir: str) -> None:
     latent["time"].attrs.update(ds["time"].attrs)  # the source's time units stay
     write_store(latent, out / LATENT_STORE, dims=("state",))
     log.info("wrote %s in %.1f s", out, time.perf_counter() - t0)
+
+
+def _mirror(spec: dict, ds, data: str) -> Mirror | None:
+    """The mirror of ``reduction.symmetry`` on the store's fields, or None."""
+    red = spec["reduction"]
+    if red.get("symmetry", "none") == "none":
+        return None
+    from ..systems.rbc.symmetry import store_mirror
+
+    where = f"systems.{spec['name']}.reduction.symmetry"
+    if red.get("observables") or red.get("select"):
+        raise ConfigError(f"{where}: the mirror acts on whole fields, not on observables or a selection")
+    try:
+        return grid_mirror(ds, red["fields"], *store_mirror(ds, red["fields"]))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc} ({data})") from None

@@ -28,7 +28,7 @@ from ..training import fit, load_checkpoint, make_windows, save_checkpoint
 from ..training.judge import by_trajectory, judge, trajectory_warnings, trivial_model, trivial_warnings
 from ..training.losses import em_nll, em_nll_sum, joint_loss, window_loss
 from ..training.restarts import screen_seeds
-from .common import observed, split_array, store_grid
+from .common import observed, split_array, store_grid, with_mirror_images
 
 log = logging.getLogger("onsagerflow.train")
 
@@ -60,7 +60,7 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
     except TimeGridError as e:
         raise ConfigError(f"systems.{spec['system']}.pairs: {e} ({data})") from None
     unit_steps = grid.pair_starts(1)  # one-step differences, for the time scale
-    u_train = split_array(ds, variable, "train")
+    u_train = with_mirror_images(ds, split_array(ds, variable, "train"), data)
     u_val = split_array(ds, variable, "val")
     n = spec.get("latent") or u_train.shape[-1]
     if n > u_train.shape[-1]:
@@ -89,6 +89,8 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
         "placement": pairs["placement"],
         "time_grid": {"step": dt, "burst": grid.burst, "bursts": int(grid.starts.size)},
         "training": training,
+        # the train pairs include the mirror images of the train trajectories (reduction.symmetry)
+        "symmetry": ds.attrs.get("symmetry", "none"),
     }
 
     if m["spec"]["type"] == "sindy":
@@ -142,11 +144,12 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
         model = build_model(spec_m, n, seed=seed, all_specs=meta["all_specs"])
         meta["restarts"] = {"seed": seed, "trials": trials}
     log.info(
-        "%s on %s: %d parameters, %d train / %d val windows, tau = %g (%d samples), device %s",
+        "%s on %s: %d parameters, %d train%s / %d val windows, tau = %g (%d samples), device %s",
         spec["run"],
         spec["system"],
         param_count(model),
         len(train),
+        " (half of them mirror images)" if meta["symmetry"] == "mirror" else "",
         len(val),
         pairs["tau"],
         lag,
