@@ -137,7 +137,9 @@ def stage_spec(config: Mapping[str, Any], stage: str, system: str, model: str | 
     if stage == "reduce":  # the latent sizes learned later do not change the PCA
         red = reduction(config, system)
         assert red is not None, f"system {system} has no reduction"
-        return {"name": system, "reduction": {k: v for k, v in red.items() if k != "latent_dims"}}
+        # symmetry: none (the default) is left out, so a run made before the key keeps its spec
+        kept = {k: v for k, v in red.items() if k != "latent_dims" and not (k == "symmetry" and v == "none")}
+        return {"name": system, "reduction": kept}
     key, n = parse_run(model) if model else (None, None)
     if stage == "train":
         assert key is not None, "the train stage needs a model"
