@@ -20,6 +20,7 @@ import numpy as np
 
 from onsagerflow.analysis.metrics import match_steady_states, steady_states
 from onsagerflow.config import load_config, stage_spec
+from onsagerflow.runtime import configure
 from onsagerflow.stages import evaluate
 from onsagerflow.stages.evaluate_latent import MERGE_TOL, SETTLE_WINDOW, STEADY_TOL
 
@@ -57,6 +58,7 @@ def screen(config: dict, system: str, data: str, run_dir: Path) -> str:
 
 
 def main(argv: list[str]) -> None:
+    configure(threads=1)  # float64, as the evaluate stage runs
     config_file, system, data, *runs = argv
     config = load_config(config_file)
     for r in runs:
