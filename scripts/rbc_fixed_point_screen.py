@@ -18,16 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
-from onsagerflow.analysis.metrics import match_steady_states, steady_states
-from onsagerflow.config import load_config, stage_spec
 from onsagerflow.runtime import configure
-from onsagerflow.stages import evaluate
-from onsagerflow.stages.evaluate_latent import MERGE_TOL, SETTLE_WINDOW, STEADY_TOL
 
 MIN_POPULATION = 5
 
 
 def screen(config: dict, system: str, data: str, run_dir: Path) -> str:
+    from onsagerflow.analysis.metrics import match_steady_states, steady_states
+    from onsagerflow.config import stage_spec
+    from onsagerflow.stages import evaluate
+    from onsagerflow.stages.evaluate_latent import MERGE_TOL, SETTLE_WINDOW, STEADY_TOL
+
     run = "-".join(run_dir.name.split("-")[:2])  # onsagernet-n3[-tag]
     spec = stage_spec(config, "evaluate", system, run)
     ctx = evaluate.load_context(spec, data, str(run_dir))
@@ -58,7 +59,9 @@ def screen(config: dict, system: str, data: str, run_dir: Path) -> str:
 
 
 def main(argv: list[str]) -> None:
-    configure(threads=1)  # float64, as the evaluate stage runs
+    configure(threads=1)  # float64, as the evaluate stage runs; before JAX is imported
+    from onsagerflow.config import load_config
+
     config_file, system, data, *runs = argv
     config = load_config(config_file)
     for r in runs:
