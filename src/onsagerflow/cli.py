@@ -204,6 +204,19 @@ def run_stage(args: argparse.Namespace) -> None:
         evaluate.run(
             args.spec, args.data, args.model, args.out_dir, args.reducer, args.fields, args.pde_states, args.pde_orbits
         )
+    elif args.stage == "evaluate-system":
+        from .stages import evaluate
+
+        evaluate.run_system(
+            args.spec,
+            args.data,
+            _pairs(args.model, "--model"),
+            _pairs(args.eval, "--eval"),
+            args.reducer,
+            args.fields,
+            args.pde_states,
+            args.pde_orbits,
+        )
     elif args.stage == "figures":
         from .stages import figures
 
