@@ -74,6 +74,13 @@ LSTM_SYSTEMS = [
     and config["systems"][s]["lstm_baseline"]["enabled"]
 ]
 FIELD_SYSTEMS = [s for s in REDUCED if s not in POLYMER_SYSTEMS]
+# The order in which a local run starts the jobs that are ready (Snakemake: highest priority
+# first): data, then training, then evaluation, then figures and tables (0). A system's
+# evaluation waits for every one of its runs' training, and its one evaluate job
+# (jobs.evaluate_per_system; the more runs, the longer, so the larger first) is among the longest
+# of the default run: trained first, the evaluations are all ready early and the short figure
+# jobs fill the cores at the end, rather than a long evaluation at the end with one core idle.
+PRIORITY = {"data": 3, "train": 2, "evaluate": 1}
 # config jobs.evaluate_per_system: one evaluate job per system (rules evaluate_system_<name>),
 # else one per run (rules evaluate, evaluate_ensembles)
 EVALUATED_TOGETHER = SYSTEMS if config["jobs"]["evaluate_per_system"] else []

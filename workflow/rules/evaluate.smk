@@ -14,6 +14,7 @@ rule evaluate:
     conda:
         ENVS["learning"]
     threads: 1
+    priority: PRIORITY["evaluate"]
     resources:
         mem_mb=lambda w: job_size("evaluate", w.system, w.model)["mem_mb"],
         runtime=lambda w: job_size("evaluate", w.system, w.model)["runtime"],
@@ -42,6 +43,7 @@ rule evaluate_ensembles:
     conda:
         ENVS["learning"]
     threads: 1
+    priority: PRIORITY["evaluate"]
     resources:
         mem_mb=lambda w: job_size("evaluate_ensembles", w.system, w.model)["mem_mb"],
         runtime=lambda w: job_size("evaluate_ensembles", w.system, w.model)["runtime"],
@@ -72,6 +74,7 @@ for _system in EVALUATED_TOGETHER:
         conda:
             ENVS["learning"]
         threads: 1
+        priority: PRIORITY["evaluate"] + 0.01 * len(runs_of(config, _system))
         resources:
             mem_mb=job_size("evaluate_system", _system)["mem_mb"],
             runtime=job_size("evaluate_system", _system)["runtime"],
@@ -101,6 +104,7 @@ rule lstm_baseline:
     conda:
         ENVS["learning"]
     threads: 1
+    priority: PRIORITY["evaluate"]
     resources:
         mem_mb=2000,
         runtime=60,
@@ -126,6 +130,7 @@ rule nearest_neighbour:
     conda:
         ENVS["learning"]
     threads: 1
+    priority: PRIORITY["evaluate"]
     resources:
         mem_mb=2000,
         runtime=20,
