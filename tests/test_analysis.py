@@ -6,7 +6,7 @@ from conftest import lorenz_spec
 
 from onsagerflow.analysis.fixed_points import classify, find_fixed_points, match_exact
 from onsagerflow.analysis.metrics import error_at, relative_error, time_to_threshold
-from onsagerflow.analysis.rollout import ROWS, _solver, integrate
+from onsagerflow.analysis.rollout import ROWS, _chunks, _solver, integrate
 from onsagerflow.systems.lorenz import exact_fixed_points, field
 
 
@@ -66,6 +66,12 @@ def test_batches_of_any_size_share_a_few_programs_and_rows_stay_independent():
         assert ok.all() and xs.shape == (n, len(t), 2)
         np.testing.assert_allclose(xs, x0[:, None, :] * np.exp(-0.7 * t)[None, :, None], atol=1e-9)
     assert _solver(decay, 200_000)._cache_size() <= len(ROWS)
+    # the chunks: one rung per call, never padding more rows than the batch holds (from 8 on)
+    for n in range(8, 3000, 7):
+        chunks = _chunks(n)
+        assert len({size for _, size in chunks}) == 1 and chunks[0][1] in ROWS
+        assert n <= len(chunks) * chunks[0][1] <= 2 * n, n
+    assert _chunks(250) == [(0, 256)] and _chunks(100) == [(0, 64), (64, 64)] and _chunks(5) == [(0, 16)]
 
 
 def test_relative_error_statistics():

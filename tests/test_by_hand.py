@@ -81,7 +81,8 @@ def test_every_stage_by_hand_gets_the_rules_spec_and_paths(tmp_path, name):
     results = tmp_path / "results"
     commands = rule_commands(config, results)
     stages = {words[0] for words in commands}
-    assert {"train", "evaluate", "config"} <= stages
+    # tiny evaluates its system's runs in one job (jobs.evaluate_per_system), the others one per run
+    assert {"train", "config", "evaluate-system" if name == "tiny" else "evaluate"} <= stages
     for words in commands:
         rule, hand = by_hand(words, config, results)
         assert hand.spec == rule.spec, words[0]
@@ -102,6 +103,7 @@ BY_HAND = [
     ("reduce", "rbc_tiny", "rbc_tiny", None),
     ("train", "tiny", "lorenz_tiny", "onsagernet"),
     ("evaluate", "rbc_tiny", "rbc_tiny", "onsagernet-n3"),
+    ("evaluate-system", "rbc_tiny", "rbc_tiny", None),
     ("figures", "tiny", "lorenz_tiny", None),
     ("figures-fields", "rbc_tiny", "rbc_tiny", None),
     ("figures-polymer", "polymer_tiny", "polymer_tiny", "s_onsagernet-n3"),
@@ -139,6 +141,7 @@ def test_a_stage_by_hand_gets_its_spec_and_every_path_it_needs(tmp_path, stage, 
         paths = getattr(args, dest)
         assert paths not in (None, []), dest
         for path in paths if isinstance(paths, list) else [paths]:
+            path = str(path).partition("=")[2] or path  # RUN=DIR (figures, evaluate-system)
             assert path == run or str(path).startswith(results), (dest, path)
 
 
@@ -241,3 +244,23 @@ def test_train_and_evaluate_run_by_hand_where_the_workflow_would(tmp_path):
         stage_spec(config, "evaluate", "lorenz_tiny", "onsagernet")
     )
     assert metrics["n_test_trajectories"] == 3
+
+
+def test_evaluate_system_refuses_runs_that_do_not_match_its_spec(tmp_path):
+    """Every run in the spec needs its checkpoint (--model RUN=DIR) and output folder
+    (--eval RUN=DIR), and no other: a mismatch is one line naming the flag, before any work."""
+    from onsagerflow.errors import UserError
+    from onsagerflow.stages.evaluate import run_system
+
+    config = load_config(os.path.join(ROOT, "tests", "configs", "tiny.yaml"), {"results": str(tmp_path)})
+    spec = stage_spec(config, "evaluate_system", "lorenz_tiny")
+    runs = [r["model"] for r in spec["runs"]]
+    assert runs == ["onsagernet", "mlp_ode", "sindy"]
+    dirs = {r: str(tmp_path / r) for r in runs}
+    for models, evals, flag in ((dirs, {**dirs, "koopman": "x"}, "--eval"), ({"onsagernet": "x"}, dirs, "--model")):
+        with pytest.raises(UserError, match=flag):
+            run_system(spec, str(tmp_path / "missing.zarr"), models, evals)
+    # each run's part of the spec is that run's own evaluate spec
+    shared = {k: v for k, v in spec.items() if k != "runs"}
+    for r in spec["runs"]:
+        assert {**shared, **r} == stage_spec(config, "evaluate", "lorenz_tiny", r["model"])

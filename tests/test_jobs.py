@@ -265,3 +265,20 @@ def test_snakemake_dry_run_of_the_paper_config_shows_every_job_within_the_cap():
     runtimes = [int(m) for m in re.findall(r"resources: .*runtime=(\d+)", text)]
     assert len(runtimes) > 200 and max(runtimes) <= 12 * 60
     assert re.search(r"job sizes: \d+ sized jobs: [\d.]+ estimated core-hours", text)
+
+
+def test_a_system_evaluated_in_one_job_asks_for_its_runs_work_with_one_start_up(rates):
+    """jobs.evaluate_per_system: one evaluate_system job per system, its estimate the sum of its
+    runs' (start-up counted once: sum − (k − 1)·startup) and its memory the largest run's."""
+    apart, together = paper(rates), paper(rates, evaluate_per_system=True)
+    startup = load_rates(apart["jobs"]["rates"])["startup"]
+    rows = jobs(together)
+    assert not [j for j in rows if j.rule in ("evaluate", "evaluate_ensembles")]
+    bundled = {j.system: j for j in rows if j.rule == "evaluate_system"}
+    assert sorted(bundled) == sorted(together["systems"])
+    for system, job in bundled.items():
+        runs = [j for j in jobs(apart) if j.system == system and j.rule in ("evaluate", "evaluate_ensembles")]
+        assert len(runs) > 1
+        expected = sum(j.estimate.seconds for j in runs) - (len(runs) - 1) * startup
+        assert math.isclose(job.estimate.seconds, expected, rel_tol=1e-12), system
+        assert job.mem_mb == max(j.mem_mb for j in runs)

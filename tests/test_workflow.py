@@ -54,6 +54,9 @@ def test_tiny_config_runs_end_to_end(tiny_run):
     results, out = tiny_run
     for stem in ("attractor", "error_vs_time", "training_curves", "potential_onsagernet"):
         assert_figure(results / "figures" / "lorenz_tiny" / f"{stem}.png")
+    # jobs.evaluate_per_system: one evaluate job for the system's three runs, one log
+    log = (results / "logs" / "evaluate" / "lorenz_tiny.log").read_text()
+    assert "run 3 of 3: sindy" in log and not (results / "logs" / "evaluate" / "lorenz_tiny").exists()
     table = pd.read_csv(results / "tables" / "results.csv")
     assert sorted(table["model"]) == ["mlp_ode", "onsagernet", "sindy"]
     assert (results / "tables" / "results.md").read_text().startswith("| system | model |")
@@ -226,6 +229,10 @@ def test_training_and_evaluation_are_bit_identical_across_processes(tiny_run, tm
         assert out.returncode == 0, out.stderr[-2000:]
         metrics.append(_without_clock(json.loads((tmp_path / f"eval_{run}" / "metrics.json").read_text())))
     assert metrics[0]["relative_error"] and metrics[0] == metrics[1]
+    # the workflow evaluated the system's runs in one process (jobs.evaluate_per_system): the
+    # same numbers as this run evaluated alone
+    together = json.loads((results / "eval" / "lorenz_tiny" / "onsagernet" / "metrics.json").read_text())
+    assert _without_clock(together) == metrics[0]
 
 
 def _without_clock(d):

@@ -1,5 +1,5 @@
 """``python -m onsagerflow``: the same entry point as the ``onsagerflow`` command."""
 
-from .cli import main
+from .cli import entry
 
-raise SystemExit(main())
+entry()

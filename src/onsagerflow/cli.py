@@ -20,7 +20,7 @@ INTERACTIVE = ("info", "jobs", "check")  # commands for a person at a terminal, 
 
 from .cli_parser import DEBUG_ENV, parser  # noqa: E402 (after the clock starts)
 
-__all__ = ["failed", "main", "parser", "run_stage"]
+__all__ = ["entry", "failed", "main", "parser", "run_stage"]
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:
@@ -59,6 +59,21 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         return failed(args.stage, exc, log, debug)
     return 0
+
+
+def entry() -> None:
+    """The ``onsagerflow`` command: ``main``, then an immediate exit. When ``main`` returns, a
+    stage's outputs are complete (written atomically and closed); what the interpreter's own
+    teardown would add (JAX's backends and threads, a few hundred modules) changes nothing
+    and cost about a CPU-second per workflow job (65 in the default run), so only
+    the logs and standard streams are flushed."""
+    code = main()
+    import logging
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def resource_summary() -> str:
@@ -188,6 +203,19 @@ def run_stage(args: argparse.Namespace) -> None:
 
         evaluate.run(
             args.spec, args.data, args.model, args.out_dir, args.reducer, args.fields, args.pde_states, args.pde_orbits
+        )
+    elif args.stage == "evaluate-system":
+        from .stages import evaluate
+
+        evaluate.run_system(
+            args.spec,
+            args.data,
+            _pairs(args.model, "--model"),
+            _pairs(args.eval, "--eval"),
+            args.reducer,
+            args.fields,
+            args.pde_states,
+            args.pde_orbits,
         )
     elif args.stage == "figures":
         from .stages import figures

@@ -74,6 +74,17 @@ LSTM_SYSTEMS = [
     and config["systems"][s]["lstm_baseline"]["enabled"]
 ]
 FIELD_SYSTEMS = [s for s in REDUCED if s not in POLYMER_SYSTEMS]
+# The order in which a local run starts the jobs that are ready (Snakemake: highest priority
+# first): data, then training, then evaluation, then figures and tables (0). A system's
+# evaluation waits for every one of its runs' training, and its one evaluate job
+# (jobs.evaluate_per_system; the more runs, the longer, so the larger first) is among the longest
+# of the default run: trained first, the evaluations are all ready early and the short figure
+# jobs fill the cores at the end, rather than a long evaluation at the end with one core idle.
+PRIORITY = {"data": 3, "train": 2, "evaluate": 1}
+# config jobs.evaluate_per_system: one evaluate job per system (rules evaluate_system_<name>),
+# else one per run (rules evaluate, evaluate_ensembles)
+EVALUATED_TOGETHER = SYSTEMS if config["jobs"]["evaluate_per_system"] else []
+EVALUATED_ALONE = [s for s in SYSTEMS if s not in EVALUATED_TOGETHER]
 
 # Job sizes and shard plans (onsagerflow.jobs, config `jobs` and systems.<name>.shards): which
 # trajectories each simulate job holds, and the run time and memory every sized job asks for.
@@ -308,3 +319,33 @@ def evaluate_inputs(w):
     inputs = paths.stage_paths(config, "evaluate", w.system, w.model)
     inputs.pop("out_dir")
     return inputs
+
+
+def evaluate_flags(input):
+    """The optional inputs of an evaluation as flags: a reduced system's field store and PCA,
+    an RBC system's PDE steady states and periodic orbits."""
+    return " ".join(
+        f"--{key.replace('_', '-')} {shlex.quote(input[key])}"
+        for key in ("reducer", "fields", "pde_states", "pde_orbits")
+        if key in input.keys()
+    )
+
+
+def evaluate_system_inputs(system):
+    """Inputs of a system's one evaluate job: the shared ones and every run's checkpoint."""
+    inputs = paths.stage_paths(config, "evaluate-system", system)
+    inputs.pop("eval")
+    inputs["model"] = [p.split("=", 1)[1] for p in inputs["model"]]
+    return inputs
+
+
+def evaluate_system_outputs(system):
+    """Every run's metrics.json, predictions.zarr and (but for a polymer) long_rollouts.zarr."""
+    dirs = [paths.eval_dir(RESULTS, system, r) for r in runs_of(config, system)]
+    outputs = {
+        "metrics": [update(f"{d}/metrics.json") for d in dirs],
+        "predictions": [update(directory(f"{d}/predictions.zarr")) for d in dirs],
+    }
+    if system not in POLYMER_SYSTEMS:
+        outputs["long"] = [update(directory(f"{d}/long_rollouts.zarr")) for d in dirs]
+    return outputs

@@ -10,10 +10,11 @@ rule evaluate:
     benchmark:
         benchmark_file("evaluate/{system}/{model}")
     wildcard_constraints:
-        system=one_of(STATE_SYSTEMS + FIELD_SYSTEMS),
+        system=one_of([s for s in STATE_SYSTEMS + FIELD_SYSTEMS if s in EVALUATED_ALONE]),
     conda:
         ENVS["learning"]
     threads: 1
+    priority: PRIORITY["evaluate"]
     resources:
         mem_mb=lambda w: job_size("evaluate", w.system, w.model)["mem_mb"],
         runtime=lambda w: job_size("evaluate", w.system, w.model)["runtime"],
@@ -21,21 +22,7 @@ rule evaluate:
         cmd=command("evaluate"),
         spec=spec("evaluate"),
         out_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
-        fields=lambda w, input: (
-            f"--reducer {shlex.quote(input.reducer)} --fields {shlex.quote(input.fields)}"
-            if "reducer" in input.keys()
-            else ""
-        )
-        + (
-            f" --pde-states {shlex.quote(input.pde_states)}"
-            if "pde_states" in input.keys()
-            else ""
-        )
-        + (
-            f" --pde-orbits {shlex.quote(input.pde_orbits)}"
-            if "pde_orbits" in input.keys()
-            else ""
-        ),
+        fields=lambda w, input: evaluate_flags(input),
     shell:
         "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
         " --model {input.model:q} --out-dir {params.out_dir:q} {params.fields} > {log:q} 2>&1"
@@ -52,10 +39,11 @@ rule evaluate_ensembles:
     benchmark:
         benchmark_file("evaluate/{system}/{model}")
     wildcard_constraints:
-        system=one_of(POLYMER_SYSTEMS),
+        system=one_of([s for s in POLYMER_SYSTEMS if s in EVALUATED_ALONE]),
     conda:
         ENVS["learning"]
     threads: 1
+    priority: PRIORITY["evaluate"]
     resources:
         mem_mb=lambda w: job_size("evaluate_ensembles", w.system, w.model)["mem_mb"],
         runtime=lambda w: job_size("evaluate_ensembles", w.system, w.model)["runtime"],
@@ -63,10 +51,42 @@ rule evaluate_ensembles:
         cmd=command("evaluate"),
         spec=spec("evaluate"),
         out_dir=lambda w: f"{RESULTS}/eval/{w.system}/{w.model}",
+        fields=lambda w, input: evaluate_flags(input),
     shell:
         "{params.cmd} --spec {params.spec:q} --data {input.data:q}"
-        " --model {input.model:q} --out-dir {params.out_dir:q} --fields {input.fields:q}"
-        " --reducer {input.reducer:q} > {log:q} 2>&1"
+        " --model {input.model:q} --out-dir {params.out_dir:q} {params.fields} > {log:q} 2>&1"
+
+
+# jobs.evaluate_per_system: a system's runs one after another in one job (one start-up)
+for _system in EVALUATED_TOGETHER:
+
+    rule:
+        name:
+            f"evaluate_system_{_system}"
+        input:
+            **evaluate_system_inputs(_system),
+        output:
+            **evaluate_system_outputs(_system),
+        log:
+            log_file(f"evaluate/{_system}"),
+        benchmark:
+            benchmark_file(f"evaluate/{_system}")
+        conda:
+            ENVS["learning"]
+        threads: 1
+        priority: PRIORITY["evaluate"] + 0.01 * len(runs_of(config, _system))
+        resources:
+            mem_mb=job_size("evaluate_system", _system)["mem_mb"],
+            runtime=job_size("evaluate_system", _system)["runtime"],
+        params:
+            cmd=command("evaluate-system"),
+            spec=stage_spec_json(config, "evaluate_system", _system),
+            models=named_paths("--model", {r: paths.model_dir(RESULTS, _system, r) for r in runs_of(config, _system)}),
+            evals=named_paths("--eval", {r: paths.eval_dir(RESULTS, _system, r) for r in runs_of(config, _system)}),
+            fields=lambda w, input: evaluate_flags(input),
+        shell:
+            "{params.cmd} --spec {params.spec:q} --data {input.data:q} {params.models} {params.evals}"
+            " {params.fields} > {log:q} 2>&1"
 
 
 rule lstm_baseline:
@@ -84,6 +104,7 @@ rule lstm_baseline:
     conda:
         ENVS["learning"]
     threads: 1
+    priority: PRIORITY["evaluate"]
     resources:
         mem_mb=2000,
         runtime=60,
@@ -109,6 +130,7 @@ rule nearest_neighbour:
     conda:
         ENVS["learning"]
     threads: 1
+    priority: PRIORITY["evaluate"]
     resources:
         mem_mb=2000,
         runtime=20,

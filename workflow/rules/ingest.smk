@@ -12,6 +12,7 @@ rule ingest:
     conda:
         ENVS["simulation"]
     threads: 1
+    priority: PRIORITY["data"]
     resources:
         mem_mb=2000,
         runtime=30,

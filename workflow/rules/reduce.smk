@@ -11,6 +11,7 @@ rule reduce:
     conda:
         ENVS["learning"]
     threads: 1
+    priority: PRIORITY["data"]
     resources:
         mem_mb=4000,
         runtime=30,
@@ -38,6 +39,7 @@ rule pde_states:
     conda:
         ENVS["simulation"]
     threads: 1
+    priority: PRIORITY["train"]
     resources:
         mem_mb=4000,
         runtime=60,
@@ -62,6 +64,7 @@ rule pde_orbits:
     conda:
         ENVS["simulation"]
     threads: 1
+    priority: PRIORITY["train"]
     resources:
         mem_mb=8000,
         runtime=240,

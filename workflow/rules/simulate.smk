@@ -20,6 +20,7 @@ rule calibrate_part:
     conda:
         ENVS["simulation"]
     threads: 1
+    priority: PRIORITY["data"]
     resources:
         mem_mb=lambda w: job_size("calibrate_part", w.system, w.part)["mem_mb"],
         runtime=lambda w: job_size("calibrate_part", w.system, w.part)["runtime"],
@@ -44,6 +45,7 @@ rule calibrate:
     conda:
         ENVS["simulation"]
     threads: 1
+    priority: PRIORITY["data"]
     resources:
         mem_mb=lambda w: job_size("calibrate", w.system)["mem_mb"],
         runtime=lambda w: job_size("calibrate", w.system)["runtime"],
@@ -68,6 +70,7 @@ rule simulate:
     conda:
         ENVS["simulation"]
     threads: 1
+    priority: PRIORITY["data"]
     resources:
         mem_mb=lambda w: job_size("simulate", w.system)["mem_mb"],
         runtime=lambda w: job_size("simulate", w.system)["runtime"],
@@ -94,6 +97,7 @@ rule simulate_shard:
     conda:
         ENVS["simulation"]
     threads: 1
+    priority: PRIORITY["data"]
     resources:
         mem_mb=lambda w: job_size("simulate_shard", w.system, w.shard)["mem_mb"],
         runtime=lambda w: job_size("simulate_shard", w.system, w.shard)["runtime"],
@@ -120,6 +124,7 @@ rule gather:
     conda:
         ENVS["simulation"]
     threads: 1
+    priority: PRIORITY["data"]
     resources:
         mem_mb=lambda w: job_size("gather", w.system)["mem_mb"],
         runtime=lambda w: job_size("gather", w.system)["runtime"],

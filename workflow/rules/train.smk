@@ -10,6 +10,7 @@ rule train:
     conda:
         ENVS["learning"]
     threads: 1
+    priority: PRIORITY["train"]
     resources:
         mem_mb=lambda w: job_size("train", w.system, w.model)["mem_mb"],
         runtime=lambda w: job_size("train", w.system, w.model)["runtime"],

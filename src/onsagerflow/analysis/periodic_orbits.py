@@ -141,6 +141,12 @@ def _first_returns(xs, starts, k_min: int, k_max: int, tol):
     return best_k, best_score
 
 
+def _period(T) -> jax.Array:
+    """T as a strongly typed float64 scalar: a Python float (weakly typed) would compile the
+    flow a second time, 2-3 CPU-s of a learned field's orbit search."""
+    return jnp.asarray(T, dtype=jnp.float64)
+
+
 @functools.lru_cache(maxsize=16)
 def _flow(field, max_steps: int):
     """Jitted (x₀, T, args, tol) → (φ_T(x₀), M, f(φ_T(x₀)), ok), M = ∂φ_T/∂x₀ the monodromy matrix:
@@ -222,7 +228,7 @@ def _newton(solve, args, x0, T: float, x_hat, normal, tol, length_scale: float, 
     tol = jnp.asarray(tol, dtype=jnp.float64)
     best, stalled = np.inf, 0
     for _ in range(steps):
-        xT, M, fT, ok = (np.asarray(a) for a in solve(jnp.asarray(x0), jnp.asarray(T), args, tol))
+        xT, M, fT, ok = (np.asarray(a) for a in solve(jnp.asarray(x0), _period(T), args, tol))
         if not ok or not np.isfinite(M).all():
             return x0, T, None, False
         R = np.concatenate([xT - x0, [normal @ (x0 - x_hat)]])
@@ -331,7 +337,7 @@ def refine(
         x0, T, M = prime_period(field, x0, T, M, **kw)
         if any(_same_orbit(x0, T, o, length_scale) for o in orbits):
             continue
-        p = np.asarray(_sampler(field, float(rtol), float(atol), ORBIT_SAMPLES)(jnp.asarray(x0), jnp.asarray(T), args))
+        p = np.asarray(_sampler(field, float(rtol), float(atol), ORBIT_SAMPLES)(jnp.asarray(x0), _period(T), args))
         size = float(np.max(np.linalg.norm(p - p.mean(axis=0), axis=-1)))
         closing = float(np.linalg.norm(p[-1] - p[0]))
         if not np.isfinite(p).all() or size < 1e-6 * length_scale or closing > SAMPLED_CLOSING * length_scale:
@@ -363,7 +369,7 @@ def prime_period(field, x0, T: float, M, **kw):
     loose = max(float(kw["rtol"]), COARSE_RTOL)
     tol = jnp.asarray([loose, kw["atol"] * loose / kw["rtol"]], dtype=jnp.float64)
     for k in PRIME_DIVISORS:
-        xk, _, _, ok = solve(jnp.asarray(x0), jnp.asarray(T / k), kw["args"], tol)
+        xk, _, _, ok = solve(jnp.asarray(x0), _period(T / k), kw["args"], tol)
         if bool(ok) and np.linalg.norm(np.asarray(xk) - x0) < PRIME_CLOSE * kw["length_scale"]:
             x1, T1, M1, ok1 = shoot(field, x0, T / k, **kw)
             if ok1:

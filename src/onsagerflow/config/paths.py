@@ -126,6 +126,15 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
         return {"data": data_store(results, system), "out": pde_states_store(results, system)}
     if stage == "pde-orbits":
         return {"data": data_store(results, system), "out": pde_orbits_store(results, system)}
+    if stage == "evaluate-system":  # every run of the system, one process
+        paths = {
+            k: v for k, v in stage_paths(config, "evaluate", system, runs[0]).items() if k not in ("model", "out_dir")
+        }
+        return {
+            **paths,
+            "model": [f"{r}={model_dir(results, system, r)}" for r in runs],
+            "eval": [f"{r}={eval_dir(results, system, r)}" for r in runs],
+        }
     if stage in ("figures", "figures-fields"):
         return _figure_paths(results, system, runs, fields=stage == "figures-fields")
     if run is None:

@@ -163,6 +163,12 @@ def stage_spec(config: Mapping[str, Any], stage: str, system: str, model: str | 
             "latent": n,
             "evaluation": evaluation_spec(config, system),
         }
+    if stage == "evaluate_system":  # every run in one process; each run's part is its evaluate spec
+        return {
+            "system": data_spec(config, system),
+            "evaluation": evaluation_spec(config, system),
+            "runs": [{"model": r, "latent": parse_run(r)[1]} for r in runs_of(config, system)],
+        }
     if stage == "figures":
         return {
             "system": data_spec(config, system),

@@ -64,6 +64,16 @@ def estimate(config: Mapping[str, Any], rule: str, system: str, item: str | None
         return work.train(config, system, str(item), rates)
     if rule in ("evaluate", "evaluate_ensembles"):
         return work.evaluate(config, system, str(item), rates)
+    if rule == "evaluate_system":  # its runs one after another, started once
+        parts = [work.evaluate(config, system, r, rates) for r in runs_of(config, system)]
+        if any(p is None for p in parts):
+            return None
+        known = [p for p in parts if p is not None]
+        return Estimate(
+            sum(p.seconds for p in known) - (len(known) - 1) * rates["startup"],
+            max(p.mem_mb for p in known),
+            f"{len(known)} runs: " + "; ".join(sorted({p.work for p in known})),
+        )
     raise ValueError(f"no estimate for rule '{rule}'")
 
 
@@ -110,7 +120,10 @@ def jobs(config: Mapping[str, Any]) -> list[Job]:
                 add("gather", system)
         for run in runs_of(config, system):
             add("train", system, run)
-            add("evaluate_ensembles" if block["type"] == "polymer" else "evaluate", system, run)
+            if not config["jobs"]["evaluate_per_system"]:
+                add("evaluate_ensembles" if block["type"] == "polymer" else "evaluate", system, run)
+        if config["jobs"]["evaluate_per_system"]:
+            add("evaluate_system", system)
     return out
 
 

@@ -32,6 +32,7 @@ from ..config import check_times_within
 from ..data import Split, build_dataset, open_store, read_zarr, split_mask, write_store
 from ..data.cf import latent_labels
 from ..data.store import write_zarr
+from ..errors import UserError
 from ..models.dynamics import physical_field
 from ..models.reducers import PCA
 from ..provenance import stamp
@@ -192,6 +193,33 @@ def run(
     metrics["provenance"] = ctx.provenance
     write_json(out / METRICS, metrics)
     log.info("wrote %s in %.1f s", out, metrics["evaluate_seconds"])
+
+
+def run_system(
+    spec: dict,
+    data: str,
+    models: dict[str, str],
+    evals: dict[str, str],
+    reducer: str | None = None,
+    fields: str | None = None,
+    pde_states: str | None = None,
+    pde_orbits: str | None = None,
+) -> None:
+    """Every run of one system in this process (``spec``: the system, its evaluation settings
+    and ``runs``, each run's ``model`` and ``latent``), each exactly as ``run`` evaluates it
+    alone: the workflow's per-system job (config ``jobs.evaluate_per_system``), which pays the
+    start-up (imports, JAX's backend) once. ``models`` and ``evals``: run -> checkpoint and
+    output folder."""
+    names = [r["model"] for r in spec["runs"]]
+    for flag, given in (("--model", models), ("--eval", evals)):
+        if sorted(given) != sorted(names):
+            raise UserError(
+                f"onsagerflow evaluate-system: {flag} names {sorted(given)}, the spec's runs {sorted(names)}"
+            )
+    shared = {k: v for k, v in spec.items() if k != "runs"}
+    for i, r in enumerate(spec["runs"], 1):
+        log.info("run %d of %d: %s", i, len(names), r["model"])
+        run({**shared, **r}, data, models[r["model"]], evals[r["model"]], reducer, fields, pde_states, pde_orbits)
 
 
 def load_context(spec: dict, data: str, model_dir: str) -> Context:

@@ -26,6 +26,7 @@ NEEDS = {
     "reduce": ("data", "out_dir"),
     "train": ("data", "out"),
     "evaluate": ("data", "model", "out_dir"),
+    "evaluate-system": ("data", "model", "eval"),
     "figures": ("out_dir",),
     "figures-fields": ("reducer", "data", "latent", "out_dir"),
     "figures-polymer": ("run", "model", "eval_dir", "reducer", "latent", "out_dir"),
@@ -37,6 +38,7 @@ NEEDS = {
     "lstm-baseline": ("data", "out"),
 }
 SPEC_STAGE = {
+    "evaluate-system": "evaluate_system",
     "figures-fields": "figures",
     "figures-polymer": "figures",
     "gather": "simulate",
