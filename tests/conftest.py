@@ -23,6 +23,24 @@ ONSAGERNET_VARIANTS = {
 }
 
 
+def workflow_rules() -> dict[str, str]:
+    """Rule name -> its text, from workflow/rules/*.smk: each `rule NAME:` block, and each rule a
+    loop generates (`rule:` with `name: f"prefix{...}"`), named prefix<system>."""
+    import re
+    from pathlib import Path
+
+    out = {}
+    for smk in sorted((Path(ROOT) / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"^(?=[ \t]*rule(?: \w+)?:)", smk.read_text(), flags=re.M):
+            named = re.match(r"\s*rule (\w+):", block)
+            generated = re.match(r'\s*rule:\s*name:\s*f"(\w+)\{', block)
+            if named:
+                out[named.group(1)] = block
+            elif generated:
+                out[generated.group(1) + "<system>"] = block
+    return out
+
+
 @pytest.fixture(scope="session")
 def repo_root():
     return ROOT

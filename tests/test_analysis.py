@@ -66,12 +66,16 @@ def test_batches_of_any_size_share_a_few_programs_and_rows_stay_independent():
         assert ok.all() and xs.shape == (n, len(t), 2)
         np.testing.assert_allclose(xs, x0[:, None, :] * np.exp(-0.7 * t)[None, :, None], atol=1e-9)
     assert _solver(decay, 200_000)._cache_size() <= len(ROWS)
-    # the chunks: one rung per call, never padding more rows than the batch holds (from 8 on)
-    for n in range(8, 3000, 7):
+    # the chunks: one rung per call, padding fewer rows than the batch has (from 16 on) and never
+    # more than the largest rung within the batch would
+    for n in range(1, 3000):
         chunks = _chunks(n)
-        assert len({size for _, size in chunks}) == 1 and chunks[0][1] in ROWS
-        assert n <= len(chunks) * chunks[0][1] <= 2 * n, n
+        size = chunks[0][1]
+        base = max([r for r in ROWS if r <= n], default=ROWS[0])
+        assert len({s for _, s in chunks}) == 1 and size in ROWS and len(chunks) * size >= n
+        assert len(chunks) * size - n <= -n % base and (n < 16 or len(chunks) * size - n < n), n
     assert _chunks(250) == [(0, 256)] and _chunks(100) == [(0, 64), (64, 64)] and _chunks(5) == [(0, 16)]
+    assert _chunks(32) == [(0, 16), (16, 16)] and _chunks(128) == [(0, 64), (64, 64)]
 
 
 def test_relative_error_statistics():

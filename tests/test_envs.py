@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import workflow_rules
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,14 +148,14 @@ def third_party_imports(entry: str) -> set[str]:
 def rule_groups() -> dict[str, tuple[str, set[str]]]:
     """{rule: (env group, onsagerflow subcommands its shell runs)} from workflow/rules/."""
     out = {}
-    for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
-        for block in re.split(r"^(?=rule )", smk.read_text(), flags=re.M)[1:]:
-            name = re.match(r"rule (\w+):", block).group(1)
-            env = re.search(r'conda:\s*\n\s*ENVS\["(\w+)"\]', block)
-            assert env, f"rule {name} ({smk.name}) names no environment with conda: ENVS[...]"
-            stages = set(re.findall(r'cmd=command\("([\w-]+)"', block))  # common.smk: command(stage)
-            assert stages, f"rule {name} does not run an onsagerflow stage (params cmd=command(...))"
-            out[name] = (env.group(1), stages)
+    for name, block in workflow_rules().items():
+        if name == "all":  # the target rule runs nothing
+            continue
+        env = re.search(r'conda:\s*\n\s*ENVS\["(\w+)"\]', block)
+        assert env, f"rule {name} names no environment with conda: ENVS[...]"
+        stages = set(re.findall(r'cmd=command\("([\w-]+)"', block))  # common.smk: command(stage)
+        assert stages, f"rule {name} does not run an onsagerflow stage (params cmd=command(...))"
+        out[name] = (env.group(1), stages)
     return out
 
 
@@ -166,6 +167,7 @@ STAGE_MODULE = {
     "reduce": "onsagerflow.stages.reduce",
     "train": "onsagerflow.stages.train",
     "evaluate": "onsagerflow.stages.evaluate",
+    "evaluate-system": "onsagerflow.stages.evaluate",
     "figures": "onsagerflow.stages.figures",
     "figures-fields": "onsagerflow.stages.figures_fields",
     "figures-polymer": "onsagerflow.stages.figures_polymer",

@@ -163,7 +163,8 @@ def copy_of(finished, tmp_path) -> Path:
     [
         ("simulate", lambda r: any(r.joinpath(STORE).parent.glob(".trajectories.zarr.tmp-*"))),
         ("train", lambda r: "windows, tau" in _read(r / "logs" / "train" / SYSTEM / f"{MODEL}.log")),
-        ("evaluate", lambda r: any(r.joinpath(METRICS).parent.glob(".predictions.zarr.tmp-*"))),
+        # tiny evaluates a system's runs in one job (jobs.evaluate_per_system)
+        (f"evaluate_system_{SYSTEM}", lambda r: any(r.joinpath(METRICS).parent.glob(".predictions.zarr.tmp-*"))),
     ],
 )
 def test_kill_9_during_a_stage_then_a_rerun_gives_identical_metrics(finished, tmp_path, rule, moment):

@@ -4,21 +4,15 @@ import re
 from pathlib import Path
 
 import yaml
+from conftest import workflow_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 GPU_RULES = {"train", "evaluate", "evaluate_ensembles"}
 
 
 def rules() -> dict[str, str]:
-    """Rule name -> its text, from workflow/rules/*.smk."""
-    out = {}
-    for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
-        blocks = re.split(r"^(?=rule \w+:)", smk.read_text(), flags=re.M)
-        for block in blocks:
-            m = re.match(r"rule (\w+):", block)
-            if m:
-                out[m.group(1)] = block
-    return out
+    """Rule name -> its text, from workflow/rules/*.smk (generated ones too)."""
+    return workflow_rules()
 
 
 def test_every_rule_declares_threads_memory_runtime_and_a_benchmark_and_no_gpu():
@@ -33,7 +27,7 @@ def test_every_rule_declares_threads_memory_runtime_and_a_benchmark_and_no_gpu()
 
 def sized_rules() -> set[str]:
     """Rules whose run time and memory the workflow computes from their work (onsagerflow.jobs)."""
-    return {name for name, text in rules().items() if re.search(r"runtime=lambda w: job_size\(", text)}
+    return {name for name, text in rules().items() if re.search(r"runtime=(lambda w: )?job_size\(", text)}
 
 
 def test_slurm_profile_sizes_every_other_rule_and_gives_train_and_evaluate_a_gpu():

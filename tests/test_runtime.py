@@ -119,7 +119,8 @@ def test_every_jax_stage_gets_the_flags(tmp_path):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     commands = re.findall(r"^(?:Shell command: )?\s*(onsagerflow .*)$", out.stdout + out.stderr, flags=re.M)
     stages = {c.split()[1] for c in commands}
-    assert stages == {"simulate", "train", "evaluate", "figures", "potential", "accuracy", "table", "config"}
+    # tiny evaluates its runs in one job (jobs.evaluate_per_system)
+    assert stages == {"simulate", "train", "evaluate-system", "figures", "potential", "accuracy", "table", "config"}
     for c in commands:
         if c.split()[1] not in ("table", "config", "accuracy"):  # no JAX in these (bar charts from metrics files)
             assert "--xla-preallocate false --xla-mem-fraction 0.25" in c, c

@@ -229,10 +229,34 @@ def test_training_and_evaluation_are_bit_identical_across_processes(tiny_run, tm
         assert out.returncode == 0, out.stderr[-2000:]
         metrics.append(_without_clock(json.loads((tmp_path / f"eval_{run}" / "metrics.json").read_text())))
     assert metrics[0]["relative_error"] and metrics[0] == metrics[1]
-    # the workflow evaluated the system's runs in one process (jobs.evaluate_per_system): the
-    # same numbers as this run evaluated alone
+    # the workflow evaluated the system's three runs one after another in one process
+    # (jobs.evaluate_per_system): each has the numbers of the run evaluated alone, the last
+    # two after others in the same process
     together = json.loads((results / "eval" / "lorenz_tiny" / "onsagernet" / "metrics.json").read_text())
     assert _without_clock(together) == metrics[0]
+    for run in ("mlp_ode", "sindy"):
+        alone = tmp_path / f"alone_{run}"
+        out = subprocess.run(
+            [
+                "onsagerflow",
+                "evaluate",
+                "--threads",
+                "1",
+                "--spec",
+                stage_spec_json(tiny_config(), "evaluate", "lorenz_tiny", run),
+                "--data",
+                str(data),
+                "--model",
+                str(results / "models" / "lorenz_tiny" / run),
+                "--out-dir",
+                str(alone),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        together = json.loads((results / "eval" / "lorenz_tiny" / run / "metrics.json").read_text())
+        assert _without_clock(together) == _without_clock(json.loads((alone / "metrics.json").read_text())), run
 
 
 def _without_clock(d):

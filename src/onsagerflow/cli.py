@@ -65,14 +65,17 @@ def entry() -> None:
     """The ``onsagerflow`` command: ``main``, then an immediate exit. When ``main`` returns, a
     stage's outputs are complete (written atomically and closed); what the interpreter's own
     teardown would add (JAX's backends and threads, a few hundred modules) changes nothing
-    and cost about a CPU-second per workflow job (65 in the default run), so only
-    the logs and standard streams are flushed."""
+    and cost about a CPU-second per workflow job (dozens in a run), so only the logs and
+    standard streams are flushed."""
     code = main()
     import logging
 
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):  # `onsagerflow jobs | head`: the reader is gone
+            pass
     os._exit(code)
 
 

@@ -85,6 +85,16 @@ PRIORITY = {"data": 3, "train": 2, "evaluate": 1}
 # else one per run (rules evaluate, evaluate_ensembles)
 EVALUATED_TOGETHER = SYSTEMS if config["jobs"]["evaluate_per_system"] else []
 EVALUATED_ALONE = [s for s in SYSTEMS if s not in EVALUATED_TOGETHER]
+# A per-system evaluate job takes what the command line or a profile sets for the rule
+# `evaluate` (--set-threads, --set-resources: profiles/slurm's GPU and its CPUs), its own run
+# time and memory aside, which it computes: a profile cannot name rules that depend on the config.
+_SET = workflow.resource_settings
+EVALUATE_SET_THREADS = getattr(_SET.overwrite_threads.get("evaluate"), "value", 1)
+EVALUATE_SET_RESOURCES = {
+    k: getattr(v, "value", v)
+    for k, v in _SET.overwrite_resources.get("evaluate", {}).items()
+    if k not in ("mem_mb", "runtime")
+}
 
 # Job sizes and shard plans (onsagerflow.jobs, config `jobs` and systems.<name>.shards): which
 # trajectories each simulate job holds, and the run time and memory every sized job asks for.
@@ -331,21 +341,39 @@ def evaluate_flags(input):
     )
 
 
+def evaluation_outputs(system, run, long=True):
+    """What evaluating a run writes (system and run may be the rules' wildcards): metrics.json,
+    predictions.zarr and, but for a polymer, long_rollouts.zarr."""
+    d = paths.eval_dir(RESULTS, system, run)
+    outputs = {
+        "metrics": update(f"{d}/metrics.json"),
+        "predictions": update(directory(f"{d}/predictions.zarr")),
+    }
+    if long:
+        outputs["long"] = update(directory(f"{d}/long_rollouts.zarr"))
+    return outputs
+
+
+def evaluate_system_paths(system):
+    """The shared inputs of a system's one evaluate job, and its runs' RUN=DIR checkpoints and
+    output folders, as `onsagerflow evaluate-system --config` finds them."""
+    return paths.stage_paths(config, "evaluate-system", system)
+
+
 def evaluate_system_inputs(system):
-    """Inputs of a system's one evaluate job: the shared ones and every run's checkpoint."""
-    inputs = paths.stage_paths(config, "evaluate-system", system)
+    """The shared inputs and every run's checkpoint."""
+    inputs = dict(evaluate_system_paths(system))
     inputs.pop("eval")
-    inputs["model"] = [p.split("=", 1)[1] for p in inputs["model"]]
+    inputs["model"] = [pair.partition("=")[2] for pair in inputs["model"]]
     return inputs
 
 
 def evaluate_system_outputs(system):
-    """Every run's metrics.json, predictions.zarr and (but for a polymer) long_rollouts.zarr."""
-    dirs = [paths.eval_dir(RESULTS, system, r) for r in runs_of(config, system)]
-    outputs = {
-        "metrics": [update(f"{d}/metrics.json") for d in dirs],
-        "predictions": [update(directory(f"{d}/predictions.zarr")) for d in dirs],
-    }
-    if system not in POLYMER_SYSTEMS:
-        outputs["long"] = [update(directory(f"{d}/long_rollouts.zarr")) for d in dirs]
-    return outputs
+    """Every run's outputs, grouped by kind."""
+    runs = [evaluation_outputs(system, r, system not in POLYMER_SYSTEMS) for r in runs_of(config, system)]
+    return {kind: [o[kind] for o in runs] for kind in runs[0]}
+
+
+def repeated(flag, values):
+    """--flag VALUE for each value, shell-quoted."""
+    return " ".join(f"{flag} {shlex.quote(v)}" for v in values)

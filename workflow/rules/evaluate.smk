@@ -2,9 +2,7 @@ rule evaluate:
     input:
         unpack(evaluate_inputs),
     output:
-        metrics=update(f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json"),
-        predictions=update(directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr")),
-        long=update(directory(f"{RESULTS}/eval/{{system}}/{{model}}/long_rollouts.zarr")),
+        **evaluation_outputs("{system}", "{model}"),
     log:
         log_file("evaluate/{system}/{model}"),
     benchmark:
@@ -32,8 +30,7 @@ rule evaluate_ensembles:
     input:
         unpack(evaluate_inputs),
     output:
-        metrics=update(f"{RESULTS}/eval/{{system}}/{{model}}/metrics.json"),
-        predictions=update(directory(f"{RESULTS}/eval/{{system}}/{{model}}/predictions.zarr")),
+        **evaluation_outputs("{system}", "{model}", long=False),
     log:
         log_file("evaluate/{system}/{model}"),
     benchmark:
@@ -73,16 +70,17 @@ for _system in EVALUATED_TOGETHER:
             benchmark_file(f"evaluate/{_system}")
         conda:
             ENVS["learning"]
-        threads: 1
+        threads: EVALUATE_SET_THREADS
         priority: PRIORITY["evaluate"] + 0.01 * len(runs_of(config, _system))
         resources:
             mem_mb=job_size("evaluate_system", _system)["mem_mb"],
             runtime=job_size("evaluate_system", _system)["runtime"],
+            **EVALUATE_SET_RESOURCES,
         params:
             cmd=command("evaluate-system"),
             spec=stage_spec_json(config, "evaluate_system", _system),
-            models=named_paths("--model", {r: paths.model_dir(RESULTS, _system, r) for r in runs_of(config, _system)}),
-            evals=named_paths("--eval", {r: paths.eval_dir(RESULTS, _system, r) for r in runs_of(config, _system)}),
+            models=repeated("--model", evaluate_system_paths(_system)["model"]),
+            evals=repeated("--eval", evaluate_system_paths(_system)["eval"]),
             fields=lambda w, input: evaluate_flags(input),
         shell:
             "{params.cmd} --spec {params.spec:q} --data {input.data:q} {params.models} {params.evals}"

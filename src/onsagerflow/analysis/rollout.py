@@ -64,12 +64,15 @@ def integrate(
 
 
 def _chunks(n: int) -> list[tuple[int, int]]:
-    """(first row, compiled row count) of each chunk of an n-row batch: all of one size, the
-    largest rung of ROWS within 2n (16 under 8 rows), the last chunk padded: a call compiles
-    one program and from 8 rows on pads fewer rows than it has (100: two of 64; 250: one of
-    256, the rung a reduced run's every-snapshot rollouts use too, so it compiles one program
-    less than with 64-row chunks, about 3 CPU-s per RBC run)."""
-    size = max([r for r in ROWS if r <= 2 * n], default=ROWS[0])
+    """(first row, compiled row count) of each chunk of an n-row batch, all of one rung of ROWS,
+    the last chunk padded: the largest rung that pads no more rows than the largest rung within n
+    does (16 under 16 rows). A call compiles one program, pads fewer rows than it has from 16
+    rows on (100: two chunks of 64), and a batch that one larger chunk holds with no more padding
+    takes it (250: one of 256, the rung of a reduced run's every-snapshot rollouts, so its 250
+    horizon starts compile no program of their own; rows run in lockstep, so padding is work)."""
+    base = max([r for r in ROWS if r <= n], default=ROWS[0])
+    pad = {r: -n % r for r in ROWS}
+    size = max(r for r in ROWS if pad[r] <= pad[base])
     return [(lo, size) for lo in range(0, n, size)]
 
 

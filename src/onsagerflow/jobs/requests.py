@@ -68,11 +68,10 @@ def estimate(config: Mapping[str, Any], rule: str, system: str, item: str | None
         parts = [work.evaluate(config, system, r, rates) for r in runs_of(config, system)]
         if any(p is None for p in parts):
             return None
-        known = [p for p in parts if p is not None]
         return Estimate(
-            sum(p.seconds for p in known) - (len(known) - 1) * rates["startup"],
-            max(p.mem_mb for p in known),
-            f"{len(known)} runs: " + "; ".join(sorted({p.work for p in known})),
+            sum(p.seconds for p in parts if p) - (len(parts) - 1) * rates["startup"],
+            max(p.mem_mb for p in parts if p),
+            "; ".join(sorted({p.work for p in parts if p})) + " per run",
         )
     raise ValueError(f"no estimate for rule '{rule}'")
 
@@ -136,8 +135,12 @@ def table(config: Mapping[str, Any]) -> str:
     ]
     for j in rows:
         est = f"{j.estimate.hours:10.2f}" if j.estimate else f"{'unknown':>10s}"
+        rule, item = j.rule, j.item or ""
+        if rule == "evaluate_system":  # the workflow's rule for it: one per system
+            k = len(runs_of(config, j.system))
+            rule, item = f"evaluate_system_{j.system}", f"{k} run{'s' if k != 1 else ''}"
         lines.append(
-            f"{j.rule:18s} {j.system:16s} {j.item or '':28s} {est} {j.runtime / 60:9.2f} {j.mem_mb:7d}  "
+            f"{rule:18s} {j.system:16s} {item:28s} {est} {j.runtime / 60:9.2f} {j.mem_mb:7d}  "
             f"{j.estimate.work if j.estimate else 'not known before the run: asks for the cap'}"
         )
     lines.append(summary(config, rows))
