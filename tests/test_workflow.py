@@ -205,58 +205,26 @@ def test_training_and_evaluation_are_bit_identical_across_processes(tiny_run, tm
         assert all(np.array_equal(a[k], b[k]) for k in a.files)
     # and evaluating them gives the same metrics, number for number (wall times and the
     # creation stamp aside)
-    eval_spec = stage_spec_json(tiny_config(), "evaluate", "lorenz_tiny", "onsagernet")
-    metrics = []
-    for run in ("a", "b"):
-        out = subprocess.run(
-            [
-                "onsagerflow",
-                "evaluate",
-                "--threads",
-                "1",
-                "--spec",
-                eval_spec,
-                "--data",
-                str(data),
-                "--model",
-                str(tmp_path / run),
-                "--out-dir",
-                str(tmp_path / f"eval_{run}"),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        assert out.returncode == 0, out.stderr[-2000:]
-        metrics.append(_without_clock(json.loads((tmp_path / f"eval_{run}" / "metrics.json").read_text())))
+    metrics = [_evaluate_alone("onsagernet", data, tmp_path / run, tmp_path / f"eval_{run}") for run in ("a", "b")]
     assert metrics[0]["relative_error"] and metrics[0] == metrics[1]
     # the workflow evaluated the system's three runs one after another in one process
     # (jobs.evaluate_per_system): each has the numbers of the run evaluated alone, the last
     # two after others in the same process
-    together = json.loads((results / "eval" / "lorenz_tiny" / "onsagernet" / "metrics.json").read_text())
-    assert _without_clock(together) == metrics[0]
-    for run in ("mlp_ode", "sindy"):
-        alone = tmp_path / f"alone_{run}"
-        out = subprocess.run(
-            [
-                "onsagerflow",
-                "evaluate",
-                "--threads",
-                "1",
-                "--spec",
-                stage_spec_json(tiny_config(), "evaluate", "lorenz_tiny", run),
-                "--data",
-                str(data),
-                "--model",
-                str(results / "models" / "lorenz_tiny" / run),
-                "--out-dir",
-                str(alone),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        assert out.returncode == 0, out.stderr[-2000:]
+    for run in ("onsagernet", "mlp_ode", "sindy"):
         together = json.loads((results / "eval" / "lorenz_tiny" / run / "metrics.json").read_text())
-        assert _without_clock(together) == _without_clock(json.loads((alone / "metrics.json").read_text())), run
+        model = results / "models" / "lorenz_tiny" / run
+        alone = metrics[0] if run == "onsagernet" else _evaluate_alone(run, data, model, tmp_path / f"alone_{run}")
+        assert _without_clock(together) == alone, run
+
+
+def _evaluate_alone(run, data, model, out):
+    """`onsagerflow evaluate` of a run of the tiny config in a process of its own: its metrics
+    without what depends on the clock."""
+    spec = stage_spec_json(tiny_config(), "evaluate", "lorenz_tiny", run)
+    args = ["--spec", spec, "--data", str(data), "--model", str(model), "--out-dir", str(out)]
+    done = subprocess.run(["onsagerflow", "evaluate", "--threads", "1", *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return _without_clock(json.loads((out / "metrics.json").read_text()))
 
 
 def _without_clock(d):
