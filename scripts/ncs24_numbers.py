@@ -20,6 +20,7 @@ from onsagerflow.analysis.folds import folded_saddle_summary
 
 
 def fmt(x) -> str:
+    """Three significant digits; – where there is no number (e.g. every path had escaped)."""
     return "–" if x is None else f"{x:.3g}"
 
 
@@ -49,8 +50,8 @@ def report(metrics: Path) -> str:
         by = e.get("unfolding_time_by_definition", {})
         w1 = "  ".join(f"W1/mean {k} {fmt(v['wasserstein1_relative'])}" for k, v in by.items())
         lines.append(
-            f"  ensemble {e['ensemble']} ({e['label']}): max mean error {e['extension']['max_mean_error']:.3f}, "
-            f"max std error {e['extension']['max_std_error']:.3f}, {w1}"
+            f"  ensemble {e['ensemble']} ({e['label']}): max mean error {fmt(e['extension']['max_mean_error'])}, "
+            f"max std error {fmt(e['extension']['max_std_error'])}, {w1}"
         )
     c = m.get("correlations") or {}
     lines.append(
