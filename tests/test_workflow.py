@@ -364,6 +364,40 @@ def test_polymer_branch_end_to_end(tmp_path):
 
 
 @pytest.mark.slow
+def test_polymer_closure_without_the_extension(tmp_path):
+    """A closure of PCA coordinates alone (reduction.observables: []): the evaluation decodes
+    the predicted extension from the chains and judges it against the beads' own; V's critical
+    points carry their decoded chains."""
+    from onsagerflow.models.reducers import PCA
+    from onsagerflow.stages.common import load_run
+    from onsagerflow.stages.evaluate_sde import decoded_extension
+
+    cfg = yaml.safe_load(open(POLYMER))
+    block = cfg["systems"]["polymer_tiny"]
+    block["reduction"]["observables"] = []
+    block["models"] = ["s_onsagernet_ncs"]
+    config = tmp_path / "pca_only.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    results = tmp_path / "results"
+    out = snakemake("--config", f"results={results}", config=str(config))
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    latent = open_store(results / "reduce" / "polymer_tiny" / "latent.zarr", dims=["state"])
+    assert latent.attrs["n_observables"] == 0 and latent.attrs["observables"] == ""  # PCA coordinates only
+    run = "s_onsagernet_ncs-n3"
+    pred = open_store(results / "eval" / "polymer_tiny" / run / "predictions.zarr", allow_nan=True)
+    chart = load_run(str(results / "models" / "polymer_tiny" / run)).chart
+    pca = PCA.load(results / "reduce" / "polymer_tiny" / "pca.zarr")
+    ext = pred["extension"].values
+    np.testing.assert_allclose(ext, decoded_extension(chart, pca, pred["h"].values, 0), rtol=1e-5)
+    assert np.all(ext[np.isfinite(ext)] >= 0)
+    m = json.loads((results / "eval" / "polymer_tiny" / run / "metrics.json").read_text())
+    assert all(np.isfinite(e["extension"]["max_mean_error"]) for e in m["ensembles"])
+    for c in m["critical_points"]:
+        assert c["conformation"]["extension_latent"] == pytest.approx(c["conformation"]["extension"], rel=1e-5)
+    assert_figure(results / "figures" / "polymer_tiny" / f"extension_{run}.png")
+
+
+@pytest.mark.slow
 def test_langevin_branch_end_to_end(tmp_path):
     """PRF21 Sec. IV A: the damped pendulum, the authors' three nets, the one-step test MSE, the
     rollouts from the 12 edge starts (Fig. 2b), the learned energy against H (Fig. 3, for the

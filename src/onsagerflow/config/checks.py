@@ -213,13 +213,21 @@ def _check_simulation(system: Mapping[str, Any], where: str) -> None:
 
 def _check_polymer(system: Mapping[str, Any], where: str) -> None:
     """The bead-spring simulator's cross-field rules: the integrator suits the spring and
-    its step, and the λ fit window is ordered."""
+    its step, the λ fit window is ordered, and a closure without the extension keeps x (the
+    evaluation decodes the extension from it)."""
     p, sim = system["parameters"], system["simulation"]
     upper, lower = sim["relaxation_measurement"]["window"]
     if not upper > lower:
         raise ConfigError(
             f"{where}.simulation.relaxation_measurement.window: need [upper, lower] with upper > lower, "
             f"got {[upper, lower]}"
+        )
+    red = system.get("reduction") or {}
+    xyz = red.get("select", {}).get("xyz", [0])
+    if "extension" not in red.get("observables", ["extension"]) and (not xyz or xyz[0] != 0):
+        raise ConfigError(
+            f"{where}.reduction.select: without 'extension' among reduction.observables the extension is "
+            f"decoded from the chains' x-coordinates, so xyz must keep x (0) first, got {xyz}"
         )
     euler = sim["integrator"] == "euler" or (sim["integrator"] == "auto" and p["spring"] == "hookean")
     if euler and p["spring"] == "fene":
