@@ -177,4 +177,6 @@ def test_a_model_that_lost_every_path_of_an_ensemble_still_gets_a_baselines_row(
     }
     r = baseline_row(m)
     assert r["short-term error"] is None and r["ensemble std error"] is None
+    m["ensembles"][1]["extension"] = {"max_mean_error": float("nan"), "max_std_error": 0.3}  # not yet JSON
+    assert baseline_row(m)["short-term error"] is None
     assert r["unfolding W1/mean"] == pytest.approx(0.2) and r["bounded"] == "4/8 paths"

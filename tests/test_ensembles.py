@@ -207,3 +207,28 @@ def test_decoded_extension_is_the_decoded_chains_max_minus_min_x():
         np.testing.assert_allclose(decoded_extension(chart, pca, z, 0, rows=rows), want, rtol=1e-12)
     with_obs = np.concatenate([np.full((2, 7, 1), 99.0), z], axis=-1)
     np.testing.assert_allclose(decoded_extension(chart, pca, with_obs, 1), want, rtol=1e-12)
+
+    # a truncated chart (3 of d components, scaled and centred): the chain is the PCA
+    # reconstruction of the padded coordinates; NaN states never reach the chart
+    q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    trunc = PCA(
+        fields=("r",),
+        shape=(n_beads, 3),
+        mean=rng.normal(size=d),
+        field_scale=np.array([2.5]),
+        components=q.T,
+        singular_values=np.ones(d),
+        total_variance=float(d),
+    )
+
+    def strict_decode(h):
+        assert np.all(np.isfinite(h)), "a NaN state reached the chart"
+        return np.asarray(h)
+
+    h = rng.normal(size=(4, 3))
+    h[2] = np.nan
+    x = (h @ q.T[:3] * 2.5 + trunc.mean).reshape(4, n_beads, 3)[..., 0]
+    want = x.max(axis=-1) - x.min(axis=-1)
+    got = decoded_extension(SimpleNamespace(decode=strict_decode), trunc, h, 0, rows=2)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert np.isnan(got[2])

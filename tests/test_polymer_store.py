@@ -301,6 +301,9 @@ def test_a_closure_without_the_extension_must_keep_x_first():
         block["reduction"] = {"components": 4, "observables": [], "select": {"xyz": xyz}}
         with pytest.raises(ConfigError, match=r"^systems\.polymer_tiny\.reduction\.select: without 'extension'"):
             validated(block, "polymer_tiny")
+    block["reduction"] = {"components": 4, "observables": [], "select": {"bead": [0, 5]}}
+    with pytest.raises(ConfigError, match=r"reduction\.select: .*bead cannot be selected"):
+        validated(block, "polymer_tiny")
     for select in ({"xyz": [0]}, {}):
         block["reduction"] = {"components": 4, "observables": [], "select": select}
         validated(block, "polymer_tiny")

@@ -223,12 +223,19 @@ def _check_polymer(system: Mapping[str, Any], where: str) -> None:
             f"got {[upper, lower]}"
         )
     red = system.get("reduction") or {}
-    xyz = red.get("select", {}).get("xyz", [0])
-    if "extension" not in red.get("observables", ["extension"]) and (not xyz or xyz[0] != 0):
-        raise ConfigError(
-            f"{where}.reduction.select: without 'extension' among reduction.observables the extension is "
-            f"decoded from the chains' x-coordinates, so xyz must keep x (0) first, got {xyz}"
-        )
+    if "extension" not in red.get("observables", ["extension"]):
+        # the evaluation decodes the extension from the chains: every bead's x must be there
+        select, why = red.get("select", {}), "without 'extension' among reduction.observables the extension is"
+        xyz = select.get("xyz", [0])
+        if not xyz or xyz[0] != 0:
+            raise ConfigError(
+                f"{where}.reduction.select: {why} decoded from the chains' x-coordinates, so xyz must keep "
+                f"x (0) first, got {xyz}"
+            )
+        if "bead" in select:
+            raise ConfigError(f"{where}.reduction.select: {why} decoded from every bead, so bead cannot be selected")
+        if list(red.get("fields", ["r"])) != ["r"]:
+            raise ConfigError(f"{where}.reduction.fields: {why} decoded from the bead positions, so fields must be [r]")
     euler = sim["integrator"] == "euler" or (sim["integrator"] == "auto" and p["spring"] == "hookean")
     if euler and p["spring"] == "fene":
         raise ConfigError(
