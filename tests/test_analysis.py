@@ -148,3 +148,35 @@ def test_covariance_error_uses_the_paths_still_there_at_each_time():
     expected = (2 * covariance_error(pred[:, :2], truth[:, :2]) + 3 * covariance_error(pred[1:, 2:], truth[:, 2:])) / 5
     assert covariance_error(escaped, truth) == pytest.approx(expected, rel=1e-12)
     assert np.isfinite(clean)
+
+
+def test_a_model_that_lost_every_path_of_an_ensemble_still_gets_a_baselines_row():
+    """Where every path of one ensemble escaped by some time, its moment errors are NaN (None
+    in metrics.json): the baselines row leaves the means over ensembles empty instead of
+    failing, and 'bounded' counts the escapes."""
+    from onsagerflow.analysis.ensembles import moment_errors
+    from onsagerflow.stages.table_rows import baseline_row
+
+    truth = np.random.default_rng(0).normal(size=(4, 5))
+    escaped = np.array(truth)
+    escaped[:, 3:] = np.nan  # every path gone from t_3 on
+    assert np.isnan(moment_errors(escaped, truth)["max_mean_error"])
+    ok = {"max_mean_error": 0.1, "max_std_error": 0.2}
+    gone = {"max_mean_error": None, "max_std_error": None}
+    m = {
+        "system": "p",
+        "model_key": "sindy_drift",
+        "model_type": "sindy",
+        "param_count": 10,
+        "latent": 3,
+        "paths": {"n": 8, "n_bounded": 4},
+        "ensembles": [
+            {"extension": ok, "unfolding_time": {"wasserstein1_relative": 0.1}},
+            {"extension": gone, "unfolding_time": {"wasserstein1_relative": 0.3}},
+        ],
+    }
+    r = baseline_row(m)
+    assert r["short-term error"] is None and r["ensemble std error"] is None
+    m["ensembles"][1]["extension"] = {"max_mean_error": float("nan"), "max_std_error": 0.3}  # not yet JSON
+    assert baseline_row(m)["short-term error"] is None
+    assert r["unfolding W1/mean"] == pytest.approx(0.2) and r["bounded"] == "4/8 paths"

@@ -174,3 +174,61 @@ def test_separate_tanh_matrices_are_spd_and_antisymmetric():
     assert np.linalg.eigvalsh(np.asarray(M)).min() >= model.dynamics.alpha * (1 - 1e-9)
     # L = tanh(·): |M_ij| ≤ α + n (every entry of L L^T is a sum of n products bounded by 1)
     assert np.abs(np.asarray(M)).max() <= model.dynamics.alpha + 3 + 1e-12
+
+
+def test_decoded_extension_is_the_decoded_chains_max_minus_min_x():
+    """Without the extension among the observables, evaluate decodes it: for a PCA that keeps
+    every component (exact reconstruction) and a plain chart, the decoded extension of a chain's
+    coordinates is max − min of its bead x, in blocks of any size, NaN where the state is NaN,
+    and observables leading the state are skipped."""
+    from types import SimpleNamespace
+
+    from onsagerflow.models.reducers import PCA
+    from onsagerflow.stages.evaluate_sde import decoded_extension
+
+    n_beads, rng = 5, np.random.default_rng(3)
+    d = n_beads * 3
+    pca = PCA(
+        fields=("r",),
+        shape=(n_beads, 3),
+        mean=np.zeros(d),
+        field_scale=np.ones(1),
+        components=np.eye(d),
+        singular_values=np.ones(d),
+        total_variance=float(d),
+    )
+    chart = SimpleNamespace(decode=lambda h: np.asarray(h))
+    chains = rng.normal(size=(2, 7, n_beads, 3))
+    z = chains.reshape(2, 7, d)
+    z[1, 3] = np.nan
+    want = chains[..., 0].max(axis=-1) - chains[..., 0].min(axis=-1)
+    want[1, 3] = np.nan
+    for rows in (1, 4, 100):
+        np.testing.assert_allclose(decoded_extension(chart, pca, z, 0, rows=rows), want, rtol=1e-12)
+    with_obs = np.concatenate([np.full((2, 7, 1), 99.0), z], axis=-1)
+    np.testing.assert_allclose(decoded_extension(chart, pca, with_obs, 1), want, rtol=1e-12)
+
+    # a truncated chart (3 of d components, scaled and centred): the chain is the PCA
+    # reconstruction of the padded coordinates; NaN states never reach the chart
+    q, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    trunc = PCA(
+        fields=("r",),
+        shape=(n_beads, 3),
+        mean=rng.normal(size=d),
+        field_scale=np.array([2.5]),
+        components=q.T,
+        singular_values=np.ones(d),
+        total_variance=float(d),
+    )
+
+    def strict_decode(h):
+        assert np.all(np.isfinite(h)), "a NaN state reached the chart"
+        return np.asarray(h)
+
+    h = rng.normal(size=(4, 3))
+    h[2] = np.nan
+    x = (h @ q.T[:3] * 2.5 + trunc.mean).reshape(4, n_beads, 3)[..., 0]
+    want = x.max(axis=-1) - x.min(axis=-1)
+    got = decoded_extension(SimpleNamespace(decode=strict_decode), trunc, h, 0, rows=2)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert np.isnan(got[2])

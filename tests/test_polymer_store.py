@@ -292,6 +292,25 @@ def test_bad_spec_names_the_key(path, value, message):
     assert "\n" not in str(err.value)
 
 
+def test_a_closure_without_the_extension_must_keep_x_first():
+    """Without the extension among the observables, the evaluation decodes it from the
+    chains' x-coordinates: a selection that drops x, or puts another coordinate first, is
+    refused where it is written; x alone or all of x, y, z pass."""
+    block = tiny_block()
+    for xyz in ([1, 2], [1, 0]):
+        block["reduction"] = {"components": 4, "observables": [], "select": {"xyz": xyz}}
+        with pytest.raises(ConfigError, match=r"^systems\.polymer_tiny\.reduction\.select: without 'extension'"):
+            validated(block, "polymer_tiny")
+    block["reduction"] = {"components": 4, "observables": [], "select": {"bead": [0, 5]}}
+    with pytest.raises(ConfigError, match=r"reduction\.select: .*bead cannot be selected"):
+        validated(block, "polymer_tiny")
+    for select in ({"xyz": [0]}, {}):
+        block["reduction"] = {"components": 4, "observables": [], "select": select}
+        validated(block, "polymer_tiny")
+    block["reduction"] = {"components": 4, "select": {"xyz": [1]}}  # the extension a coordinate: any selection
+    validated(block, "polymer_tiny")
+
+
 def test_euler_is_refused_for_fene():
     block = _with("simulation.integrator", "euler")
     block["parameters"]["spring"] = "fene"

@@ -13,7 +13,7 @@ import yaml
 from conftest import assert_cf_clean, assert_figure, held_out_predictions
 
 from onsagerflow.config import stage_spec_json, validate_config
-from onsagerflow.data import open_store, read_zarr
+from onsagerflow.data import Split, open_store, read_zarr
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, "tests", "configs", "tiny.yaml")
@@ -361,6 +361,46 @@ def test_polymer_branch_end_to_end(tmp_path):
         assert_figure(results / "figures" / "polymer_tiny" / f"{stem}_s_onsagernet-n3.png")
     for store in results.rglob("*.zarr"):
         assert_cf_clean(store, tmp_path)
+
+
+@pytest.mark.slow
+def test_polymer_closure_without_the_extension(tmp_path):
+    """A closure of PCA coordinates alone (reduction.observables: []): the evaluation decodes
+    the predicted extension from the chains and judges it against the beads' own; V's critical
+    points carry their decoded chains."""
+    from onsagerflow.models.reducers import PCA
+    from onsagerflow.stages.common import load_run
+    from onsagerflow.stages.evaluate_sde import decoded_extension
+
+    cfg = yaml.safe_load(open(POLYMER))
+    block = cfg["systems"]["polymer_tiny"]
+    block["reduction"]["observables"] = []
+    block["models"] = ["s_onsagernet_ncs"]
+    config = tmp_path / "pca_only.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    results = tmp_path / "results"
+    out = snakemake("--config", f"results={results}", config=str(config))
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    latent = open_store(results / "reduce" / "polymer_tiny" / "latent.zarr", dims=["state"])
+    assert latent.attrs["n_observables"] == 0 and latent.attrs["observables"] == ""  # PCA coordinates only
+    run = "s_onsagernet_ncs-n3"
+    pred = open_store(results / "eval" / "polymer_tiny" / run / "predictions.zarr", allow_nan=True)
+    chart = load_run(str(results / "models" / "polymer_tiny" / run)).chart
+    pca = PCA.load(results / "reduce" / "polymer_tiny" / "pca.zarr")
+    ext = pred["extension"].values
+    np.testing.assert_allclose(ext, decoded_extension(chart, pca, pred["h"].values, 0), rtol=1e-5)
+    assert np.all(ext[np.isfinite(ext)] >= 0)
+    m = json.loads((results / "eval" / "polymer_tiny" / run / "metrics.json").read_text())
+    beads = open_store(results / "data" / "polymer_tiny" / "trajectories.zarr", dims=["bead", "xyz"])
+    for e in m["ensembles"]:  # judged against the beads' own extension, ensemble by ensemble
+        mine = (beads["ensemble"].values == e["ensemble"]) & (beads["split"].values == Split.TEST)
+        assert mine.sum() == e["realisations"]
+        np.testing.assert_allclose(e["extension"]["true_mean"], beads["extension"].values[mine].mean(0), rtol=1e-5)
+        assert np.isfinite(e["extension"]["max_mean_error"])
+        assert e["extension_closure_floor"]["max_mean_error"] > 0  # three PCs do not hold the extension exactly
+    for c in m["critical_points"]:
+        assert c["conformation"]["extension_latent"] == pytest.approx(c["conformation"]["extension"], rel=1e-5)
+    assert_figure(results / "figures" / "polymer_tiny" / f"extension_{run}.png")
 
 
 @pytest.mark.slow

@@ -24,7 +24,8 @@ def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
 
 def moment_errors(pred: np.ndarray, truth: np.ndarray) -> dict:
     """pred and truth are (realisations, time): the largest error over time of the mean and
-    of the standard deviation across realisations, in units of the truth's pooled std."""
+    of the standard deviation across realisations, in units of the truth's pooled std. pred
+    may hold NaN where a path has escaped; where every path has, the errors are NaN."""
     unit = float(np.std(truth))
     unit = unit if unit > 0 else 1.0
     dmean = np.abs(np.nanmean(pred, axis=0) - truth.mean(axis=0))

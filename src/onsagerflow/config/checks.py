@@ -213,7 +213,8 @@ def _check_simulation(system: Mapping[str, Any], where: str) -> None:
 
 def _check_polymer(system: Mapping[str, Any], where: str) -> None:
     """The bead-spring simulator's cross-field rules: the integrator suits the spring and
-    its step, and the λ fit window is ordered."""
+    its step, the λ fit window is ordered, and a closure without the extension keeps x (the
+    evaluation decodes the extension from it)."""
     p, sim = system["parameters"], system["simulation"]
     upper, lower = sim["relaxation_measurement"]["window"]
     if not upper > lower:
@@ -221,6 +222,20 @@ def _check_polymer(system: Mapping[str, Any], where: str) -> None:
             f"{where}.simulation.relaxation_measurement.window: need [upper, lower] with upper > lower, "
             f"got {[upper, lower]}"
         )
+    red = system.get("reduction") or {}
+    if "extension" not in red.get("observables", ["extension"]):
+        # the evaluation decodes the extension from the chains: every bead's x must be there
+        select, why = red.get("select", {}), "without 'extension' among reduction.observables the extension is"
+        xyz = select.get("xyz", [0])
+        if not xyz or xyz[0] != 0:
+            raise ConfigError(
+                f"{where}.reduction.select: {why} decoded from the chains' x-coordinates, so xyz must keep "
+                f"x (0) first, got {xyz}"
+            )
+        if "bead" in select:
+            raise ConfigError(f"{where}.reduction.select: {why} decoded from every bead, so bead cannot be selected")
+        if list(red.get("fields", ["r"])) != ["r"]:
+            raise ConfigError(f"{where}.reduction.fields: {why} decoded from the bead positions, so fields must be [r]")
     euler = sim["integrator"] == "euler" or (sim["integrator"] == "auto" and p["spring"] == "hookean")
     if euler and p["spring"] == "fene":
         raise ConfigError(

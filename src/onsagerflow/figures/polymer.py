@@ -61,7 +61,8 @@ def extension_figure(t: np.ndarray, groups: dict[str, dict], title: str = "", ti
     fig, axes = plt.subplots(1, len(groups), figsize=(5.0 * len(groups), 3.8), squeeze=False)
     for ax, (name, g) in zip(axes[0], groups.items()):
         for key, col, lab in (("true", "k", "held out"), ("pred", "tab:red", "S-OnsagerNet")):
-            m, s = np.asarray(g[f"{key}_mean"]), np.asarray(g[f"{key}_std"])
+            # None (from JSON) where every path had escaped: NaN, a gap in the curve
+            m, s = np.asarray(g[f"{key}_mean"], float), np.asarray(g[f"{key}_std"], float)
             ax.plot(t, m, color=col, label=lab)
             ax.fill_between(t, m - s, m + s, color=col, alpha=0.2)
         ax.set_title(name, fontsize=9)

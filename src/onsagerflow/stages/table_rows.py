@@ -193,6 +193,13 @@ def polymer_row(m: dict) -> dict:
     return r
 
 
+def _mean_or_none(values: list) -> float | None:
+    """The mean over ensembles, or None where one has none (every path of a model that
+    diverged had escaped by some time: its errors there are undefined, and 'bounded' says so)."""
+    ok = all(v is not None and np.isfinite(v) for v in values)
+    return float(np.mean(values)) if ok else None
+
+
 def baseline_row(m: dict) -> dict:
     """One run of any system against the baselines: short-term error, long-term boundedness,
     fixed-point error where the exact fixed points are known, parameter count. Each system
@@ -204,13 +211,12 @@ def baseline_row(m: dict) -> dict:
     lm = m.get("latent_metrics")
     if "ensembles" in m:  # stochastic system: paths from the test ensembles' starts
         ens = m["ensembles"]
-        r["short-term error"] = float(np.mean([e["extension"]["max_mean_error"] for e in ens]))
+        r["short-term error"] = _mean_or_none([e["extension"]["max_mean_error"] for e in ens])
         r["short-term measure"] = "ensemble-mean extension: max over t of abs. error / std, mean over ensembles"
         p = m.get("paths")
         r["bounded"] = f"{p['n_bounded']}/{p['n']} paths" if p else None
-        r["ensemble std error"] = float(np.mean([e["extension"]["max_std_error"] for e in ens]))
-        w1 = [e["unfolding_time"]["wasserstein1_relative"] for e in ens]
-        r["unfolding W1/mean"] = float(np.mean(w1)) if None not in w1 else None
+        r["ensemble std error"] = _mean_or_none([e["extension"]["max_std_error"] for e in ens])
+        r["unfolding W1/mean"] = _mean_or_none([e["unfolding_time"]["wasserstein1_relative"] for e in ens])
     elif lm is not None and m["latent"] is not None:  # latent system: PRF21's E(T) at the shortest horizon
         T = min(lm["horizon_error"], key=float, default=None)
         r["short-term error"] = lm["horizon_error"][T]["mean"] if T else None
@@ -260,4 +266,6 @@ BASELINE_NOTES = [
     "the nearest learned fixed point divided by |x*|; – where no exact fixed points are known.",
     "polymer: deterministic models (drift-only OnsagerNet trained by the pair loss, SINDy) run from each "
     "ensemble's start without noise, so their ensemble spread is zero.",
+    "polymer: the short-term and ensemble std errors (means over ensembles) are – where every path of an "
+    "ensemble had escaped by some time ('bounded' counts them).",
 ]
