@@ -2,13 +2,15 @@
 the evaluate stage finds and matches them (its fixed-point seed, every trajectory under the
 authors' protocol), without its rollouts: the screen behind docs/rbc.md's seed tables.
 
-    PYTHONPATH=src python scripts/rbc_fixed_point_screen.py CONFIG SYSTEM DATA RUN_DIR [RUN_DIR ...]
+    PYTHONPATH=src python scripts/rbc_fixed_point_screen.py [--splits train,val] CONFIG SYSTEM DATA RUN_DIR ...
 
 DATA is the latent store; each RUN_DIR a checkpoint of a run named as in the config (its
 folder name, e.g. onsagernet-n3, or onsagernet-n3-anything). Per run: best epoch / epochs run,
 best validation loss, and each end state reached by at least MIN_POPULATION trajectories
 (largest first) with the relative distance to the nearest stable learned fixed point, a star
-where the nearest learned fixed point is not stable.
+where the nearest learned fixed point is not stable. ``--splits`` keeps the end states of those
+splits' trajectories only (train,val: what a choice among runs sees without the test split);
+by default every trajectory's, as the authors' protocol.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from onsagerflow.runtime import configure
 MIN_POPULATION = 5
 
 
-def screen(config: dict, system: str, data: str, run_dir: Path) -> str:
+def screen(config: dict, system: str, data: str, run_dir: Path, splits: list[str] | None = None) -> str:
     from onsagerflow.analysis.metrics import match_steady_states, steady_states
     from onsagerflow.config import stage_spec
     from onsagerflow.stages import evaluate
@@ -36,6 +38,10 @@ def screen(config: dict, system: str, data: str, run_dir: Path) -> str:
     fp_seed, _ = np.random.SeedSequence([ctx.cfg["seed"], evaluate.STREAM_TAG]).generate_state(2)
     fps, _ = evaluate.fixed_points(ctx, test, int(fp_seed))
     h = evaluate._every_trajectory(ctx)[:, test.coarse]
+    if splits:
+        from onsagerflow.data import split_mask
+
+        h = h[np.any([split_mask(ctx.ds, s) for s in splits], axis=0)]
     window = max(2, len(test.coarse) // SETTLE_WINDOW)
     states = match_steady_states(steady_states(h, window, merge_tol=MERGE_TOL, steady_tol=STEADY_TOL), fps)
     states = sorted(
@@ -62,10 +68,13 @@ def main(argv: list[str]) -> None:
     configure(threads=1)  # float64, as the evaluate stage runs; before JAX is imported
     from onsagerflow.config import load_config
 
+    splits = None
+    if argv and argv[0] == "--splits":
+        splits, argv = argv[1].split(","), argv[2:]
     config_file, system, data, *runs = argv
     config = load_config(config_file)
     for r in runs:
-        print(screen(config, system, data, Path(r)), flush=True)
+        print(screen(config, system, data, Path(r), splits), flush=True)
 
 
 if __name__ == "__main__":

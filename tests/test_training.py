@@ -209,6 +209,69 @@ def test_restarts_continue_from_the_candidate_with_the_lowest_validation_loss():
     assert built == []
 
 
+def _settling(n_each=6, T=120, dt=0.05):
+    """Trajectories relaxing as z' = −(z − c) onto c = (±1, ±1, 0.5), n_each onto each."""
+    rng = np.random.default_rng(5)
+    centers = np.array([[1.0, 1.0, 0.5], [-1.0, -1.0, 0.5]])
+    c = np.repeat(centers, n_each, axis=0)[:, None, :]
+    z0 = c[:, 0] + rng.normal(scale=0.8, size=(2 * n_each, 3))
+    t = np.arange(T)[None, :, None] * dt
+    return c + (z0[:, None, :] - c) * np.exp(-t), dt
+
+
+def test_end_state_score_is_the_worst_populated_state_to_its_nearest_stable_point():
+    """score = max over end states reached by ≥ MIN_POPULATION trajectories of |h − x*| / |h|,
+    x* the nearest stable fixed point. For x' = x − x³ (stable ±1) and trajectories settling on
+    ±1 it is 0; for x' = −(x − ½)(x + 1)x (stable ½ and −1) the state +1 is ½ from ½; a state
+    reached by fewer trajectories is not judged; none populated enough is an error."""
+    from onsagerflow.stages.end_state_selection import MIN_POPULATION, end_state_score
+
+    k = MIN_POPULATION
+    ends = np.concatenate([np.full((k, 10, 1), 1.0), np.full((k, 10, 1), -1.0), np.full((k - 1, 10, 1), 3.0)])
+    frames = np.linspace(-1.2, 1.2, 25)[:, None]
+    kw = dict(length_scale=1.0, field_scale=1.0, seed=0)
+    score, states = end_state_score(lambda x, a: x - x**3, ends, frames, **kw)
+    assert score < 1e-6 and sorted(len(s["trajectories"]) for s in states) == [k, k]
+    score, _ = end_state_score(lambda x, a: -(x - 0.5) * (x + 1.0) * x, ends, frames, **kw)
+    assert score == pytest.approx(0.5, rel=1e-6)
+    with pytest.raises(ValueError, match="no end state is reached"):
+        end_state_score(lambda x, a: x - x**3, ends[: k - 1], frames, **kw)
+
+
+def test_end_state_restarts_keep_the_full_run_of_the_candidate_nearest_the_end_states():
+    """Each candidate (seed + 1000·i) is a full run; the chosen one has the smallest largest
+    end-state distance (the validation loss breaks ties), and its run is what is returned."""
+    from onsagerflow.stages.end_state_selection import select_by_end_states
+    from onsagerflow.training.restarts import RESTART_SEED_STRIDE
+
+    u, dt = _settling()
+    norm = Normalizer.fit(u, dt)
+    train = make_windows(norm.encode(u[::2]), lag=1, seed=0)
+    val = make_windows(norm.encode(u[1::2]), lag=1, seed=1)
+    cfg = {**CFG, "seed": 2, "restarts": {"count": 3, "epochs": 2, "select": "end_states"}}
+    seed, trials, result = select_by_end_states(
+        lambda s: build_model(SPECS["on"], 3, seed=s),
+        train,
+        val,
+        tau=dt / norm.time_scale,
+        cfg=cfg,
+        loss=None,
+        norm=norm,
+        ends=u,
+        frames=u.reshape(-1, 3),
+    )
+    assert [t["seed"] for t in trials] == [2 + i * RESTART_SEED_STRIDE for i in range(3)]
+    assert all(t["populations"] == [6, 6] for t in trials)
+
+    def key(t):
+        return (np.inf if t["end_state_distance"] is None else t["end_state_distance"], t["val_loss"])
+
+    best = min(trials, key=key)
+    assert seed == best["seed"] and result.best_val_loss == best["val_loss"]
+    again = fit(build_model(SPECS["on"], 3, seed=seed), train, val, tau=dt / norm.time_scale, cfg=cfg, seed=seed)
+    assert again.best_val_loss == result.best_val_loss  # the candidate's run is the run
+
+
 def test_amsgrad_changes_the_updates():
     """AMSGrad divides by the running maximum of Adam's second moment, not by the moment itself:
     from the second step on its updates differ from Adam's."""

@@ -127,6 +127,21 @@ def find_fixed_points(
     return out
 
 
+def fixed_points_from_data(
+    field, frames: np.ndarray, k: int, seed: int, *, args=None, length_scale: float, field_scale: float
+) -> list[dict]:
+    """``find_fixed_points`` from k Newton starts: half of them states of the data ``frames``
+    (m, n), half uniform in the data's box, which is also the domain the points are judged in."""
+    rng = np.random.default_rng(seed)
+    lo, hi = frames.min(axis=0), frames.max(axis=0)
+    starts = np.concatenate(
+        [frames[rng.choice(len(frames), k - k // 2)], rng.uniform(lo, hi, size=(k // 2, frames.shape[-1]))]
+    )
+    return find_fixed_points(
+        field, starts, args=args, length_scale=length_scale, field_scale=field_scale, domain=(lo, hi)
+    )
+
+
 def match_exact(learned: list[dict], exact: np.ndarray, exact_field, *, length_scale: float) -> list[dict]:
     """For each exact fixed point, the nearest learned one: distance, relative distance
     (|Δ|/|x*|, or |Δ|/length_scale at the origin) and whether their kinds agree."""

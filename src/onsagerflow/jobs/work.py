@@ -307,8 +307,11 @@ def train(config: Mapping[str, Any], system: str, run: str, rates: Mapping[str, 
     if model["type"] == "sindy":
         return Estimate(rates["startup"], _mem(data, 2), f"SINDy on {n_train} windows")
     tr = training_spec(config, key, system)
-    restarts = tr["restarts"]  # screened initialisations train before the full run
-    epochs = tr["epochs"] + (restarts["count"] * restarts["epochs"] if restarts["count"] > 1 else 0)
+    restarts = tr["restarts"]  # screened initialisations train before the full run, or are full runs
+    if restarts["count"] > 1 and restarts["select"] == "end_states":
+        epochs = restarts["count"] * tr["epochs"]
+    else:
+        epochs = tr["epochs"] + (restarts["count"] * restarts["epochs"] if restarts["count"] > 1 else 0)
     ae = model.get("autoencoder")
     rate = rates["train_joint"] if ae else rates["train_sde" if model["type"] == "s_onsagernet" else "train"]
     per_epoch = n_train + VAL_COST * n_val

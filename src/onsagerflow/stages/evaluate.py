@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..analysis.fixed_points import find_fixed_points, match_exact
+from ..analysis.fixed_points import fixed_points_from_data, match_exact
 from ..analysis.metrics import (
     error_at,
     error_curve,
@@ -334,18 +334,17 @@ def _frames(test: TestRollouts) -> np.ndarray:
 def fixed_points(ctx: Context, test: TestRollouts, seed: int) -> tuple[list[dict], list[dict] | None]:
     """Fixed points of the learned field (Newton from training states and from uniform points of
     the data's box) and, where the system knows its own, how they match the exact ones."""
-    rng = np.random.default_rng(seed)
-    frames = _frames(test)
-    k = ctx.cfg["fixed_point_starts"]
-    lo, hi = frames.min(axis=0), frames.max(axis=0)
-    starts = np.concatenate(
-        [frames[rng.choice(len(frames), k - k // 2)], rng.uniform(lo, hi, size=(k // 2, frames.shape[-1]))]
-    )
     norm = ctx.run.norm
     length_scale = float(np.linalg.norm(norm.scale))
     field_scale = length_scale / norm.time_scale
-    fps = find_fixed_points(
-        ctx.field, starts, args=ctx.args, length_scale=length_scale, field_scale=field_scale, domain=(lo, hi)
+    fps = fixed_points_from_data(
+        ctx.field,
+        _frames(test),
+        ctx.cfg["fixed_point_starts"],
+        seed,
+        args=ctx.args,
+        length_scale=length_scale,
+        field_scale=field_scale,
     )
     log.info("fixed points: %s", [(np.round(p["x"], 3).tolist(), p["kind"]) for p in fps])
     system, sys_spec = ctx.system, ctx.spec["system"]

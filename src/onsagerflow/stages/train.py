@@ -29,6 +29,7 @@ from ..training.judge import by_trajectory, judge, trajectory_warnings, trivial_
 from ..training.losses import em_nll, em_nll_sum, joint_loss, window_loss
 from ..training.restarts import screen_seeds
 from .common import observed, split_array, store_grid, with_mirror_images
+from .end_state_selection import select_by_end_states
 
 log = logging.getLogger("onsagerflow.train")
 
@@ -98,6 +99,7 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
             spec, u_train[..., :n], u_val[..., :n], n, dt, cut, meta, out, None if grid.uniform else unit_steps
         )
     seed = training["seed"]  # the plain run's restarts may choose another initialisation
+    selected = None  # the chosen candidate's whole run, where restarts select by end states
     if m["spec"].get("autoencoder"):
         if training["restarts"]["count"] > 1:
             raise ConfigError(
@@ -133,16 +135,39 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
             spec_m = {**spec_m, "sigma_init": float(np.sqrt(norm.time_to_model(pairs["tau"])))}
             meta["model_spec"] = spec_m
         loss = em_nll if stochastic else None
-        seed, trials = screen_seeds(
-            lambda s: build_model(spec_m, n, seed=s, all_specs=meta["all_specs"]),
-            train,
-            val,
-            tau=norm.time_to_model(pairs["tau"]),
-            cfg=training,
-            loss=loss,
-        )
-        model = build_model(spec_m, n, seed=seed, all_specs=meta["all_specs"])
-        meta["restarts"] = {"seed": seed, "trials": trials}
+
+        def build(s):
+            return build_model(spec_m, n, seed=s, all_specs=meta["all_specs"])
+
+        if training["restarts"]["select"] == "end_states" and training["restarts"]["count"] > 1:
+            if stochastic:
+                raise ConfigError(
+                    f"run {spec['run']}: training.restarts.select: end_states judges the fixed points of a "
+                    "deterministic field; use val_loss for an S-OnsagerNet"
+                )
+            stored = split_array(ds, variable, "train")[..., :n]  # the stored train trajectories, no images
+            coarse = np.arange(len(grid.time)) if grid.uniform else grid.starts
+            try:
+                seed, trials, selected = select_by_end_states(
+                    build,
+                    train,
+                    val,
+                    tau=norm.time_to_model(pairs["tau"]),
+                    cfg=training,
+                    loss=loss,
+                    norm=norm,
+                    ends=np.concatenate([stored, u_val])[:, coarse],
+                    frames=stored[:, coarse].reshape(-1, n),
+                )
+            except ValueError as exc:
+                raise ConfigError(f"run {spec['run']}: training.restarts.select: end_states: {exc}") from None
+            model = selected.model
+        else:
+            seed, trials = screen_seeds(
+                build, train, val, tau=norm.time_to_model(pairs["tau"]), cfg=training, loss=loss
+            )
+            model = build(seed)
+        meta["restarts"] = {"seed": seed, "trials": trials, "select": training["restarts"]["select"]}
     log.info(
         "%s on %s: %d parameters, %d train%s / %d val windows, tau = %g (%d samples), device %s",
         spec["run"],
@@ -158,7 +183,10 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
     ae = m["spec"].get("autoencoder")  # NCS24's second stage: the dynamics on the frozen chart
     warm = bool(ae)  # the dynamics start pre-trained
     tau = norm.time_to_model(pairs["tau"])
-    result = fit(model, train, val, tau=tau, cfg=training, seed=seed, loss=loss, warm_start=warm)
+    if selected is None:
+        result = fit(model, train, val, tau=tau, cfg=training, seed=seed, loss=loss, warm_start=warm)
+    else:  # already the full run, chosen among the candidates
+        result = selected
     result.warnings = judge(result, training, warm_start=warm)
     if not ae:  # plain runs: the val windows lie in per-trajectory blocks (a joint run's are shuffled)
         rows = _val_by_trajectory(result.model, train, val, tau, loss, training, ds)
