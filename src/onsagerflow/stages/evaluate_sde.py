@@ -59,6 +59,7 @@ def run(
     observables = ds.attrs.get("observables", "").split()
     n_obs = len(observables)  # observables lead, closure follows
     pca = PCA.load(reducer) if reducer is not None else None
+    raw = open_store(fields) if fields else None  # the bead store, opened once
     if "extension" in observables:  # a latent coordinate (NCS24's Z1)
         ie = observables.index("extension")
         ext_true = y_test[..., ie]
@@ -67,12 +68,12 @@ def run(
             return chart.decode(z)[..., ie]
 
     else:  # the decoded chains' extension, judged against the beads' own
-        if pca is None or fields is None:
+        if pca is None or raw is None:
             raise ConfigError(
                 f"{data}: without the extension among the latent observables (reduction.observables) the "
                 "ensemble evaluation decodes it from the chains, and needs the bead store and its PCA"
             )
-        beads = open_store(fields)["extension"]  # the test trajectories by their labels
+        beads = raw["extension"]  # the test trajectories by their labels
         ext_true = beads.sel(trajectory=ds["trajectory"].values[test]).values.astype(np.float64)
 
         def extension(z):
@@ -197,8 +198,7 @@ def run(
     # --- do the closure coordinates track the folds? NCS24: |Z2| ~ |x_N − x_1|, |Z3| ~ |x_N + x_1|,
     # on the training data as the authors show them; the test data beside them
     correlations = correlations_test = None
-    if fields and z_true.shape[-1] >= n_obs + 2:
-        raw = open_store(fields)
+    if raw is not None and z_true.shape[-1] >= n_obs + 2:
         train_ids = np.flatnonzero(split_mask(ds, "train"))
         correlations = closure_correlations(train, raw, train_ids, n_obs)
         correlations_test = closure_correlations(z_true, raw, test, n_obs)
