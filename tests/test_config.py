@@ -497,3 +497,22 @@ def test_a_chart_without_a_pretrained_peer_trains_from_the_reducer_alone():
     assert "pretrained_run" not in stage_spec(cfg, "train", "polymer_tiny", "s_onsagernet_ncs_s2-n3")
     ours = stage_paths(cfg, "train", "polymer_tiny", "s_onsagernet_closure-n3")
     assert ours["pretrained"].endswith("models/polymer_tiny/s_onsagernet-n3")
+
+
+def test_restarts_that_cannot_choose_are_named_at_load():
+    """end_states judges a deterministic field's fixed points (not an S-OnsagerNet's); a chart
+    on pre-trained dynamics can only choose among full runs (not screen by val_loss)."""
+    cfg = load("tests/configs/rbc_tiny.yaml")
+    cfg["models"]["onsagernet_resnet"]["training"] = {"restarts": {"count": 2}}
+    with pytest.raises(ConfigError, match=r"^models\.onsagernet_resnet\.training\.restarts: a run with an autoencoder"):
+        validate_config(cfg)
+    cfg["models"]["onsagernet_resnet"]["training"] = {"restarts": {"count": 2, "select": "end_states"}}
+    validate_config(cfg)
+    cfg = load("tests/configs/polymer_tiny.yaml")
+    key = next(k for k, m in cfg["models"].items() if m["type"] == "s_onsagernet" and not m.get("autoencoder"))
+    cfg["models"][key]["training"] = {
+        **cfg["models"][key].get("training", {}),
+        "restarts": {"count": 2, "select": "end_states"},
+    }
+    with pytest.raises(ConfigError, match=rf"^models\.{key}\.training\.restarts\.select: end_states judges"):
+        validate_config(cfg)

@@ -241,7 +241,7 @@ def test_end_state_score_is_the_worst_populated_state_to_its_nearest_stable_poin
 def test_end_state_restarts_keep_the_full_run_of_the_candidate_nearest_the_end_states():
     """Each candidate (seed + 1000·i) is a full run; the chosen one has the smallest largest
     end-state distance (the validation loss breaks ties), and its run is what is returned."""
-    from onsagerflow.stages.end_state_selection import select_by_end_states
+    from onsagerflow.stages.end_state_selection import judged, select_by_end_states
     from onsagerflow.training.restarts import RESTART_SEED_STRIDE
 
     u, dt = _settling()
@@ -249,17 +249,14 @@ def test_end_state_restarts_keep_the_full_run_of_the_candidate_nearest_the_end_s
     train = make_windows(norm.encode(u[::2]), lag=1, seed=0)
     val = make_windows(norm.encode(u[1::2]), lag=1, seed=1)
     cfg = {**CFG, "seed": 2, "restarts": {"count": 3, "epochs": 2, "select": "end_states"}}
-    seed, trials, result = select_by_end_states(
-        lambda s: build_model(SPECS["on"], 3, seed=s),
-        train,
-        val,
-        tau=dt / norm.time_scale,
-        cfg=cfg,
-        loss=None,
-        norm=norm,
-        ends=u,
-        frames=u.reshape(-1, 3),
-    )
+    tau = dt / norm.time_scale
+
+    def candidate(s):
+        result = fit(build_model(SPECS["on"], 3, seed=s), train, val, tau=tau, cfg=cfg, seed=s)
+        return judged(result, result.model, norm, u, u)
+
+    seed, trials, chosen = select_by_end_states(candidate, count=3, seed=2)
+    result = chosen.result
     assert [t["seed"] for t in trials] == [2 + i * RESTART_SEED_STRIDE for i in range(3)]
     assert all(t["populations"] == [6, 6] for t in trials)
 
@@ -268,7 +265,7 @@ def test_end_state_restarts_keep_the_full_run_of_the_candidate_nearest_the_end_s
 
     best = min(trials, key=key)
     assert seed == best["seed"] and result.best_val_loss == best["val_loss"]
-    again = fit(build_model(SPECS["on"], 3, seed=seed), train, val, tau=dt / norm.time_scale, cfg=cfg, seed=seed)
+    again = fit(build_model(SPECS["on"], 3, seed=seed), train, val, tau=tau, cfg=cfg, seed=seed)
     assert again.best_val_loss == result.best_val_loss  # the candidate's run is the run
 
 
@@ -300,3 +297,77 @@ def test_plateau_monitor_follows_the_chosen_loss():
         return h["lr"].tolist()
 
     assert schedule("val", still) != schedule("train", still)
+
+
+def _settling_fields(tmp_path, n=24, T=40, dt=0.1):
+    """An RBC-shaped store of fields settling as exp(−t) onto ±P (P a fixed pattern), half
+    the trajectories onto each, reduced to 3 PCs: the latent store and the PCA's folder."""
+    from onsagerflow.data import Split, build_dataset, write_store
+    from onsagerflow.provenance import stamp
+    from onsagerflow.stages import reduce
+    from onsagerflow.systems.rbc import LENGTH
+
+    rng = np.random.default_rng(0)
+    nz, nx = 3, 6
+    P, Q, R = rng.normal(size=(3, 3, nz, nx))
+    sign = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
+    a, b = rng.normal(size=(2, n))
+    decay = np.exp(-np.arange(T) * dt)
+    f = (
+        sign[:, None, None, None, None] * P * (1.0 - 0.5 * decay)[None, :, None, None, None]
+        + (a[:, None] * decay)[:, :, None, None, None] * Q
+        + (b[:, None] * decay**2)[:, :, None, None, None] * R
+    )
+    split = np.full(n, Split.TRAIN, np.int8)
+    split[16:20], split[20:] = Split.VAL, Split.TEST  # 10 train and val trajectories reach each state
+    dims = ("trajectory", "time", "z", "x")
+    ds = build_dataset(
+        system="settling",
+        data_vars={k: (dims, f[:, :, i], {"units": "1", "long_name": k}) for i, k in enumerate(("u", "w", "theta"))},
+        time=np.arange(T) * dt,
+        split=split,
+        coords={"z": (("z",), np.linspace(0, 1, nz)), "x": (("x",), np.arange(nx) * LENGTH / nx)},
+        attrs=stamp({}) | {"system_type": "rbc", "length": LENGTH},
+    )
+    write_store(ds, tmp_path / "fields.zarr", dims=("z", "x"))
+    red = validated_block("pca", {"components": 3, "latent_dims": [2]})
+    reduce.run({"name": "settling", "reduction": red}, str(tmp_path / "fields.zarr"), str(tmp_path))
+    return tmp_path
+
+
+def test_end_state_restarts_choose_among_chart_runs_in_each_runs_own_chart(tmp_path):
+    """A PCA-ResNet run (training.restarts.select: end_states) trains each candidate chart on
+    the pre-trained dynamics, judges its fixed points against the train and val end states
+    encoded by that candidate's own chart, and writes the chosen candidate's run: the same
+    parameters as that seed trained alone."""
+    from onsagerflow.config import load_config, stage_spec
+    from onsagerflow.config.paths import LATENT_STORE
+    from onsagerflow.stages import train as train_stage
+    from onsagerflow.training.restarts import RESTART_SEED_STRIDE
+
+    folder = _settling_fields(tmp_path)
+    data = str(folder / LATENT_STORE)
+    config = load_config("tests/configs/rbc_tiny.yaml", {"results": str(tmp_path / "results")})
+    plain = stage_spec(config, "train", "rbc_tiny", "onsagernet-n3")
+    chart = stage_spec(config, "train", "rbc_tiny", "onsagernet_resnet-n3")
+    pairs = {**plain["pairs"], "tau": 0.1}
+    plain = {**plain, "latent": 2, "pairs": pairs, "training": {**plain["training"], "epochs": 40}}
+    train_stage.run(plain, data, str(tmp_path / "plain"))
+    restarts = {"count": 2, "epochs": 1, "select": "end_states"}
+    chart = {**chart, "latent": 2, "pairs": pairs, "training": {**chart["training"], "epochs": 8, "restarts": restarts}}
+    train_stage.run(chart, data, str(tmp_path / "chart"), pretrained=str(tmp_path / "plain"))
+    model, _, meta = load_checkpoint(tmp_path / "chart")
+    trials = meta["restarts"]["trials"]
+    assert [t["seed"] for t in trials] == [0, RESTART_SEED_STRIDE]
+    assert all(t["populations"] == [10, 10] for t in trials)
+
+    def key(t):
+        return (np.inf if t["end_state_distance"] is None else t["end_state_distance"], t["val_loss"])
+
+    best = min(trials, key=key)
+    assert meta["restarts"]["seed"] == best["seed"] and meta["best_val_loss"] == best["val_loss"]
+    alone = {**chart, "training": {**chart["training"], "seed": best["seed"], "restarts": {**restarts, "count": 1}}}
+    train_stage.run(alone, data, str(tmp_path / "alone"), pretrained=str(tmp_path / "plain"))
+    model_alone, _, _ = load_checkpoint(tmp_path / "alone")
+    for x, y in zip(jax.tree.leaves(nnx.state(model, nnx.Param)), jax.tree.leaves(nnx.state(model_alone, nnx.Param))):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))

@@ -112,6 +112,7 @@ def _check_system_models(config: Mapping[str, Any], name: str) -> None:
             )
     steps = system["pairs"]["rollout_steps"]
     for m in system["models"]:
+        _check_restarts(models[m], training_spec(config, m, name)["restarts"], m)
         weight = training_spec(config, m, name)["rollout_weight"]
         if (steps > 1) != (weight > 0):
             raise ConfigError(
@@ -121,6 +122,24 @@ def _check_system_models(config: Mapping[str, Any], name: str) -> None:
             )
     if system["type"] != "polymer":  # the polymer's test ensembles are judged on other measures
         _check_evaluation(evaluation_spec(config, name), system, where)
+
+
+def _check_restarts(model: Mapping[str, Any], restarts: Mapping[str, Any], key: str) -> None:
+    """What can choose among a model's initialisations: the fixed points only of a deterministic
+    field, and only full runs for a chart on pre-trained dynamics (nothing to screen early)."""
+    if restarts["count"] == 1:
+        return
+    where = f"models.{key}.training.restarts"
+    if restarts["select"] == "end_states" and model["type"] == "s_onsagernet":
+        raise ConfigError(
+            f"{where}.select: end_states judges the fixed points of a deterministic field; "
+            "use val_loss for an S-OnsagerNet"
+        )
+    if restarts["select"] == "val_loss" and model.get("autoencoder"):
+        raise ConfigError(
+            f"{where}: a run with an autoencoder starts from its pre-trained dynamics, so restarts "
+            "can only choose among its full runs: set select to end_states or count to 1"
+        )
 
 
 def check_system(system: Mapping[str, Any], name: str) -> None:

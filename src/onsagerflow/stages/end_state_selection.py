@@ -17,18 +17,18 @@ test split plays no part.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from flax import nnx
 
 from ..analysis.fixed_points import fixed_points_from_data
 from ..analysis.metrics import match_steady_states, steady_states
 from ..errors import TrainingFailed
 from ..models.dynamics import physical_field
 from ..training.restarts import RESTART_SEED_STRIDE
-from ..training.trainer import FitResult, fit
+from ..training.trainer import FitResult
 from .evaluate_latent import MERGE_TOL, SETTLE_WINDOW, STEADY_TOL
 
 log = logging.getLogger("onsagerflow.training")
@@ -59,67 +59,78 @@ def end_state_score(
     return max(np.inf if d is None else float(d) for d in distances), populated
 
 
-def select_by_end_states(
-    build: Callable[[int], nnx.Module],
-    train,
-    val,
-    *,
-    tau,
-    cfg: Mapping[str, Any],
-    loss: Callable | None,
-    norm,
-    ends: np.ndarray,
-    frames: np.ndarray,
-) -> tuple[int, list[dict], FitResult]:
-    """(seed, trials, result) of the chosen candidate (module docstring); ``ends`` the train
-    and val trajectories and ``frames`` the training states, both in the store's units."""
+@dataclass
+class Candidate:
+    """One trained initialisation and what judging it needs: its field (in the coordinates of
+    ``ends`` and ``frames``) and the scales its Newton solve and distances use; ``keep`` holds
+    whatever the caller needs of the run chosen."""
+
+    result: FitResult
+    field: Callable
+    args: Any
+    ends: np.ndarray  # the train and val trajectories (traj, time, n), in the run's coordinates
+    frames: np.ndarray  # the training states, the Newton starts
+    length_scale: float
+    field_scale: float
+    keep: Any = None
+
+
+def judged(result: FitResult, dynamics, norm, ends: np.ndarray, frames: np.ndarray, keep: Any = None) -> Candidate:
+    """A trained candidate as the selection judges it: the field of ``dynamics`` in the
+    coordinates of ``ends`` (train and val trajectories) and ``frames`` (training states)
+    through ``norm``, the normaliser its model works in."""
+    field, args = physical_field(dynamics, norm)
     length_scale = float(np.linalg.norm(norm.scale))
+    frames = frames.reshape(-1, ends.shape[-1])
+    return Candidate(result, field, args, ends, frames, length_scale, length_scale / norm.time_scale, keep)
+
+
+def select_by_end_states(
+    train: Callable[[int], Candidate], *, count: int, seed: int
+) -> tuple[int, list[dict], Candidate]:
+    """(seed, trials, candidate) of the chosen initialisation (module docstring). ``train(s)``
+    trains the full run from initialisation seed ``s`` (TrainingFailed where it diverges);
+    candidates have seeds seed + 1000·i, i < count."""
     trials: list[dict[str, Any]] = []
-    results: list[FitResult | None] = []
+    candidates: list[Candidate | None] = []
     scores: list[tuple[float, float]] = []
-    for i in range(cfg["restarts"]["count"]):
-        seed = int(cfg["seed"]) + i * RESTART_SEED_STRIDE
+    for i in range(count):
+        s = seed + i * RESTART_SEED_STRIDE
         try:
-            result = fit(build(seed), train, val, tau=tau, cfg=cfg, seed=seed, loss=loss)
+            c = train(s)
         except TrainingFailed as exc:
-            log.info("restart candidate seed %d diverged: %s", seed, exc)
-            trials.append({"seed": seed, "val_loss": None, "end_state_distance": None, "distances": []})
-            results.append(None)
+            log.info("restart candidate seed %d diverged: %s", s, exc)
+            trials.append({"seed": s, "val_loss": None, "end_state_distance": None, "distances": []})
+            candidates.append(None)
             scores.append((np.inf, np.inf))
             continue
-        field, args = physical_field(result.model, norm)
+        # the Newton starts drawn from the base seed: every candidate is searched alike
         score, states = end_state_score(
-            field,
-            ends,
-            frames,
-            args=args,
-            length_scale=length_scale,
-            field_scale=length_scale / norm.time_scale,
-            seed=int(cfg["seed"]),
+            c.field, c.ends, c.frames, args=c.args, length_scale=c.length_scale, field_scale=c.field_scale, seed=seed
         )
-        distances = [s["nearest_stable_relative_distance"] for s in states]
+        distances = [st["nearest_stable_relative_distance"] for st in states]
         trials.append(
             {
-                "seed": seed,
-                "val_loss": float(result.best_val_loss),
+                "seed": s,
+                "val_loss": float(c.result.best_val_loss),
                 "end_state_distance": score if np.isfinite(score) else None,  # None: no stable point
-                "populations": [len(s["trajectories"]) for s in states],
+                "populations": [len(st["trajectories"]) for st in states],
                 "distances": distances,
             }
         )
-        results.append(result)
-        scores.append((score, float(result.best_val_loss)))
+        candidates.append(c)
+        scores.append((score, float(c.result.best_val_loss)))
         log.info(
             "restart candidate %d/%d (seed %d): val loss %.4e, end states %s: nearest stable fixed point at %s",
             i + 1,
-            cfg["restarts"]["count"],
-            seed,
-            result.best_val_loss,
+            count,
+            s,
+            c.result.best_val_loss,
             trials[-1]["populations"],
             ", ".join("none" if d is None else f"{d:.3f}" for d in distances),
         )
     best = min(range(len(trials)), key=lambda j: scores[j])
-    chosen = results[best]
+    chosen = candidates[best]
     if chosen is None:
         raise TrainingFailed(
             f"every one of the {len(trials)} restart candidates diverged; lower training.learning_rate"
@@ -129,4 +140,4 @@ def select_by_end_states(
         trials[best]["seed"],
         *scores[best],
     )
-    return int(cfg["seed"]) + best * RESTART_SEED_STRIDE, trials, chosen
+    return trials[best]["seed"], trials, chosen

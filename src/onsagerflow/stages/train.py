@@ -29,7 +29,7 @@ from ..training.judge import by_trajectory, judge, trajectory_warnings, trivial_
 from ..training.losses import em_nll, em_nll_sum, joint_loss, window_loss
 from ..training.restarts import screen_seeds
 from .common import observed, split_array, store_grid, with_mirror_images
-from .end_state_selection import select_by_end_states
+from .end_state_selection import judged, select_by_end_states
 
 log = logging.getLogger("onsagerflow.train")
 
@@ -98,33 +98,71 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
         return _sindy(
             spec, u_train[..., :n], u_val[..., :n], n, dt, cut, meta, out, None if grid.uniform else unit_steps
         )
-    seed = training["seed"]  # the plain run's restarts may choose another initialisation
+    seed, trials = training["seed"], []  # restarts may choose another initialisation
     selected = None  # the chosen candidate's whole run, where restarts select by end states
+    restarts = training["restarts"]
+    by_end_states = restarts["select"] == "end_states" and restarts["count"] > 1
+    if by_end_states and stochastic:
+        raise ConfigError(
+            f"run {spec['run']}: training.restarts.select: end_states judges the fixed points of a "
+            "deterministic field; use val_loss for an S-OnsagerNet"
+        )
+    # end states are judged on the stored train and val trajectories (no mirror images), coarse grid
+    coarse = np.arange(len(grid.time)) if grid.uniform else grid.starts
+    stored = split_array(ds, variable, "train")[:, coarse]
+    ends_y = np.concatenate([stored, u_val[:, coarse]])
     if m["spec"].get("autoencoder"):
-        if training["restarts"]["count"] > 1:
+        if restarts["count"] > 1 and not by_end_states:
             raise ConfigError(
-                f"run {spec['run']}: training.restarts screens initialisations of a model from scratch; "
-                "a run with an autoencoder starts from its pre-trained dynamics: set restarts.count to 1"
+                f"run {spec['run']}: a run with an autoencoder starts from its pre-trained dynamics, so "
+                "restarts can only choose among its full runs: set restarts.select to end_states or count to 1"
             )
         if pretrained is None and m["spec"]["autoencoder"]["pretrained"] is not None:
             raise ConfigError(
                 f"run {spec['run']}: an autoencoder run needs --pretrained (the checkpoint "
                 f"of {spec.get('pretrained_run')})"
             )
-        model, norm, windows, loss = _joint(
-            spec,
-            u_train,
-            u_val,
-            n,
-            cut,
-            pretrained,
-            meta,
-            int(ds.attrs.get("n_observables", 0)),
-            stochastic,
-            reducer,
-            dt,
-        )
-        train, val = windows
+
+        def joint(s):
+            return _joint(
+                {**spec, "training": {**training, "seed": s}},
+                u_train,
+                u_val,
+                n,
+                cut,
+                pretrained,
+                meta,
+                int(ds.attrs.get("n_observables", 0)),
+                stochastic,
+                reducer,
+                dt,
+            )
+
+        if by_end_states:
+
+            def candidate(s):  # the chart is the candidate's own: the end states are judged in it
+                model, norm, windows, loss = joint(s)
+                result = fit(
+                    model,
+                    *windows,
+                    tau=norm.time_to_model(pairs["tau"]),
+                    cfg=training,
+                    seed=s,
+                    loss=loss,
+                    warm_start=True,
+                )
+                encode = jax.jit(result.model.encode)
+                dtype = jax.tree.leaves(nnx.state(result.model, nnx.Param))[0].dtype
+                ends = np.asarray(encode(jnp.asarray(ends_y, dtype)), np.float64)
+                return judged(
+                    result, result.model.dynamics, norm, ends, ends[: len(stored)], (model, norm, windows, loss)
+                )
+
+            seed, trials, chosen = _select(spec, candidate, restarts["count"], seed)
+            selected = chosen.result
+            model, norm, (train, val), loss = chosen.keep
+        else:
+            model, norm, (train, val), loss = joint(seed)
     else:
         u_train, u_val = u_train[..., :n], u_val[..., :n]
         norm = Normalizer.for_kind(spec["normalization"], u_train, dt, steps=unit_steps)
@@ -139,35 +177,24 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
         def build(s):
             return build_model(spec_m, n, seed=s, all_specs=meta["all_specs"])
 
-        if training["restarts"]["select"] == "end_states" and training["restarts"]["count"] > 1:
-            if stochastic:
-                raise ConfigError(
-                    f"run {spec['run']}: training.restarts.select: end_states judges the fixed points of a "
-                    "deterministic field; use val_loss for an S-OnsagerNet"
+        if by_end_states:
+            ends = ends_y[..., :n]
+
+            def candidate(s):
+                result = fit(
+                    build(s), train, val, tau=norm.time_to_model(pairs["tau"]), cfg=training, seed=s, loss=loss
                 )
-            stored = split_array(ds, variable, "train")[..., :n]  # the stored train trajectories, no images
-            coarse = np.arange(len(grid.time)) if grid.uniform else grid.starts
-            try:
-                seed, trials, selected = select_by_end_states(
-                    build,
-                    train,
-                    val,
-                    tau=norm.time_to_model(pairs["tau"]),
-                    cfg=training,
-                    loss=loss,
-                    norm=norm,
-                    ends=np.concatenate([stored, u_val])[:, coarse],
-                    frames=stored[:, coarse].reshape(-1, n),
-                )
-            except ValueError as exc:
-                raise ConfigError(f"run {spec['run']}: training.restarts.select: end_states: {exc}") from None
+                return judged(result, result.model, norm, ends, ends[: len(stored)])
+
+            seed, trials, chosen = _select(spec, candidate, restarts["count"], seed)
+            selected = chosen.result
             model = selected.model
         else:
             seed, trials = screen_seeds(
                 build, train, val, tau=norm.time_to_model(pairs["tau"]), cfg=training, loss=loss
             )
             model = build(seed)
-        meta["restarts"] = {"seed": seed, "trials": trials, "select": training["restarts"]["select"]}
+    meta["restarts"] = {"seed": seed, "trials": trials, "select": restarts["select"]}
     log.info(
         "%s on %s: %d parameters, %d train%s / %d val windows, tau = %g (%d samples), device %s",
         spec["run"],
@@ -216,6 +243,13 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
     )
     save_checkpoint(out, result.model, meta=meta, normalizer=norm, history=result.history)
     log.info("wrote checkpoint %s", out)
+
+
+def _select(spec, candidate, count, seed):
+    try:
+        return select_by_end_states(candidate, count=count, seed=seed)
+    except ValueError as exc:
+        raise ConfigError(f"run {spec['run']}: training.restarts.select: end_states: {exc}") from None
 
 
 def _val_by_trajectory(model, train, val, tau, loss, training, ds) -> list[dict]:
