@@ -107,10 +107,10 @@ def _run(spec: dict, data: str, out: str, pretrained: str | None, reducer: str |
             f"run {spec['run']}: training.restarts.select: end_states judges the fixed points of a "
             "deterministic field; use val_loss for an S-OnsagerNet"
         )
-    # end states are judged on the stored train and val trajectories (no mirror images), coarse grid
-    coarse = np.arange(len(grid.time)) if grid.uniform else grid.starts
-    stored = split_array(ds, variable, "train")[:, coarse]
-    ends_y = np.concatenate([stored, u_val[:, coarse]])
+    if by_end_states:  # judged on the stored train and val trajectories (no mirror images), coarse grid
+        coarse = np.arange(len(grid.time)) if grid.uniform else grid.starts
+        stored = split_array(ds, variable, "train")[:, coarse]
+        ends_y = np.concatenate([stored, u_val[:, coarse]])
     if m["spec"].get("autoencoder"):
         if restarts["count"] > 1 and not by_end_states:
             raise ConfigError(
