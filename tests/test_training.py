@@ -1,5 +1,7 @@
 """Loss, windows, the trainer's determinism and checkpoints."""
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -347,7 +349,8 @@ def test_end_state_restarts_choose_among_chart_runs_in_each_runs_own_chart(tmp_p
 
     folder = _settling_fields(tmp_path)
     data = str(folder / LATENT_STORE)
-    config = load_config("tests/configs/rbc_tiny.yaml", {"results": str(tmp_path / "results")})
+    tiny = Path(__file__).parent / "configs" / "rbc_tiny.yaml"
+    config = load_config(str(tiny), {"results": str(tmp_path / "results")})
     plain = stage_spec(config, "train", "rbc_tiny", "onsagernet-n3")
     chart = stage_spec(config, "train", "rbc_tiny", "onsagernet_resnet-n3")
     pairs = {**plain["pairs"], "tau": 0.1}
@@ -356,7 +359,7 @@ def test_end_state_restarts_choose_among_chart_runs_in_each_runs_own_chart(tmp_p
     restarts = {"count": 2, "epochs": 1, "select": "end_states"}
     chart = {**chart, "latent": 2, "pairs": pairs, "training": {**chart["training"], "epochs": 8, "restarts": restarts}}
     train_stage.run(chart, data, str(tmp_path / "chart"), pretrained=str(tmp_path / "plain"))
-    model, _, meta = load_checkpoint(tmp_path / "chart")
+    model, norm, meta = load_checkpoint(tmp_path / "chart")
     trials = meta["restarts"]["trials"]
     assert [t["seed"] for t in trials] == [0, RESTART_SEED_STRIDE]
     assert all(t["populations"] == [10, 10] for t in trials)
@@ -366,6 +369,20 @@ def test_end_state_restarts_choose_among_chart_runs_in_each_runs_own_chart(tmp_p
 
     best = min(trials, key=key)
     assert meta["restarts"]["seed"] == best["seed"] and meta["best_val_loss"] == best["val_loss"]
+    # the kept run's distances are those of its own chart: train and val encoded by it
+    from onsagerflow.data import open_store, split_mask
+    from onsagerflow.stages.end_state_selection import end_state_score, judged
+
+    ds = open_store(data)
+    y = ds["h"].values[split_mask(ds, "train") | split_mask(ds, "val")]
+    ends = np.asarray(model.encode(jnp.asarray(y, jnp.float32)), np.float64)
+    c = judged(None, model.dynamics, norm, ends, ends)
+    _, states = end_state_score(
+        c.field, c.ends, c.frames, args=c.args, length_scale=c.length_scale, field_scale=c.field_scale, seed=0
+    )
+    # a float32 model, encoded and solved in another compiled program: equal to float32 round-off
+    got = [st["nearest_stable_relative_distance"] for st in states]
+    np.testing.assert_allclose(got, best["distances"], rtol=1e-4)
     alone = {**chart, "training": {**chart["training"], "seed": best["seed"], "restarts": {**restarts, "count": 1}}}
     train_stage.run(alone, data, str(tmp_path / "alone"), pretrained=str(tmp_path / "plain"))
     model_alone, _, _ = load_checkpoint(tmp_path / "alone")
