@@ -146,6 +146,28 @@ def test_generator_yields_consistent_batches_the_store_accepts(tmp_path):
     assert np.isfinite(times).sum() > 8  # past coil–stretch, most chains unfold within 2 λ
 
 
+def test_new_noise_draws_keep_each_start_and_redraw_only_the_noise():
+    """new_noise_observables(spec, ids, d): draw 0 is the store's own paths; draw d ≥ 1 starts
+    each trajectory from its stored initial state (frame 0 equal) under noise independent of
+    the store's and of every other draw (later frames differ), and does not depend on which
+    other ids run beside it."""
+    spec = tiny_spec()
+    stored = {k: np.concatenate([b[k].values for b in collect(spec)]) for k in P.DERIVED}
+    ids = np.array([2, 8, 9, 13])  # a train chain and members of both test ensembles
+    own = P.new_noise_observables(spec, ids, 0)
+    for k in P.DERIVED:
+        np.testing.assert_allclose(own[k], stored[k][ids], rtol=1e-5, atol=1e-5)
+    one, two = P.new_noise_observables(spec, ids, 1), P.new_noise_observables(spec, ids, 2)
+    for draw in (one, two):
+        np.testing.assert_allclose(draw["extension"][:, 0], stored["extension"][ids, 0], rtol=1e-5, atol=1e-5)
+        assert np.all(np.abs(draw["extension"][:, 1:] - stored["extension"][ids, 1:]).max(axis=1) > 1e-3)
+    assert np.all(np.abs(one["extension"][:, 1:] - two["extension"][:, 1:]).max(axis=1) > 1e-3)
+    # members 8 and 9 of one ensemble share their start, not their redrawn noise
+    assert np.abs(one["extension"][1] - one["extension"][2]).max() > 1e-3
+    alone = P.new_noise_observables(spec, ids[2:3], 1)
+    np.testing.assert_array_equal(alone["extension"], one["extension"][2:3])
+
+
 def test_simulate_stage_streams_the_polymer_store(tmp_path):
     simulate_stage.run(tiny_spec(), str(tmp_path / "s.zarr"))
     ds = open_store(tmp_path / "s.zarr", dims=get_system("polymer").DIMS)

@@ -27,7 +27,7 @@ from ...lazy_import import lazy
 from ...provenance import stamp
 from .equilibrium import equilibrium_coils
 from .integrators import run
-from .noise import STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE
+from .noise import STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE, STREAM_REDRAW
 from .observables import label_ensembles, observables, unfolding_threshold, unfolding_time
 from .plan import VARIABLE, Plan, plan
 
@@ -46,10 +46,14 @@ DERIVED = ("extension", "end_to_end_diff", "end_to_end_sum")
 class _Runner:
     """Initial states and flow runs of fixed-size (padded) batches of global trajectory ids."""
 
-    def __init__(self, spec: Mapping[str, Any], pl: Plan):
+    def __init__(self, spec: Mapping[str, Any], pl: Plan, draw: int = 0):
+        """``draw`` 0: the store's own noise; d ≥ 1: the d-th independent redraw of it (the
+        initial states stay the store's)."""
         self.pl = pl
         base = jax.random.PRNGKey(spec["seed"])
         self.streams = {k: jax.random.fold_in(base, k) for k in (STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE)}
+        if draw:
+            self.streams[STREAM_NOISE] = jax.random.fold_in(jax.random.fold_in(base, STREAM_REDRAW), draw)
         self._ensemble_coils: np.ndarray | None = None
 
     @property
@@ -110,6 +114,22 @@ class _Runner:
             noise=pl.noise,
         )
         return np.asarray(r)[: len(ids)]
+
+
+def new_noise_observables(
+    spec: Mapping[str, Any], ids: Sequence[int], draw: int, calibration: Mapping[str, Any] | None = None
+) -> dict[str, np.ndarray]:
+    """The derived variables (``DERIVED``: each (len(ids), frames), float64) of the store's
+    trajectories ``ids``, each run from its own stored initial state under the ``draw``-th
+    independent redraw of the noise (draw ≥ 1; 0 gives the store's own paths). For a test
+    ensemble these are as many new realisations from its one conformation: what a perfect
+    model of the chain would produce, so the floor of every ensemble metric
+    (scripts/ensemble_noise_floor.py). One batch of positions in memory at a time."""
+    pl = plan(spec, calibration)
+    runner = _Runner(spec, pl, draw=draw)
+    ids = np.asarray(ids, dtype=np.int64)
+    parts = [observables(runner.positions(ids[b])) for b in _batches(len(ids), pl.batch_size)]
+    return {k: np.concatenate([p[k] for p in parts]) for k in DERIVED}
 
 
 def _batches(n: int, size: int) -> list[np.ndarray]:
