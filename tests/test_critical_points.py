@@ -133,3 +133,38 @@ def test_a_point_in_the_empty_middle_of_the_data_is_not_near_it():
     dist, near = near_data(np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 3.0, 0.0]]), ring)
     assert list(near) == [False, True, False]
     assert dist[1] < 0.05 < dist[0]
+
+
+def _point(kind, fold, relative, connects=None):
+    return {
+        "type": kind,
+        "in_data_range": True,
+        "conformation": {"fold_ratio": fold, "relative_extension": relative},
+        **({"connects": connects} if connects else {}),
+    }
+
+
+def test_a_saddle_at_the_coil_is_not_a_fold_and_a_coiled_minimum_not_stretched():
+    """folded_saddle_summary: a folded saddle has fold ratio |x_N + x_1| / extension ≥ 0.5 at
+    an extension ≥ 0.25 of the longest training chain's; a stretched minimum fold ratio < 0.5
+    at ≥ 0.5 of it. A collapsed chain at the coil has every ratio by chance: a saddle there
+    joining the two stretched minima is not NCS24's folded pathway, a hairpin is."""
+    from onsagerflow.analysis.folds import folded_saddle_summary
+
+    stretched = [_point("minimum", 0.0, 1.0), _point("minimum", 0.001, 0.99)]
+    coil_saddle = _point("index-1 saddle", 1.03, 0.05, connects=[0, 1])
+    summary = folded_saddle_summary([*stretched, coil_saddle])
+    assert summary["stretched_minima"] == 2 and summary["folded_saddles"] == 0
+    assert not summary["folded_saddle_joins_stretched_minima"]
+    assert np.isnan(summary["largest_saddle_fold_ratio"])
+
+    hairpin = _point("index-1 saddle", 0.93, 0.49, connects=[0, 1])
+    summary = folded_saddle_summary([*stretched, coil_saddle, hairpin])
+    assert summary["folded_saddles"] == 1 and summary["folded_saddle_joins_stretched_minima"]
+    assert summary["largest_saddle_fold_ratio"] == pytest.approx(0.93)
+
+    # a minimum at the coil (end to end by chance) is not stretched: the hairpin joining it
+    # to a stretched minimum does not count
+    coiled = [stretched[0], _point("minimum", 0.1, 0.1)]
+    assert not folded_saddle_summary([*coiled, hairpin])["folded_saddle_joins_stretched_minima"]
+    assert folded_saddle_summary([*coiled, hairpin])["stretched_minima"] == 1

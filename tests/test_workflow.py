@@ -328,6 +328,9 @@ def test_polymer_branch_end_to_end(tmp_path):
         for c in m["critical_points"]:
             assert {"index", "V", "hessian_eigenvalues", "conformation"} <= set(c)
             assert 0 <= c["conformation"]["fold_ratio"] <= 1.0 + 1e-9
+            # against the longest training chain: a fold is told from a coil by it
+            longest = float(data["extension"].values[data["split"].values == 0].max())
+            assert c["conformation"]["relative_extension"] == pytest.approx(c["conformation"]["extension"] / longest)
         assert all("type" not in p for p in m["fixed_points"])
         pred = open_store(results / "eval" / "polymer_tiny" / run / "predictions.zarr", allow_nan=True)
         assert pred["h"].shape == (8, 41, 3)

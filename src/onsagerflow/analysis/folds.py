@@ -18,6 +18,9 @@ import numpy as np
 # length, for MIN_DURATION (in the time unit of the caller) without a break.
 FOLD_RATIO = 0.5
 MIN_EXTENSION = 0.25
+# A stretched chain: extension at least this fraction of the reference length (the unfolding
+# threshold's default fraction of the contour)
+STRETCHED_EXTENSION = 0.5
 
 
 def fold_ratio(extension, end_to_end_sum) -> np.ndarray:
@@ -71,20 +74,36 @@ class FoldCriterion:
         return _longest_run(ok) >= frames
 
 
-def folded_saddle_summary(critical: list[dict], ratio: float = FOLD_RATIO) -> dict:
+def folded_saddle_summary(
+    critical: list[dict],
+    ratio: float = FOLD_RATIO,
+    min_extension: float = MIN_EXTENSION,
+    stretched_extension: float = STRETCHED_EXTENSION,
+) -> dict:
     """NCS24's picture in numbers, from V's critical points in the data range, each with the
     ``conformation`` of its decoded chain and, for index-1 saddles, the minima it
     ``connects`` (analysis.critical_points.saddle_connections): how many minima are stretched
-    (fold ratio < ``ratio``), how many index-1 saddles are folded (≥ ``ratio``), and whether a
-    folded saddle joins two distinct stretched minima."""
+    (fold ratio < ``ratio`` at a relative extension ≥ ``stretched_extension``), how many
+    index-1 saddles are folded (fold ratio ≥ ``ratio`` at a relative extension ≥
+    ``min_extension``: a coil has every fold ratio by chance), and whether a folded saddle
+    joins two distinct stretched minima. The relative extension is the conformation's
+    ``relative_extension`` (extension / the longest training chain's); a conformation
+    without one is judged by its fold ratio alone."""
     inside = [c for c in critical if c.get("in_data_range", True)]
 
     def fold(c):
         return c.get("conformation", {}).get("fold_ratio", np.nan)
 
-    stretched = {i for i, c in enumerate(critical) if c["type"] == "minimum" and c in inside and fold(c) < ratio}
+    def extended(c, fraction):
+        return c.get("conformation", {}).get("relative_extension", np.inf) >= fraction
+
+    stretched = {
+        i
+        for i, c in enumerate(critical)
+        if c["type"] == "minimum" and c in inside and fold(c) < ratio and extended(c, stretched_extension)
+    }
     saddles = [c for c in inside if c["type"] == "index-1 saddle"]
-    folded = [c for c in saddles if fold(c) >= ratio]
+    folded = [c for c in saddles if fold(c) >= ratio and extended(c, min_extension)]
     joining = [
         c
         for c in folded
@@ -99,5 +118,7 @@ def folded_saddle_summary(critical: list[dict], ratio: float = FOLD_RATIO) -> di
         "index1_saddles": len(saddles),
         "folded_saddles": len(folded),
         "folded_saddle_joins_stretched_minima": bool(joining),
-        "largest_saddle_fold_ratio": float(max((fold(c) for c in saddles), default=np.nan)),
+        "largest_saddle_fold_ratio": float(
+            max((fold(c) for c in saddles if extended(c, min_extension)), default=np.nan)
+        ),
     }

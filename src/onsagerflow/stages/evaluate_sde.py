@@ -185,8 +185,9 @@ def run(
             zc = np.array([c["x"] for c in critical])
             chains = decoded_chains(chart, pca, zc, n_obs)
             ext = extension(zc) if len(zc) else []  # the latent state's own extension
+            longest = longest_training_extension(raw, ds) if raw is not None else None
             for c, x, e in zip(critical, chains, ext):
-                c["conformation"] = conformation(x, e)
+                c["conformation"] = conformation(x, e, longest)
         log.info(
             "critical points of V: %s",
             [
@@ -342,13 +343,25 @@ def decoded_extension(chart, pca: PCA, z: np.ndarray, n_obs: int, rows: int = 81
     return out.reshape(np.shape(z)[:-1])
 
 
-def conformation(chain: np.ndarray, extension_latent: float) -> dict:
+def conformation(chain: np.ndarray, extension_latent: float, longest: float | None = None) -> dict:
     """A decoded chain's extension, |x_N − x_1|, |x_N + x_1| and fold ratio |x_N + x_1| /
     extension (x = its first coordinate, the stretching axis), beside the extension the
     latent state itself holds (its observable Z1, which the chart does not decode; without
-    that observable, the decoded chain's own)."""
+    that observable, the decoded chain's own); with ``longest`` (the longest training chain's
+    extension) its ``relative_extension``, which tells a fold from a coil
+    (analysis.folds.folded_saddle_summary)."""
     folds = chain_folds(np.asarray(chain)[:, 0])
-    return {**{k: float(v) for k, v in folds.items()}, "extension_latent": float(extension_latent)}
+    out = {**{k: float(v) for k, v in folds.items()}, "extension_latent": float(extension_latent)}
+    if longest:
+        out["relative_extension"] = float(folds["extension"]) / longest
+    return out
+
+
+def longest_training_extension(raw, ds) -> float:
+    """The largest extension of any training frame, from the bead store ``raw`` (the training
+    trajectories of the latent store ``ds``, by label)."""
+    ids = ds["trajectory"].values[split_mask(ds, "train")]
+    return float(raw["extension"].sel(trajectory=ids).max())
 
 
 def closure_correlations(z: np.ndarray, raw, ids: np.ndarray, n_obs: int) -> dict:
