@@ -127,8 +127,8 @@ def new_noise_observables(
     (scripts/ensemble_noise_floor.py). One batch of positions in memory at a time."""
     pl = plan(spec, calibration)
     runner = _Runner(spec, pl, draw=draw)
-    ids = np.asarray(ids, dtype=np.int64)
-    parts = [observables(runner.positions(ids[b])) for b in _batches(len(ids), pl.batch_size)]
+    chosen = np.asarray(ids, dtype=np.int64)
+    parts = [observables(runner.positions(chosen[b])) for b in _batches(len(chosen), pl.batch_size)]
     return {k: np.concatenate([p[k] for p in parts]) for k in DERIVED}
 
 
