@@ -26,6 +26,7 @@ from onsagerflow.analysis.ensembles import censor, moment_errors, wasserstein1  
 from onsagerflow.analysis.unfolding import unfolding_times  # noqa: E402
 from onsagerflow.config.validate import load_config, validated_system  # noqa: E402
 from onsagerflow.data import Split, Unfolding, open_store  # noqa: E402
+from onsagerflow.stages.evaluate_sde import ENSEMBLE_LABELS  # noqa: E402
 from onsagerflow.systems.polymer import new_noise_observables  # noqa: E402
 
 
@@ -75,7 +76,7 @@ def main() -> None:
     print("ensemble | realisations | max mean error (mean, max) | max std error (mean, max) | W1/mean (mean, max)")
     for e, r in rows.items():
         a = np.array(r)
-        label = {Unfolding.FAST: "fast", Unfolding.SLOW: "slow"}.get(Unfolding(int(codes[ens == e][0])), "medium")
+        label = ENSEMBLE_LABELS[Unfolding(int(codes[ens == e][0]))]
         cells = " | ".join(f"{a[:, j].mean():.3f}, {a[:, j].max():.3f}" for j in range(3))
         print(f"{label} | {int((ens == e).sum())} | {cells}")
 
