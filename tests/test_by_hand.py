@@ -69,6 +69,8 @@ def by_hand(words, config, results):
         run = lstm_run(spec["latent"])
     if rule.stage in WITH_RUN:
         argv += ["--model", run]
+    if rule.stage == "noise-floor":
+        argv += ["--draw", str(rule.draw), "--ensemble", str(rule.ensemble)]
     hand = parser().parse_args(argv)
     complete(hand)
     return rule, hand
@@ -83,6 +85,7 @@ def test_every_stage_by_hand_gets_the_rules_spec_and_paths(tmp_path, name):
     stages = {words[0] for words in commands}
     # tiny evaluates its system's runs in one job (jobs.evaluate_per_system), the others one per run
     assert {"train", "config", "evaluate-system" if name == "tiny" else "evaluate"} <= stages
+    assert ("noise-floor" in stages) == (name == "polymer_tiny")
     for words in commands:
         rule, hand = by_hand(words, config, results)
         assert hand.spec == rule.spec, words[0]
@@ -113,7 +116,9 @@ BY_HAND = [
     ("nearest-neighbour", "rbc_tiny", "rbc_tiny", "nearest_neighbour-n3"),
     ("pde-orbits", "rbc_tiny", "rbc_tiny", None),
     ("lstm-baseline", "rbc_tiny", "rbc_tiny", "lstm-n3"),
+    ("noise-floor", "polymer_tiny", "polymer_tiny", None),
 ]
+EXTRA = {"noise-floor": ["--draw", "2"]}  # what a stage needs besides the config, system and run
 
 
 def test_every_stage_command_has_a_config_form():
@@ -129,7 +134,7 @@ def test_a_stage_by_hand_gets_its_spec_and_every_path_it_needs(tmp_path, stage, 
     argv = [stage, "--config", config_file, "--results", results]
     argv += ["--system", system] if system else []
     argv += ["--model", run] if run else []
-    args = parser().parse_args(argv)
+    args = parser().parse_args(argv + EXTRA.get(stage, []))
     complete(args)
     config = load_config(config_file, {"results": results})
     if stage == "config":

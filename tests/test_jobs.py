@@ -13,7 +13,16 @@ import pytest
 import yaml
 
 from onsagerflow.config import ConfigError, load_config, validate_config
-from onsagerflow.jobs import RATES, RATES_VERSION, calibration_plan, estimate, jobs, load_rates, shard_plan
+from onsagerflow.jobs import (
+    RATES,
+    RATES_VERSION,
+    calibration_plan,
+    estimate,
+    jobs,
+    load_rates,
+    noise_floor_plan,
+    shard_plan,
+)
 from onsagerflow.jobs.work import sizes, windows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -265,6 +274,34 @@ def test_snakemake_dry_run_of_the_paper_config_shows_every_job_within_the_cap():
     runtimes = [int(m) for m in re.findall(r"resources: .*runtime=(\d+)", text)]
     assert len(runtimes) > 200 and max(runtimes) <= 12 * 60
     assert re.search(r"job sizes: \d+ sized jobs: [\d.]+ estimated core-hours", text)
+
+
+def test_a_noise_floor_too_long_for_one_job_runs_in_parts_of_whole_batches(rates, tmp_path):
+    """With rates at which one ensemble's rerun passes the cap, each (draw, ensemble) of the
+    floor is cut into parts of whole batches of realisations, each within the cap, and judged
+    by one more job; the DAG holds those jobs."""
+    config = paper(rates)
+    n, batch = 300, 64
+    plan = noise_floor_plan(config, "polymer_n300")
+    assert len(plan) > 1 and [i for r in plan for i in r] == list(range(n))
+    assert all(r.start % batch == 0 for r in plan)
+    assert padded_hours(config, "noise_floor", "polymer_n300", "draw1_ensemble0") > 12
+    rows = [j for j in jobs(config) if j.rule.startswith("noise_floor")]
+    parts = [j for j in rows if j.rule == "noise_floor_part"]
+    judges = [j for j in rows if j.rule == "noise_floor_judge"]
+    assert len(judges) == 3 and len(parts) == 3 * len(plan)  # one draw of three ensembles
+    assert requests_fit(rows, 12)
+    out = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "2", "--configfile", str(PAPER), "--config"]
+        + [f"results={tmp_path}", f"jobs={{'rates': '{rates}'}}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    stats = dict(re.findall(r"^(noise_floor\w*)\s+(\d+)$", out.stdout + out.stderr, re.M))
+    assert stats == {"noise_floor_part": str(len(parts)), "noise_floor_judge": "3"}
 
 
 def test_a_system_evaluated_in_one_job_asks_for_its_runs_work_with_one_start_up(rates):

@@ -346,7 +346,19 @@ def test_polymer_branch_end_to_end(tmp_path):
             np.testing.assert_array_equal(same, np.broadcast_to(same[:1], same.shape))
     meta = json.loads((results / "models" / "polymer_tiny" / "drift_only-n3" / "model.json").read_text())
     assert meta["model_spec"]["type"] == "onsagernet" and meta["epochs_run"] == 4
-    assert len(pd.read_csv(results / "tables" / "polymer_models.csv")) == 5
+    table = pd.read_csv(results / "tables" / "polymer_models.csv")
+    assert len(table) == 6
+    # the simulator against itself (noise_floor_draws: 1): after the system's runs, each ensemble
+    # judged as a model's (its draw files, one per ensemble), critical points not its business
+    floor = table.iloc[-1]
+    assert floor["model"] == "simulator, new noise (1)" and pd.isna(floor["critical points of V in data range"])
+    for e in (0, 1):
+        draw = json.loads((results / "eval" / "polymer_tiny" / "noise_floor" / f"draw1_ensemble{e}.json").read_text())
+        (judged,) = draw["ensembles"]
+        tag = f"{judged['label']} #{e}"
+        assert floor[f"{tag}: max std error"] == pytest.approx(judged["extension"]["max_std_error"])
+        assert floor[f"{tag}: unfolding KS"] == pytest.approx(judged["unfolding_time"]["ks"])
+        assert judged["realisations"] == 4 and judged["extension"]["max_mean_error"] > 0
     base = pd.read_csv(results / "tables" / "baselines.csv")
     assert list(base["model"]) == [
         "s_onsagernet",

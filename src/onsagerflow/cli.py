@@ -153,17 +153,15 @@ def run_stage(args: argparse.Namespace) -> None:
         figures.run_accuracy(args.metrics, args.out)
         return
     if args.stage == "table":
+        from .config import ConfigError
         from .stages import table
 
-        make = (
-            table.run_baselines
-            if args.baselines
-            else table.run_polymer
-            if args.polymer
-            else table.run_latent
-            if args.latent
-            else table.run
-        )
+        if args.noise_floor and not args.polymer:
+            raise ConfigError("onsagerflow table: --noise-floor goes with --polymer")
+        if args.polymer:
+            table.run_polymer(args.metrics, args.csv, args.md, args.noise_floor)
+            return
+        make = table.run_baselines if args.baselines else table.run_latent if args.latent else table.run
         make(args.metrics, args.csv, args.md)
         return
     from .runtime import configure
@@ -254,6 +252,10 @@ def run_stage(args: argparse.Namespace) -> None:
         from .stages import nearest_neighbour
 
         nearest_neighbour.run(args.spec, args.data, args.out)
+    elif args.stage == "noise-floor":
+        from .stages import noise_floor
+
+        noise_floor.run(args.spec, args.data, args.draw, args.out, args.ensemble, args.part, args.parts)
     elif args.stage == "pde-states":
         from .stages import pde_states
 

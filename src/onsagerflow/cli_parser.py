@@ -165,6 +165,25 @@ def parser() -> argparse.ArgumentParser:
     s = stage("pde-orbits", "converge the RBC PDE's periodic orbits from near-returns of a field store's trajectories")
     s.add_argument("--data")
     s.add_argument("--out", help="pde_orbits.zarr (default: {results}/reduce/SYSTEM/pde_orbits.zarr)")
+    s = stage(
+        "noise-floor",
+        "the ensemble metrics' floor: a polymer system's simulator reruns its test trajectories under new "
+        "noise and is judged against the stored ensembles as a model is",
+    )
+    s.add_argument("--data", help="the system's bead store (default: {results}/data/SYSTEM/trajectories.zarr)")
+    s.add_argument("--draw", type=int, required=True, help="which independent draw of new noise (1, 2, …)")
+    s.add_argument("--ensemble", type=int, help="one test ensemble only (its number; default: every one)")
+    s.add_argument(
+        "--part",
+        type=_range,
+        metavar="START-STOP",
+        help="with --ensemble: rerun its realisations START..STOP-1 only and write their paths (.npz out)",
+    )
+    s.add_argument(
+        "--out",
+        help="the draw's JSON (default: {results}/eval/SYSTEM/noise_floor/drawK.json, or drawK_ensembleE.json)",
+    )
+    s.add_argument("parts", nargs="*", help="with --ensemble: judge the ensemble from these --part files")
     s = stage("figures", "draw one system's figures")
     s.add_argument("--model", action="append", default=[], metavar="NAME=DIR")
     s.add_argument("--eval", action="append", default=[], metavar="NAME=DIR")
@@ -201,6 +220,13 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--md", required=True)
     t.add_argument("--latent", action="store_true", help="the latent-model table (PRF21 Table I)")
     t.add_argument("--polymer", action="store_true", help="the stochastic closure-model table (NCS24)")
+    t.add_argument(
+        "--noise-floor",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="with --polymer: a draw of onsagerflow noise-floor (the simulator's row is the mean over the draws)",
+    )
     t.add_argument(
         "--baselines", action="store_true", help="every system's runs beside the baselines (MLP-ODE, SINDy, drift-only)"
     )

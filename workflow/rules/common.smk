@@ -11,7 +11,7 @@ from snakemake.logging import logger
 from snakemake.settings.types import DeploymentMethod
 
 from onsagerflow.data.ingest import resolve_files
-from onsagerflow.jobs import calibration_plan, jobs, range_name, shard_plan, summary
+from onsagerflow.jobs import calibration_plan, jobs, noise_floor_plan, range_name, shard_plan, summary
 from onsagerflow.config import paths
 from onsagerflow.config import (
     parse_run,
@@ -52,6 +52,8 @@ INGESTED = [s for s in SYSTEMS if "source" in config["systems"][s]]
 SIMULATED = [s for s in SYSTEMS if s not in INGESTED]
 STATE_SYSTEMS = [s for s in SYSTEMS if s not in REDUCED]
 POLYMER_SYSTEMS = [s for s in SYSTEMS if config["systems"][s]["type"] == "polymer"]
+# the simulated polymer systems whose simulator measures the ensemble metrics' floor
+NOISE_FLOOR_SYSTEMS = [s for s in POLYMER_SYSTEMS if paths.noise_floor_draws(config, s)]
 # RBC systems whose PDE steady states are converged and compared (invariant_sets.enabled)
 PDE_STATE_SYSTEMS = [
     s
@@ -106,6 +108,8 @@ try:
 except ConfigError as exc:
     sys.exit(f"config error: {exc}")
 WHOLE = [s for s in SIMULATED if len(SHARDS[s]) == 1]
+NOISE_FLOOR_WHOLE = [s for s in NOISE_FLOOR_SYSTEMS if len(noise_floor_plan(config, s)) == 1]
+NOISE_FLOOR_SPLIT = [s for s in NOISE_FLOOR_SYSTEMS if s not in NOISE_FLOOR_WHOLE]
 SHARDED = [s for s in SIMULATED if len(SHARDS[s]) > 1]
 CALIBRATED = [s for s in SIMULATED if CALIBRATION[s]]
 RANGE = r"[0-9]+-[0-9]+"

@@ -54,6 +54,104 @@ rule evaluate_ensembles:
         " --model {input.model:q} --out-dir {params.out_dir:q} {params.fields} > {log:q} 2>&1"
 
 
+# The ensemble metrics' floor: a simulated polymer system's simulator reruns one test ensemble
+# from its stored starts under draw {draw} of new noise, judged as a model's paths are; the
+# polymer table shows the mean over evaluation.noise_floor_draws draws. Where one ensemble's
+# rerun would not fit a job (jobs.noise_floor_plan), parts of its realisations are rerun in
+# jobs of their own (temp()), then judged together, as simulate_shard and gather do.
+rule noise_floor:
+    input:
+        data=lambda w: paths.data_store(RESULTS, w.system),
+    output:
+        update(paths.noise_floor_file(RESULTS, "{system}", "{draw}", "{ensemble}")),
+    log:
+        log_file("noise_floor/{system}/draw{draw}_ensemble{ensemble}"),
+    benchmark:
+        benchmark_file("noise_floor/{system}/draw{draw}_ensemble{ensemble}")
+    wildcard_constraints:
+        system=one_of(NOISE_FLOOR_WHOLE),
+        draw="[0-9]+",
+        ensemble="[0-9]+",
+    conda:
+        ENVS["simulation"]
+    threads: 1
+    priority: PRIORITY["evaluate"]
+    resources:
+        mem_mb=lambda w: job_size("noise_floor", w.system, f"draw{w.draw}_ensemble{w.ensemble}")["mem_mb"],
+        runtime=lambda w: job_size("noise_floor", w.system, f"draw{w.draw}_ensemble{w.ensemble}")["runtime"],
+    params:
+        cmd=command("noise-floor"),
+        spec=spec("noise_floor"),
+    shell:
+        "{params.cmd} --spec {params.spec:q} --data {input.data:q} --draw {wildcards.draw}"
+        " --ensemble {wildcards.ensemble} --out {output:q} > {log:q} 2>&1"
+
+
+rule noise_floor_part:
+    input:
+        data=lambda w: paths.data_store(RESULTS, w.system),
+    output:
+        temp(paths.noise_floor_part(RESULTS, "{system}", "{draw}", "{ensemble}", "{part}")),
+    log:
+        log_file("noise_floor/{system}/draw{draw}_ensemble{ensemble}_{part}"),
+    benchmark:
+        benchmark_file("noise_floor/{system}/draw{draw}_ensemble{ensemble}_{part}")
+    wildcard_constraints:
+        system=one_of(NOISE_FLOOR_SPLIT),
+        draw="[0-9]+",
+        ensemble="[0-9]+",
+        part=RANGE,
+    conda:
+        ENVS["simulation"]
+    threads: 1
+    priority: PRIORITY["evaluate"]
+    resources:
+        mem_mb=lambda w: job_size("noise_floor_part", w.system, f"draw{w.draw}_ensemble{w.ensemble}_{w.part}")[
+            "mem_mb"
+        ],
+        runtime=lambda w: job_size("noise_floor_part", w.system, f"draw{w.draw}_ensemble{w.ensemble}_{w.part}")[
+            "runtime"
+        ],
+    params:
+        cmd=command("noise-floor"),
+        spec=spec("noise_floor"),
+    shell:
+        "{params.cmd} --spec {params.spec:q} --data {input.data:q} --draw {wildcards.draw}"
+        " --ensemble {wildcards.ensemble} --part {wildcards.part} --out {output:q} > {log:q} 2>&1"
+
+
+rule noise_floor_judge:
+    input:
+        data=lambda w: paths.data_store(RESULTS, w.system),
+        parts=lambda w: [
+            paths.noise_floor_part(RESULTS, w.system, w.draw, w.ensemble, range_name(r))
+            for r in noise_floor_plan(config, w.system)
+        ],
+    output:
+        update(paths.noise_floor_file(RESULTS, "{system}", "{draw}", "{ensemble}")),
+    log:
+        log_file("noise_floor/{system}/draw{draw}_ensemble{ensemble}"),
+    benchmark:
+        benchmark_file("noise_floor/{system}/draw{draw}_ensemble{ensemble}")
+    wildcard_constraints:
+        system=one_of(NOISE_FLOOR_SPLIT),
+        draw="[0-9]+",
+        ensemble="[0-9]+",
+    conda:
+        ENVS["simulation"]
+    threads: 1
+    priority: PRIORITY["evaluate"]
+    resources:
+        mem_mb=lambda w: job_size("noise_floor_judge", w.system, f"draw{w.draw}_ensemble{w.ensemble}")["mem_mb"],
+        runtime=lambda w: job_size("noise_floor_judge", w.system, f"draw{w.draw}_ensemble{w.ensemble}")["runtime"],
+    params:
+        cmd=command("noise-floor"),
+        spec=spec("noise_floor"),
+    shell:
+        "{params.cmd} --spec {params.spec:q} --data {input.data:q} --draw {wildcards.draw}"
+        " --ensemble {wildcards.ensemble} --out {output:q} {input.parts:q} > {log:q} 2>&1"
+
+
 # jobs.evaluate_per_system: a system's runs one after another in one job (one start-up)
 for _system in EVALUATED_TOGETHER:
 

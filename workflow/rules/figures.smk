@@ -178,10 +178,16 @@ rule figures_polymer:
 rule table:
     input:
         # Table I also lists PRF21's nearest-neighbour baseline (their Table II)
-        lambda w: all_metrics(TABLES[w.table][1])
+        metrics=lambda w: all_metrics(TABLES[w.table][1])
         + (nearest_neighbour_metrics(FIELD_SYSTEMS) if w.table == "latent_models" else [])
         # and PRF21's LSTM (their Table III) where enabled
         + (lstm_metrics(LSTM_SYSTEMS) if w.table == "latent_models" else []),
+        # the polymer table's row of the simulator against itself
+        noise_floor=lambda w: (
+            [f for s in NOISE_FLOOR_SYSTEMS for f in paths.noise_floor_files(config, s)]
+            if w.table == "polymer_models"
+            else []
+        ),
     output:
         csv=report(
             update(f"{RESULTS}/tables/{{table}}.csv"),
@@ -205,8 +211,10 @@ rule table:
     params:
         cmd=command("table", jax=False),
         kind=lambda w: TABLES[w.table][0],
+        noise_floor=lambda w, input: repeated("--noise-floor", input.noise_floor),
     shell:
-        "{params.cmd} {params.kind} {input:q} --csv {output.csv:q} --md {output.md:q} > {log:q} 2>&1"
+        "{params.cmd} {params.kind} {input.metrics:q} {params.noise_floor} --csv {output.csv:q} --md {output.md:q}"
+        " > {log:q} 2>&1"
 
 
 rule config_file:

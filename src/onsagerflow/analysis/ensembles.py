@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from .unfolding import DEFINITIONS, unfolding_times
+
 
 def censor(times: np.ndarray, t_end: float) -> np.ndarray:
     """Never-unfolded (inf) becomes t_end, so distributions of first-passage times compare."""
@@ -65,3 +67,39 @@ def abs_correlation(z: np.ndarray, target: np.ndarray) -> float:
     if a.std() == 0 or b.std() == 0:
         return float("nan")
     return float(np.corrcoef(a, b)[0, 1])
+
+
+def compare_unfolding_times(pred: np.ndarray, truth: np.ndarray, definition: str) -> dict:
+    """Two samples of (censored) unfolding times: W1, W1 over the true mean, KS."""
+    mean_true = float(np.mean(truth))
+    w1 = wasserstein1(pred, truth)
+    return {
+        "definition": definition,
+        "mean_true": mean_true,
+        "mean_pred": float(np.mean(pred)),
+        "wasserstein1": w1,
+        "wasserstein1_relative": w1 / mean_true if mean_true > 0 else None,
+        "ks": ks_statistic(pred, truth),
+    }
+
+
+def judge_ensemble(
+    pred: np.ndarray, truth: np.ndarray, t: np.ndarray, definition: str, threshold: float, fraction: float
+) -> dict:
+    """One test ensemble's extension paths ``pred`` against the held-out ``truth`` (both
+    (realisations, time) on the times ``t``), as NCS24 compares them: the moment errors of the
+    extension, and the unfolding times (never unfolded: censored at the last time) by every
+    definition, the configured ``definition``'s with both samples."""
+    by_definition, judged = {}, {}
+    for name in DEFINITIONS:
+        times_true, times_pred = (
+            censor(unfolding_times(x, t, name, threshold=threshold, fraction=fraction), t[-1]) for x in (truth, pred)
+        )
+        by_definition[name] = compare_unfolding_times(times_pred, times_true, name)
+        if name == definition:
+            judged = {"true": times_true.tolist(), "pred": times_pred.tolist(), **by_definition[name]}
+    return {
+        "extension": moment_errors(pred, truth),
+        "unfolding_time": judged,
+        "unfolding_time_by_definition": by_definition,
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .specs import parse_run, reduction, run_name, runs_of
+from .specs import evaluation_spec, parse_run, reduction, run_name, runs_of
 
 DATA_STORE = "trajectories.zarr"
 PCA_STORE = "pca.zarr"
@@ -18,6 +18,7 @@ PDE_STATES_STORE = "pde_states.zarr"
 PDE_ORBITS_STORE = "pde_orbits.zarr"
 NEAREST_NEIGHBOUR = "nearest_neighbour"  # the run name of PRF21's Table II baseline, -n<n>
 LSTM = "lstm"  # the run name of PRF21's Table III baseline, -n<n>
+NOISE_FLOOR = "noise_floor"  # eval/<system>/noise_floor/draw<k>[_ensemble<e>].json: the simulator against itself
 
 
 def data_store(results: str, system: str) -> str:
@@ -92,6 +93,38 @@ def eval_dir(results: str, system: str, run: str) -> str:
     return f"{results}/eval/{system}/{run}"
 
 
+def noise_floor_draws(config: Mapping[str, Any], system: str) -> list[int]:
+    """The draws of new noise the simulator's test trajectories are rerun under (a simulated
+    polymer system's evaluation.noise_floor_draws; none for any other system)."""
+    block = config["systems"][system]
+    if block["type"] != "polymer" or "source" in block:
+        return []
+    return list(range(1, evaluation_spec(config, system)["noise_floor_draws"] + 1))
+
+
+def noise_floor_file(results: str, system: str, draw: int | str, ensemble: int | str | None = None) -> str:
+    """One draw's file: of one test ensemble (the workflow's jobs), or of all of them."""
+    tail = "" if ensemble is None else f"_ensemble{ensemble}"
+    return f"{results}/eval/{system}/{NOISE_FLOOR}/draw{draw}{tail}.json"
+
+
+def noise_floor_part(results: str, system: str, draw: int | str, ensemble: int | str, part: str) -> str:
+    """Part ``part`` (START-STOP of the ensemble's realisations) of a draw whose ensemble is rerun
+    in several jobs (jobs.noise_floor_plan): its reruns, judged once every part is done."""
+    return f"{results}/eval/{system}/{NOISE_FLOOR}/draw{draw}_ensemble{ensemble}/{part}.npz"
+
+
+def noise_floor_jobs(config: Mapping[str, Any], system: str) -> list[tuple[int, int]]:
+    """(draw, test ensemble) of every file of a system's floor."""
+    draws = noise_floor_draws(config, system)
+    n = config["systems"][system]["simulation"]["n_ensembles"] if draws else 0
+    return [(k, e) for k in draws for e in range(n)]
+
+
+def noise_floor_files(config: Mapping[str, Any], system: str) -> list[str]:
+    return [noise_floor_file(config["results"], system, k, e) for k, e in noise_floor_jobs(config, system)]
+
+
 def figures_dir(results: str, system: str) -> str:
     return f"{results}/figures/{system}"
 
@@ -124,6 +157,8 @@ def stage_paths(config: Mapping[str, Any], stage: str, system: str, run: str | N
         return {"data": data_store(results, system), "out_dir": reduce_dir(results, system), "dask": config["dask"]}
     if stage == "pde-states":
         return {"data": data_store(results, system), "out": pde_states_store(results, system)}
+    if stage == "noise-floor":  # its out depends on the draw (stages.from_config)
+        return {"data": data_store(results, system)}
     if stage == "pde-orbits":
         return {"data": data_store(results, system), "out": pde_orbits_store(results, system)}
     if stage == "evaluate-system":  # every run of the system, one process

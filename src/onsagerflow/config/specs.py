@@ -104,6 +104,7 @@ def expand_seeds(config: dict) -> None:
         system["models"] = [n for m in system["models"] for n in copies.get(m, [m])]
 
 
+NOISE_FLOOR_KEYS = ("unfolding_time", "unfolding_final_fraction")  # evaluation keys of noise_floor
 STEADY_STATE_KEYS = ("enabled", "tolerance", "merge", "eigenvalues")  # invariant_sets keys of pde_states
 
 
@@ -177,6 +178,9 @@ def stage_spec(config: Mapping[str, Any], stage: str, system: str, model: str | 
         }
     if stage == "potential":
         return {"system": data_spec(config, system), "model": model}
+    if stage == "noise_floor":  # the simulator and how unfolding times are read; nothing a model sets
+        ev = evaluation_spec(config, system)
+        return {"system": data_spec(config, system), "evaluation": {k: ev[k] for k in NOISE_FLOOR_KEYS}}
     if stage == "nearest_neighbour":  # ``model`` is the latent size n
         assert model is not None, "the nearest_neighbour stage needs a latent size"
         return {

@@ -34,6 +34,10 @@ class Unfolding(IntEnum):
     UNLABELLED = 2  # train and val trajectories, and the middle ensemble of an odd number
 
 
+# a test ensemble's name from its stored code; the middle one of an odd number is "medium"
+ENSEMBLE_LABELS = {Unfolding.FAST: "fast", Unfolding.SLOW: "slow", Unfolding.UNLABELLED: "medium"}
+
+
 def flag_attrs(codes: type[IntEnum]) -> dict[str, Any]:
     """CF ``flag_values`` and ``flag_meanings`` of a code enum: [0, 1, 2], "train val test"."""
     return {"flag_values": [int(c) for c in codes], "flag_meanings": " ".join(c.name.lower() for c in codes)}

@@ -3,7 +3,7 @@ asks the scheduler for (runtime and memory), within a cap per job (config ``jobs
 
 from .rates import RATES, RATES_VERSION, load_rates
 from .requests import Job, estimate, jobs, resources, runtime_minutes, summary, table
-from .shards import calibration_plan, cut, parse_range, range_name, shard_plan
+from .shards import calibration_plan, cut, noise_floor_plan, parse_range, range_name, shard_plan
 from .work import Estimate
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "Estimate",
     "Job",
     "calibration_plan",
+    "noise_floor_plan",
     "cut",
     "estimate",
     "jobs",

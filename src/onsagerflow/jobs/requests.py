@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import ConfigError, runs_of
+from ..config.paths import noise_floor_jobs
 from . import work
-from .shards import calibration_plan, range_name, rates_of, shard_plan
+from .shards import calibration_plan, noise_floor_plan, range_name, rates_of, shard_plan
 from .work import BASE_MB, Estimate
 
 SIMULATED_TYPES = ("lorenz", "langevin", "rbc", "polymer")  # the systems with a work estimate of their simulation
@@ -39,7 +40,10 @@ def runtime_minutes(config: Mapping[str, Any], est: Estimate | None, job: str) -
 def estimate(config: Mapping[str, Any], rule: str, system: str, item: str | None = None) -> Estimate | None:
     """The estimate of one job: ``rule`` a rule name, ``item`` its shard, part or run."""
     rates = rates_of(config)
-    if rule in ("simulate_shard", "calibrate_part", "train", "evaluate", "evaluate_ensembles") and item is None:
+    if (
+        rule in ("simulate_shard", "calibrate_part", "noise_floor_part", "train", "evaluate", "evaluate_ensembles")
+        and item is None
+    ):
         raise ValueError(f"rule '{rule}' needs its shard, part or run")
     if (
         rule in ("simulate", "simulate_shard", "gather", "calibrate_part")
@@ -60,6 +64,14 @@ def estimate(config: Mapping[str, Any], rule: str, system: str, item: str | None
         return work.calibration(config, system, rates, parse_range(str(item), "calibration part"))
     if rule == "calibrate":
         return Estimate(rates["startup"], BASE_MB + 500, "fit")
+    if rule == "noise_floor":  # every draw of every test ensemble costs the same
+        return work.noise_floor(config, system, rates)
+    if rule == "noise_floor_part":  # item: draw<k>_ensemble<e>_<start>-<stop>
+        from .shards import parse_range
+
+        return work.noise_floor(config, system, rates, parse_range(str(item).rpartition("_")[2], "noise-floor part"))
+    if rule == "noise_floor_judge":
+        return work.noise_floor_judge(config, system, rates)
     if rule == "train":
         return work.train(config, system, str(item), rates)
     if rule in ("evaluate", "evaluate_ensembles"):
@@ -95,7 +107,7 @@ class Job:
 
 
 def jobs(config: Mapping[str, Any]) -> list[Job]:
-    """Every job whose size is computed: calibration, simulation, gather, train, evaluate."""
+    """Every job whose size is computed: calibration, simulation, gather, noise floor, train, evaluate."""
     out = []
 
     def add(rule, system, item=None):
@@ -117,6 +129,15 @@ def jobs(config: Mapping[str, Any]) -> list[Job]:
                 for r in plan:
                     add("simulate_shard", system, range_name(r))
                 add("gather", system)
+        for draw, ensemble in noise_floor_jobs(config, system):
+            name = f"draw{draw}_ensemble{ensemble}"
+            parts = noise_floor_plan(config, system)
+            if len(parts) == 1:
+                add("noise_floor", system, name)
+            else:
+                for part in parts:
+                    add("noise_floor_part", system, f"{name}_{range_name(part)}")
+                add("noise_floor_judge", system, name)
         for run in runs_of(config, system):
             add("train", system, run)
             if not config["jobs"]["evaluate_per_system"]:

@@ -171,3 +171,28 @@ def _calibration_plan(config: Mapping[str, Any], system: str) -> list[range]:
             "simulation.batch_size, shorten the measurement's duration, or give parameters.relaxation_time"
         )
     return cut(units, best)
+
+
+def noise_floor_plan(config: Mapping[str, Any], system: str) -> list[range]:
+    """Parts of a test ensemble's realisations, each one job of a noise-floor draw (whole
+    batches, within the time a job may hold); one range: one job reruns and judges it."""
+    return _memo("noise_floor", config, system, lambda: _noise_floor_plan(config, system))
+
+
+def _noise_floor_plan(config: Mapping[str, Any], system: str) -> list[range]:
+    rates = rates_of(config)
+    limit = budget_seconds(config, system)
+    n = config["systems"][system]["simulation"]["n_realisations"]
+    if work.noise_floor(config, system, rates).seconds <= limit:
+        return [range(0, n)]
+    batch = work.batch_size(config, system)
+    best = _largest(
+        n, batch, lambda s: max(work.noise_floor(config, system, rates, r).seconds for r in cut(n, s)) <= limit
+    )
+    if not best:
+        raise ConfigError(
+            f"systems.{system}: one batch of {min(batch, n)} chains of the noise floor is estimated at "
+            f"{work.noise_floor(config, system, rates, range(0, min(batch, n))).hours:.1f} h, over the time a job may "
+            "hold; lower the simulation's batch size, raise the cap, or set evaluation.noise_floor_draws: 0"
+        )
+    return cut(n, best)

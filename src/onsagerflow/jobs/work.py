@@ -214,6 +214,32 @@ def _polymer_shard(spec, ids: range, rates, *, label_pass: bool) -> tuple[float,
     return bead_steps / rates["polymer"], work, nbytes
 
 
+def noise_floor(
+    config: Mapping[str, Any], system: str, rates: Mapping[str, float], realisations: range | None = None
+) -> Estimate:
+    """One noise-floor job: a test ensemble's realisations (all, or the part ``realisations``)
+    rerun from their stored starts (no equilibration) in batches padded to the batch size."""
+    p = _polymer(data_spec(config, system))
+    s, b = p["cfg"]["simulation"], p["batch"]
+    n = len(realisations) if realisations is not None else s["n_realisations"]
+    n_beads = p["chain"].n_beads
+    bead_steps = math.ceil(n / b) * b * p["flow_steps"] * n_beads
+    batch_bytes = b * (p["n_saves"] + 1) * n_beads * 3 * 8
+    return Estimate(
+        rates["startup"] + bead_steps / rates["polymer"],
+        _mem(batch_bytes, COPIES),
+        f"{n} chains of {n_beads} beads, {bead_steps:.3g} bead-steps",
+    )
+
+
+def noise_floor_judge(config: Mapping[str, Any], system: str, rates: Mapping[str, float]) -> Estimate:
+    """Judging one test ensemble's reruns, gathered from their parts: its extension paths twice."""
+    sz = sizes(config, system)
+    assert sz is not None, f"systems.{system}: a noise floor needs a simulated store"
+    n = data_spec(config, system)["simulation"]["n_realisations"]
+    return Estimate(rates["startup"], _mem(2 * n * sz.frames * 8, COPIES), f"{n} paths × {sz.frames} samples")
+
+
 def calibration(config: Mapping[str, Any], system: str, rates: Mapping[str, float], units: range) -> Estimate:
     """One part of the polymer's λ measurement: ``units`` chains at rest."""
     spec = data_spec(config, system)

@@ -18,13 +18,12 @@ import jax
 import numpy as np
 
 from ..analysis.critical_points import find_critical_points, saddle_connections
-from ..analysis.ensembles import abs_correlation, censor, covariance_error, ks_statistic, moment_errors, wasserstein1
+from ..analysis.ensembles import abs_correlation, covariance_error, judge_ensemble, moment_errors
 from ..analysis.fixed_points import find_fixed_points, near_data
 from ..analysis.folds import chain_folds
 from ..analysis.sde import physical_sde, simulate_sde
-from ..analysis.unfolding import DEFINITIONS, unfolding_times
 from ..config import ConfigError
-from ..data import Split, Unfolding, build_dataset, open_store, split_mask, write_store
+from ..data import ENSEMBLE_LABELS, Split, Unfolding, build_dataset, open_store, split_mask, write_store
 from ..data.cf import latent_labels
 from ..models.dynamics import physical_field, physical_potential
 from ..models.reducers import PCA
@@ -32,9 +31,6 @@ from ..provenance import stamp
 from .common import load_run, observed, split_array, training_summary, write_json
 
 log = logging.getLogger("onsagerflow.evaluate")
-
-# a test ensemble's label from its stored code; the middle one of an odd number is "medium"
-ENSEMBLE_LABELS = {Unfolding.FAST: "fast", Unfolding.SLOW: "slow", Unfolding.UNLABELLED: "medium"}
 
 
 def run(
@@ -110,44 +106,23 @@ def run(
         int(bounded.sum()),
     )
 
-    # unfolding times by both definitions; the ensembles are judged by the configured one
-    def unfolding(ext, idx, name):
-        times = unfolding_times(ext[idx], t, name, threshold=threshold, fraction=fraction)
-        return censor(times, t[-1])
-
-    def compare(ut_pred, ut_true, name) -> dict:
-        mean_ut = float(np.mean(ut_true))
-        w1 = wasserstein1(ut_pred, ut_true)
-        return {
-            "definition": name,
-            "mean_true": mean_ut,
-            "mean_pred": float(np.mean(ut_pred)),
-            "wasserstein1": w1,
-            "wasserstein1_relative": w1 / mean_ut if mean_ut > 0 else None,
-            "ks": ks_statistic(ut_pred, ut_true),
-        }
-
     ext_chart = extension(z_true)
     per_ensemble: list[dict[str, Any]] = []
     for e in np.unique(ensembles):
         idx = np.flatnonzero(ensembles == e)
-        by_definition = {}
-        for name in DEFINITIONS:
-            ut_true, ut_pred = unfolding(ext_true, idx, name), unfolding(ext_pred, idx, name)
-            by_definition[name] = compare(ut_pred, ut_true, name)
-            if name == definition:
-                judged = {"true": ut_true.tolist(), "pred": ut_pred.tolist(), **by_definition[name]}
+        # unfolding times by both definitions; the ensembles are judged by the configured one
+        judged = judge_ensemble(ext_pred[idx], ext_true[idx], t, definition, threshold, fraction)
         per_ensemble.append(
             {
                 "ensemble": int(e),
                 "label": ENSEMBLE_LABELS[Unfolding(labels[idx[0]])],
                 "realisations": int(len(idx)),
-                "extension": moment_errors(ext_pred[idx], ext_true[idx]),
+                "extension": judged["extension"],
                 # the chart's own share: the held-out paths themselves, encoded and decoded
                 # (0 where the extension is a latent coordinate, which the chart passes through)
                 "extension_closure_floor": _max_errors(moment_errors(ext_chart[idx], ext_true[idx])),
-                "unfolding_time": judged,
-                "unfolding_time_by_definition": by_definition,
+                "unfolding_time": judged["unfolding_time"],
+                "unfolding_time_by_definition": judged["unfolding_time_by_definition"],
                 "covariance_error": covariance_error(z_pred[idx], z_true[idx]),
             }
         )

@@ -13,7 +13,15 @@ import argparse
 from pathlib import Path
 
 from ..config import ConfigError, load_config, parse_run, potential_models, runs_of, stage_spec
-from ..config.paths import calibration_part, lstm_run, nearest_neighbour_run, shard_store, stage_paths
+from ..config.paths import (
+    calibration_part,
+    lstm_run,
+    nearest_neighbour_run,
+    noise_floor_file,
+    noise_floor_part,
+    shard_store,
+    stage_paths,
+)
 from ..jobs.shards import range_name
 
 # What a stage needs besides its spec when the spec is given directly (the rules' form).
@@ -36,6 +44,7 @@ NEEDS = {
     "pde-orbits": ("data", "out"),
     "nearest-neighbour": ("data", "out"),
     "lstm-baseline": ("data", "out"),
+    "noise-floor": ("data", "out"),
 }
 SPEC_STAGE = {
     "evaluate-system": "evaluate_system",
@@ -48,6 +57,7 @@ SPEC_STAGE = {
     "nearest-neighbour": "nearest_neighbour",
     "lstm-baseline": "lstm_baseline",
     "potential-3d": "potential",
+    "noise-floor": "noise_floor",
 }  # which stage_spec a command takes
 WITH_RUN = (
     "train",
@@ -93,6 +103,12 @@ def complete(args: argparse.Namespace) -> None:
         paths["out"] = shard_store(config["results"], system, range_name(args.trajectories))
     if stage == "simulate" and paths["calibration"] and not Path(paths["calibration"]).exists():
         paths["calibration"] = None  # not calibrated yet: the simulator measures it itself (the same value)
+    if stage == "noise-floor":  # one draw (of one ensemble, or a part of it): its own file
+        results = config["results"]
+        if args.part is not None and args.ensemble is not None:
+            paths["out"] = noise_floor_part(results, system, args.draw, args.ensemble, range_name(args.part))
+        else:
+            paths["out"] = noise_floor_file(results, system, args.draw, args.ensemble)
     if stage == "calibrate" and args.part is not None:  # one part of the calibration
         if paths["out"] is None:
             raise ConfigError(f"onsagerflow calibrate: systems.{system} needs no calibration")
@@ -133,6 +149,8 @@ def _system_and_run(args: argparse.Namespace, config: dict) -> tuple[str, str | 
         and "only a reduced field system has the nearest-neighbour baseline",
         "lstm-baseline": (block["type"] != "rbc" or not block["lstm_baseline"]["enabled"])
         and "the LSTM baseline runs for an RBC system with lstm_baseline.enabled",
+        "noise-floor": (not polymer or "source" in block)
+        and "only a simulated polymer system's simulator reruns its test ensembles",
         "potential-3d": (not reduced or polymer)
         and "only a reduced field system's runs on 3 coordinates are drawn in 3D",
     }.get(stage)

@@ -193,6 +193,37 @@ def polymer_row(m: dict) -> dict:
     return r
 
 
+NOISE_FLOOR_MODEL = "simulator, new noise"  # the polymer table's row of the ensemble metrics' floor
+
+POLYMER_NOTES = [
+    f"{NOISE_FLOOR_MODEL}: the system's own simulator rerun from each test trajectory's stored start under "
+    "independent noise and judged against the stored ensembles as a model is (onsagerflow noise-floor): the "
+    "ensemble metrics' floor from the ensembles' finite size, the mean over the draws (their number in brackets). "
+    "A model's ensemble errors are comparable only above it.",
+]
+
+
+def noise_floor_row(files: list[dict]) -> dict:
+    """One system's floor from its ``onsagerflow noise-floor`` files (each a draw of one or
+    every test ensemble, judged as a model's are): every ensemble column of ``polymer_row``,
+    the mean over that ensemble's draws."""
+    by_ensemble: dict[int, list[dict]] = {}
+    for f in files:
+        for e in f["ensembles"]:
+            by_ensemble.setdefault(int(e["ensemble"]), []).append(e)
+    draws = {len(v) for v in by_ensemble.values()}
+    count = str(draws.pop()) if len(draws) == 1 else "–".join(str(d) for d in sorted(draws))
+    r: dict = {"system": files[0]["system"], "model": f"{NOISE_FLOOR_MODEL} ({count})"}
+    for number in sorted(by_ensemble):
+        same = by_ensemble[number]
+        tag = f"{same[0]['label']} #{number}"
+        r[f"{tag}: max mean error"] = float(np.mean([x["extension"]["max_mean_error"] for x in same]))
+        r[f"{tag}: max std error"] = float(np.mean([x["extension"]["max_std_error"] for x in same]))
+        r[f"{tag}: unfolding W1/mean"] = _mean_or_none([x["unfolding_time"]["wasserstein1_relative"] for x in same])
+        r[f"{tag}: unfolding KS"] = float(np.mean([x["unfolding_time"]["ks"] for x in same]))
+    return r
+
+
 def _mean_or_none(values: list) -> float | None:
     """The mean over ensembles, or None where one has none (every path of a model that
     diverged had escaped by some time: its errors there are undefined, and 'bounded' says so)."""

@@ -124,7 +124,7 @@ def new_noise_observables(
     independent redraw of the noise (draw ≥ 1; 0 gives the store's own paths). For a test
     ensemble these are as many new realisations from its one conformation: what a perfect
     model of the chain would produce, so the floor of every ensemble metric
-    (scripts/ensemble_noise_floor.py). One batch of positions in memory at a time."""
+    (``onsagerflow noise-floor``). One batch of positions in memory at a time."""
     pl = plan(spec, calibration)
     runner = _Runner(spec, pl, draw=draw)
     chosen = np.asarray(ids, dtype=np.int64)
