@@ -178,6 +178,7 @@ STAGE_MODULE = {
     "pde-states": "onsagerflow.stages.pde_states",
     "pde-orbits": "onsagerflow.stages.pde_orbits",
     "lstm-baseline": "onsagerflow.stages.lstm_baseline",
+    "noise-floor": "onsagerflow.stages.noise_floor",
     "table": "onsagerflow.stages.table",
     "config": "onsagerflow.stages.config_file",
 }

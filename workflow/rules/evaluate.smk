@@ -73,7 +73,7 @@ rule noise_floor:
         draw="[0-9]+",
         ensemble="[0-9]+",
     conda:
-        ENVS["simulation"]
+        ENVS["learning"]
     threads: 1
     priority: PRIORITY["evaluate"]
     resources:
@@ -102,7 +102,7 @@ rule noise_floor_part:
         ensemble="[0-9]+",
         part=RANGE,
     conda:
-        ENVS["simulation"]
+        ENVS["learning"]
     threads: 1
     priority: PRIORITY["evaluate"]
     resources:
@@ -138,7 +138,7 @@ rule noise_floor_judge:
         draw="[0-9]+",
         ensemble="[0-9]+",
     conda:
-        ENVS["simulation"]
+        ENVS["learning"]
     threads: 1
     priority: PRIORITY["evaluate"]
     resources:
