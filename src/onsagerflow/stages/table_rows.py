@@ -199,7 +199,7 @@ POLYMER_NOTES = [
     f"{NOISE_FLOOR_MODEL}: the system's own simulator rerun from each test trajectory's stored start under "
     "independent noise and judged against the stored ensembles as a model is (onsagerflow noise-floor): the "
     "ensemble metrics' floor from the ensembles' finite size, the mean over the draws (their number in brackets). "
-    "A model's ensemble errors are comparable only above it.",
+    "No model can be expected to score below it.",
 ]
 
 
