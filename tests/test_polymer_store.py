@@ -362,3 +362,25 @@ def test_the_schema_alone_holds_the_defaults():
     spec = validated({"type": "polymer", "pairs": {"tau": 0.05}}, "polymer")  # pairs.tau: a multiple of dt_sample
     noise = schema["$defs"]["polymer"]["properties"]["simulation"]["properties"]["noise"]["default"]
     assert P.Chain.from_spec(spec) == chain and spec["simulation"]["noise"] == noise
+
+
+def test_probe_chains_are_not_the_stores_and_start_where_they_are_given():
+    """probe_coils draws equilibrium coils from a stream of their own (the same on every call,
+    none a stored coil); probe_observables runs given conformations under the flow: frame 0 is
+    the given chain, later frames are the noise of its place in the call (not the store's),
+    whatever chains run beside it."""
+    spec = tiny_spec()
+    stored = collect(spec)
+    r_stored = np.concatenate([b["r"].values for b in stored]).astype(np.float64)
+    ext_stored = np.concatenate([b["extension"].values for b in stored])
+    coils = P.probe_coils(spec, 6)
+    np.testing.assert_array_equal(coils, P.probe_coils(spec, 6))
+    assert coils.shape == (6, *r_stored.shape[2:])
+    gaps = np.abs(coils[:, None] - r_stored[None, :, 0]).max(axis=(2, 3))
+    assert gaps.min() > 1e-2  # no probe coil is a stored initial coil
+    ids = np.array([0, 3, 9])
+    run = P.probe_observables(spec, r_stored[ids, 0])
+    np.testing.assert_allclose(run["extension"][:, 0], ext_stored[ids, 0], rtol=1e-5, atol=1e-5)
+    assert np.all(np.abs(run["extension"][:, 1:] - ext_stored[ids, 1:]).max(axis=1) > 1e-3)
+    mates = P.probe_observables(spec, r_stored[[5, 3], 0])
+    np.testing.assert_array_equal(mates["extension"][1], run["extension"][1])

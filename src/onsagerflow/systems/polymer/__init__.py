@@ -43,7 +43,7 @@ from .chain import (
     rouse_relaxation_time,
     tension,
 )
-from .dataset import DERIVED, DIMS, finish_gather, new_noise_observables, simulate
+from .dataset import DERIVED, DIMS, finish_gather, new_noise_observables, probe_coils, probe_observables, simulate
 from .equilibrium import equilibrium_coils, random_walks, sample_bonds
 from .integrators import INTEGRATORS, Scheme, identity, make_scheme, resolve_integrator, run
 from .noise import NOISES, unit_noise
@@ -72,6 +72,8 @@ __all__ = [
     "batch_size",
     "finish_gather",
     "new_noise_observables",
+    "probe_coils",
+    "probe_observables",
     "needs_measurement",
     "calibration_size",
     "calibration_batch",

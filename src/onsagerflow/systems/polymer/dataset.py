@@ -27,7 +27,7 @@ from ...lazy_import import lazy
 from ...provenance import stamp
 from .equilibrium import equilibrium_coils
 from .integrators import run
-from .noise import STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE, STREAM_REDRAW
+from .noise import STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE, STREAM_PROBE, STREAM_REDRAW
 from .observables import label_ensembles, observables, unfolding_threshold, unfolding_time
 from .plan import VARIABLE, Plan, plan
 
@@ -46,14 +46,18 @@ DERIVED = ("extension", "end_to_end_diff", "end_to_end_sum")
 class _Runner:
     """Initial states and flow runs of fixed-size (padded) batches of global trajectory ids."""
 
-    def __init__(self, spec: Mapping[str, Any], pl: Plan, draw: int = 0):
+    def __init__(self, spec: Mapping[str, Any], pl: Plan, draw: int = 0, probe: bool = False):
         """``draw`` 0: the store's own noise; d ≥ 1: the d-th independent redraw of it (the
-        initial states stay the store's)."""
+        initial states stay the store's). ``probe``: coils and noise of chains that are not the
+        store's, from a stream of their own."""
         self.pl = pl
         base = jax.random.PRNGKey(spec["seed"])
         self.streams = {k: jax.random.fold_in(base, k) for k in (STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE)}
         if draw:
             self.streams[STREAM_NOISE] = jax.random.fold_in(jax.random.fold_in(base, STREAM_REDRAW), draw)
+        if probe:
+            own = jax.random.fold_in(base, STREAM_PROBE)
+            self.streams[STREAM_COILS], self.streams[STREAM_NOISE] = (jax.random.fold_in(own, k) for k in (0, 1))
         self._ensemble_coils: np.ndarray | None = None
 
     @property
@@ -99,13 +103,16 @@ class _Runner:
 
     def positions(self, ids: np.ndarray) -> np.ndarray:
         """(len(ids), n_saves + 1, N, 3) float64 positions under flow."""
-        pl = self.pl
         full = self._pad(ids)
-        r0 = self.initial_states(full)
+        return self.flow(self.initial_states(full), full)[: len(ids)]
+
+    def flow(self, r0: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Chains from the initial states ``r0`` (one batch) under flow, chain k's noise keyed by ids[k]."""
+        pl = self.pl
         r = run(
             pl.chain,
             r0,
-            self._keys(STREAM_NOISE, full),
+            self._keys(STREAM_NOISE, ids),
             dt=pl.dt,
             n_saves=pl.n_saves,
             save_every=pl.save_every,
@@ -113,7 +120,7 @@ class _Runner:
             integrator=pl.integrator,
             noise=pl.noise,
         )
-        return np.asarray(r)[: len(ids)]
+        return np.asarray(r)
 
 
 def new_noise_observables(
@@ -129,6 +136,30 @@ def new_noise_observables(
     runner = _Runner(spec, pl, draw=draw)
     chosen = np.asarray(ids, dtype=np.int64)
     parts = [observables(runner.positions(chosen[b])) for b in _batches(len(chosen), pl.batch_size)]
+    return {k: np.concatenate([p[k] for p in parts]) for k in DERIVED}
+
+
+def probe_coils(spec: Mapping[str, Any], n: int, calibration: Mapping[str, Any] | None = None) -> np.ndarray:
+    """n equilibrium coils at rest (n, N, 3), drawn as the store's initial coils are but from a
+    stream of their own, so none is a store's: the chains a closure diagnostic selects from."""
+    pl = plan(spec, calibration)
+    return _Runner(spec, pl, probe=True)._coils(STREAM_COILS, np.arange(n))
+
+
+def probe_observables(
+    spec: Mapping[str, Any], r0: np.ndarray, calibration: Mapping[str, Any] | None = None
+) -> dict[str, np.ndarray]:
+    """The derived variables (``DERIVED``, each (len(r0), frames)) of chains started from the
+    conformations ``r0`` (k, N, 3) under the system's flow, with noise of their own: the probe
+    stream keyed by each chain's place in ``r0``, so independent of the other chains' and of
+    the store's, and not changed by the chains beside it."""
+    pl = plan(spec, calibration)
+    runner = _Runner(spec, pl, probe=True)
+    parts = []
+    for b in _batches(len(r0), pl.batch_size):
+        ids = runner._pad(b)
+        start = np.concatenate([r0[b], np.repeat(r0[b][-1:], len(ids) - len(b), axis=0)])
+        parts.append(observables(runner.flow(start, ids)[: len(b)]))
     return {k: np.concatenate([p[k] for p in parts]) for k in DERIVED}
 
 

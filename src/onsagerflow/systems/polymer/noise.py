@@ -58,6 +58,9 @@ STREAM_COILS, STREAM_ENSEMBLES, STREAM_NOISE, STREAM_RELAX = 0, 1, 2, 3
 # further noise draws of the stored trajectories (dataset.new_noise_positions): draw d of
 # chain k is fold_in(fold_in(fold_in(seed, STREAM_REDRAW), d), k), apart from every stream above
 STREAM_REDRAW = 4
+# chains that are not the store's (dataset.probe_coils, probe_observables): coils from
+# fold_in(fold_in(seed, STREAM_PROBE), 0), their flow's noise from fold_in(..., 1)
+STREAM_PROBE = 5
 ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 KEY_PARITY = 0x1BD11BDA
 UNIFORM_LEVELS = 1 << 16  # uniform: 16-bit variates, two per 32-bit word
