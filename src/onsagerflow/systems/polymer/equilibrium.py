@@ -57,13 +57,20 @@ def sample_bonds(chain: Chain, key, n: int):
 
 def random_walks(chain: Chain, keys):
     """(B, N, 3) random walks with equilibrium bonds, centre of mass at the origin."""
+    return _walks(chain)(jnp.asarray(keys))
+
+
+@functools.lru_cache(maxsize=16)
+def _walks(chain: Chain):
+    """One compiled sampler per chain: built anew on every call, the function would be compiled
+    again for every batch (seconds each, the FENE bonds' beta sampling)."""
 
     def one(key):
         Q = sample_bonds(chain, key, chain.n_beads - 1)
         r = jnp.concatenate([jnp.zeros((1, 3)), jnp.cumsum(Q, axis=0)])
         return r - r.mean(axis=0)
 
-    return jax.jit(jax.vmap(one))(jnp.asarray(keys))
+    return jax.jit(jax.vmap(one))
 
 
 def equilibrium_coils(chain: Chain, keys, *, t_relax: float, dt: float, integrator: str, noise: str):
