@@ -24,6 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..analysis.ensembles import judge_ensemble
+from ..config import ConfigError
 from ..data import ENSEMBLE_LABELS, Split, Unfolding, atomic_path, open_store, split_mask
 from ..errors import DamagedFileError
 from ..provenance import config_sha256, stamp
@@ -50,11 +51,11 @@ def run(
     ``parts`` the ensemble is judged from them instead of rerun."""
     t0 = time.perf_counter()
     if draw < 1:
-        raise ValueError(f"--draw {draw}: draws of new noise count from 1 (0 is the store's own)")
+        raise ConfigError(f"--draw {draw}: draws of new noise count from 1 (0 is the store's own)")
     if (part is not None or parts) and ensemble is None:
-        raise ValueError("onsagerflow noise-floor: --part and part files go with --ensemble E")
+        raise ConfigError("onsagerflow noise-floor: --part and part files go with --ensemble E")
     if part is not None and parts:
-        raise ValueError("onsagerflow noise-floor: --part writes one part; part files are judged without it")
+        raise ConfigError("onsagerflow noise-floor: --part writes one part; part files are judged without it")
     system = spec["system"]
     ds = open_store(data)
     # the store must be what this spec simulates: its stamp is the hash of the same spec
@@ -67,7 +68,7 @@ def run(
     if part is not None:
         ids = test_ids(ds, ensemble, data)
         if part.stop > len(ids):
-            raise ValueError(f"--part {part.start}-{part.stop}: ensemble {ensemble} has {len(ids)} realisations")
+            raise ConfigError(f"--part {part.start}-{part.stop}: ensemble {ensemble} has {len(ids)} realisations")
         chosen = ids[part.start : part.stop]
         paths = rerun(system, ds, chosen, draw, data)
         with atomic_path(out) as tmp:
