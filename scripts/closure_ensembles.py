@@ -36,9 +36,8 @@ from onsagerflow.config.paths import data_store, latent_store, pca_store  # noqa
 from onsagerflow.config.specs import evaluation_spec  # noqa: E402
 from onsagerflow.data import ENSEMBLE_LABELS, Split, Unfolding, open_store, split_mask  # noqa: E402
 from onsagerflow.models.reducers import PCA  # noqa: E402
+from onsagerflow.stages.noise_floor import CALIBRATION_ATTRS  # noqa: E402
 from onsagerflow.systems.polymer import VARIABLE, observables, probe_coils, probe_observables  # noqa: E402
-
-CALIBRATION_ATTRS = ("relaxation_time", "relaxation_time_stderr", "relaxation_time_method")
 
 
 def latent_of(r: np.ndarray, dims: tuple, names: list[str], pca: PCA) -> np.ndarray:
