@@ -56,24 +56,14 @@ def run(
     n_obs = len(observables)  # observables lead, closure follows
     pca = PCA.load(reducer) if reducer is not None else None
     raw = open_store(fields) if fields else None  # the bead store, opened once
+    extension = extension_of(chart, observables, pca, data)
     if "extension" in observables:  # a latent coordinate (NCS24's Z1)
-        ie = observables.index("extension")
-        ext_true = y_test[..., ie]
-
-        def extension(z):
-            return chart.decode(z)[..., ie]
-
+        ext_true = y_test[..., observables.index("extension")]
     else:  # the decoded chains' extension, judged against the beads' own
-        if pca is None or raw is None:
-            raise ConfigError(
-                f"{data}: without the extension among the latent observables (reduction.observables) the "
-                "ensemble evaluation decodes it from the chains, and needs the bead store and its PCA"
-            )
+        if raw is None:
+            raise ConfigError(f"{data}: {NO_EXTENSION}")
         beads = raw["extension"]  # the test trajectories by their labels
         ext_true = beads.sel(trajectory=ds["trajectory"].values[test]).values.astype(np.float64)
-
-        def extension(z):
-            return decoded_extension(chart, pca, z, n_obs)
 
     t = np.asarray(ds["time"].values)
     ensembles = np.asarray(ds["ensemble"].values)[test]
@@ -95,7 +85,7 @@ def run(
     # from there on, as in the deterministic rollouts, and counted
     train = chart.encode(split_array(ds, variable, "train"))
     bound = cfg["bound_factor"] * float(np.max(np.linalg.norm(train - norm.mean, axis=-1)))
-    z_pred, bounded = _cut_unbounded(z_pred, norm.mean, bound)
+    z_pred, bounded = cut_unbounded(z_pred, norm.mean, bound)
     ext_pred = extension(z_pred)
     log.info(
         "simulated %d %s paths over %d samples (%d substeps each), %d bounded",
@@ -235,7 +225,25 @@ def run(
     log.info("wrote %s in %.1f s", out, metrics["evaluate_seconds"])
 
 
-def _cut_unbounded(z: np.ndarray, center: np.ndarray, bound: float):
+NO_EXTENSION = (
+    "without the extension among the latent observables (reduction.observables) the ensemble evaluation "
+    "decodes it from the chains, and needs the bead store and its PCA"
+)
+
+
+def extension_of(chart, observables: list[str], pca: PCA | None, data: str):
+    """The function latent states (..., n) → the chain's extension: the chart's own coordinate
+    where the extension is a latent observable (NCS24's Z1), else the extension of the chain
+    the chart and the PCA decode (which needs ``pca``)."""
+    if "extension" in observables:
+        ie = observables.index("extension")
+        return lambda z: chart.decode(z)[..., ie]
+    if pca is None:
+        raise ConfigError(f"{data}: {NO_EXTENSION}")
+    return lambda z: decoded_extension(chart, pca, z, len(observables))
+
+
+def cut_unbounded(z: np.ndarray, center: np.ndarray, bound: float):
     """(z with NaN from each path's first sample beyond ``bound`` of ``center`` or non-finite on,
     bounded (paths,)): the ensemble statistics then skip the escaped part (nan-aware)."""
     dist = np.linalg.norm(z - center, axis=-1)

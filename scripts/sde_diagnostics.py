@@ -1,0 +1,167 @@
+"""Why a learned SDE misses its ensembles: three diagnostics for trained polymer runs.
+
+    PYTHONPATH=src python scripts/sde_diagnostics.py CONFIG SYSTEM RUN [RUN ...] [--results DIR]
+        [--noise] [--scales 1 1.3 1.7] [--validation 16] [--noise-seed K]
+
+``--noise``: the model's noise beside the data's, along the unfolding. For each band of the
+extension, over the training frames: the variance per unit time of the residual increments
+r = ΔZ − τ b(Z) per latent component (for increments an Euler–Maruyama step of the model would
+make, E[r rᵀ] / τ = σσᵀ(Z)), beside the model's own diag σσᵀ averaged over the band. A constant
+noise fits one compromise across the bands; where the data's is larger, the model's paths
+spread too little there.
+
+``--scales``: the test ensembles rerun with the model's σ times each factor (drift unchanged),
+judged as evaluate judges them. If a factor closes a miss, the miss is the noise's amplitude.
+
+``--validation R``: R paths from the start of each validation trajectory, pooled, judged against
+the validation trajectories pooled (one realisation from each start, so the statistics mix the
+starts). A criterion that ranks runs as the test ensembles do could choose among restarts; one
+that does not cannot.
+
+The store, its PCA and latent store and the runs are the workflow's under results (run it first).
+Every number is in the units the evaluation uses: extension errors in the truth's pooled std.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import jax
+import numpy as np
+
+jax.config.update("jax_enable_x64", True)
+
+from onsagerflow.analysis.ensembles import judge_ensemble  # noqa: E402
+from onsagerflow.analysis.sde import physical_sde, simulate_sde  # noqa: E402
+from onsagerflow.config import load_config  # noqa: E402
+from onsagerflow.config.paths import data_store, latent_store, model_dir, pca_store  # noqa: E402
+from onsagerflow.config.specs import evaluation_spec  # noqa: E402
+from onsagerflow.data import ENSEMBLE_LABELS, Split, Unfolding, open_store, split_mask  # noqa: E402
+from onsagerflow.models.reducers import PCA  # noqa: E402
+from onsagerflow.stages.common import load_run, observed, split_array  # noqa: E402
+from onsagerflow.stages.evaluate_sde import cut_unbounded, extension_of  # noqa: E402
+
+BANDS = (0.0, 0.25, 0.5, 0.75, 0.9, 0.95, np.inf)  # of the longest training extension
+
+
+def residual_noise(z: np.ndarray, tau: float, drift, diffusion) -> tuple[np.ndarray, np.ndarray]:
+    """Frames z (traj, time, n) spaced by tau: (r r / τ per increment and component, the
+    model's diag σσᵀ at the increment's start), both (traj·(time−1), n). ``drift`` and
+    ``diffusion`` map states (k, n) to (k, n) and (k, n, n)."""
+    z0 = z[:, :-1].reshape(-1, z.shape[-1])
+    r = (z[:, 1:].reshape(z0.shape) - z0) - tau * drift(z0)
+    return r**2 / tau, np.diagonal(diffusion(z0), axis1=-2, axis2=-1)
+
+
+def banded(values: np.ndarray, key: np.ndarray, edges) -> list[tuple[float, float, int, np.ndarray]]:
+    """(lower edge, upper edge, count, mean of ``values`` rows) for each band of ``key`` with rows."""
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (key >= lo) & (key < hi)
+        if inside.any():
+            out.append((lo, hi, int(inside.sum()), values[inside].mean(axis=0)))
+    return out
+
+
+def judged(paths, truth, t, ev, threshold) -> str:
+    j = judge_ensemble(paths, truth, t, ev["unfolding_time"], threshold, ev["unfolding_final_fraction"])
+    return (
+        f"{j['extension']['max_mean_error']:.3f} | {j['extension']['max_std_error']:.3f} | "
+        f"{j['unfolding_time']['wasserstein1_relative']:.3f}"
+    )
+
+
+class Run:
+    """A trained run with its store: SDE paths from latent starts, as extension paths."""
+
+    def __init__(self, results, system, run, ds, pca, ev):
+        self.loaded = load_run(model_dir(results, system, run))
+        self.ds, self.ev = ds, ev
+        self.variable = observed(ds, latent_store(results, system))
+        self.extension = extension_of(self.loaded.chart, ds.attrs.get("observables", "").split(), pca, system)
+        self.drift, self.sigma, self.args = physical_sde(self.loaded.dynamics, self.loaded.norm)
+        train = self.encode(Split.TRAIN)
+        self.bound = ev["bound_factor"] * float(np.max(np.linalg.norm(train - self.loaded.norm.mean, axis=-1)))
+
+    def encode(self, split) -> np.ndarray:
+        return self.loaded.chart.encode(split_array(self.ds, self.variable, split))
+
+    def drift_at(self, z: np.ndarray) -> np.ndarray:
+        """The drift b at states z (k, n), in the run's latent units."""
+        return np.asarray(jax.vmap(lambda x: self.drift(x, self.args))(jax.numpy.asarray(z)))
+
+    def diffusion_at(self, z: np.ndarray) -> np.ndarray:
+        """σσᵀ at states z (k, n): (k, n, n)."""
+        s = jax.vmap(lambda x: self.sigma(x, self.args))(jax.numpy.asarray(z))
+        return np.asarray(s @ jax.numpy.swapaxes(s, -1, -2))
+
+    def paths(self, z0: np.ndarray, t: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        """Extension paths (len(z0), len(t)) from the latent starts z0, σ × ``scale``; NaN
+        from where a path leaves the bound on, as in evaluate."""
+        sigma = self.sigma if scale == 1.0 else (lambda z, a: scale * self.sigma(z, a))
+        dt = (t[1] - t[0]) / self.ev["sde_substeps"]
+        z = simulate_sde(self.drift, sigma, z0, t - t[0], dt, jax.random.key(self.ev["seed"]), args=self.args)
+        return self.extension(cut_unbounded(z, self.loaded.norm.mean, self.bound)[0])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("config")
+    p.add_argument("system")
+    p.add_argument("runs", nargs="+", help="run names, e.g. s_onsagernet_ncs-n3")
+    p.add_argument("--results", help="the results folder (default: the config's)")
+    p.add_argument("--noise", action="store_true", help="the model's noise beside the data's, by extension")
+    p.add_argument("--scales", type=float, nargs="*", default=[], help="test ensembles with σ × each factor")
+    p.add_argument("--validation", type=int, default=0, metavar="R", help="R paths per validation start")
+    p.add_argument("--noise-seed", type=int, help="the paths' noise key (default: evaluation.seed, as evaluate)")
+    args = p.parse_args()
+    config = load_config(args.config, {"results": args.results} if args.results else None)
+    results, system = config["results"], args.system
+    ev = evaluation_spec(config, system)
+    if args.noise_seed is not None:
+        ev = {**ev, "seed": args.noise_seed}
+    raw = open_store(data_store(results, system))
+    ds = open_store(latent_store(results, system), dims=["state"])
+    pca = PCA.load(pca_store(results, system))
+    t = np.asarray(ds["time"].values)
+    threshold = float(ds.attrs["unfolding_threshold"])
+
+    def true_extension(split):
+        ids = ds["trajectory"].values[split_mask(ds, split)]
+        return raw["extension"].sel(trajectory=ids).values.astype(np.float64)
+
+    for name in args.runs:
+        run = Run(results, system, name, ds, pca, ev)
+        print(f"## {system} {name}")
+        if args.noise:
+            ext = true_extension(Split.TRAIN)
+            data, model = residual_noise(run.encode(Split.TRAIN), float(t[1] - t[0]), run.drift_at, run.diffusion_at)
+            key = ext[:, :-1].reshape(-1) / ext.max()
+            print("extension band (of the longest) | increments | data r²/τ per component | model σσᵀ diagonal")
+            both = np.concatenate([data, model], axis=-1)
+            n = data.shape[-1]
+            for lo, hi, count, mean in banded(both, key, BANDS):
+                print(
+                    f"[{lo:.2f}, {hi:.2f}) | {count} | {np.round(mean[:n], 4).tolist()} | {np.round(mean[n:], 4).tolist()}"
+                )
+        test = np.flatnonzero(split_mask(ds, Split.TEST))
+        ensembles = ds["ensemble"].values[test]
+        truth = true_extension(Split.TEST)
+        z_test = run.encode(Split.TEST)
+        for scale in args.scales:
+            ext_pred = run.paths(z_test[:, 0], t, scale)
+            for e in np.unique(ensembles):
+                inside = ensembles == e
+                label = ENSEMBLE_LABELS[Unfolding(int(ds["unfolding"].values[test][inside][0]))]
+                print(f"σ × {scale:g} | {label} | {judged(ext_pred[inside], truth[inside], t, ev, threshold)}")
+        if args.validation:
+            z_val = run.encode(Split.VAL)
+            starts = np.repeat(z_val[:, 0], args.validation, axis=0)
+            print(
+                f"validation, {args.validation} paths from each of {len(z_val)} starts, pooled | "
+                f"{judged(run.paths(starts, t), true_extension(Split.VAL), t, ev, threshold)}"
+            )
+
+
+if __name__ == "__main__":
+    main()
