@@ -1,7 +1,7 @@
 """Why a learned SDE misses its ensembles: three diagnostics for trained polymer runs.
 
     PYTHONPATH=src python scripts/sde_diagnostics.py CONFIG SYSTEM RUN [RUN ...] [--results DIR]
-        [--noise] [--scales 1 1.3 1.7] [--validation 16] [--noise-seed K]
+        [--noise] [--memory] [--scales 1 1.3 1.7] [--validation 16] [--noise-seed K]
 
 ``--noise``: the model's noise beside the data's, along the unfolding. For each band of the
 extension, over the training frames: the variance per unit time of the residual increments
@@ -9,6 +9,11 @@ r = ΔZ − τ b(Z) per latent component (for increments an Euler–Maruyama ste
 make, E[r rᵀ] / τ = σσᵀ(Z)), beside the model's own diag σσᵀ averaged over the band. A constant
 noise fits one compromise across the bands; where the data's is larger, the model's paths
 spread too little there.
+
+``--memory``: per band of the extension, the correlation of each residual increment with the
+next on the same path. A Markov model with the right drift leaves independent residuals; the
+same correlation under two differently built drifts points at memory in the coordinates
+themselves (what a closure drops and the path still remembers), or at a miss both drifts share.
 
 ``--scales``: the test ensembles rerun with the model's σ times each factor (drift unchanged),
 judged as evaluate judges them. If a factor closes a miss, the miss is the noise's amplitude.
@@ -44,13 +49,36 @@ from onsagerflow.stages.evaluate_sde import cut_unbounded, extension_of  # noqa:
 BANDS = (0.0, 0.25, 0.5, 0.75, 0.9, 0.95, np.inf)  # of the longest training extension
 
 
+def residuals(z: np.ndarray, tau: float, drift) -> np.ndarray:
+    """Frames z (traj, time, n) spaced by tau: the residual increments r = ΔZ − τ b(Z) of the
+    drift ``drift`` (states (k, n) → (k, n)), (traj, time − 1, n)."""
+    z0 = z[:, :-1].reshape(-1, z.shape[-1])
+    return ((z[:, 1:].reshape(z0.shape) - z0) - tau * drift(z0)).reshape(*z.shape[:1], -1, z.shape[-1])
+
+
 def residual_noise(z: np.ndarray, tau: float, drift, diffusion) -> tuple[np.ndarray, np.ndarray]:
     """Frames z (traj, time, n) spaced by tau: (r r / τ per increment and component, the
-    model's diag σσᵀ at the increment's start), both (traj·(time−1), n). ``drift`` and
-    ``diffusion`` map states (k, n) to (k, n) and (k, n, n)."""
-    z0 = z[:, :-1].reshape(-1, z.shape[-1])
-    r = (z[:, 1:].reshape(z0.shape) - z0) - tau * drift(z0)
-    return r**2 / tau, np.diagonal(diffusion(z0), axis1=-2, axis2=-1)
+    model's diag σσᵀ at the increment's start), both (traj·(time−1), n). ``diffusion`` maps
+    states (k, n) to (k, n, n)."""
+    r = residuals(z, tau, drift).reshape(-1, z.shape[-1])
+    return r**2 / tau, np.diagonal(diffusion(z[:, :-1].reshape(r.shape)), axis1=-2, axis2=-1)
+
+
+def lag_one_correlation(r: np.ndarray, key: np.ndarray, edges) -> list[tuple[float, float, int, np.ndarray]]:
+    """Residuals r (traj, time − 1, n) and a key (traj, time − 1) of each increment: per band of
+    the key (at the first of the two), the correlation per component of each residual with the
+    next one on the same path. Euler–Maruyama increments of a Markov model with this drift
+    have independent residuals (correlation 0); noise with memory, or a drift that misses the
+    same way on consecutive frames, makes them correlated."""
+    first, second, k = r[:, :-1], r[:, 1:], key[:, :-1]
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (k >= lo) & (k < hi)
+        if inside.sum() > 2:
+            a, b = first[inside], second[inside]
+            corr = np.array([np.corrcoef(a[:, i], b[:, i])[0, 1] for i in range(r.shape[-1])])
+            out.append((lo, hi, int(inside.sum()), corr))
+    return out
 
 
 def banded(values: np.ndarray, key: np.ndarray, edges) -> list[tuple[float, float, int, np.ndarray]]:
@@ -111,6 +139,7 @@ def main() -> None:
     p.add_argument("runs", nargs="+", help="run names, e.g. s_onsagernet_ncs-n3")
     p.add_argument("--results", help="the results folder (default: the config's)")
     p.add_argument("--noise", action="store_true", help="the model's noise beside the data's, by extension")
+    p.add_argument("--memory", action="store_true", help="residuals' correlation from one frame to the next")
     p.add_argument("--scales", type=float, nargs="*", default=[], help="test ensembles with σ × each factor")
     p.add_argument("--validation", type=int, default=0, metavar="R", help="R paths per validation start")
     p.add_argument("--noise-seed", type=int, help="the paths' noise key (default: evaluation.seed, as evaluate)")
@@ -144,6 +173,12 @@ def main() -> None:
                 print(
                     f"[{lo:.2f}, {hi:.2f}) | {count} | {np.round(mean[:n], 4).tolist()} | {np.round(mean[n:], 4).tolist()}"
                 )
+        if args.memory:
+            ext = true_extension(Split.TRAIN)
+            r = residuals(run.encode(Split.TRAIN), float(t[1] - t[0]), run.drift_at)
+            print("extension band (of the longest) | pairs of increments | lag-1 residual correlation per component")
+            for lo, hi, count, corr in lag_one_correlation(r, ext[:, :-1] / ext.max(), BANDS):
+                print(f"[{lo:.2f}, {hi:.2f}) | {count} | {np.round(corr, 2).tolist()}")
         test = np.flatnonzero(split_mask(ds, Split.TEST))
         ensembles = ds["ensemble"].values[test]
         truth = true_extension(Split.TEST)

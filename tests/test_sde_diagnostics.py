@@ -55,3 +55,33 @@ def test_bands_without_rows_are_left_out():
     bands = d.banded(np.arange(6.0)[:, None], np.array([0.1, 0.1, 0.2, 0.9, 0.9, 0.95]), (0.0, 0.5, 0.8, 1.0))
     assert [(b[0], b[1], b[2]) for b in bands] == [(0.0, 0.5, 3), (0.8, 1.0, 3)]
     np.testing.assert_allclose([b[3][0] for b in bands], [1.0, 4.0])
+
+
+def test_residuals_of_the_true_drift_are_uncorrelated_and_noise_with_memory_shows():
+    """Paths of dz = −z dt + dW by Euler–Maruyama: r_k = ΔZ_k − τ b(Z_k) = √τ ξ_k, independent,
+    so the lag-1 correlation is 0 within 4/√n. With noise of memory, ξ_k = φ ξ_{k−1} +
+    √(1 − φ²) η_k (AR(1), unit variance), the residuals correlate as φ = 0.5, within 4/√n."""
+    d = script()
+    rng = np.random.default_rng(1)
+    tau, n_traj, n_time = 0.01, 200, 101
+
+    def drift(z):
+        return -z
+
+    for phi in (0.0, 0.5):
+        eta = rng.normal(size=(n_traj, n_time - 1, 2))
+        xi = np.empty_like(eta)
+        xi[:, 0] = eta[:, 0]
+        for k in range(1, n_time - 1):
+            xi[:, k] = phi * xi[:, k - 1] + np.sqrt(1 - phi**2) * eta[:, k]
+        z = np.empty((n_traj, n_time, 2))
+        z[:, 0] = rng.normal(size=(n_traj, 2))
+        for k in range(n_time - 1):
+            z[:, k + 1] = z[:, k] + tau * drift(z[:, k]) + np.sqrt(tau) * xi[:, k]
+        r = d.residuals(z, tau, drift)
+        np.testing.assert_allclose(r, np.sqrt(tau) * xi, atol=1e-12)
+        key = np.where(z[:, :-1, 0] < 0, 0.0, 1.0)  # two bands by the first coordinate
+        bands = d.lag_one_correlation(r, key, (0.0, 0.5, 1.5))
+        assert len(bands) == 2
+        for _, _, count, corr in bands:
+            np.testing.assert_allclose(corr, phi, atol=4 / np.sqrt(count))
