@@ -1,4 +1,4 @@
-"""Why a learned SDE misses its ensembles: three diagnostics for trained polymer runs.
+"""Why a learned SDE misses its ensembles: four diagnostics for trained polymer runs.
 
     PYTHONPATH=src python scripts/sde_diagnostics.py CONFIG SYSTEM RUN [RUN ...] [--results DIR]
         [--noise] [--memory] [--scales 1 1.3 1.7] [--validation 16] [--noise-seed K]
@@ -57,7 +57,7 @@ def residuals(z: np.ndarray, tau: float, drift) -> np.ndarray:
 
 
 def residual_noise(z: np.ndarray, tau: float, drift, diffusion) -> tuple[np.ndarray, np.ndarray]:
-    """Frames z (traj, time, n) spaced by tau: (r r / τ per increment and component, the
+    """Frames z (traj, time, n) spaced by tau: (r² / τ per increment and component, the
     model's diag σσᵀ at the increment's start), both (traj·(time−1), n). ``diffusion`` maps
     states (k, n) to (k, n, n)."""
     r = residuals(z, tau, drift).reshape(-1, z.shape[-1])
