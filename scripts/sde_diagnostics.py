@@ -70,10 +70,9 @@ def lag_one_correlation(r: np.ndarray, key: np.ndarray, edges) -> list[tuple[flo
     next one on the same path. Euler–Maruyama increments of a Markov model with this drift
     have independent residuals (correlation 0); noise with memory, or a drift that misses the
     same way on consecutive frames, makes them correlated."""
-    first, second, k = r[:, :-1], r[:, 1:], key[:, :-1]
+    first, second = r[:, :-1], r[:, 1:]
     out = []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        inside = (k >= lo) & (k < hi)
+    for lo, hi, inside in bands(key[:, :-1], edges):
         if inside.sum() > 2:
             a, b = first[inside], second[inside]
             corr = np.array([np.corrcoef(a[:, i], b[:, i])[0, 1] for i in range(r.shape[-1])])
@@ -81,14 +80,17 @@ def lag_one_correlation(r: np.ndarray, key: np.ndarray, edges) -> list[tuple[flo
     return out
 
 
+def bands(key: np.ndarray, edges):
+    """(lower edge, upper edge, mask of ``key`` in [lower, upper)) for each band of ``edges``."""
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        yield lo, hi, (key >= lo) & (key < hi)
+
+
 def banded(values: np.ndarray, key: np.ndarray, edges) -> list[tuple[float, float, int, np.ndarray]]:
     """(lower edge, upper edge, count, mean of ``values`` rows) for each band of ``key`` with rows."""
-    out = []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        inside = (key >= lo) & (key < hi)
-        if inside.any():
-            out.append((lo, hi, int(inside.sum()), values[inside].mean(axis=0)))
-    return out
+    return [
+        (lo, hi, int(inside.sum()), values[inside].mean(axis=0)) for lo, hi, inside in bands(key, edges) if inside.any()
+    ]
 
 
 def judged(paths, truth, t, ev, threshold) -> str:
@@ -108,8 +110,8 @@ class Run:
         self.variable = observed(ds, latent_store(results, system))
         self.extension = extension_of(self.loaded.chart, ds.attrs.get("observables", "").split(), pca, system)
         self.drift, self.sigma, self.args = physical_sde(self.loaded.dynamics, self.loaded.norm)
-        train = self.encode(Split.TRAIN)
-        self.bound = ev["bound_factor"] * float(np.max(np.linalg.norm(train - self.loaded.norm.mean, axis=-1)))
+        self.z_train = self.encode(Split.TRAIN)
+        self.bound = ev["bound_factor"] * float(np.max(np.linalg.norm(self.z_train - self.loaded.norm.mean, axis=-1)))
 
     def encode(self, split) -> np.ndarray:
         return self.loaded.chart.encode(split_array(self.ds, self.variable, split))
@@ -159,25 +161,25 @@ def main() -> None:
         ids = ds["trajectory"].values[split_mask(ds, split)]
         return raw["extension"].sel(trajectory=ids).values.astype(np.float64)
 
+    ext = true_extension(Split.TRAIN)
+    ext_key = ext[:, :-1] / ext.max()  # each training increment's band: its first frame's extension
     for name in args.runs:
         run = Run(results, system, name, ds, pca, ev)
         print(f"## {system} {name}")
+        tau = float(t[1] - t[0])
         if args.noise:
-            ext = true_extension(Split.TRAIN)
-            data, model = residual_noise(run.encode(Split.TRAIN), float(t[1] - t[0]), run.drift_at, run.diffusion_at)
-            key = ext[:, :-1].reshape(-1) / ext.max()
+            data, model = residual_noise(run.z_train, tau, run.drift_at, run.diffusion_at)
             print("extension band (of the longest) | increments | data r²/τ per component | model σσᵀ diagonal")
             both = np.concatenate([data, model], axis=-1)
             n = data.shape[-1]
-            for lo, hi, count, mean in banded(both, key, BANDS):
+            for lo, hi, count, mean in banded(both, ext_key.reshape(-1), BANDS):
                 print(
                     f"[{lo:.2f}, {hi:.2f}) | {count} | {np.round(mean[:n], 4).tolist()} | {np.round(mean[n:], 4).tolist()}"
                 )
         if args.memory:
-            ext = true_extension(Split.TRAIN)
-            r = residuals(run.encode(Split.TRAIN), float(t[1] - t[0]), run.drift_at)
+            r = residuals(run.z_train, tau, run.drift_at)
             print("extension band (of the longest) | pairs of increments | lag-1 residual correlation per component")
-            for lo, hi, count, corr in lag_one_correlation(r, ext[:, :-1] / ext.max(), BANDS):
+            for lo, hi, count, corr in lag_one_correlation(r, ext_key, BANDS):
                 print(f"[{lo:.2f}, {hi:.2f}) | {count} | {np.round(corr, 2).tolist()}")
         test = np.flatnonzero(split_mask(ds, Split.TEST))
         ensembles = ds["ensemble"].values[test]
